@@ -1,0 +1,643 @@
+"""The device side of the protocol: one ``Device`` per installed app.
+
+A :class:`Device` owns an encrypted key store on disk (see
+:mod:`client.keystore`), its Olm account, its pairwise Olm sessions (per peer
+device), its Megolm sessions per case, and duplicate-detection state. Every
+state change is persisted before a ciphertext or plaintext is handed out, so a
+crash never reuses a ratchet step or loses a received message's session.
+
+The HTTP/WebSocket transport is not here: the caller moves the wire Structs
+(:class:`crypto.envelope.OlmCiphertext`, :class:`crypto.envelope.MegolmCiphertext`)
+and fills :class:`PeerDevice` from the server's key directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from client.keystore import KeyStore
+from crypto.canonical import b64decode, b64encode
+from crypto.cross_signing import UserMasterKey
+from crypto.envelope import (
+    MAX_PLAINTEXT,
+    MegolmCiphertext,
+    MegolmPlaintext,
+    OlmCiphertext,
+    OlmPlaintext,
+    decode,
+    encode,
+)
+from crypto.errors import (
+    BindingError,
+    CorruptStoreError,
+    DecryptionError,
+    DuplicateMessageError,
+    EncodingError,
+    SessionError,
+    StoreError,
+    UnknownSessionError,
+)
+from crypto.identity import verify_device_bundle, verify_one_time_key
+from crypto.megolm import InboundCaseSession, OutboundCaseSession
+from crypto.olm import PRE_KEY, OlmAccount, OlmSession, decode_body
+from crypto.payloads import PartyKeys, Payload, RoomKeyShare
+from crypto.signing import Signer
+
+#: How many one-time keys the device keeps on the server (vodozemac keeps at most 100).
+ONE_TIME_KEY_TARGET = 50
+#: How many processed ciphertext hashes / message ids are remembered for duplicates.
+SEEN_LIMIT = 20_000
+#: Olm sessions kept per peer device (newest first).
+SESSIONS_PER_PEER = 5
+
+
+class PeerDevice(msgspec.Struct, frozen=True, rename="camel"):
+    """A recipient as the key directory describes it.
+
+    ``one_time_key`` is a claimed (verified) one-time or fallback Curve25519
+    key, needed only when no Olm session with this device exists yet.
+    """
+
+    user_id: str
+    device_id: str
+    curve25519: str
+    ed25519: str
+    one_time_key: str | None = None
+
+    @classmethod
+    def from_bundle(
+        cls, bundle: Mapping[str, Any], claimed_key: Mapping[str, Any] | None = None
+    ) -> PeerDevice:
+        """Verify a device bundle (and a claimed key object) from the server."""
+        keys = verify_device_bundle(bundle)
+        otk = None
+        if claimed_key is not None:
+            otk = verify_one_time_key(claimed_key, keys.user_id, keys.device_id, keys.ed25519)
+        return cls(keys.user_id, keys.device_id, keys.curve25519, keys.ed25519, otk)
+
+    def party(self) -> PartyKeys:
+        return PartyKeys(self.user_id, self.device_id, self.curve25519, self.ed25519)
+
+
+class Received(msgspec.Struct, frozen=True):
+    """A decrypted pairwise message, authenticated to ``sender``."""
+
+    message_id: str
+    sent_at: int
+    sender: PartyKeys
+    payload: Payload
+
+
+class ReceivedCaseContent(msgspec.Struct, frozen=True):
+    """Decrypted case content, authenticated to ``sender`` (the session's origin)."""
+
+    message_id: str
+    sent_at: int
+    case_id: str
+    sender: PartyKeys
+    payload: Payload
+    message_index: int
+    forwarded_key: bool
+
+
+# -- persisted records -------------------------------------------------------
+class _State(msgspec.Struct):
+    v: int
+    user_id: str
+    device_id: str
+    master_seed: str | None = None
+    peers: dict[str, PartyKeys] = msgspec.field(default_factory=dict)
+    seen_ciphertexts: list[str] = msgspec.field(default_factory=list)
+    seen_message_ids: list[str] = msgspec.field(default_factory=list)
+    inbound_by_case: dict[str, list[str]] = msgspec.field(default_factory=dict)
+
+
+class _OlmRecord(msgspec.Struct):
+    their_curve25519: str
+    pickles: list[str]
+
+
+class _OutboundRecord(msgspec.Struct):
+    case_id: str
+    created_at: int
+    pickle: str
+
+
+class _InboundRecord(msgspec.Struct):
+    case_id: str
+    origin: PartyKeys
+    forwarded: bool
+    pickle: str
+
+
+def _h(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Device:
+    """One device's keys and sessions, persisted in an encrypted directory."""
+
+    def __init__(self, store: KeyStore, account: OlmAccount, state: _State) -> None:
+        self._store = store
+        self._account = account
+        self._state = state
+        self._seen_ct = set(state.seen_ciphertexts)
+        self._seen_ids = set(state.seen_message_ids)
+        self._olm: dict[str, list[OlmSession]] = {}
+        self._outbound: dict[str, OutboundCaseSession] = {}
+        self._inbound: dict[str, InboundCaseSession] = {}
+
+    # -- lifecycle -----------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        secret: bytes,
+        user_id: str,
+        device_id: str,
+        *,
+        master_key: UserMasterKey | None = None,
+    ) -> Device:
+        """Create a new device with fresh keys in an empty directory."""
+        store = KeyStore.create(path, secret)
+        account = OlmAccount.create(user_id, device_id)
+        state = _State(
+            v=1,
+            user_id=user_id,
+            device_id=device_id,
+            master_seed=b64encode(master_key.seed) if master_key else None,
+        )
+        device = cls(store, account, state)
+        device._save_account()
+        device._save_state()
+        return device
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], secret: bytes) -> Device:
+        """Open an existing device; :class:`StoreError` on a wrong secret or corruption."""
+        store = KeyStore.open(path, secret)
+        raw_state = store.get("state")
+        raw_account = store.get("account")
+        if raw_state is None or raw_account is None:
+            raise CorruptStoreError("key store lacks its state or account record")
+        try:
+            state = msgspec.json.decode(raw_state, type=_State)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise CorruptStoreError("device state record is unreadable") from exc
+        account = OlmAccount.from_pickle(
+            raw_account.decode("ascii", "replace"),
+            store.keys.pickle_key,
+            state.user_id,
+            state.device_id,
+        )
+        return cls(store, account, state)
+
+    def _save_account(self) -> None:
+        self._store.put(
+            "account", self._account.pickle(self._store.keys.pickle_key).encode("ascii")
+        )
+
+    def _save_state(self) -> None:
+        s = self._state
+        s.seen_ciphertexts = s.seen_ciphertexts[-SEEN_LIMIT:]
+        s.seen_message_ids = s.seen_message_ids[-SEEN_LIMIT:]
+        self._seen_ct = set(s.seen_ciphertexts)
+        self._seen_ids = set(s.seen_message_ids)
+        self._store.put("state", msgspec.json.encode(s))
+
+    def _load(self, name: str, type_: type[Any]) -> Any:
+        raw = self._store.get(name)
+        if raw is None:
+            return None
+        try:
+            return msgspec.json.decode(raw, type=type_)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise CorruptStoreError(f"record {name!r} is unreadable") from exc
+
+    # -- identity ------------------------------------------------------------
+    @property
+    def user_id(self) -> str:
+        return self._state.user_id
+
+    @property
+    def device_id(self) -> str:
+        return self._state.device_id
+
+    @property
+    def curve25519(self) -> str:
+        return self._account.curve25519
+
+    @property
+    def ed25519(self) -> str:
+        return self._account.ed25519
+
+    @property
+    def keys(self) -> PartyKeys:
+        return PartyKeys(self.user_id, self.device_id, self.curve25519, self.ed25519)
+
+    @property
+    def signer(self) -> Signer:
+        """Signs bytes with this device's Ed25519 key (e.g. for :func:`crypto.call.sign_sdp`)."""
+        return self._account.sign
+
+    @property
+    def master_key(self) -> UserMasterKey | None:
+        seed = self._state.master_seed
+        return UserMasterKey(self.user_id, b64decode(seed)) if seed else None
+
+    def signed_device_bundle(self) -> dict[str, Any]:
+        """The self-signed bundle (cross-signed too if this device holds the master key)."""
+        bundle = self._account.signed_device_bundle()
+        master = self.master_key
+        return master.sign_device(bundle) if master else bundle
+
+    def one_time_keys_to_upload(self, server_count: int) -> dict[str, dict[str, Any]]:
+        """Signed one-time keys to upload so the server holds :data:`ONE_TIME_KEY_TARGET`.
+
+        Returns every not-yet-published key (so a failed upload is simply retried
+        with the same keys) plus fresh ones. Call :meth:`mark_keys_published`
+        after the server accepted them.
+        """
+        pending = self._account.unpublished_one_time_keys()
+        missing = ONE_TIME_KEY_TARGET - max(server_count, 0) - len(pending)
+        if missing > 0:
+            self._account.generate_one_time_keys(missing)
+            self._save_account()
+            pending = self._account.unpublished_one_time_keys()
+        return pending
+
+    def fallback_key_to_upload(self) -> dict[str, dict[str, Any]]:
+        """The signed unpublished fallback key, creating one if none is pending."""
+        pending = self._account.unpublished_fallback_key()
+        if not pending:
+            return self.rotate_fallback_key()
+        return pending
+
+    def rotate_fallback_key(self) -> dict[str, dict[str, Any]]:
+        """New fallback key (the previous one keeps working until the next rotation)."""
+        self._account.generate_fallback_key()
+        self._save_account()
+        return self._account.unpublished_fallback_key()
+
+    def mark_keys_published(self) -> None:
+        """The server stored the keys returned by the ``*_to_upload`` methods."""
+        self._account.mark_keys_as_published()
+        self._save_account()
+
+    # -- Olm -----------------------------------------------------------------
+    def _sessions(self, curve: str) -> list[OlmSession]:
+        if curve not in self._olm:
+            record: _OlmRecord | None = self._load(f"olm-{_h(curve)}", _OlmRecord)
+            key = self._store.keys.pickle_key
+            self._olm[curve] = (
+                [OlmSession.from_pickle(p, key, curve) for p in record.pickles] if record else []
+            )
+        return self._olm[curve]
+
+    def _save_sessions(self, curve: str) -> None:
+        sessions = self._olm[curve][:SESSIONS_PER_PEER]
+        self._olm[curve] = sessions
+        key = self._store.keys.pickle_key
+        record = _OlmRecord(curve, [s.pickle(key) for s in sessions])
+        self._store.put(f"olm-{_h(curve)}", msgspec.json.encode(record))
+
+    def has_session_with(self, curve25519: str) -> bool:
+        return bool(self._sessions(curve25519))
+
+    def _remember_peer(self, peer: PartyKeys) -> bool:
+        """Trust on first use of a Curve25519 key; raise if it changes owner or Ed25519 key."""
+        known = self._state.peers.get(peer.curve25519)
+        if known is not None and known != peer:
+            raise BindingError(
+                f"device key {peer.curve25519} was known as {known.user_id}/{known.device_id} "
+                "with another Ed25519 key"
+            )
+        if known is None:
+            self._state.peers[peer.curve25519] = peer
+            return True
+        return False
+
+    def encrypt_for(
+        self, recipients: Sequence[PeerDevice], payload: Payload, *, message_id: str | None = None
+    ) -> list[OlmCiphertext]:
+        """Encrypt ``payload`` once per recipient device (one Olm ciphertext each).
+
+        Uses the newest session with each device, or starts one from the
+        recipient's claimed ``one_time_key``. All recipients share one message id.
+        """
+        message_id = message_id or str(uuid.uuid4())
+        sent_at = _now_ms()
+        out: list[OlmCiphertext] = []
+        touched: set[str] = set()
+        new_peer = False
+        for peer in recipients:
+            party = peer.party()
+            new_peer |= self._remember_peer(party)
+            sessions = self._sessions(peer.curve25519)
+            if not sessions:
+                if peer.one_time_key is None:
+                    raise SessionError(
+                        f"no Olm session with {peer.user_id}/{peer.device_id} "
+                        "and no claimed one-time key"
+                    )
+                sessions.insert(
+                    0, self._account.create_outbound_session(peer.curve25519, peer.one_time_key)
+                )
+            plaintext = encode(
+                OlmPlaintext(
+                    message_id=message_id,
+                    sent_at=sent_at,
+                    sender=self.keys,
+                    recipient=party,
+                    payload=payload,
+                )
+            )
+            if len(plaintext) > MAX_PLAINTEXT:
+                raise EncodingError("payload too large for an Olm message")
+            message_type, body = sessions[0].encrypt(plaintext)
+            touched.add(peer.curve25519)
+            out.append(
+                OlmCiphertext(
+                    sender_user_id=self.user_id,
+                    sender_device_id=self.device_id,
+                    sender_curve25519=self.curve25519,
+                    recipient_user_id=peer.user_id,
+                    recipient_device_id=peer.device_id,
+                    message_type=message_type,
+                    body=b64encode(body),
+                )
+            )
+        for curve in touched:
+            self._save_sessions(curve)
+        if new_peer:
+            self._save_state()
+        return out
+
+    def decrypt(
+        self, ciphertext: OlmCiphertext, *, expected_sender: PeerDevice | None = None
+    ) -> Received:
+        """Decrypt one Olm ciphertext addressed to this device.
+
+        Tries the known sessions with the sender; a pre-key message that matches
+        none creates an inbound session (consuming the one-time key). Raises
+        :class:`DuplicateMessageError` for a ciphertext or message id already
+        processed, :class:`BindingError` when the plaintext names another sender
+        or recipient, :class:`SessionError` for an unknown/reused one-time key.
+        """
+        if (
+            ciphertext.recipient_device_id != self.device_id
+            or ciphertext.recipient_user_id != self.user_id
+        ):
+            raise BindingError("ciphertext is addressed to another device")
+        curve = ciphertext.sender_curve25519
+        ct_hash = _h(f"{curve}|{ciphertext.message_type}|{ciphertext.body}")
+        if ct_hash in self._seen_ct:
+            raise DuplicateMessageError("this ciphertext was already decrypted")
+        body = decode_body(ciphertext.body)
+        sessions = self._sessions(curve)
+        plaintext: bytes | None = None
+        used: OlmSession | None = None
+        new_inbound = False
+        for session in sessions:
+            if ciphertext.message_type == PRE_KEY and not session.matches(body):
+                continue
+            try:
+                plaintext = session.decrypt(ciphertext.message_type, body)
+            except DecryptionError:
+                continue
+            used = session
+            break
+        if used is None:
+            if ciphertext.message_type != PRE_KEY:
+                raise DecryptionError("no Olm session with the sender decrypts this message")
+            used, plaintext = self._account.create_inbound_session(curve, body)
+            new_inbound = True
+        assert plaintext is not None
+        inner = decode(plaintext, OlmPlaintext)
+        sender = inner.sender
+        if (
+            sender.curve25519 != curve
+            or sender.user_id != ciphertext.sender_user_id
+            or sender.device_id != ciphertext.sender_device_id
+        ):
+            raise BindingError("plaintext names another sender than the envelope")
+        if inner.recipient != self.keys:
+            raise BindingError("plaintext was encrypted for another recipient")
+        if expected_sender is not None and expected_sender.party() != sender:
+            raise BindingError("sender keys differ from the key directory's")
+        self._remember_peer(sender)
+        # The session advanced: persist it (and the consumed one-time key) first.
+        if new_inbound:
+            sessions.insert(0, used)
+        elif sessions[0] is not used:
+            sessions.remove(used)
+            sessions.insert(0, used)
+        self._save_sessions(curve)
+        if new_inbound:
+            self._save_account()
+        self._state.seen_ciphertexts.append(ct_hash)
+        id_key = f"{sender.user_id}|{sender.device_id}|{inner.message_id}"
+        duplicate = id_key in self._seen_ids
+        if not duplicate:
+            self._state.seen_message_ids.append(id_key)
+        self._save_state()
+        if duplicate:
+            raise DuplicateMessageError(f"message {inner.message_id} was already received")
+        return Received(inner.message_id, inner.sent_at, sender, inner.payload)
+
+    # -- Megolm (case content) ----------------------------------------------
+    def _outbound_for(self, case_id: str) -> OutboundCaseSession | None:
+        if case_id not in self._outbound:
+            rec: _OutboundRecord | None = self._load(f"mout-{_h(case_id)}", _OutboundRecord)
+            if rec is None:
+                return None
+            self._outbound[case_id] = OutboundCaseSession.from_pickle(
+                rec.pickle, self._store.keys.pickle_key, rec.case_id, rec.created_at
+            )
+        return self._outbound[case_id]
+
+    def _save_outbound(self, session: OutboundCaseSession) -> None:
+        rec = _OutboundRecord(
+            session.case_id, session.created_at, session.pickle(self._store.keys.pickle_key)
+        )
+        self._store.put(f"mout-{_h(session.case_id)}", msgspec.json.encode(rec))
+
+    def _inbound_for(self, session_id: str) -> InboundCaseSession | None:
+        if session_id not in self._inbound:
+            rec: _InboundRecord | None = self._load(f"min-{_h(session_id)}", _InboundRecord)
+            if rec is None:
+                return None
+            self._inbound[session_id] = InboundCaseSession.from_pickle(
+                rec.pickle,
+                self._store.keys.pickle_key,
+                rec.case_id,
+                rec.origin,
+                forwarded=rec.forwarded,
+            )
+        return self._inbound[session_id]
+
+    def _save_inbound(self, session: InboundCaseSession) -> None:
+        rec = _InboundRecord(
+            session.case_id,
+            session.origin,
+            session.forwarded,
+            session.pickle(self._store.keys.pickle_key),
+        )
+        self._store.put(f"min-{_h(session.session_id)}", msgspec.json.encode(rec))
+        self._inbound[session.session_id] = session
+        ids = self._state.inbound_by_case.setdefault(session.case_id, [])
+        if session.session_id not in ids:
+            ids.append(session.session_id)
+            self._save_state()
+
+    def rotate_case_session(self, case_id: str) -> OutboundCaseSession:
+        """Start a new outbound session for the case (after a member or device left)."""
+        session = OutboundCaseSession.create(case_id, _now_ms())
+        self._save_inbound(
+            InboundCaseSession.from_session_key(case_id, session.session_key(), self.keys)
+        )
+        self._save_outbound(session)
+        self._outbound[case_id] = session
+        return session
+
+    def _current_outbound(self, case_id: str) -> OutboundCaseSession:
+        session = self._outbound_for(case_id)
+        if session is None or session.needs_rotation(_now_ms()):
+            session = self.rotate_case_session(case_id)
+        return session
+
+    def room_key_share_for(self, case_id: str) -> RoomKeyShare:
+        """The payload that shares this device's current session for the case (send via Olm)."""
+        session = self._current_outbound(case_id)
+        return RoomKeyShare(
+            case_id=case_id,
+            session_id=session.session_id,
+            session_key=session.session_key(),
+            exported=False,
+            first_index=session.message_index,
+            origin=self.keys,
+        )
+
+    def history_shares_for(self, case_id: str) -> list[RoomKeyShare]:
+        """Exported sessions of the case from their first known index (for new member devices)."""
+        shares = []
+        for session_id in self._state.inbound_by_case.get(case_id, []):
+            inbound = self._inbound_for(session_id)
+            if inbound is None:
+                continue
+            shares.append(
+                RoomKeyShare(
+                    case_id=case_id,
+                    session_id=session_id,
+                    session_key=inbound.export_at(),
+                    exported=True,
+                    first_index=inbound.first_known_index,
+                    origin=inbound.origin,
+                )
+            )
+        return shares
+
+    def accept_room_key(self, received: Received) -> InboundCaseSession:
+        """Import a room key received over Olm (direct share or exported history)."""
+        share = received.payload
+        if not isinstance(share, RoomKeyShare):
+            raise EncodingError("payload is not a room key share")
+        if not share.exported and share.origin != received.sender:
+            raise BindingError("a direct room key share must come from its origin device")
+        if share.exported:
+            new = InboundCaseSession.from_export(share.case_id, share.session_key, share.origin)
+        else:
+            new = InboundCaseSession.from_session_key(
+                share.case_id, share.session_key, share.origin
+            )
+        if new.session_id != share.session_id:
+            raise BindingError("room key does not match its announced session id")
+        existing = self._inbound_for(new.session_id)
+        if existing is not None:
+            if existing.case_id != new.case_id or existing.origin != new.origin:
+                raise BindingError("room key re-announced for another case or origin")
+            if existing.first_known_index <= new.first_known_index:
+                return existing
+            new.forwarded = existing.forwarded and new.forwarded
+        self._save_inbound(new)
+        return new
+
+    def encrypt_case_content(
+        self, case_id: str, payload: Payload, *, message_id: str | None = None
+    ) -> MegolmCiphertext:
+        """Encrypt case content with this device's session for the case.
+
+        Share :meth:`room_key_share_for` with the case's devices before posting
+        content from a new (or rotated) session.
+        """
+        session = self._outbound_for(case_id)
+        if session is None:
+            session = self.rotate_case_session(case_id)
+        plaintext = encode(
+            MegolmPlaintext(
+                message_id=message_id or str(uuid.uuid4()),
+                sent_at=_now_ms(),
+                case_id=case_id,
+                sender=self.keys,
+                payload=payload,
+            )
+        )
+        if len(plaintext) > MAX_PLAINTEXT:
+            raise EncodingError("payload too large for case content")
+        body = session.encrypt(plaintext)
+        self._save_outbound(session)
+        return MegolmCiphertext(
+            case_id=case_id,
+            sender_user_id=self.user_id,
+            sender_device_id=self.device_id,
+            sender_curve25519=self.curve25519,
+            session_id=session.session_id,
+            body=body,
+        )
+
+    def decrypt_case_content(self, ciphertext: MegolmCiphertext) -> ReceivedCaseContent:
+        """Decrypt case content; the sender is the session's origin device."""
+        inbound = self._inbound_for(ciphertext.session_id)
+        if inbound is None:
+            raise UnknownSessionError(
+                f"no room key for Megolm session {ciphertext.session_id} "
+                f"of case {ciphertext.case_id}"
+            )
+        if inbound.case_id != ciphertext.case_id:
+            raise BindingError("Megolm session belongs to another case")
+        origin = inbound.origin
+        if (
+            ciphertext.sender_curve25519 != origin.curve25519
+            or ciphertext.sender_device_id != origin.device_id
+            or ciphertext.sender_user_id != origin.user_id
+        ):
+            raise BindingError("envelope names another sender than the session's origin")
+        plaintext, index = inbound.decrypt(ciphertext.body)
+        inner = decode(plaintext, MegolmPlaintext)
+        if inner.case_id != ciphertext.case_id:
+            raise BindingError("plaintext belongs to another case")
+        if inner.sender != origin:
+            raise BindingError("plaintext names another sender than the session's origin")
+        return ReceivedCaseContent(
+            inner.message_id,
+            inner.sent_at,
+            inner.case_id,
+            origin,
+            inner.payload,
+            index,
+            inbound.forwarded,
+        )
+
+
+__all__ = ["Device", "PeerDevice", "Received", "ReceivedCaseContent", "StoreError"]
