@@ -1,0 +1,1 @@
+"""Kaari server: the litestar application and its domains."""

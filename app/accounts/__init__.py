@@ -1,0 +1,1 @@
+"""Organisations, users, roles, argon2id passwords, device sessions, invites, child pairing."""

@@ -1,0 +1,259 @@
+"""Invites: an admin invites therapists; a therapist invites guardians into a case; a
+guardian invites a caregiver (daycare, school) with the scopes the guardian grants.
+
+Codes are single-use, expire, and are stored only as a digest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts import store
+from app.accounts.passwords import Passwords
+from app.accounts.principal import Principal
+from app.accounts.schemas import (
+    AcceptInvite,
+    InviteInfo,
+    InviteOut,
+    OrgInviteRequest,
+    RedeemInvite,
+    RedeemOut,
+    SessionOut,
+)
+from app.accounts.service import normalise_email, open_device_session, user_out
+from app.accounts.tokens import digest, invite_secret, new_invite_code
+from app.audit.service import Audit
+from app.cases.schemas import CaseInviteRequest
+from app.cases.service import CaseService
+from app.config import Settings
+from app.errors import Conflict, Forbidden, Gone, NotFound
+from app.ratelimit import RateLimiter
+from app.storage.engine import Database
+from app.storage.types import utcnow
+
+
+class InviteInvalid(NotFound):
+    code, title = "invite_invalid", "This invite code is not valid"
+
+
+class InviteService:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        passwords: Passwords,
+        limiter: RateLimiter,
+        audit: Audit,
+        cases: CaseService,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.passwords = passwords
+        self.limiter = limiter
+        self.audit = audit
+        self.cases = cases
+
+    async def _limit(self, address: str) -> None:
+        s = self.settings
+        await self.limiter.hit(
+            "invite:ip:" + address, s.login_max_attempts_per_ip, s.login_window_seconds
+        )
+
+    async def _create(
+        self,
+        principal: Principal,
+        *,
+        role: str,
+        case_id: UUID | None,
+        scopes: list[str] | None,
+        address: str,
+    ) -> InviteOut:
+        code, invite_id, now = new_invite_code(), uuid.uuid4(), utcnow()
+        expires_at = now + timedelta(hours=self.settings.invite_ttl_hours)
+        async with self.db.transaction() as conn:
+            if case_id is not None:
+                member = await self.cases.access(conn, principal, case_id)
+                if role == "guardian":
+                    member.require("therapist")
+                else:
+                    member.require("guardian")
+            await store.insert_invite(
+                conn,
+                id=invite_id,
+                org_id=principal.org_id,
+                case_id=case_id,
+                role=role,
+                scopes=scopes,
+                code_hash=digest(code),
+                created_by=principal.user_id,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            await self.audit.record(
+                conn,
+                "invite.created",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="invite",
+                target_id=invite_id,
+                details={"role": role, "caseId": str(case_id) if case_id else None},
+                address=address,
+            )
+        return InviteOut(id=invite_id, code=code, role=role, case_id=case_id, expires_at=expires_at)
+
+    async def create_org_invite(
+        self, principal: Principal, body: OrgInviteRequest, address: str
+    ) -> InviteOut:
+        if principal.role != "admin":
+            raise Forbidden("Only an organisation's admin invites staff")
+        return await self._create(
+            principal, role=body.role, case_id=None, scopes=None, address=address
+        )
+
+    async def create_case_invite(
+        self, principal: Principal, case_id: UUID, body: CaseInviteRequest, address: str
+    ) -> InviteOut:
+        scopes = sorted(set(body.scopes or [])) if body.role == "caregiver" else None
+        return await self._create(
+            principal, role=body.role, case_id=case_id, scopes=scopes, address=address
+        )
+
+    async def list_case_invites(self, principal: Principal, case_id: UUID) -> list[InviteInfo]:
+        async with self.db.read() as conn:
+            (await self.cases.access(conn, principal, case_id)).require("therapist", "guardian")
+            rows = await store.pending_case_invites(conn, case_id, utcnow())
+        return [
+            InviteInfo(
+                id=r.id,
+                role=r.role,
+                scopes=r.scopes,
+                created_at=r.created_at,
+                expires_at=r.expires_at,
+            )
+            for r in rows
+        ]
+
+    async def revoke_case_invite(
+        self, principal: Principal, case_id: UUID, invite_id: UUID, address: str
+    ) -> None:
+        async with self.db.transaction() as conn:
+            (await self.cases.access(conn, principal, case_id)).require("therapist", "guardian")
+            if not await store.revoke_invite(conn, invite_id, case_id, utcnow()):
+                raise NotFound("No such pending invite", code="invite_not_found")
+            await self.audit.record(
+                conn,
+                "invite.revoked",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="invite",
+                target_id=invite_id,
+                address=address,
+            )
+
+    async def _usable(self, conn: Any, code: str) -> Any:
+        secret = invite_secret(code)
+        row = await store.invite_by_hash(conn, digest(code)) if secret else None
+        if row is None:
+            raise InviteInvalid("This invite code is not valid")
+        if row.revoked_at is not None:
+            raise Gone("This invite was withdrawn", code="invite_revoked")
+        if row.used_at is not None:
+            raise Gone("This invite has already been used", code="invite_used")
+        if row.expires_at <= utcnow():
+            raise Gone("This invite has expired; ask for a new one", code="invite_expired")
+        return row
+
+    async def accept(self, body: AcceptInvite, address: str) -> SessionOut:
+        """Create an account from an invite and sign its first device in."""
+        await self._limit(address)
+        async with self.db.read() as conn:
+            await self._usable(conn, body.code)
+        password_hash = await self.passwords.hash(body.password)
+        email, user_id = normalise_email(body.email), uuid.uuid4()
+        try:
+            async with self.db.transaction() as conn:
+                invite = await self._usable(conn, body.code)
+                if await store.get_user_by_email(conn, email) is not None:
+                    raise Conflict(
+                        "An account with this e-mail exists; sign in and redeem the invite",
+                        code="email_taken",
+                    )
+                await store.insert_user(
+                    conn,
+                    id=user_id,
+                    org_id=invite.org_id,
+                    role=invite.role,
+                    email=email,
+                    display_name=body.display_name.strip(),
+                    locale=body.locale,
+                    password_hash=password_hash,
+                    created_at=utcnow(),
+                )
+                if not await store.claim_invite(conn, invite.id, user_id, utcnow()):
+                    raise Gone("This invite has already been used", code="invite_used")
+                if invite.case_id is not None:
+                    await self.cases.add_member(
+                        conn,
+                        invite.case_id,
+                        user_id,
+                        invite.role,
+                        scopes=invite.scopes,
+                        added_by=invite.created_by,
+                    )
+                device_id, token = await open_device_session(conn, user_id, body.device)
+                await self.audit.record(
+                    conn,
+                    "invite.accepted",
+                    org_id=invite.org_id,
+                    actor_user_id=user_id,
+                    target_type="invite",
+                    target_id=invite.id,
+                    details={"caseId": str(invite.case_id) if invite.case_id else None},
+                    address=address,
+                )
+                user = await store.get_user(conn, user_id)
+        except IntegrityError:
+            raise Conflict(
+                "An account with this e-mail exists; sign in and redeem the invite",
+                code="email_taken",
+            ) from None
+        return SessionOut(token=token, device_id=device_id, user=user_out(user))
+
+    async def redeem(self, principal: Principal, body: RedeemInvite, address: str) -> RedeemOut:
+        """Join another case with an existing account (a guardian of siblings)."""
+        await self._limit(address)
+        async with self.db.transaction() as conn:
+            invite = await self._usable(conn, body.code)
+            if invite.org_id != principal.org_id:
+                raise InviteInvalid("This invite code is not valid")
+            if invite.case_id is None or invite.role != principal.role:
+                raise Conflict(
+                    f"This invite is for a {invite.role}; your account is a {principal.role}",
+                    code="invite_role_mismatch",
+                )
+            if not await store.claim_invite(conn, invite.id, principal.user_id, utcnow()):
+                raise Gone("This invite has already been used", code="invite_used")
+            await self.cases.add_member(
+                conn,
+                invite.case_id,
+                principal.user_id,
+                invite.role,
+                scopes=invite.scopes,
+                added_by=invite.created_by,
+            )
+            await self.audit.record(
+                conn,
+                "invite.redeemed",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="invite",
+                target_id=invite.id,
+                details={"caseId": str(invite.case_id)},
+                address=address,
+            )
+        return RedeemOut(case_id=invite.case_id, role=invite.role)

@@ -1,0 +1,130 @@
+"""Accounts on the wire: msgspec Structs with bounds (camelCase JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from app.accounts.principal import Locale, Role
+
+Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Password = Annotated[str, Meta(min_length=10, max_length=256)]
+AnyPassword = Annotated[str, Meta(min_length=1, max_length=256)]
+DisplayName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"\S")]
+DeviceName = Annotated[str, Meta(min_length=1, max_length=100)]
+Platform = Literal["ios", "android", "web", "desktop", "cli", "other"]
+InviteCode = Annotated[str, Meta(min_length=8, max_length=200)]
+PairingCode = Annotated[str, Meta(min_length=6, max_length=20)]
+
+
+class Camel(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class DeviceInfo(Camel):
+    name: DeviceName
+    platform: Platform = "other"
+
+
+class LoginRequest(Camel):
+    email: Email
+    password: AnyPassword
+    device: DeviceInfo
+
+
+class UserOut(Camel):
+    id: UUID
+    org_id: UUID
+    role: Role
+    display_name: str
+    locale: Locale
+    email: str | None
+
+
+class SessionOut(Camel):
+    """A new device session. The token is shown once and never stored by the server."""
+
+    token: str
+    device_id: UUID
+    user: UserOut
+
+
+class DeviceOut(Camel):
+    id: UUID
+    name: str
+    platform: str
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
+
+
+class ProfileUpdate(Camel):
+    display_name: DisplayName | UnsetType = UNSET
+    locale: Locale | UnsetType = UNSET
+
+
+class PasswordChange(Camel):
+    current_password: AnyPassword
+    new_password: Password
+
+
+class OrgInviteRequest(Camel):
+    role: Literal["therapist", "admin"] = "therapist"
+
+
+class InviteOut(Camel):
+    id: UUID
+    code: str
+    role: str
+    case_id: UUID | None
+    expires_at: datetime
+
+
+class InviteInfo(Camel):
+    """A pending invite as its creator sees it (never the code)."""
+
+    id: UUID
+    role: str
+    scopes: list[str] | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class AcceptInvite(Camel):
+    code: InviteCode
+    email: Email
+    password: Password
+    display_name: DisplayName
+    device: DeviceInfo
+    locale: Locale = "fi"
+
+
+class RedeemInvite(Camel):
+    code: InviteCode
+
+
+class RedeemOut(Camel):
+    case_id: UUID | None
+    role: str
+
+
+class PairingCodeOut(Camel):
+    code: str
+    expires_at: datetime
+
+
+class PairRequest(Camel):
+    code: PairingCode
+    device: DeviceInfo
+
+
+class OrgUserOut(Camel):
+    id: UUID
+    role: Role
+    display_name: str
+    email: str | None
+    disabled: bool

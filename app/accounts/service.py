@@ -1,0 +1,249 @@
+"""Sign-in, device sessions, profile and password rules."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.accounts import store
+from app.accounts.passwords import Passwords
+from app.accounts.principal import Principal
+from app.accounts.schemas import (
+    DeviceInfo,
+    DeviceOut,
+    LoginRequest,
+    PasswordChange,
+    ProfileUpdate,
+    SessionOut,
+    UserOut,
+)
+from app.accounts.tokens import digest, new_session_token
+from app.audit.service import Audit
+from app.config import Settings
+from app.errors import InvalidInput, NotFound, Unauthenticated
+from app.ratelimit import RateLimiter
+from app.storage.engine import Database
+from app.storage.types import utcnow
+
+LAST_SEEN_GRANULARITY = timedelta(minutes=5)
+
+
+class InvalidCredentials(Unauthenticated):
+    code, title = "invalid_credentials", "Wrong e-mail or password"
+
+
+def user_out(row: Any) -> UserOut:
+    return UserOut(
+        id=row.id,
+        org_id=row.org_id,
+        role=row.role,
+        display_name=row.display_name,
+        locale=row.locale,
+        email=row.email,
+    )
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def open_device_session(
+    conn: AsyncConnection, user_id: UUID, device: DeviceInfo
+) -> tuple[UUID, str]:
+    """Create a device for ``user_id`` and return its id and its (one-time shown) token."""
+    token, device_id, now = new_session_token(), uuid.uuid4(), utcnow()
+    await store.insert_device(
+        conn,
+        id=device_id,
+        user_id=user_id,
+        name=device.name,
+        platform=device.platform,
+        token_hash=digest(token),
+        created_at=now,
+        last_seen_at=now,
+    )
+    return device_id, token
+
+
+class AccountService:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        passwords: Passwords,
+        limiter: RateLimiter,
+        audit: Audit,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.passwords = passwords
+        self.limiter = limiter
+        self.audit = audit
+
+    # authentication of every request
+
+    async def authenticate(self, token: str) -> Principal | None:
+        async with self.db.read() as conn:
+            row = await store.session_by_token_hash(conn, digest(token))
+        if row is None:
+            return None
+        now = utcnow()
+        if now - row.last_seen_at > timedelta(days=self.settings.session_idle_days):
+            return None
+        if now - row.last_seen_at > LAST_SEEN_GRANULARITY:
+            async with self.db.transaction() as conn:
+                await store.touch_device(conn, row.device_id, now)
+        return Principal(
+            user_id=row.user_id, org_id=row.org_id, role=row.role, device_id=row.device_id
+        )
+
+    # sign-in
+
+    async def login(self, body: LoginRequest, address: str) -> SessionOut:
+        s = self.settings
+        email = normalise_email(body.email)
+        account_key = "login:acct:" + digest(email).hex()
+        await self.limiter.hit(
+            "login:ip:" + address, s.login_max_attempts_per_ip, s.login_window_seconds
+        )
+        await self.limiter.check(account_key, s.login_max_failures_per_account)
+        async with self.db.read() as conn:
+            user = await store.get_user_by_email(conn, email)
+        password_hash = user.password_hash if user is not None else None
+        ok = await self.passwords.verify(password_hash, body.password)
+        if not ok or user is None or user.disabled_at is not None:
+            await self.limiter.store.hit(account_key, s.login_window_seconds)
+            async with self.db.transaction() as conn:
+                await self.audit.record(
+                    conn,
+                    "login.failed",
+                    org_id=user.org_id if user else None,
+                    actor_user_id=user.id if user else None,
+                    address=address,
+                )
+            raise InvalidCredentials("Wrong e-mail or password")
+        new_hash = None
+        if password_hash and self.passwords.needs_rehash(password_hash):
+            new_hash = await self.passwords.hash(body.password)
+        async with self.db.transaction() as conn:
+            if new_hash is not None:
+                await store.update_user(conn, user.id, password_hash=new_hash)
+            device_id, token = await open_device_session(conn, user.id, body.device)
+            await self.audit.record(
+                conn,
+                "login",
+                org_id=user.org_id,
+                actor_user_id=user.id,
+                target_type="device",
+                target_id=device_id,
+                details={"rehashed": new_hash is not None} if new_hash else None,
+                address=address,
+            )
+        await self.limiter.store.reset(account_key)
+        return SessionOut(token=token, device_id=device_id, user=user_out(user))
+
+    # the signed-in user
+
+    async def me(self, principal: Principal) -> UserOut:
+        async with self.db.read() as conn:
+            row = await store.get_user(conn, principal.user_id)
+        assert row is not None
+        return user_out(row)
+
+    async def update_profile(self, principal: Principal, body: ProfileUpdate) -> UserOut:
+        changes: dict[str, Any] = {}
+        if isinstance(body.display_name, str):
+            changes["display_name"] = body.display_name.strip()
+        if isinstance(body.locale, str):
+            changes["locale"] = body.locale
+        if changes:
+            async with self.db.transaction() as conn:
+                await store.update_user(conn, principal.user_id, **changes)
+        return await self.me(principal)
+
+    async def change_password(
+        self, principal: Principal, body: PasswordChange, address: str
+    ) -> int:
+        """Change the password and revoke every other device; returns how many."""
+        s = self.settings
+        account_key = f"password:acct:{principal.user_id}"
+        await self.limiter.check(account_key, s.login_max_failures_per_account)
+        async with self.db.read() as conn:
+            user = await store.get_user(conn, principal.user_id)
+        assert user is not None
+        if user.password_hash is None:
+            raise InvalidInput("This account signs in by pairing", code="no_password")
+        if not await self.passwords.verify(user.password_hash, body.current_password):
+            await self.limiter.store.hit(account_key, s.login_window_seconds)
+            raise InvalidCredentials("The current password is wrong")
+        if body.new_password == body.current_password:
+            raise InvalidInput("The new password must differ", code="password_unchanged")
+        new_hash = await self.passwords.hash(body.new_password)
+        async with self.db.transaction() as conn:
+            await store.update_user(conn, principal.user_id, password_hash=new_hash)
+            revoked = await store.revoke_devices(
+                conn, principal.user_id, utcnow(), keep=principal.device_id
+            )
+            await self.audit.record(
+                conn,
+                "password.changed",
+                org_id=principal.org_id,
+                actor=principal,
+                details={"revokedDevices": len(revoked)},
+                address=address,
+            )
+        return len(revoked)
+
+    # devices
+
+    async def list_devices(self, principal: Principal) -> list[DeviceOut]:
+        async with self.db.read() as conn:
+            rows = await store.list_devices(conn, principal.user_id)
+        return [
+            DeviceOut(
+                id=r.id,
+                name=r.name,
+                platform=r.platform,
+                created_at=r.created_at,
+                last_seen_at=r.last_seen_at,
+                current=r.id == principal.device_id,
+            )
+            for r in rows
+        ]
+
+    async def revoke_device(self, principal: Principal, device_id: UUID, address: str) -> None:
+        async with self.db.transaction() as conn:
+            revoked = await store.revoke_devices(conn, principal.user_id, utcnow(), only=device_id)
+            if not revoked:
+                raise NotFound("No such device", code="device_not_found")
+            await self.audit.record(
+                conn,
+                "device.revoked",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="device",
+                target_id=device_id,
+                address=address,
+            )
+
+    async def revoke_all(self, principal: Principal, address: str, *, keep_current: bool) -> int:
+        async with self.db.transaction() as conn:
+            revoked = await store.revoke_devices(
+                conn,
+                principal.user_id,
+                utcnow(),
+                keep=principal.device_id if keep_current else None,
+            )
+            await self.audit.record(
+                conn,
+                "device.revoked_all",
+                org_id=principal.org_id,
+                actor=principal,
+                details={"count": len(revoked), "keptCurrent": keep_current},
+                address=address,
+            )
+        return len(revoked)

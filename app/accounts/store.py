@@ -1,0 +1,187 @@
+"""SQL for organisations, users, devices, invites and pairing codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.storage.schema import devices, invites, organisations, pairing_codes, users
+
+Row = sa.Row[Any]
+
+
+# organisations
+
+
+async def insert_org(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(organisations.insert().values(**values))
+
+
+async def get_org(conn: AsyncConnection, org_id: UUID) -> Row | None:
+    return (
+        await conn.execute(sa.select(organisations).where(organisations.c.id == org_id))
+    ).first()
+
+
+async def update_org(conn: AsyncConnection, org_id: UUID, **values: Any) -> None:
+    await conn.execute(organisations.update().where(organisations.c.id == org_id).values(**values))
+
+
+# users
+
+
+async def insert_user(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(users.insert().values(**values))
+
+
+async def get_user(conn: AsyncConnection, user_id: UUID) -> Row | None:
+    return (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+
+
+async def get_user_by_email(conn: AsyncConnection, email: str) -> Row | None:
+    return (await conn.execute(sa.select(users).where(users.c.email == email))).first()
+
+
+async def update_user(conn: AsyncConnection, user_id: UUID, **values: Any) -> None:
+    await conn.execute(users.update().where(users.c.id == user_id).values(**values))
+
+
+async def list_org_users(conn: AsyncConnection, org_id: UUID) -> list[Row]:
+    query = sa.select(users).where(users.c.org_id == org_id).order_by(users.c.display_name)
+    return list((await conn.execute(query)).all())
+
+
+# devices
+
+
+async def insert_device(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(devices.insert().values(**values))
+
+
+async def session_by_token_hash(conn: AsyncConnection, token_hash: bytes) -> Row | None:
+    """The live device and its user for a token digest (revoked or disabled: None)."""
+    query = (
+        sa.select(
+            devices.c.id.label("device_id"),
+            devices.c.last_seen_at,
+            users.c.id.label("user_id"),
+            users.c.org_id,
+            users.c.role,
+        )
+        .join(users, users.c.id == devices.c.user_id)
+        .where(
+            devices.c.token_hash == token_hash,
+            devices.c.revoked_at.is_(None),
+            users.c.disabled_at.is_(None),
+        )
+    )
+    return (await conn.execute(query)).first()
+
+
+async def touch_device(conn: AsyncConnection, device_id: UUID, at: datetime) -> None:
+    await conn.execute(devices.update().where(devices.c.id == device_id).values(last_seen_at=at))
+
+
+async def list_devices(conn: AsyncConnection, user_id: UUID) -> list[Row]:
+    query = (
+        sa.select(devices)
+        .where(devices.c.user_id == user_id, devices.c.revoked_at.is_(None))
+        .order_by(devices.c.created_at)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def revoke_devices(
+    conn: AsyncConnection,
+    user_id: UUID,
+    at: datetime,
+    *,
+    only: UUID | None = None,
+    keep: UUID | None = None,
+) -> list[UUID]:
+    """Revoke the user's live devices (one, all, or all but ``keep``); returns their ids."""
+    cond = [devices.c.user_id == user_id, devices.c.revoked_at.is_(None)]
+    if only is not None:
+        cond.append(devices.c.id == only)
+    if keep is not None:
+        cond.append(devices.c.id != keep)
+    ids = list((await conn.execute(sa.select(devices.c.id).where(*cond))).scalars())
+    if ids:
+        await conn.execute(devices.update().where(devices.c.id.in_(ids)).values(revoked_at=at))
+    return ids
+
+
+# invites
+
+
+async def insert_invite(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(invites.insert().values(**values))
+
+
+async def invite_by_hash(conn: AsyncConnection, code_hash: bytes) -> Row | None:
+    return (await conn.execute(sa.select(invites).where(invites.c.code_hash == code_hash))).first()
+
+
+async def claim_invite(conn: AsyncConnection, invite_id: UUID, user_id: UUID, at: datetime) -> bool:
+    """Mark an invite used, once: False if another request used it first."""
+    result = await conn.execute(
+        invites.update()
+        .where(invites.c.id == invite_id, invites.c.used_at.is_(None))
+        .values(used_at=at, used_by=user_id)
+    )
+    return result.rowcount == 1
+
+
+async def pending_case_invites(conn: AsyncConnection, case_id: UUID, now: datetime) -> list[Row]:
+    query = (
+        sa.select(invites)
+        .where(
+            invites.c.case_id == case_id,
+            invites.c.used_at.is_(None),
+            invites.c.revoked_at.is_(None),
+            invites.c.expires_at > now,
+        )
+        .order_by(invites.c.created_at)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def revoke_invite(
+    conn: AsyncConnection, invite_id: UUID, case_id: UUID, at: datetime
+) -> bool:
+    result = await conn.execute(
+        invites.update()
+        .where(
+            invites.c.id == invite_id,
+            invites.c.case_id == case_id,
+            invites.c.used_at.is_(None),
+            invites.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+    )
+    return result.rowcount == 1
+
+
+# pairing codes
+
+
+async def insert_pairing_code(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(pairing_codes.insert().values(**values))
+
+
+async def pairing_by_hmac(conn: AsyncConnection, code_hmac: bytes) -> Row | None:
+    query = sa.select(pairing_codes).where(pairing_codes.c.code_hmac == code_hmac)
+    return (await conn.execute(query)).first()
+
+
+async def claim_pairing_code(conn: AsyncConnection, code_id: UUID, at: datetime) -> bool:
+    result = await conn.execute(
+        pairing_codes.update()
+        .where(pairing_codes.c.id == code_id, pairing_codes.c.used_at.is_(None))
+        .values(used_at=at)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,1 @@
+"""A child's case, its members and their roles, caregiver grants, therapy periods."""

@@ -1,0 +1,188 @@
+"""HTTP routes for cases, their members, invites, child pairing and therapy periods."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from app.accounts.invites import InviteService
+from app.accounts.pairing import PairingService
+from app.accounts.principal import Principal
+from app.accounts.schemas import InviteInfo, InviteOut, PairingCodeOut
+from app.cases.schemas import (
+    AddTherapist,
+    CaseCreate,
+    CaseInviteRequest,
+    CaseOut,
+    MemberOut,
+    PeriodCreate,
+    PeriodOut,
+    PeriodUpdate,
+    ScopesUpdate,
+)
+from app.cases.service import CaseService
+
+
+class CaseController(Controller):
+    path = "/cases"
+    tags = ["cases"]
+
+    @post(status_code=201)
+    async def create(
+        self,
+        data: JSONBody[CaseCreate],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+        address: NamedDependency[str],
+    ) -> CaseOut:
+        """A therapist opens a case for a child (the child's account is created with it)."""
+        return await cases.create_case(principal, data, address)
+
+    @get()
+    async def list_cases(
+        self, principal: NamedDependency[Principal], cases: NamedDependency[CaseService]
+    ) -> list[CaseOut]:
+        """My caseload (therapist), my children's cases (guardian), my own (child)."""
+        return await cases.list_cases(principal)
+
+    @get("/{case_id:uuid}")
+    async def get_case(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+    ) -> CaseOut:
+        return await cases.get_case(principal, case_id)
+
+    @get("/{case_id:uuid}/members")
+    async def members(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+    ) -> list[MemberOut]:
+        return await cases.list_members(principal, case_id)
+
+    @delete("/{case_id:uuid}/members/{user_id:uuid}", status_code=204)
+    async def remove_member(
+        self,
+        case_id: FromPath[UUID],
+        user_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+        address: NamedDependency[str],
+    ) -> None:
+        await cases.remove_member(principal, case_id, user_id, address)
+
+    @put("/{case_id:uuid}/members/{user_id:uuid}/scopes", status_code=204)
+    async def set_scopes(
+        self,
+        case_id: FromPath[UUID],
+        user_id: FromPath[UUID],
+        data: JSONBody[ScopesUpdate],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+        address: NamedDependency[str],
+    ) -> None:
+        """A guardian sets what a caregiver (daycare, school) may see."""
+        await cases.set_scopes(principal, case_id, user_id, list(data.scopes), address)
+
+    @post("/{case_id:uuid}/therapists", status_code=204)
+    async def add_therapist(
+        self,
+        case_id: FromPath[UUID],
+        data: JSONBody[AddTherapist],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+        address: NamedDependency[str],
+    ) -> None:
+        """A therapist of the case adds a colleague (a substitute, a co-therapist)."""
+        await cases.add_therapist(principal, case_id, data.user_id, address)
+
+    @post("/{case_id:uuid}/invites", status_code=201)
+    async def invite(
+        self,
+        case_id: FromPath[UUID],
+        data: JSONBody[CaseInviteRequest],
+        principal: NamedDependency[Principal],
+        invites: NamedDependency[InviteService],
+        address: NamedDependency[str],
+    ) -> InviteOut:
+        """A therapist invites a guardian; a guardian invites a caregiver with scopes."""
+        return await invites.create_case_invite(principal, case_id, data, address)
+
+    @get("/{case_id:uuid}/invites")
+    async def pending_invites(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        invites: NamedDependency[InviteService],
+    ) -> list[InviteInfo]:
+        return await invites.list_case_invites(principal, case_id)
+
+    @delete("/{case_id:uuid}/invites/{invite_id:uuid}", status_code=204)
+    async def revoke_invite(
+        self,
+        case_id: FromPath[UUID],
+        invite_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        invites: NamedDependency[InviteService],
+        address: NamedDependency[str],
+    ) -> None:
+        await invites.revoke_case_invite(principal, case_id, invite_id, address)
+
+    @post("/{case_id:uuid}/pairing-codes", status_code=201)
+    async def pairing_code(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        pairing: NamedDependency[PairingService],
+        address: NamedDependency[str],
+    ) -> PairingCodeOut:
+        """A guardian's device shows this short code; the child's device pairs with it."""
+        return await pairing.create_code(principal, case_id, address)
+
+    @get("/{case_id:uuid}/periods")
+    async def periods(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+    ) -> list[PeriodOut]:
+        return await cases.list_periods(principal, case_id)
+
+    @post("/{case_id:uuid}/periods", status_code=201)
+    async def create_period(
+        self,
+        case_id: FromPath[UUID],
+        data: JSONBody[PeriodCreate],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+        address: NamedDependency[str],
+    ) -> PeriodOut:
+        return await cases.create_period(principal, case_id, data, address)
+
+    @get("/{case_id:uuid}/periods/{period_id:uuid}")
+    async def get_period(
+        self,
+        case_id: FromPath[UUID],
+        period_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+    ) -> PeriodOut:
+        return await cases.get_period(principal, case_id, period_id)
+
+    @patch("/{case_id:uuid}/periods/{period_id:uuid}")
+    async def update_period(
+        self,
+        case_id: FromPath[UUID],
+        period_id: FromPath[UUID],
+        data: JSONBody[PeriodUpdate],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+        address: NamedDependency[str],
+    ) -> PeriodOut:
+        return await cases.update_period(principal, case_id, period_id, data, address)

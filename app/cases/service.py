@@ -1,0 +1,389 @@
+"""Rules for cases: who may see a case, who may change its members, therapy periods.
+
+Every read and write starts with ``access``: a case the caller is not a member of is
+404 (no enumeration); a member whose role does not allow the action gets 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.accounts import store as accounts_store
+from app.accounts.principal import CaseRole, Principal
+from app.audit.service import Audit
+from app.cases import store
+from app.cases.schemas import (
+    CaseCreate,
+    CaseOut,
+    MemberOut,
+    PeriodCreate,
+    PeriodOut,
+    PeriodUpdate,
+)
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.storage.engine import Database
+from app.storage.types import utcnow
+
+MAX_PERIOD_DAYS = 3 * 366  # a therapy period is granted for at most three years
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    case_id: UUID
+    org_id: UUID
+    role: CaseRole
+    scopes: list[str] | None
+    child_user_id: UUID | None
+    child_name: str | None
+    created_at: datetime
+
+    def require(self, *roles: CaseRole) -> Membership:
+        if self.role not in roles:
+            raise Forbidden(f"A {self.role} of this case cannot do this")
+        return self
+
+    def require_scope(self, scope: str) -> Membership:
+        """Caregivers see only what a guardian granted; other members see their case."""
+        if self.role == "caregiver" and scope not in (self.scopes or []):
+            raise Forbidden("A guardian has not shared this with you")
+        return self
+
+
+def _membership(row: Any) -> Membership:
+    return Membership(
+        case_id=row.id,
+        org_id=row.org_id,
+        role=row.role,
+        scopes=row.scopes,
+        child_user_id=row.child_user_id,
+        child_name=row.child_name,
+        created_at=row.created_at,
+    )
+
+
+def _case_out(m: Membership) -> CaseOut:
+    return CaseOut(
+        id=m.case_id,
+        child_user_id=m.child_user_id,
+        child_name=m.child_name,
+        my_role=m.role,
+        my_scopes=m.scopes,
+        created_at=m.created_at,
+    )
+
+
+class CaseService:
+    def __init__(self, db: Database, audit: Audit) -> None:
+        self.db = db
+        self.audit = audit
+
+    # access, used by every domain that holds case data
+
+    async def access(
+        self, conn: AsyncConnection, principal: Principal, case_id: UUID
+    ) -> Membership:
+        row = await store.membership(conn, case_id, principal.user_id)
+        if row is None or row.org_id != principal.org_id:
+            raise NotFound("No such case", code="case_not_found")
+        return _membership(row)
+
+    async def member_access(self, principal: Principal, case_id: UUID) -> Membership:
+        async with self.db.read() as conn:
+            return await self.access(conn, principal, case_id)
+
+    async def add_member(
+        self,
+        conn: AsyncConnection,
+        case_id: UUID,
+        user_id: UUID,
+        role: CaseRole,
+        *,
+        scopes: list[str] | None,
+        added_by: UUID | None,
+    ) -> None:
+        if await store.membership(conn, case_id, user_id) is not None:
+            raise Conflict("Already a member of this case", code="already_member")
+        await store.insert_member(
+            conn,
+            case_id=case_id,
+            user_id=user_id,
+            role=role,
+            scopes=scopes if role == "caregiver" else None,
+            added_at=utcnow(),
+            added_by=added_by,
+        )
+
+    # cases
+
+    async def create_case(self, principal: Principal, body: CaseCreate, address: str) -> CaseOut:
+        if principal.role != "therapist":
+            raise Forbidden("Only therapists open cases")
+        now = utcnow()
+        case_id, child_id = uuid.uuid4(), uuid.uuid4()
+        async with self.db.transaction() as conn:
+            await accounts_store.insert_user(
+                conn,
+                id=child_id,
+                org_id=principal.org_id,
+                role="child",
+                email=None,
+                display_name=body.child_display_name.strip(),
+                locale=body.child_locale,
+                password_hash=None,
+                created_at=now,
+            )
+            await store.insert_case(
+                conn,
+                id=case_id,
+                org_id=principal.org_id,
+                child_user_id=child_id,
+                created_at=now,
+                created_by=principal.user_id,
+            )
+            await self.add_member(
+                conn, case_id, principal.user_id, "therapist", scopes=None, added_by=None
+            )
+            await self.add_member(
+                conn, case_id, child_id, "child", scopes=None, added_by=principal.user_id
+            )
+            await self.audit.record(
+                conn,
+                "case.created",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="case",
+                target_id=case_id,
+                address=address,
+            )
+            m = await self.access(conn, principal, case_id)
+        return _case_out(m)
+
+    async def list_cases(self, principal: Principal) -> list[CaseOut]:
+        async with self.db.read() as conn:
+            rows = await store.cases_of_user(conn, principal.user_id)
+        return [_case_out(_membership(r)) for r in rows if r.org_id == principal.org_id]
+
+    async def get_case(self, principal: Principal, case_id: UUID) -> CaseOut:
+        return _case_out(await self.member_access(principal, case_id))
+
+    # members
+
+    async def list_members(self, principal: Principal, case_id: UUID) -> list[MemberOut]:
+        async with self.db.read() as conn:
+            (await self.access(conn, principal, case_id)).require("therapist", "guardian", "child")
+            rows = await store.members(conn, case_id)
+        return [
+            MemberOut(
+                user_id=r.user_id,
+                display_name=r.display_name,
+                role=r.role,
+                scopes=r.scopes,
+                added_at=r.added_at,
+            )
+            for r in rows
+        ]
+
+    async def remove_member(
+        self, principal: Principal, case_id: UUID, user_id: UUID, address: str
+    ) -> None:
+        async with self.db.transaction() as conn:
+            me = await self.access(conn, principal, case_id)
+            target = await store.membership(conn, case_id, user_id)
+            if target is None:
+                raise NotFound("No such member", code="member_not_found")
+            allowed: dict[str, tuple[str, ...]] = {
+                "therapist": ("therapist", "guardian", "caregiver"),
+                "guardian": ("caregiver",),
+            }
+            if target.role not in allowed.get(me.role, ()):
+                raise Forbidden(f"A {me.role} cannot remove a {target.role} from a case")
+            if (
+                target.role == "therapist"
+                and await store.count_role(conn, case_id, "therapist") < 2
+            ):
+                raise Conflict("A case keeps at least one therapist", code="last_therapist")
+            await store.delete_member(conn, case_id, user_id)
+            await self.audit.record(
+                conn,
+                "case.member_removed",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="case",
+                target_id=case_id,
+                details={"userId": str(user_id), "role": target.role},
+                address=address,
+            )
+
+    async def set_scopes(
+        self, principal: Principal, case_id: UUID, user_id: UUID, scopes: list[str], address: str
+    ) -> None:
+        async with self.db.transaction() as conn:
+            (await self.access(conn, principal, case_id)).require("guardian")
+            target = await store.membership(conn, case_id, user_id)
+            if target is None:
+                raise NotFound("No such member", code="member_not_found")
+            if target.role != "caregiver":
+                raise Conflict(
+                    "Only a caregiver's access is granted by scopes", code="not_caregiver"
+                )
+            unique = sorted(set(scopes))
+            await store.set_scopes(conn, case_id, user_id, unique)
+            await self.audit.record(
+                conn,
+                "case.scopes_changed",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="case",
+                target_id=case_id,
+                details={"userId": str(user_id), "scopes": unique},
+                address=address,
+            )
+
+    async def add_therapist(
+        self, principal: Principal, case_id: UUID, user_id: UUID, address: str
+    ) -> None:
+        async with self.db.transaction() as conn:
+            (await self.access(conn, principal, case_id)).require("therapist")
+            user = await accounts_store.get_user(conn, user_id)
+            if (
+                user is None
+                or user.org_id != principal.org_id
+                or user.role != "therapist"
+                or user.disabled_at is not None
+            ):
+                raise NotFound("No such therapist in your organisation", code="user_not_found")
+            await self.add_member(
+                conn, case_id, user_id, "therapist", scopes=None, added_by=principal.user_id
+            )
+            await self.audit.record(
+                conn,
+                "case.member_added",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="case",
+                target_id=case_id,
+                details={"userId": str(user_id), "role": "therapist"},
+                address=address,
+            )
+
+    # therapy periods
+
+    async def list_periods(self, principal: Principal, case_id: UUID) -> list[PeriodOut]:
+        async with self.db.read() as conn:
+            (await self.access(conn, principal, case_id)).require("therapist", "guardian")
+            rows = await store.list_periods(conn, case_id)
+            return [await self._period_out(conn, r) for r in rows]
+
+    async def get_period(self, principal: Principal, case_id: UUID, period_id: UUID) -> PeriodOut:
+        async with self.db.read() as conn:
+            (await self.access(conn, principal, case_id)).require("therapist", "guardian")
+            row = await store.get_period(conn, case_id, period_id)
+            if row is None:
+                raise NotFound("No such therapy period", code="period_not_found")
+            return await self._period_out(conn, row)
+
+    async def create_period(
+        self, principal: Principal, case_id: UUID, body: PeriodCreate, address: str
+    ) -> PeriodOut:
+        _check_dates(body.starts_on, body.ends_on)
+        period_id = uuid.uuid4()
+        async with self.db.transaction() as conn:
+            (await self.access(conn, principal, case_id)).require("therapist")
+            await store.insert_period(
+                conn,
+                id=period_id,
+                case_id=case_id,
+                payer=body.payer,
+                starts_on=body.starts_on,
+                ends_on=body.ends_on,
+                sessions_granted=body.sessions_granted,
+                decision_ref=body.decision_ref,
+                created_at=utcnow(),
+                created_by=principal.user_id,
+            )
+            await self.audit.record(
+                conn,
+                "period.created",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="period",
+                target_id=period_id,
+                details={"caseId": str(case_id)},
+                address=address,
+            )
+            row = await store.get_period(conn, case_id, period_id)
+            assert row is not None
+            return await self._period_out(conn, row)
+
+    async def update_period(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        period_id: UUID,
+        body: PeriodUpdate,
+        address: str,
+    ) -> PeriodOut:
+        changes = {
+            f.name: getattr(body, f.name)
+            for f in msgspec.structs.fields(body)
+            if getattr(body, f.name) is not msgspec.UNSET
+        }
+        async with self.db.transaction() as conn:
+            (await self.access(conn, principal, case_id)).require("therapist")
+            row = await store.get_period(conn, case_id, period_id)
+            if row is None:
+                raise NotFound("No such therapy period", code="period_not_found")
+            _check_dates(
+                changes.get("starts_on", row.starts_on), changes.get("ends_on", row.ends_on)
+            )
+            if changes:
+                await store.update_period(conn, case_id, period_id, **changes)
+                await self.audit.record(
+                    conn,
+                    "period.updated",
+                    org_id=principal.org_id,
+                    actor=principal,
+                    target_type="period",
+                    target_id=period_id,
+                    details={"fields": sorted(changes)},
+                    address=address,
+                )
+            row = await store.get_period(conn, case_id, period_id)
+            assert row is not None
+            return await self._period_out(conn, row)
+
+    async def _period_out(self, conn: AsyncConnection, row: Any) -> PeriodOut:
+        used = await self.sessions_used(conn, row.id)
+        return PeriodOut(
+            id=row.id,
+            case_id=row.case_id,
+            payer=row.payer,
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            sessions_granted=row.sessions_granted,
+            sessions_used=used,
+            sessions_remaining=max(row.sessions_granted - used, 0),
+            decision_ref=row.decision_ref,
+            created_at=row.created_at,
+        )
+
+    async def sessions_used(self, conn: AsyncConnection, period_id: UUID) -> int:
+        """Completed sessions (plus counted late cancellations and no-shows) in the period.
+
+        Appointments do not exist yet (issue #5 adds them); until then nothing is used.
+        """
+        return 0
+
+
+def _check_dates(starts_on: date, ends_on: date) -> None:
+    if ends_on < starts_on:
+        raise InvalidInput("A period cannot end before it starts", code="period_dates_invalid")
+    if (ends_on - starts_on).days > MAX_PERIOD_DAYS:
+        raise InvalidInput("A therapy period lasts at most three years", code="period_too_long")

@@ -1,0 +1,135 @@
+"""SQL for cases, members and therapy periods."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.storage.schema import case_members, cases, therapy_periods, users
+
+Row = sa.Row[Any]
+
+_child = users.alias("child")
+
+
+async def insert_case(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(cases.insert().values(**values))
+
+
+async def insert_member(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(case_members.insert().values(**values))
+
+
+async def membership(conn: AsyncConnection, case_id: UUID, user_id: UUID) -> Row | None:
+    """The case (with its child's name) and the user's membership in it, or None."""
+    query = (
+        sa.select(
+            cases.c.id,
+            cases.c.org_id,
+            cases.c.child_user_id,
+            cases.c.created_at,
+            _child.c.display_name.label("child_name"),
+            case_members.c.role,
+            case_members.c.scopes,
+        )
+        .join(case_members, case_members.c.case_id == cases.c.id)
+        .outerjoin(_child, _child.c.id == cases.c.child_user_id)
+        .where(cases.c.id == case_id, case_members.c.user_id == user_id)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def cases_of_user(conn: AsyncConnection, user_id: UUID) -> list[Row]:
+    query = (
+        sa.select(
+            cases.c.id,
+            cases.c.org_id,
+            cases.c.child_user_id,
+            cases.c.created_at,
+            _child.c.display_name.label("child_name"),
+            case_members.c.role,
+            case_members.c.scopes,
+        )
+        .join(case_members, case_members.c.case_id == cases.c.id)
+        .outerjoin(_child, _child.c.id == cases.c.child_user_id)
+        .where(case_members.c.user_id == user_id)
+        .order_by(_child.c.display_name, cases.c.created_at)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def members(conn: AsyncConnection, case_id: UUID) -> list[Row]:
+    query = (
+        sa.select(
+            case_members.c.user_id,
+            case_members.c.role,
+            case_members.c.scopes,
+            case_members.c.added_at,
+            users.c.display_name,
+        )
+        .join(users, users.c.id == case_members.c.user_id)
+        .where(case_members.c.case_id == case_id)
+        .order_by(case_members.c.role, users.c.display_name)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def count_role(conn: AsyncConnection, case_id: UUID, role: str) -> int:
+    query = sa.select(sa.func.count()).where(
+        case_members.c.case_id == case_id, case_members.c.role == role
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def delete_member(conn: AsyncConnection, case_id: UUID, user_id: UUID) -> None:
+    await conn.execute(
+        case_members.delete().where(
+            case_members.c.case_id == case_id, case_members.c.user_id == user_id
+        )
+    )
+
+
+async def set_scopes(
+    conn: AsyncConnection, case_id: UUID, user_id: UUID, scopes: list[str]
+) -> None:
+    await conn.execute(
+        case_members.update()
+        .where(case_members.c.case_id == case_id, case_members.c.user_id == user_id)
+        .values(scopes=scopes)
+    )
+
+
+# therapy periods
+
+
+async def insert_period(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(therapy_periods.insert().values(**values))
+
+
+async def get_period(conn: AsyncConnection, case_id: UUID, period_id: UUID) -> Row | None:
+    query = sa.select(therapy_periods).where(
+        therapy_periods.c.id == period_id, therapy_periods.c.case_id == case_id
+    )
+    return (await conn.execute(query)).first()
+
+
+async def list_periods(conn: AsyncConnection, case_id: UUID) -> list[Row]:
+    query = (
+        sa.select(therapy_periods)
+        .where(therapy_periods.c.case_id == case_id)
+        .order_by(therapy_periods.c.starts_on)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def update_period(
+    conn: AsyncConnection, case_id: UUID, period_id: UUID, **values: Any
+) -> None:
+    await conn.execute(
+        therapy_periods.update()
+        .where(therapy_periods.c.id == period_id, therapy_periods.c.case_id == case_id)
+        .values(**values)
+    )

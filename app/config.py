@@ -1,0 +1,124 @@
+"""Settings read from ``KAARI_*`` environment variables.
+
+Every setting is documented here and in README.md. ``Settings.from_env`` is the
+only place the environment is read; the rest of the app receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+DEV_SECRET_KEY = "kaari-development-secret-key-do-not-use-in-production"  # noqa: S105
+
+Environment = Literal["development", "production"]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which variable and why."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    env: Environment = "development"
+    """KAARI_ENV: ``development`` or ``production``; production refuses development secrets."""
+    database_url: str = ""
+    """KAARI_DATABASE_URL: ``sqlite:///path`` or ``postgresql://…``; empty = SQLite in data_dir."""
+    redis_url: str = ""
+    """KAARI_REDIS_URL: ``redis://…``; empty = in-process bus and memory rate limits."""
+    redis_prefix: str = "kaari:"
+    """KAARI_REDIS_PREFIX: prefix of every Redis key (several deployments on one Redis)."""
+    data_dir: str = "./var"
+    """KAARI_DATA_DIR: where the SQLite file and blobs live by default."""
+    secret_key: str = DEV_SECRET_KEY
+    """KAARI_SECRET_KEY: at least 32 characters; keys the HMAC of pairing codes and IP hashes."""
+    host: str = "127.0.0.1"
+    """KAARI_HOST: address ``kaari serve`` binds to."""
+    port: int = 8000
+    """KAARI_PORT: port ``kaari serve`` binds to."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """KAARI_FORWARDED_ALLOW_IPS: proxies whose X-Forwarded-For is trusted (comma list or *)."""
+    log_level: str = "INFO"
+    """KAARI_LOG_LEVEL: DEBUG, INFO, WARNING or ERROR."""
+    argon2_memory_kib: int = 19456
+    """KAARI_ARGON2_MEMORY_KIB: argon2id memory cost; never below OWASP's 19456."""
+    argon2_time_cost: int = 2
+    """KAARI_ARGON2_TIME_COST: argon2id iterations; never below 2."""
+    argon2_parallelism: int = 1
+    """KAARI_ARGON2_PARALLELISM: argon2id lanes."""
+    login_max_failures_per_account: int = 5
+    """KAARI_LOGIN_MAX_FAILURES_PER_ACCOUNT: failed logins per account within the window."""
+    login_max_attempts_per_ip: int = 30
+    """KAARI_LOGIN_MAX_ATTEMPTS_PER_IP: login, invite and pairing attempts per address per window."""
+    login_window_seconds: int = 900
+    """KAARI_LOGIN_WINDOW_SECONDS: the rate-limit window for the two limits above."""
+    invite_ttl_hours: int = 72
+    """KAARI_INVITE_TTL_HOURS: how long an invite code stays valid."""
+    pairing_ttl_seconds: int = 600
+    """KAARI_PAIRING_TTL_SECONDS: how long a child-pairing code stays valid."""
+    session_idle_days: int = 90
+    """KAARI_SESSION_IDLE_DAYS: a device unseen this long must sign in again."""
+    max_body_bytes: int = 1_048_576
+    """KAARI_MAX_BODY_BYTES: largest JSON request body accepted."""
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir) / 'kaari.sqlite3'}"
+
+    def check(self) -> Settings:
+        """Refuse settings that are unsafe or out of range; returns self for chaining."""
+        if self.env not in ("development", "production"):
+            raise ConfigError(f"KAARI_ENV must be development or production, not {self.env!r}")
+        if self.is_production:
+            if self.secret_key == DEV_SECRET_KEY:
+                raise ConfigError("KAARI_SECRET_KEY must be set in production")
+            if len(self.secret_key) < 32:
+                raise ConfigError("KAARI_SECRET_KEY must be at least 32 characters")
+        if self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2:
+            raise ConfigError("argon2id parameters below OWASP's minimum (m=19456 KiB, t=2)")
+        if self.argon2_parallelism < 1:
+            raise ConfigError("KAARI_ARGON2_PARALLELISM must be at least 1")
+        if not (0 < self.port < 65536):
+            raise ConfigError("KAARI_PORT must be between 1 and 65535")
+        for name in (
+            "login_max_failures_per_account",
+            "login_max_attempts_per_ip",
+            "login_window_seconds",
+            "invite_ttl_hours",
+            "pairing_ttl_seconds",
+            "session_idle_days",
+            "max_body_bytes",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"KAARI_{name.upper()} must be positive")
+        url = self.effective_database_url
+        if not url.startswith(("sqlite:", "postgresql:", "postgres:")):
+            raise ConfigError("KAARI_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("KAARI_REDIS_URL must be a redis:// or rediss:// URL")
+        return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``KAARI_*`` variables; ``overrides`` win (CLI options)."""
+        env = os.environ if environ is None else environ
+        raw: dict[str, object] = {}
+        for field in msgspec.structs.fields(cls):
+            value = env.get(f"KAARI_{field.name.upper()}")
+            if value is not None:
+                raw[field.name] = value
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            settings = msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"invalid setting: {exc}") from None
+        return settings.check()

@@ -1,0 +1,73 @@
+"""Dependency providers: litestar's DI builds each service from the shared Runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+
+from app.accounts.invites import InviteService
+from app.accounts.orgs import OrgService
+from app.accounts.pairing import PairingService
+from app.accounts.principal import Principal
+from app.accounts.service import AccountService
+from app.cases.service import CaseService
+from app.runtime import Runtime
+
+
+def provide_runtime(state: State) -> Runtime:
+    runtime = state.runtime
+    assert isinstance(runtime, Runtime)
+    return runtime
+
+
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    user = request.scope.get("user")
+    assert isinstance(user, Principal), "route needs authentication"
+    return user
+
+
+def provide_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def provide_accounts(runtime: NamedDependency[Runtime]) -> AccountService:
+    return AccountService(
+        runtime.db, runtime.settings, runtime.passwords, runtime.limiter, runtime.audit
+    )
+
+
+def provide_cases(runtime: NamedDependency[Runtime]) -> CaseService:
+    return CaseService(runtime.db, runtime.audit)
+
+
+def provide_invites(
+    runtime: NamedDependency[Runtime], cases: NamedDependency[CaseService]
+) -> InviteService:
+    return InviteService(
+        runtime.db, runtime.settings, runtime.passwords, runtime.limiter, runtime.audit, cases
+    )
+
+
+def provide_pairing(
+    runtime: NamedDependency[Runtime], cases: NamedDependency[CaseService]
+) -> PairingService:
+    return PairingService(runtime.db, runtime.settings, runtime.limiter, runtime.audit, cases)
+
+
+def provide_orgs(runtime: NamedDependency[Runtime]) -> OrgService:
+    return OrgService(runtime.db, runtime.audit)
+
+
+dependencies = {
+    "runtime": Provide(provide_runtime, sync_to_thread=False),
+    "principal": Provide(provide_principal, sync_to_thread=False),
+    "address": Provide(provide_address, sync_to_thread=False),
+    "accounts": Provide(provide_accounts, sync_to_thread=False),
+    "cases": Provide(provide_cases, sync_to_thread=False),
+    "invites": Provide(provide_invites, sync_to_thread=False),
+    "pairing": Provide(provide_pairing, sync_to_thread=False),
+    "orgs": Provide(provide_orgs, sync_to_thread=False),
+}

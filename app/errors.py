@@ -1,0 +1,194 @@
+"""Errors a user can hit, and their RFC 9457 problem+json rendering.
+
+Every error carries a stable machine-readable ``code``. Messages never contain
+content, tokens, codes or passwords.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("kaari.errors")
+
+
+class KaariError(Exception):
+    """A failure with an HTTP status and a stable ``code``."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class Unauthenticated(KaariError):
+    status, code, title = 401, "unauthenticated", "Sign-in required"
+
+
+class Forbidden(KaariError):
+    status, code, title = 403, "forbidden", "Your role does not allow this"
+
+
+class NotFound(KaariError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(KaariError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Gone(KaariError):
+    status, code, title = 410, "gone", "No longer valid"
+
+
+class InvalidInput(KaariError):
+    status, code, title = 422, "validation_error", "The request is not valid"
+
+
+class RateLimited(KaariError):
+    status, code, title = 429, "rate_limited", "Too many attempts"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        retry_after = max(1, retry_after)
+        super().__init__(
+            detail or f"Too many attempts; try again in {retry_after} seconds",
+            headers={"Retry-After": str(retry_after)},
+            extra={"retryAfter": retry_after},
+        )
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"https://kaari.fi/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": instance,
+    }
+    if extra:
+        body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _kaari_error(request: Request[Any, Any, Any], exc: KaariError) -> Response[dict[str, Any]]:
+    return problem(
+        exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.headers, exc.extra
+    )
+
+
+def _validation_error(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    # litestar's messages name the field and the rule (e.g. "Expected `str` of length <= 200
+    # - at `$.displayName`"); they never echo the submitted value.
+    errors: list[dict[str, Any]] = []
+    if isinstance(exc.extra, list):
+        for item in exc.extra:
+            if isinstance(item, dict):
+                errors.append({k: v for k, v in item.items() if k in ("message", "key", "source")})
+    detail = "; ".join(str(e.get("message", "")) for e in errors) or "The request is not valid"
+    return problem(
+        422,
+        "validation_error",
+        "The request is not valid",
+        detail,
+        request.url.path,
+        extra={"errors": errors},
+    )
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthenticated", "Sign-in required"),
+    403: ("forbidden", "Your role does not allow this"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("payload_too_large", "The request body is too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("rate_limited", "Too many requests"),
+}
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    code, title = _HTTP_CODES.get(status, ("http_error", "Request failed"))
+    detail = title
+    if isinstance(exc, NotFoundException | NotAuthorizedException | PermissionDeniedException):
+        detail = title
+    elif status < 500 and exc.detail and status != 404:
+        detail = str(exc.detail)
+    return problem(status, code, title, detail, request.url.path, dict(exc.headers or {}))
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Only the type and the route: exception messages may carry data.
+    log.error(
+        "unhandled error",
+        extra={"error_type": type(exc).__name__, "route": request.scope.get("path_template")},
+    )
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal error",
+        "Something went wrong on the server; it has been logged",
+        request.url.path,
+    )
+
+
+exception_handlers: dict[type[Exception] | int, Any] = {
+    KaariError: _kaari_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    Exception: _internal_error,
+}
+
+__all__ = [
+    "PROBLEM_JSON",
+    "Conflict",
+    "Forbidden",
+    "Gone",
+    "InvalidInput",
+    "KaariError",
+    "NotFound",
+    "RateLimited",
+    "Unauthenticated",
+    "exception_handlers",
+    "problem",
+]

@@ -1,0 +1,99 @@
+"""Structured JSON logs. Never content, tokens, codes, passwords or keys: only the
+fields named here are written, and request lines carry the route template, not the
+URL (so nothing in a path or a query string can leak)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import msgspec
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+# Fields a log call may attach with ``extra=``; anything else is dropped.
+ALLOWED_EXTRA = {
+    "method",
+    "route",
+    "status",
+    "duration_ms",
+    "error_type",
+    "host",
+    "port",
+    "database",
+    "redis",
+    "count",
+    "org_id",
+    "user_id",
+    "device_id",
+    "case_id",
+}
+_encoder = msgspec.json.Encoder()
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key in ALLOWED_EXTRA:
+            if key in record.__dict__:
+                entry[key] = record.__dict__[key]
+        if record.exc_info and record.exc_info[0] is not None:
+            # the type only: exception messages and tracebacks may carry data
+            entry["error_type"] = record.exc_info[0].__name__
+        return _encoder.encode(entry).decode()
+
+
+def configure_logging(level: str = "INFO", stream: Any = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    # replace our earlier handler, keep others (a test's capture handler, say)
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h.formatter, JsonFormatter)]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # uvicorn's access log prints full URLs; ours prints route templates instead
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error", "litestar", "sqlalchemy", "alembic"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+class RequestLogMiddleware:
+    """One line per HTTP request: method, route template, status, duration."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = logging.getLogger("kaari.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "route": scope.get("path_template") or "unmatched",
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )

@@ -1,0 +1,83 @@
+"""The app factory: the only place the parts are wired together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from app.accounts.auth import TokenAuthMiddleware
+from app.accounts.principal import Principal
+from app.accounts.routes import (
+    AuthController,
+    DeviceController,
+    InviteController,
+    MeController,
+    OrgController,
+)
+from app.cases.routes import CaseController
+from app.config import Settings
+from app.deps import dependencies
+from app.errors import exception_handlers
+from app.health import health, ready
+from app.logs import RequestLogMiddleware
+from app.runtime import Runtime
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = (settings or Settings.from_env()).check()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    api = Router(
+        path="/",
+        route_handlers=[
+            AuthController,
+            MeController,
+            DeviceController,
+            InviteController,
+            OrgController,
+            CaseController,
+        ],
+        security=[{"BearerToken": []}],
+    )
+    return Litestar(
+        route_handlers=[health, ready, api],
+        lifespan=[lifespan],
+        dependencies=dependencies,
+        exception_handlers=exception_handlers,
+        middleware=[
+            RequestLogMiddleware,
+            DefineMiddleware(TokenAuthMiddleware, exclude=["^/schema"]),
+        ],
+        request_max_body_size=settings.max_body_bytes,
+        signature_namespace={"Principal": Principal, "Runtime": Runtime},
+        logging_config=None,
+        openapi_config=OpenAPIConfig(
+            title="Kaari",
+            version=VERSION,
+            description="End-to-end encrypted companion app for paediatric therapy.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http", scheme="bearer", description="Device session token"
+                    )
+                }
+            ),
+        ),
+        debug=False,
+    )

@@ -1,0 +1,97 @@
+"""Fixed-window rate limits, in memory (one instance) or in Redis (shared by instances)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from app.errors import RateLimited
+
+
+class RateLimitStore(Protocol):
+    async def hit(self, key: str, window: int) -> tuple[int, int]:
+        """Count one event under ``key``; returns (count in this window, seconds left)."""
+        ...
+
+    async def peek(self, key: str) -> tuple[int, int]:
+        """The count in the current window and seconds left, without counting."""
+        ...
+
+    async def reset(self, key: str) -> None: ...
+
+
+class MemoryRateLimitStore:
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[int, float]] = {}
+
+    def _current(self, key: str) -> tuple[int, float] | None:
+        entry = self._windows.get(key)
+        if entry is not None and entry[1] <= time.monotonic():
+            del self._windows[key]
+            return None
+        return entry
+
+    async def hit(self, key: str, window: int) -> tuple[int, int]:
+        entry = self._current(key)
+        if len(self._windows) > 100_000:  # bound memory under a flood of distinct keys
+            now = time.monotonic()
+            self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
+        count, ends = entry if entry is not None else (0, time.monotonic() + window)
+        self._windows[key] = (count + 1, ends)
+        return count + 1, math.ceil(ends - time.monotonic())
+
+    async def peek(self, key: str) -> tuple[int, int]:
+        entry = self._current(key)
+        if entry is None:
+            return 0, 0
+        return entry[0], math.ceil(entry[1] - time.monotonic())
+
+    async def reset(self, key: str) -> None:
+        self._windows.pop(key, None)
+
+
+class RedisRateLimitStore:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix + "rl:"
+
+    async def hit(self, key: str, window: int) -> tuple[int, int]:
+        full = self._prefix + key
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(full)
+            pipe.expire(full, window, nx=True)
+            pipe.ttl(full)
+            count, _, ttl = await pipe.execute()
+        return int(count), max(int(ttl), 1)
+
+    async def peek(self, key: str) -> tuple[int, int]:
+        full = self._prefix + key
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(full)
+            pipe.ttl(full)
+            count, ttl = await pipe.execute()
+        return int(count or 0), max(int(ttl), 0)
+
+    async def reset(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
+
+
+class RateLimiter:
+    """Named limits over one store; raises ``RateLimited`` with Retry-After when over."""
+
+    def __init__(self, store: RateLimitStore) -> None:
+        self.store = store
+
+    async def hit(self, key: str, limit: int, window: int) -> None:
+        count, retry_after = await self.store.hit(key, window)
+        if count > limit:
+            raise RateLimited(retry_after)
+
+    async def check(self, key: str, limit: int) -> None:
+        """Refuse if ``key`` already reached ``limit`` in its window (without counting)."""
+        count, retry_after = await self.store.peek(key)
+        if count >= limit:
+            raise RateLimited(retry_after)

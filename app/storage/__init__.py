@@ -1,0 +1,1 @@
+"""Storage: the database engine, the schema, migrations (and later the blob store)."""

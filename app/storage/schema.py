@@ -1,0 +1,159 @@
+"""The relational schema, shared by SQLite and PostgreSQL.
+
+Only server-visible fields live here (DESIGN.md section 4): ids, roles, times,
+counts, hashes. Content is never stored in plaintext. Each domain's ``store.py``
+is the only code that writes SQL against its tables.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.storage.types import UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ROLES = ("admin", "therapist", "guardian", "child", "caregiver")
+CASE_ROLES = ("therapist", "guardian", "caregiver", "child")
+PAYERS = ("kela", "municipality", "self", "other")
+
+organisations = sa.Table(
+    "organisations",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("languages", sa.JSON, nullable=False),
+    sa.Column("late_cancel_hours", sa.Integer, nullable=False, server_default="24"),
+    # payer -> {"late_cancellation": bool, "no_show": bool}: whether each counts against the period
+    sa.Column("counting_policy", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("org_id", sa.Uuid, sa.ForeignKey("organisations.id"), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    # lower-cased; children have none
+    sa.Column("email", sa.String(254), nullable=True, unique=True),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("locale", sa.String(2), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("role IN ('admin','therapist','guardian','child','caregiver')", name="role"),
+    sa.CheckConstraint("locale IN ('fi','sv','en')", name="locale"),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("platform", sa.String(32), nullable=False),
+    # SHA-256 of the session token; the token itself is never stored
+    sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("org_id", sa.Uuid, sa.ForeignKey("organisations.id"), nullable=False, index=True),
+    sa.Column("child_user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+)
+
+case_members = sa.Table(
+    "case_members",
+    metadata,
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    # caregivers only: what a guardian granted, e.g. ["schedule", "homework"]
+    sa.Column("scopes", sa.JSON, nullable=True),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+    sa.Column("added_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=True),
+    sa.CheckConstraint("role IN ('therapist','guardian','caregiver','child')", name="role"),
+)
+
+therapy_periods = sa.Table(
+    "therapy_periods",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("payer", sa.String(16), nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("ends_on", sa.Date, nullable=False),
+    sa.Column("sessions_granted", sa.Integer, nullable=False),
+    sa.Column("decision_ref", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.CheckConstraint("payer IN ('kela','municipality','self','other')", name="payer"),
+    sa.CheckConstraint("ends_on >= starts_on", name="dates"),
+    sa.CheckConstraint("sessions_granted >= 0", name="granted"),
+)
+
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("org_id", sa.Uuid, sa.ForeignKey("organisations.id"), nullable=False),
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), nullable=True, index=True),
+    # the role the invitee gets: therapist (org-wide), guardian or caregiver (in case_id)
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=True),
+    sa.Column("code_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("created_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+    sa.Column("used_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+pairing_codes = sa.Table(
+    "pairing_codes",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("child_user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    # HMAC-SHA256(secret_key, code): the code is short, so a plain hash would be guessable
+    sa.Column("code_hmac", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("created_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("org_id", sa.Uuid, nullable=True, index=True),
+    sa.Column("actor_user_id", sa.Uuid, nullable=True),
+    sa.Column("actor_device_id", sa.Uuid, nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target_type", sa.String(32), nullable=True),
+    sa.Column("target_id", sa.String(64), nullable=True),
+    # ids and flags only, never content
+    sa.Column("details", sa.JSON, nullable=True),
+    # HMAC of the client address, so repeated abuse can be correlated without storing it
+    sa.Column("ip_hash", sa.String(32), nullable=True),
+)

@@ -1,0 +1,99 @@
+"""Shared test helpers: services on this machine, and HTTP shortcuts for the API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+from uuid import UUID
+
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+POSTGRES_URL = os.environ.get(
+    "KAARI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("KAARI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "correct horse battery staple"
+
+
+def service_missing(name: str, reason: str) -> None:
+    """Skip on a developer's machine; fail under CI=true, where every service must run."""
+    message = f"{name} not reachable ({reason})"
+    if IN_CI:
+        pytest.fail(f"{message}: CI=true requires it", pytrace=False)
+    pytest.skip(message)
+
+
+def reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 0), 1):
+            return True
+    except OSError:
+        return False
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Session:
+    token: str
+    device_id: UUID
+    user_id: UUID
+    email: str | None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return auth(self.token)
+
+
+def session_from(body: dict[str, Any], email: str | None = None) -> Session:
+    return Session(
+        token=body["token"],
+        device_id=UUID(body["deviceId"]),
+        user_id=UUID(body["user"]["id"]),
+        email=email,
+    )
+
+
+def login(client: Any, email: str, password: str = PASSWORD, device: str = "test") -> Session:
+    r = client.post(
+        "/auth/login", json={"email": email, "password": password, "device": {"name": device}}
+    )
+    assert r.status_code == 200, r.text
+    return session_from(r.json(), email)
+
+
+def accept_invite(client: Any, code: str, email: str, name: str = "Test User") -> Session:
+    r = client.post(
+        "/invites/accept",
+        json={
+            "code": code,
+            "email": email,
+            "password": PASSWORD,
+            "displayName": name,
+            "device": {"name": "phone", "platform": "android"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    return session_from(r.json(), email)
+
+
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status
+    assert body["title"] and body["detail"]
+    return body
