@@ -424,19 +424,25 @@ class Device:
             used, plaintext = self._account.create_inbound_session(curve, body)
             new_inbound = True
         assert plaintext is not None
-        inner = decode(plaintext, OlmPlaintext)
-        sender = inner.sender
-        if (
-            sender.curve25519 != curve
-            or sender.user_id != ciphertext.sender_user_id
-            or sender.device_id != ciphertext.sender_device_id
-        ):
-            raise BindingError("plaintext names another sender than the envelope")
-        if inner.recipient != self.keys:
-            raise BindingError("plaintext was encrypted for another recipient")
-        if expected_sender is not None and expected_sender.party() != sender:
-            raise BindingError("sender keys differ from the key directory's")
-        self._remember_peer(sender)
+        try:
+            inner = decode(plaintext, OlmPlaintext)
+            sender = inner.sender
+            if (
+                sender.curve25519 != curve
+                or sender.user_id != ciphertext.sender_user_id
+                or sender.device_id != ciphertext.sender_device_id
+            ):
+                raise BindingError("plaintext names another sender than the envelope")
+            if inner.recipient != self.keys:
+                raise BindingError("plaintext was encrypted for another recipient")
+            if expected_sender is not None and expected_sender.party() != sender:
+                raise BindingError("sender keys differ from the key directory's")
+            self._remember_peer(sender)
+        except (BindingError, EncodingError):
+            # Bad input changes nothing: drop the advanced in-memory ratchet and
+            # reload the last persisted state, so the genuine message still decrypts.
+            self._rollback(curve, reload_account=new_inbound)
+            raise
         # The session advanced: persist it (and the consumed one-time key) first.
         if new_inbound:
             sessions.insert(0, used)
@@ -455,6 +461,22 @@ class Device:
         if duplicate:
             raise DuplicateMessageError(f"message {inner.message_id} was already received")
         return Received(inner.message_id, inner.sent_at, sender, inner.payload)
+
+    def _rollback(self, curve: str, *, reload_account: bool) -> None:
+        self._olm.pop(curve, None)
+        if reload_account:
+            raw = self._store.get("account")
+            if raw is None:
+                raise CorruptStoreError("account record vanished")
+            self._account = OlmAccount.from_pickle(
+                raw.decode("ascii", "replace"),
+                self._store.keys.pickle_key,
+                self.user_id,
+                self.device_id,
+            )
+        state = self._load("state", _State)
+        if state is not None:
+            self._state = state
 
     # -- Megolm (case content) ----------------------------------------------
     def _outbound_for(self, case_id: str) -> OutboundCaseSession | None:

@@ -99,4 +99,5 @@ def test_session_and_account_pickles() -> None:
     b2a = OlmSession.from_pickle(b2a.pickle(key), key, alice.curve25519)
     assert b2a.decrypt(*a2b.encrypt(b"after restore")) == b"after restore"
     restored = OlmAccount.from_pickle(alice.pickle(key), key, "@a:k", "A")
-    assert restored.ed25519 == alice.ed25519 and restored.curve25519 == alice.curve25519
+    assert restored.ed25519 == alice.ed25519
+    assert restored.curve25519 == alice.curve25519

@@ -18,7 +18,9 @@ from crypto.signing import nacl_signer, sign_json, verify_signed_json
 # (the same values are used by Synapse's and matrix-java-sdk's test suites).
 SEED = "YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1"
 SIG_EMPTY = "K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ"
-SIG_ONE_TWO = "KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw"
+SIG_ONE_TWO = (
+    "KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw"
+)
 
 
 def _spec_key() -> nacl.signing.SigningKey:
@@ -89,7 +91,9 @@ def test_device_bundle_verifies_with_pynacl() -> None:
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda b: b["keys"].__setitem__("curve25519:PHONE1", OlmAccount.create("u", "d").curve25519),
+        lambda b: b["keys"].__setitem__(
+            "curve25519:PHONE1", OlmAccount.create("u", "d").curve25519
+        ),
         lambda b: b.__setitem__("user_id", "@mallory:kaari"),
         lambda b: b.__setitem__("device_id", "PHONE2"),
         lambda b: b.pop("signatures"),
@@ -110,7 +114,8 @@ def test_one_time_and_fallback_keys_are_signed() -> None:
     account.generate_fallback_key()
     otks = account.unpublished_one_time_keys()
     fallback = account.unpublished_fallback_key()
-    assert len(otks) == 3 and len(fallback) == 1
+    assert len(otks) == 3
+    assert len(fallback) == 1
     for obj in otks.values():
         verify_one_time_key(obj, "@t:kaari", "LAPTOP", account.ed25519, fallback=False)
     (fb,) = fallback.values()

@@ -1,0 +1,262 @@
+"""The Device: key upload, Olm messaging, Megolm case content, persistence."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from client.device import Device, PeerDevice
+from crypto.cross_signing import UserMasterKey, verify_cross_signed_device
+from crypto.envelope import OlmCiphertext, decode_ciphertext, encode
+from crypto.errors import (
+    BindingError,
+    CorruptStoreError,
+    DecryptionError,
+    DuplicateMessageError,
+    SessionError,
+    UnknownMessageIndexError,
+    UnknownSessionError,
+    WrongStoreKeyError,
+)
+from crypto.identity import verify_device_bundle, verify_one_time_key
+from crypto.payloads import CancellationNote, HomeworkContent, RoomKeyShare, TextMessage
+
+SECRET = bytes(range(32))
+
+
+def _device(tmp: Path, user: str, dev: str, **kw: object) -> Device:
+    return Device.create(tmp / f"{user}-{dev}", SECRET, f"@{user}:kaari", dev, **kw)  # type: ignore[arg-type]
+
+
+def _claim(device: Device, *, fallback: bool = False) -> PeerDevice:
+    """What the server's key directory does: verify and hand out one claimed key."""
+    keys = device.fallback_key_to_upload() if fallback else device.one_time_keys_to_upload(0)
+    device.mark_keys_published()
+    obj = next(iter(keys.values()))
+    return PeerDevice.from_bundle(device.signed_device_bundle(), obj)
+
+
+def _peer(device: Device) -> PeerDevice:
+    return PeerDevice.from_bundle(device.signed_device_bundle())
+
+
+def _send(
+    sender: Device, recipient: Device, text: str, peer: PeerDevice | None = None
+) -> OlmCiphertext:
+    (ct,) = sender.encrypt_for([peer or _peer(recipient)], TextMessage(body=text))
+    return ct
+
+
+def test_upload_keys_are_verifiable(tmp_path: Path) -> None:
+    d = _device(tmp_path, "parent", "PHONE")
+    keys = verify_device_bundle(d.signed_device_bundle())
+    assert keys.ed25519 == d.ed25519
+    batch = d.one_time_keys_to_upload(0)
+    assert len(batch) == 50
+    for obj in batch.values():
+        verify_one_time_key(obj, d.user_id, d.device_id, d.ed25519, fallback=False)
+    assert d.one_time_keys_to_upload(0) == batch  # unacknowledged upload is retried as is
+    d.mark_keys_published()
+    assert len(d.one_time_keys_to_upload(45)) == 5
+    d.mark_keys_published()
+    assert d.one_time_keys_to_upload(60) == {}
+    (fb,) = d.fallback_key_to_upload().values()
+    assert fb["fallback"] is True
+
+
+def test_round_trip_both_ways_pre_key_then_normal(tmp_path: Path) -> None:
+    a, b = _device(tmp_path, "parent", "PHONE"), _device(tmp_path, "therapist", "LAPTOP")
+    ct1 = _send(a, b, "Onni is ill today", _claim(b))
+    assert ct1.message_type == 0
+    r1 = b.decrypt(ct1)
+    assert r1.payload == TextMessage(body="Onni is ill today")
+    assert r1.sender == a.keys
+    ct2 = _send(b, a, "Get well soon")
+    assert ct2.message_type == 1  # B answers on the session A started
+    assert a.decrypt(ct2).payload == TextMessage(body="Get well soon")
+    ct3 = _send(a, b, "Thanks")
+    assert ct3.message_type == 1
+    assert b.decrypt(decode_ciphertext(encode(ct3))).sender.user_id == "@parent:kaari"  # type: ignore[arg-type]
+
+
+def test_duplicates_rejected_out_of_order_accepted(tmp_path: Path) -> None:
+    a, b = _device(tmp_path, "parent", "PHONE"), _device(tmp_path, "therapist", "LAPTOP")
+    b.decrypt(_send(a, b, "hello", _claim(b)))
+    a.decrypt(_send(b, a, "hi"))
+    cts = [_send(a, b, f"m{i}") for i in range(4)]
+    for i in (2, 0, 3, 1):
+        assert b.decrypt(cts[i]).payload == TextMessage(body=f"m{i}")
+    with pytest.raises(DuplicateMessageError):
+        b.decrypt(cts[1])
+    # a sender retry with a fresh ciphertext but the same message id
+    (again,) = a.encrypt_for([_peer(b)], TextMessage(body="x"), message_id="fixed")
+    b.decrypt(again)
+    (retry,) = a.encrypt_for([_peer(b)], TextMessage(body="x"), message_id="fixed")
+    with pytest.raises(DuplicateMessageError):
+        b.decrypt(retry)
+
+
+def test_reused_one_time_key_rejected(tmp_path: Path) -> None:
+    a, c, b = (_device(tmp_path, n, "D") for n in ("parent", "other", "therapist"))
+    claimed = _claim(b)
+    b.decrypt(_send(a, b, "first", claimed))
+    with pytest.raises(SessionError):
+        b.decrypt(_send(c, b, "second", claimed))
+
+
+def test_fallback_key_used_by_two_senders(tmp_path: Path) -> None:
+    a, c, b = (_device(tmp_path, n, "D") for n in ("mother", "father", "therapist"))
+    fb = _claim(b, fallback=True)
+    assert b.decrypt(_send(a, b, "from mother", fb)).sender.user_id == "@mother:kaari"
+    assert b.decrypt(_send(c, b, "from father", fb)).sender.user_id == "@father:kaari"
+
+
+def test_tampered_and_readdressed_ciphertexts_rejected(tmp_path: Path) -> None:
+    a, b, c = (_device(tmp_path, n, "D") for n in ("parent", "therapist", "other"))
+    b.decrypt(_send(a, b, "hello", _claim(b)))
+    a.decrypt(_send(b, a, "hi"))
+    ct = _send(a, b, "secret")
+    body = bytearray(ct.body.encode())
+    body[20] = ord("A") if body[20] != ord("A") else ord("B")
+    with pytest.raises(DecryptionError):
+        b.decrypt(msgspec.structs.replace(ct, body=body.decode()))
+    with pytest.raises(BindingError):
+        c.decrypt(ct)  # addressed to b
+    with pytest.raises(DecryptionError):  # re-addressed: c has no session with a
+        c.decrypt(msgspec.structs.replace(ct, recipient_user_id=c.user_id))
+    forged = msgspec.structs.replace(ct, sender_device_id="OTHER")
+    with pytest.raises(BindingError):
+        b.decrypt(forged)
+    assert b.decrypt(ct).payload == TextMessage(body="secret")
+
+
+def test_sender_key_mismatch_with_directory(tmp_path: Path) -> None:
+    a, b, m = (_device(tmp_path, n, "D") for n in ("parent", "therapist", "mallory"))
+    ct = _send(a, b, "hello", _claim(b))
+    with pytest.raises(BindingError):
+        b.decrypt(ct, expected_sender=_peer(m))
+
+
+def test_no_session_and_no_key(tmp_path: Path) -> None:
+    a, b = _device(tmp_path, "parent", "P"), _device(tmp_path, "therapist", "L")
+    with pytest.raises(SessionError):
+        a.encrypt_for([_peer(b)], TextMessage(body="x"))
+
+
+def test_persistence_across_reopen(tmp_path: Path) -> None:
+    a, b = _device(tmp_path, "parent", "PHONE"), _device(tmp_path, "therapist", "LAPTOP")
+    first = _send(a, b, "one", _claim(b))
+    b.decrypt(first)
+    ct = _send(a, b, "two")
+    a.encrypt_case_content("case-1", CancellationNote(appointment_id="ap1", note="fever"))
+    b_path, a_path = b._store.path, a._store.path
+    del a, b
+    b2 = Device.open(b_path, SECRET)
+    a2 = Device.open(a_path, SECRET)
+    assert b2.decrypt(ct).payload == TextMessage(body="two")
+    with pytest.raises(DuplicateMessageError):
+        b2.decrypt(first)
+    a2.decrypt(_send(b2, a2, "three"))
+    assert len(a2.history_shares_for("case-1")) == 1
+
+
+def test_wrong_secret_and_corrupted_store(tmp_path: Path) -> None:
+    d = _device(tmp_path, "parent", "PHONE")
+    path = d._store.path
+    with pytest.raises(WrongStoreKeyError):
+        Device.open(path, bytes(32))
+    account = path / "account"
+    raw = bytearray(account.read_bytes())
+    raw[40] ^= 1
+    account.write_bytes(bytes(raw))
+    with pytest.raises(CorruptStoreError):
+        Device.open(path, SECRET)
+    for name in os.listdir(path):
+        assert b"PHONE" not in (path / name).read_bytes() or name == "store.meta"
+
+
+def test_case_content_with_history_and_rotation(tmp_path: Path) -> None:
+    t, p1, p2 = (_device(tmp_path, n, "D") for n in ("therapist", "mother", "father"))
+    first = t.encrypt_case_content("case-1", HomeworkContent(task_id="t1", title="Ride a bike"))
+    with pytest.raises(UnknownSessionError):
+        p1.decrypt_case_content(first)
+    # a live share is from the current index: older content is refused clearly
+    (share_ct,) = t.encrypt_for([_claim(p1)], t.room_key_share_for("case-1"))
+    p1.accept_room_key(p1.decrypt(share_ct))
+    with pytest.raises(UnknownMessageIndexError):
+        p1.decrypt_case_content(first)
+    second = t.encrypt_case_content("case-1", HomeworkContent(task_id="t2", title="Tidy room"))
+    got = p1.decrypt_case_content(second)
+    assert got.sender == t.keys
+    assert got.payload.task_id == "t2"
+    # history (exported from index 0) upgrades p1 and serves a new device
+    (hist,) = t.history_shares_for("case-1")
+    assert hist.first_index == 0
+    assert hist.exported
+    (h1,) = t.encrypt_for([_peer(p1)], hist)
+    p1.accept_room_key(p1.decrypt(h1))
+    assert p1.decrypt_case_content(first).payload.title == "Ride a bike"  # type: ignore[union-attr]
+    (h2,) = t.encrypt_for([_claim(p2)], hist)
+    p2.accept_room_key(p2.decrypt(h2))
+    assert p2.decrypt_case_content(second).message_index == 1
+    # rotation after a member leaves: the old key does not open new content
+    t.rotate_case_session("case-1")
+    third = t.encrypt_case_content("case-1", HomeworkContent(task_id="t3", title="Draw"))
+    with pytest.raises(UnknownSessionError):
+        p2.decrypt_case_content(third)
+
+
+def test_room_key_share_must_come_from_origin(tmp_path: Path) -> None:
+    t, p, m = (_device(tmp_path, n, "D") for n in ("therapist", "parent", "mallory"))
+    share = t.room_key_share_for("case-1")
+    claimed = _claim(p)
+    (ct,) = m.encrypt_for([claimed], share)  # Mallory relays the therapist's key as if direct
+    with pytest.raises(BindingError):
+        p.accept_room_key(p.decrypt(ct))
+    forged = RoomKeyShare(
+        case_id="case-1",
+        session_id=share.session_id,
+        session_key=m.room_key_share_for("case-1").session_key,
+        exported=False,
+        first_index=0,
+        origin=m.keys,
+    )
+    (ct2,) = m.encrypt_for([_peer(p)], forged)
+    with pytest.raises(BindingError):
+        p.accept_room_key(p.decrypt(ct2))
+
+
+def test_cross_signed_bundle(tmp_path: Path) -> None:
+    master = UserMasterKey.generate("@therapist:kaari")
+    d = _device(tmp_path, "therapist", "LAPTOP", master_key=master)
+    verify_cross_signed_device(d.signed_device_bundle(), master.public_key)
+    reopened = Device.open(d._store.path, SECRET)
+    assert reopened.master_key is not None
+    assert reopened.master_key.public_key == master.public_key
+
+
+_texts = st.text(max_size=2000)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(bodies=st.lists(_texts, min_size=1, max_size=4))
+def test_arbitrary_payloads_survive_encrypt_decrypt(tmp_path: Path, bodies: list[str]) -> None:
+    root = tmp_path / os.urandom(6).hex()
+    a = Device.create(root / "a", SECRET, "@a:k", "A")
+    b = Device.create(root / "b", SECRET, "@b:k", "B")
+    peer = _claim(b)
+    for body in bodies:
+        (ct,) = a.encrypt_for([peer], TextMessage(body=body))
+        assert b.decrypt(decode_ciphertext(encode(ct))).payload == TextMessage(body=body)  # type: ignore[arg-type]
+        note = CancellationNote(appointment_id="ap", note=body)
+        (share,) = a.encrypt_for([peer], a.room_key_share_for("c"))
+        b.accept_room_key(b.decrypt(share))
+        mct = a.encrypt_case_content("c", note)
+        assert b.decrypt_case_content(mct).payload == note
