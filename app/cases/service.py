@@ -31,7 +31,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.storage.engine import Database
 from app.storage.types import utcnow
 
-MAX_PERIOD_DAYS = 3 * 366  # a therapy period is granted for at most three years
+MAX_PERIOD_YEARS = 3  # a therapy period is granted for at most three years
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,5 +385,15 @@ class CaseService:
 def _check_dates(starts_on: date, ends_on: date) -> None:
     if ends_on < starts_on:
         raise InvalidInput("A period cannot end before it starts", code="period_dates_invalid")
-    if (ends_on - starts_on).days > MAX_PERIOD_DAYS:
+    if ends_on > _years_after(starts_on, MAX_PERIOD_YEARS):
         raise InvalidInput("A therapy period lasts at most three years", code="period_too_long")
+
+
+def _years_after(day: date, years: int) -> date:
+    """The same calendar day ``years`` later (29 February becomes 28 February)."""
+    if day.year + years > date.max.year:
+        return date.max
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
