@@ -52,7 +52,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_max_failures_per_account: int = 5
     """KAARI_LOGIN_MAX_FAILURES_PER_ACCOUNT: failed logins per account within the window."""
     login_max_attempts_per_ip: int = 30
-    """KAARI_LOGIN_MAX_ATTEMPTS_PER_IP: login, invite and pairing attempts per address per window."""
+    """KAARI_LOGIN_MAX_ATTEMPTS_PER_IP: login, invite and pairing tries per address per window."""
     login_window_seconds: int = 900
     """KAARI_LOGIN_WINDOW_SECONDS: the rate-limit window for the two limits above."""
     invite_ttl_hours: int = 72
@@ -120,5 +120,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         try:
             settings = msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
-            raise ConfigError(f"invalid setting: {exc}") from None
+            message, _, path = str(exc).partition(" - at `$.")
+            name = f"KAARI_{path.rstrip('`').upper()}" if path else "a setting"
+            raise ConfigError(f"invalid setting {name}: {message}") from None
         return settings.check()

@@ -123,7 +123,13 @@ def _validation_error(
         for item in exc.extra:
             if isinstance(item, dict):
                 errors.append({k: v for k, v in item.items() if k in ("message", "key", "source")})
-    detail = "; ".join(str(e.get("message", "")) for e in errors) or "The request is not valid"
+    detail = (
+        "; ".join(
+            f"{e['key']}: {e.get('message', '')}" if e.get("key") else str(e.get("message", ""))
+            for e in errors
+        )
+        or "The request is not valid"
+    )
     return problem(
         422,
         "validation_error",

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import msgspec
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 # Fields a log call may attach with ``extra=``; anything else is dropped.
@@ -73,7 +74,7 @@ class RequestLogMiddleware:
         self.log = logging.getLogger("kaari.http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

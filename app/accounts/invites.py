@@ -118,7 +118,7 @@ class InviteService:
     async def create_case_invite(
         self, principal: Principal, case_id: UUID, body: CaseInviteRequest, address: str
     ) -> InviteOut:
-        scopes = sorted(set(body.scopes or [])) if body.role == "caregiver" else None
+        scopes = sorted({str(x) for x in body.scopes or []}) if body.role == "caregiver" else None
         return await self._create(
             principal, role=body.role, case_id=case_id, scopes=scopes, address=address
         )

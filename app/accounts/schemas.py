@@ -11,7 +11,9 @@ from msgspec import UNSET, Meta, UnsetType
 
 from app.accounts.principal import Locale, Role
 
-Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[
+    str, Meta(min_length=3, max_length=254, pattern=r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$")
+]
 Password = Annotated[str, Meta(min_length=10, max_length=256)]
 AnyPassword = Annotated[str, Meta(min_length=1, max_length=256)]
 DisplayName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"\S")]

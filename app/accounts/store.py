@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.storage.schema import devices, invites, organisations, pairing_codes, users
 
-Row = sa.Row[Any]
+Row = sa.Row[*tuple[Any, ...]]
 
 
 # organisations

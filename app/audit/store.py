@@ -42,7 +42,7 @@ async def insert(
 
 async def list_for_org(
     conn: AsyncConnection, org_id: UUID, before_id: int | None, limit: int
-) -> list[sa.Row[Any]]:
+) -> list[sa.Row[*tuple[Any, ...]]]:
     query = sa.select(audit_events).where(audit_events.c.org_id == org_id)
     if before_id is not None:
         query = query.where(audit_events.c.id < before_id)

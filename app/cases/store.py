@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.storage.schema import case_members, cases, therapy_periods, users
 
-Row = sa.Row[Any]
+Row = sa.Row[*tuple[Any, ...]]
 
 _child = users.alias("child")
 

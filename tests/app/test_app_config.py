@@ -1,0 +1,61 @@
+"""Settings from KAARI_* variables, and production refusing development secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import DEV_SECRET_KEY, ConfigError, Settings
+
+
+def test_defaults_are_the_embedded_development_setup() -> None:
+    s = Settings.from_env({})
+    assert s.env == "development"
+    assert s.effective_database_url.startswith("sqlite:///")
+    assert s.effective_database_url.endswith("var/kaari.sqlite3")
+    assert (s.host, s.port, s.redis_url) == ("127.0.0.1", 8000, "")
+    assert (s.argon2_memory_kib, s.argon2_time_cost, s.argon2_parallelism) == (19456, 2, 1)
+
+
+def test_environment_variables_are_read_and_converted() -> None:
+    s = Settings.from_env(
+        {
+            "KAARI_PORT": "9000",
+            "KAARI_DATABASE_URL": "postgresql://db/kaari",
+            "KAARI_REDIS_URL": "redis://localhost:6379/1",
+            "KAARI_LOGIN_WINDOW_SECONDS": "60",
+            "UNRELATED": "x",
+        }
+    )
+    assert s.port == 9000
+    assert s.login_window_seconds == 60
+    assert s.effective_database_url == "postgresql://db/kaari"
+
+
+def test_cli_overrides_win_over_the_environment() -> None:
+    assert Settings.from_env({"KAARI_PORT": "9000"}, port=9100).port == 9100
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"KAARI_ENV": "production"}, "KAARI_SECRET_KEY must be set"),
+        ({"KAARI_ENV": "production", "KAARI_SECRET_KEY": "short"}, "at least 32"),
+        ({"KAARI_ENV": "staging"}, "invalid setting KAARI_ENV: Invalid enum value 'staging'"),
+        ({"KAARI_PORT": "70000"}, "KAARI_PORT"),
+        ({"KAARI_PORT": "eighty"}, "invalid setting KAARI_PORT: Expected `int`"),
+        ({"KAARI_ARGON2_MEMORY_KIB": "4096"}, "OWASP"),
+        ({"KAARI_ARGON2_TIME_COST": "1"}, "OWASP"),
+        ({"KAARI_DATABASE_URL": "mysql://x/y"}, "KAARI_DATABASE_URL"),
+        ({"KAARI_REDIS_URL": "http://x"}, "KAARI_REDIS_URL"),
+        ({"KAARI_PAIRING_TTL_SECONDS": "0"}, "KAARI_PAIRING_TTL_SECONDS"),
+    ],
+)
+def test_unsafe_or_invalid_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_production_accepts_a_real_secret() -> None:
+    s = Settings.from_env({"KAARI_ENV": "production", "KAARI_SECRET_KEY": "s" * 40})
+    assert s.is_production
+    assert s.secret_key != DEV_SECRET_KEY

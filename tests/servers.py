@@ -1,0 +1,136 @@
+"""Real `kaari serve` processes for scenario tests (loopback only, bounded in time)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+from support import POSTGRES_URL, reachable, run, service_missing
+
+SERVER_SECRET = "scenario-secret-key-0123456789abcdef0123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class KaariServer:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "KAARI_SECRET_KEY": SERVER_SECRET,
+            "KAARI_LOG_LEVEL": "INFO",
+            **env,
+            "KAARI_PORT": str(self.port),
+        }
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str, stdin: str = "") -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            input=stdin.encode(),
+            capture_output=True,
+            env=self.env,
+            timeout=60,
+            check=False,
+        )
+        with self.log_path.open("ab") as log:
+            log.write(result.stderr)
+        assert result.returncode == 0, result.stderr.decode()
+        return result.stdout.decode().strip()
+
+    def start(self, timeout: float = 30) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not become healthy in time")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def kill9(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(5)
+            self.proc = None
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """An empty database on the real server; the app under test migrates it itself."""
+    if not reachable(POSTGRES_URL):
+        service_missing("PostgreSQL", POSTGRES_URL)
+    name = f"kaari_scn_{secrets.token_hex(4)}"
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def postgres_dump(url: str) -> str:
+    """Every row of every table in the public schema, as text."""
+
+    async def go() -> str:
+        conn = await asyncpg.connect(url)
+        try:
+            tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            parts = []
+            for t in tables:
+                rows = await conn.fetch(f'SELECT t::text AS row FROM "{t["tablename"]}" t')
+                parts.extend(r["row"] for r in rows)
+            return "\n".join(parts)
+        finally:
+            await conn.close()
+
+    result: str = run(go())
+    return result
