@@ -43,9 +43,10 @@ from crypto.errors import (
     SessionError,
     StoreError,
     UnknownSessionError,
+    UntrustedKeyShareError,
 )
 from crypto.identity import verify_device_bundle, verify_one_time_key
-from crypto.megolm import InboundCaseSession, OutboundCaseSession
+from crypto.megolm import InboundCaseSession, OutboundCaseSession, sign_session
 from crypto.olm import PRE_KEY, OlmAccount, OlmSession, decode_body
 from crypto.payloads import PartyKeys, Payload, RoomKeyShare
 from crypto.signing import Signer
@@ -135,6 +136,7 @@ class _InboundRecord(msgspec.Struct):
     origin: PartyKeys
     forwarded: bool
     pickle: str
+    origin_signature: str
 
 
 def _h(text: str) -> str:
@@ -506,15 +508,19 @@ class Device:
                 rec.case_id,
                 rec.origin,
                 forwarded=rec.forwarded,
+                origin_signature=rec.origin_signature,
             )
         return self._inbound[session_id]
 
     def _save_inbound(self, session: InboundCaseSession) -> None:
+        if session.origin_signature is None:
+            raise BindingError("refusing to store a Megolm session its origin did not sign")
         rec = _InboundRecord(
             session.case_id,
             session.origin,
             session.forwarded,
             session.pickle(self._store.keys.pickle_key),
+            session.origin_signature,
         )
         self._store.put(f"min-{_h(session.session_id)}", msgspec.json.encode(rec))
         self._inbound[session.session_id] = session
@@ -527,11 +533,19 @@ class Device:
         """Start a new outbound session for the case (after a member or device left)."""
         session = OutboundCaseSession.create(case_id, _now_ms())
         self._save_inbound(
-            InboundCaseSession.from_session_key(case_id, session.session_key(), self.keys)
+            InboundCaseSession.from_session_key(
+                case_id,
+                session.session_key(),
+                self.keys,
+                origin_signature=self._sign_session(case_id, session.session_id),
+            )
         )
         self._save_outbound(session)
         self._outbound[case_id] = session
         return session
+
+    def _sign_session(self, case_id: str, session_id: str) -> str:
+        return sign_session(case_id, session_id, self.keys, self._account.sign)
 
     def _current_outbound(self, case_id: str) -> OutboundCaseSession:
         session = self._outbound_for(case_id)
@@ -549,15 +563,22 @@ class Device:
             exported=False,
             first_index=session.message_index,
             origin=self.keys,
+            origin_signature=self._sign_session(case_id, session.session_id),
         )
 
     def history_shares_for(self, case_id: str) -> list[RoomKeyShare]:
-        """Exported sessions of the case from their first known index (for new member devices)."""
+        """Exported sessions of the case from their first known index (for new member devices).
+
+        Only sessions whose origin is a device of this device's own user: a
+        receiver refuses history of another user's session from us (see
+        :func:`crypto.megolm.check_key_share`); each user shares its own history.
+        """
         shares = []
         for session_id in self._state.inbound_by_case.get(case_id, []):
             inbound = self._inbound_for(session_id)
-            if inbound is None:
+            if inbound is None or inbound.origin.user_id != self.user_id:
                 continue
+            assert inbound.origin_signature is not None  # _save_inbound stores signed ones only
             shares.append(
                 RoomKeyShare(
                     case_id=case_id,
@@ -566,25 +587,43 @@ class Device:
                     exported=True,
                     first_index=inbound.first_known_index,
                     origin=inbound.origin,
+                    origin_signature=inbound.origin_signature,
                 )
             )
         return shares
 
-    def accept_room_key(self, received: Received) -> InboundCaseSession:
-        """Import a room key received over Olm (direct share or exported history)."""
+    def _check_origin_keys(self, origin: PartyKeys, expected: PeerDevice | None) -> None:
+        """The origin named by a share must not contradict keys this device already knows."""
+        if expected is not None and expected.party() != origin:
+            raise UntrustedKeyShareError("share's origin keys differ from the key directory's")
+        known = [self.keys, *self._state.peers.values()]
+        for peer in known:
+            same_device = (peer.user_id, peer.device_id) == (origin.user_id, origin.device_id)
+            same_key = origin.curve25519 == peer.curve25519 or origin.ed25519 == peer.ed25519
+            if (same_device or same_key) and peer != origin:
+                raise UntrustedKeyShareError(
+                    f"share names origin {origin.user_id}/{origin.device_id} with keys that "
+                    f"contradict the known device {peer.user_id}/{peer.device_id}"
+                )
+
+    def accept_room_key(
+        self, received: Received, *, expected_origin: PeerDevice | None = None
+    ) -> InboundCaseSession:
+        """Import a room key received over Olm (direct share or exported history).
+
+        ``received`` must come from :meth:`decrypt` (its sender is Olm-authenticated).
+        A direct share is accepted only from the session's origin device; a
+        history share (``exported``) only from the origin or another device of
+        the origin's user; the origin must have signed the session, and its
+        keys must agree with those known here (and with ``expected_origin``,
+        the key directory's entry, if given). Otherwise
+        :class:`UntrustedKeyShareError` (a :class:`BindingError`).
+        """
         share = received.payload
         if not isinstance(share, RoomKeyShare):
             raise EncodingError("payload is not a room key share")
-        if not share.exported and share.origin != received.sender:
-            raise BindingError("a direct room key share must come from its origin device")
-        if share.exported:
-            new = InboundCaseSession.from_export(share.case_id, share.session_key, share.origin)
-        else:
-            new = InboundCaseSession.from_session_key(
-                share.case_id, share.session_key, share.origin
-            )
-        if new.session_id != share.session_id:
-            raise BindingError("room key does not match its announced session id")
+        new = InboundCaseSession.from_share(share, received.sender)
+        self._check_origin_keys(share.origin, expected_origin)
         existing = self._inbound_for(new.session_id)
         if existing is not None:
             if existing.case_id != new.case_id or existing.origin != new.origin:

@@ -39,6 +39,11 @@ class BindingError(DecryptionError):
     """The plaintext names another sender or recipient than the envelope."""
 
 
+class UntrustedKeyShareError(BindingError):
+    """A Megolm room key share is refused: its sender may not share it, or the
+    origin it names did not sign the session (see :func:`crypto.megolm.check_key_share`)."""
+
+
 class UnknownSessionError(DecryptionError):
     """No session is known for this ciphertext (Megolm: room key not received)."""
 

@@ -78,10 +78,14 @@ class PartyKeys(msgspec.Struct, rename="camel", frozen=True, forbid_unknown_fiel
 class RoomKeyShare(PayloadBase, tag="roomKey"):
     """A Megolm session key for a case, shared pairwise over Olm.
 
-    ``origin`` is the device that created the outbound session; its Ed25519 key
-    is what the receiver binds to the session. When ``exported`` is true the key
-    is an exported inbound session (history, from ``first_index``) that may be
-    forwarded by another member device than the origin.
+    ``origin`` is the device that created the outbound session and
+    ``origin_signature`` its Ed25519 signature (device key) over
+    ``{caseId, sessionId, origin}`` (:func:`crypto.megolm.session_attestation`):
+    the session id is the session's own Ed25519 signing key, so the signature
+    binds that key to the origin device. When ``exported`` is false the share
+    must come (over Olm) from the origin itself; when true it is an exported
+    inbound session (history, from ``first_index``) that only the origin or
+    another device of the origin's user may forward.
     """
 
     case_id: Id
@@ -90,6 +94,7 @@ class RoomKeyShare(PayloadBase, tag="roomKey"):
     exported: bool
     first_index: Annotated[int, Meta(ge=0, le=2**32 - 1)]
     origin: PartyKeys
+    origin_signature: Signature64
 
 
 class HomeworkContent(PayloadBase, tag="homework"):

@@ -21,6 +21,7 @@ from crypto.errors import (
     SessionError,
     UnknownMessageIndexError,
     UnknownSessionError,
+    UntrustedKeyShareError,
     WrongStoreKeyError,
 )
 from crypto.identity import verify_device_bundle, verify_one_time_key
@@ -216,19 +217,106 @@ def test_room_key_share_must_come_from_origin(tmp_path: Path) -> None:
     share = t.room_key_share_for("case-1")
     claimed = _claim(p)
     (ct,) = m.encrypt_for([claimed], share)  # Mallory relays the therapist's key as if direct
-    with pytest.raises(BindingError):
+    with pytest.raises(UntrustedKeyShareError, match="must come from its origin device"):
         p.accept_room_key(p.decrypt(ct))
-    forged = RoomKeyShare(
-        case_id="case-1",
-        session_id=share.session_id,
-        session_key=m.room_key_share_for("case-1").session_key,
-        exported=False,
-        first_index=0,
-        origin=m.keys,
-    )
+    own = m.room_key_share_for("case-1")
+    forged = msgspec.structs.replace(own, session_id=share.session_id)
     (ct2,) = m.encrypt_for([_peer(p)], forged)
-    with pytest.raises(BindingError):
+    with pytest.raises(BindingError):  # Mallory's key under the therapist's session id
         p.accept_room_key(p.decrypt(ct2))
+
+
+def _forged_history(forger: Device, victim: Device, case_id: str) -> tuple[RoomKeyShare, str]:
+    """``forger``'s own Megolm session, exported and labelled as ``victim``'s."""
+    forger.room_key_share_for(case_id)
+    (mine,) = forger.history_shares_for(case_id)
+    share = msgspec.structs.replace(mine, origin=victim.keys)
+    return share, mine.session_id
+
+
+def test_member_cannot_forward_a_session_labelled_as_the_therapists(tmp_path: Path) -> None:
+    """A guardian device forges history "from the therapist": refused, nothing stored."""
+    t, g, p = (_device(tmp_path, n, "D") for n in ("therapist", "guardian", "parent"))
+    claimed = _claim(p)
+    share, session_id = _forged_history(g, t, "case-1")
+    (ct,) = g.encrypt_for([claimed], share)
+    with pytest.raises(UntrustedKeyShareError, match="only the origin device or another device"):
+        p.accept_room_key(p.decrypt(ct))
+    forged_content = g.encrypt_case_content("case-1", HomeworkContent(task_id="x", title="Skip"))
+    with pytest.raises(UnknownSessionError):
+        p.decrypt_case_content(msgspec.structs.replace(forged_content, session_id=session_id))
+    # Even the therapist's genuine history may not be forwarded by another user's device.
+    t.room_key_share_for("case-1")
+    (genuine,) = t.history_shares_for("case-1")
+    (ct2,) = g.encrypt_for([_peer(p)], genuine)
+    with pytest.raises(UntrustedKeyShareError):
+        p.accept_room_key(p.decrypt(ct2))
+
+
+def test_same_user_device_cannot_relabel_its_session(tmp_path: Path) -> None:
+    """The origin's signature binds the session: not even a sibling device can relabel one."""
+    root = tmp_path
+    t1 = Device.create(root / "t1", SECRET, "@therapist:kaari", "LAPTOP")
+    t2 = Device.create(root / "t2", SECRET, "@therapist:kaari", "PHONE")
+    p = _device(root, "parent", "D")
+    share, _ = _forged_history(t2, t1, "case-1")
+    (ct,) = t2.encrypt_for([_claim(p)], share)
+    with pytest.raises(UntrustedKeyShareError, match="not signed by its claimed origin"):
+        p.accept_room_key(p.decrypt(ct))
+    # A direct (non-exported) share from a sibling device is refused as well.
+    direct = t1.room_key_share_for("case-1")
+    (ct2,) = t2.encrypt_for([_peer(p)], direct)
+    with pytest.raises(UntrustedKeyShareError, match="must come from its origin device"):
+        p.accept_room_key(p.decrypt(ct2))
+    # A look-alike "LAPTOP" with other keys (signed by itself) contradicts the known LAPTOP.
+    (hello,) = t1.encrypt_for([_claim(p)], TextMessage(body="hi"))
+    p.decrypt(hello)
+    fake = Device.create(root / "fake", SECRET, "@therapist:kaari", "LAPTOP")
+    fake.room_key_share_for("case-1")
+    (fake_history,) = fake.history_shares_for("case-1")
+    (ct3,) = t2.encrypt_for([_peer(p)], fake_history)
+    with pytest.raises(UntrustedKeyShareError, match="contradict the known device"):
+        p.accept_room_key(p.decrypt(ct3))
+
+
+def test_history_from_origin_and_from_its_users_other_device(tmp_path: Path) -> None:
+    t1 = Device.create(tmp_path / "t1", SECRET, "@therapist:kaari", "LAPTOP")
+    t2 = Device.create(tmp_path / "t2", SECRET, "@therapist:kaari", "PHONE")
+    p1, p2 = _device(tmp_path, "parent", "P1"), _device(tmp_path, "parent", "P2")
+    first = t1.encrypt_case_content("case-1", HomeworkContent(task_id="t1", title="Ride a bike"))
+    # the therapist's second device gets the history from the first ...
+    (h,) = t1.history_shares_for("case-1")
+    (ct,) = t1.encrypt_for([_claim(t2)], h)
+    t2.accept_room_key(t2.decrypt(ct))
+    # ... and forwards it to a family device: accepted, sender is still the origin
+    (fwd,) = t2.history_shares_for("case-1")
+    assert fwd.origin == t1.keys
+    (ct2,) = t2.encrypt_for([_claim(p1)], fwd)
+    inbound = p1.accept_room_key(p1.decrypt(ct2))
+    assert inbound.forwarded
+    got = p1.decrypt_case_content(first)
+    assert got.sender == t1.keys
+    assert got.forwarded_key
+    # the origin's own history share is accepted as well
+    (ct3,) = t1.encrypt_for([_claim(p2)], h)
+    p2.accept_room_key(p2.decrypt(ct3))
+    assert p2.decrypt_case_content(first).sender == t1.keys
+    # a family device does not pass on the therapist's history (it would be refused)
+    assert p1.history_shares_for("case-1") == []
+
+
+def test_share_origin_must_match_known_keys(tmp_path: Path) -> None:
+    t, p = _device(tmp_path, "therapist", "D"), _device(tmp_path, "parent", "D")
+    claimed = _claim(p)
+    (hello,) = t.encrypt_for([claimed], TextMessage(body="hi"))
+    p.decrypt(hello)  # p now knows t's keys
+    t.room_key_share_for("case-1")
+    (h,) = t.history_shares_for("case-1")
+    (ct,) = t.encrypt_for([_peer(p)], h)
+    received = p.decrypt(ct)
+    with pytest.raises(UntrustedKeyShareError, match="key directory"):
+        p.accept_room_key(received, expected_origin=_peer(p))
+    assert p.accept_room_key(received, expected_origin=_peer(t)).origin == t.keys
 
 
 def test_cross_signed_bundle(tmp_path: Path) -> None:

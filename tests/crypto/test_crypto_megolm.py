@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import msgspec
+import nacl.signing
 import pytest
 
 from crypto.canonical import b64decode, b64encode
-from crypto.errors import DecryptionError, SessionError, UnknownMessageIndexError
-from crypto.megolm import InboundCaseSession, OutboundCaseSession
-from crypto.payloads import PartyKeys
+from crypto.errors import (
+    BindingError,
+    DecryptionError,
+    SessionError,
+    UnknownMessageIndexError,
+    UntrustedKeyShareError,
+)
+from crypto.megolm import (
+    InboundCaseSession,
+    OutboundCaseSession,
+    check_key_share,
+    sign_session,
+)
+from crypto.payloads import PartyKeys, RoomKeyShare
+from crypto.signing import Signer, nacl_signer
 
 ORIGIN = PartyKeys("@t:k", "LAPTOP", "A" * 43, "B" * 43)
 
@@ -72,3 +86,72 @@ def test_rotation_policy_and_pickle() -> None:
     inbound = InboundCaseSession.from_session_key("c", restored.session_key(), ORIGIN)
     inbound = InboundCaseSession.from_pickle(inbound.pickle(key), key, "c", ORIGIN, forwarded=False)
     assert inbound.decrypt(restored.encrypt(b"x"))[0] == b"x"
+
+
+def _device_keys(user: str, device: str) -> tuple[PartyKeys, Signer]:
+    signing = nacl.signing.SigningKey.generate()
+    curve = b64encode(
+        nacl.signing.SigningKey.generate().to_curve25519_private_key().public_key.encode()
+    )
+    keys = PartyKeys(user, device, curve, b64encode(signing.verify_key.encode()))
+    return keys, nacl_signer(signing)
+
+
+def _share(
+    out: OutboundCaseSession, origin: PartyKeys, sign: Signer, *, exported: bool
+) -> RoomKeyShare:
+    direct = InboundCaseSession.from_session_key("case-1", out.session_key(), origin)
+    return RoomKeyShare(
+        case_id="case-1",
+        session_id=out.session_id,
+        session_key=direct.export_at() if exported else out.session_key(),
+        exported=exported,
+        first_index=out.message_index,
+        origin=origin,
+        origin_signature=sign_session("case-1", out.session_id, origin, sign),
+    )
+
+
+def test_key_share_trust_rule() -> None:
+    therapist, t_sign = _device_keys("@t:k", "LAPTOP")
+    therapist2, _ = _device_keys("@t:k", "PHONE")
+    guardian, g_sign = _device_keys("@g:k", "PHONE")
+    out = OutboundCaseSession.create("case-1", 0)
+    direct = _share(out, therapist, t_sign, exported=False)
+    history = _share(out, therapist, t_sign, exported=True)
+    # accepted: the origin's direct share, its history, history via a sibling device
+    check_key_share(direct, therapist)
+    check_key_share(history, therapist)
+    check_key_share(history, therapist2)
+    inbound = InboundCaseSession.from_share(history, therapist2)
+    assert inbound.origin == therapist
+    assert inbound.forwarded
+    assert inbound.decrypt(out.encrypt(b"x"))[0] == b"x"
+    # refused: direct share via anyone else, history via another user
+    for sender in (therapist2, guardian):
+        with pytest.raises(UntrustedKeyShareError, match="direct room key"):
+            InboundCaseSession.from_share(direct, sender)
+    with pytest.raises(UntrustedKeyShareError, match="same user"):
+        InboundCaseSession.from_share(history, guardian)
+    # refused: the guardian's own session labelled as the therapist's (its signature, or none)
+    mine = OutboundCaseSession.create("case-1", 0)
+    forged = _share(mine, therapist, g_sign, exported=True)
+    with pytest.raises(UntrustedKeyShareError, match="not signed by its claimed origin"):
+        check_key_share(forged, therapist)
+    # refused: the therapist's signature moved onto another session id, case or origin keys
+    moved = msgspec.structs.replace(forged, origin_signature=history.origin_signature)
+    with pytest.raises(UntrustedKeyShareError):
+        check_key_share(moved, therapist)
+    with pytest.raises(UntrustedKeyShareError):
+        check_key_share(msgspec.structs.replace(history, case_id="case-2"), therapist)
+    other_keys = msgspec.structs.replace(therapist, ed25519=guardian.ed25519)
+    with pytest.raises(UntrustedKeyShareError):
+        check_key_share(msgspec.structs.replace(history, origin=other_keys), therapist2)
+    # refused: a signed session id that the key does not match, or a lying first index
+    swapped = msgspec.structs.replace(
+        history, session_key=_share(mine, therapist, t_sign, exported=True).session_key
+    )
+    with pytest.raises(BindingError, match="session id"):
+        InboundCaseSession.from_share(swapped, therapist)
+    with pytest.raises(BindingError, match="first index"):
+        InboundCaseSession.from_share(msgspec.structs.replace(history, first_index=5), therapist)
