@@ -14,7 +14,10 @@ from app.accounts.schemas import Camel, DisplayName
 Payer = Literal["kela", "municipality", "self", "other"]
 Scope = Literal["schedule", "homework"]
 SessionsGranted = Annotated[int, Meta(ge=0, le=500)]
-DecisionRef = Annotated[str, Meta(min_length=1, max_length=64)]
+# printable text with something in it (PostgreSQL cannot store NUL; a blank reference is none)
+DecisionRef = Annotated[
+    str, Meta(min_length=1, max_length=64, pattern=r"^(?=.*\S)[^\x00-\x1f\x7f]+$")
+]
 
 
 class CaseCreate(Camel):

@@ -242,6 +242,9 @@ def test_a_period_is_only_found_through_its_own_case(client: TestClient[Any], wo
         ({"sessionsGranted": 4.5}, "validation_error", "sessionsGranted"),
         ({"decisionRef": "x" * 65}, "validation_error", "decisionRef"),
         ({"decisionRef": ""}, "validation_error", "decisionRef"),
+        ({"decisionRef": "   "}, "validation_error", "decisionRef"),
+        ({"decisionRef": "KELA\u00001"}, "validation_error", "decisionRef"),  # was a 500 on PG
+        ({"decisionRef": "KELA\n1"}, "validation_error", "decisionRef"),
         ({"startsOn": "2025-02-30"}, "validation_error", "startsOn"),
         ({"endsOn": "31.7.2026"}, "validation_error", "endsOn"),
         ({"caseId": NIL}, "validation_error", "caseId"),
@@ -325,6 +328,7 @@ def test_patch_changes_only_the_fields_sent(client: TestClient[Any], world: Worl
         ({"startsOn": None}, "validation_error"),
         ({"sessionsGranted": None}, "validation_error"),
         ({"decisionRef": "x" * 65, "payer": "self"}, "validation_error"),
+        ({"decisionRef": "\u0000", "payer": "self"}, "validation_error"),
         ({"payer": "self", "id": NIL}, "validation_error"),
     ],
 )
