@@ -49,6 +49,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_ARGON2_TIME_COST: argon2id iterations; never below 2."""
     argon2_parallelism: int = 1
     """KAARI_ARGON2_PARALLELISM: argon2id lanes."""
+    password_hash_workers: int = 0
+    """KAARI_PASSWORD_HASH_WORKERS: threads hashing passwords; 0 = one fewer than the cores."""
     login_max_failures_per_account: int = 5
     """KAARI_LOGIN_MAX_FAILURES_PER_ACCOUNT: failed logins per account within the window."""
     login_max_attempts_per_ip: int = 30
@@ -85,6 +87,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError("KAARI_SECRET_KEY must be at least 32 characters")
         if self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2:
             raise ConfigError("argon2id parameters below OWASP's minimum (m=19456 KiB, t=2)")
+        if self.password_hash_workers < 0:
+            raise ConfigError("KAARI_PASSWORD_HASH_WORKERS must be 0 (automatic) or more")
         if self.argon2_parallelism < 1:
             raise ConfigError("KAARI_ARGON2_PARALLELISM must be at least 1")
         if not (0 < self.port < 65536):

@@ -39,6 +39,7 @@ class Runtime:
             settings.argon2_memory_kib,
             settings.argon2_time_cost,
             settings.argon2_parallelism,
+            settings.password_hash_workers or None,
         )
         return cls(
             settings=settings,
@@ -53,3 +54,4 @@ class Runtime:
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()
+        self.passwords.close()
