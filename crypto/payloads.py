@@ -133,7 +133,7 @@ class CancellationNote(PayloadBase, tag="cancellation"):
 
 
 class CallSdpSignature(PayloadBase, tag="callSdp"):
-    """A device's Ed25519 signature over its SDP's DTLS fingerprints (:mod:`crypto.call`)."""
+    """A device's Ed25519 signature over its SDP for one peer in one call (:mod:`crypto.call`)."""
 
     call_id: Id
     sdp_sha256: Key32
@@ -141,6 +141,7 @@ class CallSdpSignature(PayloadBase, tag="callSdp"):
         list[Annotated[str, Meta(max_length=200)]], Meta(min_length=1, max_length=8)
     ]
     signer: PartyKeys
+    recipient: PartyKeys
     signature: Signature64
 
 

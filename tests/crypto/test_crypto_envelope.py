@@ -20,16 +20,21 @@ from crypto.errors import EncodingError
 from crypto.payloads import (
     AppointmentDetails,
     AttachmentPointer,
+    CallSdpSignature,
     CancellationNote,
+    CompletionNote,
     HomeworkContent,
     PartyKeys,
     Payload,
     ReadReceipt,
+    RoomKeyShare,
     TextMessage,
+    TherapyDocument,
 )
 
 ids = st.text(min_size=1, max_size=40)
 keys = st.binary(min_size=32, max_size=32).map(b64encode)
+signatures = st.binary(min_size=64, max_size=64).map(b64encode)
 millis = st.integers(min_value=0, max_value=2**53 - 1)
 texts = st.text(max_size=300)
 parties = st.builds(PartyKeys, user_id=ids, device_id=ids, curve25519=keys, ed25519=keys)
@@ -55,6 +60,33 @@ payloads: st.SearchStrategy[Payload] = st.one_of(
     ),
     st.builds(AppointmentDetails, appointment_id=ids, address=texts, notes=texts),
     st.builds(CancellationNote, appointment_id=ids, note=texts),
+    st.builds(
+        RoomKeyShare,
+        case_id=ids,
+        session_id=st.text(min_size=1, max_size=128),
+        session_key=st.binary(min_size=1, max_size=300).map(b64encode),
+        exported=st.booleans(),
+        first_index=st.integers(min_value=0, max_value=2**32 - 1),
+        origin=parties,
+        origin_signature=signatures,
+    ),
+    st.builds(
+        CallSdpSignature,
+        call_id=ids,
+        sdp_sha256=keys,
+        fingerprints=st.lists(st.text(max_size=200), min_size=1, max_size=8),
+        signer=parties,
+        recipient=parties,
+        signature=signatures,
+    ),
+    st.builds(
+        CompletionNote,
+        task_id=ids,
+        day=st.dates().map(lambda d: d.isoformat()),
+        note=st.text(max_size=2000),
+        emoji=st.text(max_size=16),
+    ),
+    st.builds(TherapyDocument, title=st.text(min_size=1, max_size=200), attachment=pointers),
 )
 olm_ciphertexts = st.builds(
     OlmCiphertext,
@@ -83,7 +115,21 @@ def test_ciphertext_round_trip(ct: OlmCiphertext | MegolmCiphertext) -> None:
     assert decode_ciphertext(encode(ct)) == ct
 
 
-@settings(max_examples=200)
+def test_payload_strategy_covers_every_kind() -> None:
+    """Every member of the Payload union has a generator above (keep them in step)."""
+    union = set(Payload.__args__)  # type: ignore[attr-defined]
+    seen: set[type] = set()
+
+    @settings(max_examples=300, database=None)
+    @given(payloads)
+    def collect(p: Payload) -> None:
+        seen.add(type(p))
+
+    collect()
+    assert seen == union
+
+
+@settings(max_examples=400)
 @given(payloads, parties, parties, ids, millis)
 def test_plaintext_round_trip(p: Payload, s: PartyKeys, r: PartyKeys, mid: str, t: int) -> None:
     pt = OlmPlaintext(message_id=mid, sent_at=t, sender=s, recipient=r, payload=p)
@@ -137,6 +183,32 @@ def test_wire_shape_is_tagged_versioned_camel_case() -> None:
         },
         {"type": "text", "body": "hi", "unknown": 1},
         {"type": "homework", "taskId": "t", "title": ""},
+        {"type": "completionNote", "taskId": "t", "day": "yesterday"},
+        {"type": "completionNote", "taskId": "t", "day": "2024-01-01", "emoji": "x" * 17},
+        {"type": "document", "title": "", "attachment": {}},
+        {
+            "type": "roomKey",
+            "caseId": "c",
+            "sessionId": "s",
+            "sessionKey": "k",
+            "exported": False,
+            "firstIndex": 0,
+            "origin": {"userId": "u", "deviceId": "d", "curve25519": "A" * 43, "ed25519": "A" * 43},
+        },
+        {
+            "type": "callSdp",
+            "callId": "c",
+            "sdpSha256": "A" * 43,
+            "fingerprints": [],
+            "signer": {"userId": "u", "deviceId": "d", "curve25519": "A" * 43, "ed25519": "A" * 43},
+            "recipient": {
+                "userId": "u",
+                "deviceId": "e",
+                "curve25519": "A" * 43,
+                "ed25519": "A" * 43,
+            },
+            "signature": "A" * 86,
+        },
     ],
 )
 def test_bounds_enforced(payload: dict[str, object]) -> None:
