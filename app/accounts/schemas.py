@@ -11,13 +11,24 @@ from msgspec import UNSET, Meta, UnsetType
 
 from app.accounts.principal import Locale, Role
 
+# Text the server stores is printable: PostgreSQL cannot store NUL, and control
+# characters in a name only ever serve to confuse a reader.
 Email = Annotated[
-    str, Meta(min_length=3, max_length=254, pattern=r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$")
+    str,
+    Meta(
+        min_length=3,
+        max_length=254,
+        pattern=r"^\s*[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+\s*$",
+    ),
 ]
 Password = Annotated[str, Meta(min_length=10, max_length=256)]
 AnyPassword = Annotated[str, Meta(min_length=1, max_length=256)]
-DisplayName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"\S")]
-DeviceName = Annotated[str, Meta(min_length=1, max_length=100)]
+DisplayName = Annotated[
+    str, Meta(min_length=1, max_length=100, pattern=r"^(?=.*\S)[^\x00-\x1f\x7f]+$")
+]
+DeviceName = Annotated[
+    str, Meta(min_length=1, max_length=100, pattern=r"^(?=.*\S)[^\x00-\x1f\x7f]+$")
+]
 Platform = Literal["ios", "android", "web", "desktop", "cli", "other"]
 InviteCode = Annotated[str, Meta(min_length=8, max_length=200)]
 PairingCode = Annotated[str, Meta(min_length=6, max_length=20)]

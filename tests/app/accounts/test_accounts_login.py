@@ -90,6 +90,8 @@ def test_wrong_password_and_unknown_email_answer_alike(
         {"email": "a@example.fi", "password": "", "device": {"name": "x"}},
         {"email": "a@example.fi", "password": "x" * 257, "device": {"name": "x"}},
         {"email": "a@example.fi", "password": "x", "device": {"name": "x" * 101}},
+        {"email": "a@example.fi", "password": "x", "device": {"name": "phone\x00"}},
+        {"email": "a\x00b@example.fi", "password": "x", "device": {"name": "x"}},
         {"email": "a@example.fi", "password": "x", "device": {"name": "x", "platform": "tv"}},
         {"email": "a@example.fi", "password": "x", "device": {"name": "x"}, "admin": True},
     ],
@@ -240,7 +242,14 @@ def test_profile_update_is_partial_and_validated(client: TestClient[Any], world:
     r = client.patch("/me", json={"displayName": "Anna"}, headers=h)
     assert r.json()["displayName"] == "Anna"
     assert r.json()["locale"] == "sv"
-    for bad in ({"locale": "de"}, {"displayName": ""}, {"displayName": "   "}, {"role": "admin"}):
+    for bad in (
+        {"locale": "de"},
+        {"displayName": ""},
+        {"displayName": "   "},
+        {"displayName": "Anna\x00"},
+        {"displayName": "Anna\nAalto"},
+        {"role": "admin"},
+    ):
         assert_problem(client.patch("/me", json=bad, headers=h), 422, "validation_error")
     me = client.get("/me", headers=h).json()
     assert (me["displayName"], me["locale"], me["role"]) == ("Anna", "sv", "guardian")
