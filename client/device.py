@@ -2,9 +2,12 @@
 
 A :class:`Device` owns an encrypted key store on disk (see
 :mod:`client.keystore`), its Olm account, its pairwise Olm sessions (per peer
-device), its Megolm sessions per case, and duplicate-detection state. Every
-state change is persisted before a ciphertext or plaintext is handed out, so a
-crash never reuses a ratchet step or loses a received message's session.
+device, one record per session), its Megolm sessions per case, and
+duplicate-detection tags. Every state change is persisted (one SQLite
+transaction, one fsync) before a ciphertext or plaintext is handed out, so a
+crash never reuses a ratchet step or loses a received message's session. A
+decrypt writes only the Olm session record that changed and two small tags
+(ciphertext, message id), not the whole duplicate history.
 
 The HTTP/WebSocket transport is not here: the caller moves the wire Structs
 (:class:`crypto.envelope.OlmCiphertext`, :class:`crypto.envelope.MegolmCiphertext`)
@@ -13,7 +16,6 @@ and fills :class:`PeerDevice` from the server's key directory.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 import uuid
@@ -53,7 +55,7 @@ from crypto.signing import Signer
 
 #: How many one-time keys the device keeps on the server (vodozemac keeps at most 100).
 ONE_TIME_KEY_TARGET = 50
-#: How many processed ciphertext hashes / message ids are remembered for duplicates.
+#: How many processed ciphertexts / message ids are remembered for duplicates (each).
 SEEN_LIMIT = 20_000
 #: Olm sessions kept per peer device (newest first).
 SESSIONS_PER_PEER = 5
@@ -115,14 +117,15 @@ class _State(msgspec.Struct):
     device_id: str
     master_seed: str | None = None
     peers: dict[str, PartyKeys] = msgspec.field(default_factory=dict)
-    seen_ciphertexts: list[str] = msgspec.field(default_factory=list)
-    seen_message_ids: list[str] = msgspec.field(default_factory=list)
     inbound_by_case: dict[str, list[str]] = msgspec.field(default_factory=dict)
 
 
 class _OlmRecord(msgspec.Struct):
+    """One Olm session with one peer; ``last_used`` orders a peer's sessions."""
+
     their_curve25519: str
-    pickles: list[str]
+    last_used: int
+    pickle: str
 
 
 class _OutboundRecord(msgspec.Struct):
@@ -139,10 +142,6 @@ class _InboundRecord(msgspec.Struct):
     origin_signature: str
 
 
-def _h(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
-
-
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -154,9 +153,9 @@ class Device:
         self._store = store
         self._account = account
         self._state = state
-        self._seen_ct = set(state.seen_ciphertexts)
-        self._seen_ids = set(state.seen_message_ids)
+        # per peer Curve25519 key: sessions newest first, and their record names
         self._olm: dict[str, list[OlmSession]] = {}
+        self._olm_used: dict[str, int] = {}
         self._outbound: dict[str, OutboundCaseSession] = {}
         self._inbound: dict[str, InboundCaseSession] = {}
 
@@ -172,7 +171,7 @@ class Device:
         master_key: UserMasterKey | None = None,
     ) -> Device:
         """Create a new device with fresh keys in an empty directory."""
-        store = KeyStore.create(path, secret)
+        store = KeyStore.create(path, secret, seen_limit=2 * SEEN_LIMIT)
         account = OlmAccount.create(user_id, device_id)
         state = _State(
             v=1,
@@ -181,14 +180,15 @@ class Device:
             master_seed=b64encode(master_key.seed) if master_key else None,
         )
         device = cls(store, account, state)
-        device._save_account()
-        device._save_state()
+        with store.transaction():
+            device._save_account()
+            device._save_state()
         return device
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], secret: bytes) -> Device:
         """Open an existing device; :class:`StoreError` on a wrong secret or corruption."""
-        store = KeyStore.open(path, secret)
+        store = KeyStore.open(path, secret, seen_limit=2 * SEEN_LIMIT)
         raw_state = store.get("state")
         raw_account = store.get("account")
         if raw_state is None or raw_account is None:
@@ -210,13 +210,16 @@ class Device:
             "account", self._account.pickle(self._store.keys.pickle_key).encode("ascii")
         )
 
+    def close(self) -> None:
+        """Close the key store (the object is unusable afterwards)."""
+        self._store.close()
+
     def _save_state(self) -> None:
-        s = self._state
-        s.seen_ciphertexts = s.seen_ciphertexts[-SEEN_LIMIT:]
-        s.seen_message_ids = s.seen_message_ids[-SEEN_LIMIT:]
-        self._seen_ct = set(s.seen_ciphertexts)
-        self._seen_ids = set(s.seen_message_ids)
-        self._store.put("state", msgspec.json.encode(s))
+        self._store.put("state", msgspec.json.encode(self._state))
+
+    def _name(self, prefix: str, kind: str, value: str) -> str:
+        """A record name that does not reveal ``value`` (keyed tag)."""
+        return f"{prefix}.{self._store.keys.tag(kind, value).hex()}"
 
     def _load(self, name: str, type_: type[Any]) -> Any:
         raw = self._store.get(name)
@@ -299,20 +302,43 @@ class Device:
 
     # -- Olm -----------------------------------------------------------------
     def _sessions(self, curve: str) -> list[OlmSession]:
+        """The sessions with a peer device, most recently used first."""
         if curve not in self._olm:
-            record: _OlmRecord | None = self._load(f"olm-{_h(curve)}", _OlmRecord)
             key = self._store.keys.pickle_key
-            self._olm[curve] = (
-                [OlmSession.from_pickle(p, key, curve) for p in record.pickles] if record else []
-            )
+            loaded: list[tuple[int, OlmSession]] = []
+            for name in self._store.names(self._olm_prefix(curve) + "."):
+                record: _OlmRecord | None = self._load(name, _OlmRecord)
+                if record is None or record.their_curve25519 != curve:
+                    raise CorruptStoreError(f"Olm session record {name!r} names another peer")
+                session = OlmSession.from_pickle(record.pickle, key, curve)
+                loaded.append((record.last_used, session))
+            loaded.sort(key=lambda item: item[0], reverse=True)
+            self._olm[curve] = [session for _, session in loaded]
+            self._olm_used[curve] = loaded[0][0] if loaded else 0
         return self._olm[curve]
 
-    def _save_sessions(self, curve: str) -> None:
-        sessions = self._olm[curve][:SESSIONS_PER_PEER]
-        self._olm[curve] = sessions
-        key = self._store.keys.pickle_key
-        record = _OlmRecord(curve, [s.pickle(key) for s in sessions])
-        self._store.put(f"olm-{_h(curve)}", msgspec.json.encode(record))
+    def _olm_prefix(self, curve: str) -> str:
+        return self._name("olm", "olm-peer", curve)
+
+    def _olm_name(self, curve: str, session: OlmSession) -> str:
+        session_tag = self._store.keys.tag("olm-session", session.session_id).hex()
+        return f"{self._olm_prefix(curve)}.{session_tag}"
+
+    def _save_session(self, curve: str, session: OlmSession) -> None:
+        """Persist one session as the peer's most recently used; drop the oldest beyond the cap."""
+        sessions = self._olm[curve]
+        if session in sessions:
+            sessions.remove(session)
+        sessions.insert(0, session)
+        name = self._olm_name(curve, session)
+        used = self._olm_used.get(curve, 0) + 1
+        self._olm_used[curve] = used
+        record = _OlmRecord(curve, used, session.pickle(self._store.keys.pickle_key))
+        with self._store.transaction():
+            self._store.put(name, msgspec.json.encode(record))
+            for old in sessions[SESSIONS_PER_PEER:]:
+                self._store.delete(self._olm_name(curve, old))
+        del sessions[SESSIONS_PER_PEER:]
 
     def has_session_with(self, curve25519: str) -> bool:
         return bool(self._sessions(curve25519))
@@ -341,7 +367,7 @@ class Device:
         message_id = message_id or str(uuid.uuid4())
         sent_at = _now_ms()
         out: list[OlmCiphertext] = []
-        touched: set[str] = set()
+        touched: dict[str, OlmSession] = {}
         new_peer = False
         for peer in recipients:
             party = peer.party()
@@ -368,7 +394,7 @@ class Device:
             if len(plaintext) > MAX_PLAINTEXT:
                 raise EncodingError("payload too large for an Olm message")
             message_type, body = sessions[0].encrypt(plaintext)
-            touched.add(peer.curve25519)
+            touched[peer.curve25519] = sessions[0]
             out.append(
                 OlmCiphertext(
                     sender_user_id=self.user_id,
@@ -380,10 +406,16 @@ class Device:
                     body=b64encode(body),
                 )
             )
-        for curve in touched:
-            self._save_sessions(curve)
-        if new_peer:
-            self._save_state()
+        try:
+            with self._store.transaction():
+                for curve, session in touched.items():
+                    self._save_session(curve, session)
+                if new_peer:
+                    self._save_state()
+        except StoreError:
+            for curve in touched:  # nothing was handed out: fall back to the stored ratchets
+                self._rollback(curve, reload_account=False)
+            raise
         return out
 
     def decrypt(
@@ -403,8 +435,8 @@ class Device:
         ):
             raise BindingError("ciphertext is addressed to another device")
         curve = ciphertext.sender_curve25519
-        ct_hash = _h(f"{curve}|{ciphertext.message_type}|{ciphertext.body}")
-        if ct_hash in self._seen_ct:
+        ct_id = f"{curve}|{ciphertext.message_type}|{ciphertext.body}"
+        if self._store.seen("ct", ct_id):
             raise DuplicateMessageError("this ciphertext was already decrypted")
         body = decode_body(ciphertext.body)
         sessions = self._sessions(curve)
@@ -439,27 +471,27 @@ class Device:
                 raise BindingError("plaintext was encrypted for another recipient")
             if expected_sender is not None and expected_sender.party() != sender:
                 raise BindingError("sender keys differ from the key directory's")
-            self._remember_peer(sender)
+            new_peer = self._remember_peer(sender)
         except (BindingError, EncodingError):
             # Bad input changes nothing: drop the advanced in-memory ratchet and
             # reload the last persisted state, so the genuine message still decrypts.
             self._rollback(curve, reload_account=new_inbound)
             raise
-        # The session advanced: persist it (and the consumed one-time key) first.
-        if new_inbound:
-            sessions.insert(0, used)
-        elif sessions[0] is not used:
-            sessions.remove(used)
-            sessions.insert(0, used)
-        self._save_sessions(curve)
-        if new_inbound:
-            self._save_account()
-        self._state.seen_ciphertexts.append(ct_hash)
+        # The session advanced: persist it (and the consumed one-time key, a new
+        # peer, the seen tags) in one transaction before handing out the plaintext.
         id_key = f"{sender.user_id}|{sender.device_id}|{inner.message_id}"
-        duplicate = id_key in self._seen_ids
-        if not duplicate:
-            self._state.seen_message_ids.append(id_key)
-        self._save_state()
+        try:
+            with self._store.transaction():
+                self._save_session(curve, used)
+                if new_inbound:
+                    self._save_account()
+                if new_peer:
+                    self._save_state()
+                self._store.add_seen("ct", ct_id)
+                duplicate = not self._store.add_seen("id", id_key)
+        except StoreError:
+            self._rollback(curve, reload_account=new_inbound)
+            raise
         if duplicate:
             raise DuplicateMessageError(f"message {inner.message_id} was already received")
         return Received(inner.message_id, inner.sent_at, sender, inner.payload)
@@ -483,7 +515,9 @@ class Device:
     # -- Megolm (case content) ----------------------------------------------
     def _outbound_for(self, case_id: str) -> OutboundCaseSession | None:
         if case_id not in self._outbound:
-            rec: _OutboundRecord | None = self._load(f"mout-{_h(case_id)}", _OutboundRecord)
+            rec: _OutboundRecord | None = self._load(
+                self._name("mout", "case", case_id), _OutboundRecord
+            )
             if rec is None:
                 return None
             self._outbound[case_id] = OutboundCaseSession.from_pickle(
@@ -495,11 +529,13 @@ class Device:
         rec = _OutboundRecord(
             session.case_id, session.created_at, session.pickle(self._store.keys.pickle_key)
         )
-        self._store.put(f"mout-{_h(session.case_id)}", msgspec.json.encode(rec))
+        self._store.put(self._name("mout", "case", session.case_id), msgspec.json.encode(rec))
 
     def _inbound_for(self, session_id: str) -> InboundCaseSession | None:
         if session_id not in self._inbound:
-            rec: _InboundRecord | None = self._load(f"min-{_h(session_id)}", _InboundRecord)
+            rec: _InboundRecord | None = self._load(
+                self._name("min", "megolm-session", session_id), _InboundRecord
+            )
             if rec is None:
                 return None
             self._inbound[session_id] = InboundCaseSession.from_pickle(
@@ -522,25 +558,28 @@ class Device:
             session.pickle(self._store.keys.pickle_key),
             session.origin_signature,
         )
-        self._store.put(f"min-{_h(session.session_id)}", msgspec.json.encode(rec))
+        name = self._name("min", "megolm-session", session.session_id)
+        with self._store.transaction():
+            self._store.put(name, msgspec.json.encode(rec))
+            ids = self._state.inbound_by_case.setdefault(session.case_id, [])
+            if session.session_id not in ids:
+                ids.append(session.session_id)
+                self._save_state()
         self._inbound[session.session_id] = session
-        ids = self._state.inbound_by_case.setdefault(session.case_id, [])
-        if session.session_id not in ids:
-            ids.append(session.session_id)
-            self._save_state()
 
     def rotate_case_session(self, case_id: str) -> OutboundCaseSession:
         """Start a new outbound session for the case (after a member or device left)."""
         session = OutboundCaseSession.create(case_id, _now_ms())
-        self._save_inbound(
-            InboundCaseSession.from_session_key(
-                case_id,
-                session.session_key(),
-                self.keys,
-                origin_signature=self._sign_session(case_id, session.session_id),
+        with self._store.transaction():
+            self._save_inbound(
+                InboundCaseSession.from_session_key(
+                    case_id,
+                    session.session_key(),
+                    self.keys,
+                    origin_signature=self._sign_session(case_id, session.session_id),
+                )
             )
-        )
-        self._save_outbound(session)
+            self._save_outbound(session)
         self._outbound[case_id] = session
         return session
 

@@ -9,6 +9,10 @@ BLAKE2b (libsodium ``crypto_generichash``), one derivation per purpose:
   the record's name as associated data (a record cannot be swapped for another).
 * ``key_check``: a 32-byte tag stored beside the salt, so a wrong secret is
   reported as :class:`WrongStoreKeyError` and not as corruption.
+* ``tag_key`` (32 bytes): keyed BLAKE2b tags (:meth:`StoreKeys.tag`) that stand
+  for values the store must look up without revealing them: record names
+  derived from peer keys, case and session ids, and the seen ciphertexts and
+  message ids used for duplicate detection.
 
 Any failure raises :class:`StoreError` (never returns garbage).
 """
@@ -54,6 +58,7 @@ class StoreKeys:
         self.pickle_key = _derive(secret, salt, b"pickle")
         self.record_key = _derive(secret, salt, b"record")
         self.key_check = _derive(secret, salt, b"check")
+        self.tag_key = _derive(secret, salt, b"tag")
 
     @staticmethod
     def new_salt() -> bytes:
@@ -63,6 +68,16 @@ class StoreKeys:
         """Raise :class:`WrongStoreKeyError` unless this secret opened the store before."""
         if not hmac.compare_digest(self.key_check, stored_key_check):
             raise WrongStoreKeyError("wrong device secret for this key store")
+
+    def tag(self, kind: str, value: str, size: int = 16) -> bytes:
+        """Keyed BLAKE2b of ``kind`` and ``value``: stable per store, opaque without the secret."""
+        return nacl.hash.blake2b(
+            kind.encode("utf-8") + b"\x00" + value.encode("utf-8"),
+            digest_size=size,
+            key=self.tag_key,
+            person=_PERSON,
+            encoder=nacl.encoding.RawEncoder,
+        )
 
     def seal(self, name: str, data: bytes) -> bytes:
         """Encrypt one record; ``name`` is authenticated."""

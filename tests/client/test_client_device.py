@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import msgspec
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client.device import Device, PeerDevice
+from client.keystore import DB_NAME
 from crypto.cross_signing import UserMasterKey, verify_cross_signed_device
 from crypto.envelope import OlmCiphertext, decode_ciphertext, encode
 from crypto.errors import (
@@ -19,6 +21,7 @@ from crypto.errors import (
     DecryptionError,
     DuplicateMessageError,
     SessionError,
+    StoreError,
     UnknownMessageIndexError,
     UnknownSessionError,
     UntrustedKeyShareError,
@@ -166,19 +169,132 @@ def test_persistence_across_reopen(tmp_path: Path) -> None:
     assert len(a2.history_shares_for("case-1")) == 1
 
 
+def _store_files(path: Path) -> list[Path]:
+    return [p for p in path.iterdir() if p.is_file()]
+
+
+def _raw_record(path: Path, name_prefix: str) -> bytes:
+    with sqlite3.connect(path / DB_NAME) as db:
+        row = db.execute(
+            "SELECT blob FROM records WHERE substr(name, 1, ?) = ?", (len(name_prefix), name_prefix)
+        ).fetchone()
+    assert row is not None
+    blob: bytes = row[0]
+    return blob
+
+
 def test_wrong_secret_and_corrupted_store(tmp_path: Path) -> None:
     d = _device(tmp_path, "parent", "PHONE")
     path = d._store.path
     with pytest.raises(WrongStoreKeyError):
         Device.open(path, bytes(32))
-    account = path / "account"
-    raw = bytearray(account.read_bytes())
-    raw[40] ^= 1
-    account.write_bytes(bytes(raw))
+    with pytest.raises(StoreError, match="no key store"):
+        Device.open(tmp_path / "nowhere", SECRET)
+    d.close()
+    # a record that fails authentication
+    with sqlite3.connect(path / DB_NAME) as db:
+        (blob,) = db.execute("SELECT blob FROM records WHERE name = 'account'").fetchone()
+        flipped = bytearray(blob)
+        flipped[40] ^= 1
+        db.execute("UPDATE records SET blob = ? WHERE name = 'account'", (bytes(flipped),))
+    db.close()
+    with pytest.raises(CorruptStoreError, match="'account' failed authentication"):
+        Device.open(path, SECRET)
+    # a record sealed under another name (swapped rows) is refused as well
+    with sqlite3.connect(path / DB_NAME) as db:
+        db.execute(
+            "UPDATE records SET blob = (SELECT blob FROM records WHERE name = 'state') "
+            "WHERE name = 'account'"
+        )
+    db.close()
     with pytest.raises(CorruptStoreError):
         Device.open(path, SECRET)
-    for name in os.listdir(path):
-        assert b"PHONE" not in (path / name).read_bytes() or name == "store.meta"
+    # a file that is not a database at all
+    other = _device(tmp_path, "parent", "TABLET")
+    other.close()
+    db_file = other._store.path / DB_NAME
+    raw = bytearray(db_file.read_bytes())
+    raw[:100] = os.urandom(100)
+    db_file.write_bytes(bytes(raw))
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(CorruptStoreError):
+        Device.open(other._store.path, SECRET)
+
+
+def test_nothing_readable_on_disk(tmp_path: Path) -> None:
+    a, b = _device(tmp_path, "parent", "PHONE"), _device(tmp_path, "therapist", "LAPTOP")
+    (ct,) = a.encrypt_for([_claim(b)], TextMessage(body="Onni has a fever"), message_id="msg-4711")
+    b.decrypt(ct)
+    t_share = b.room_key_share_for("case-secret")
+    files = _store_files(b._store.path)
+    assert {f.name for f in files} >= {DB_NAME}
+    for f in files:
+        raw = f.read_bytes()
+        for needle in (
+            b"Onni",
+            b"msg-4711",
+            b"LAPTOP",
+            b"PHONE",
+            b"@parent",
+            b"case-secret",
+            a.curve25519.encode(),
+            t_share.session_id.encode(),
+            t_share.session_key[:40].encode(),
+        ):
+            assert needle not in raw, (f.name, needle)
+        assert f.stat().st_mode & 0o077 == 0, f.name
+
+
+def test_decrypt_writes_only_the_changed_session_and_small_tags(tmp_path: Path) -> None:
+    """A decrypt leaves the state record alone and does not rewrite other peers' sessions."""
+    a, c, b = (_device(tmp_path, n, "D") for n in ("parent", "father", "therapist"))
+    b.decrypt(_send(a, b, "hello", _claim(b)))
+    b.decrypt(_send(c, b, "hello", _claim(b)))
+    path = b._store.path
+    state_before = _raw_record(path, "state")
+    c_prefix = b._olm_prefix(c.curve25519)
+    a_prefix = b._olm_prefix(a.curve25519)
+    c_before, a_before = _raw_record(path, c_prefix), _raw_record(path, a_prefix)
+    seen_before = b._store.seen_count()
+    for i in range(5):
+        b.decrypt(_send(a, b, f"m{i}"))
+    assert _raw_record(path, "state") == state_before
+    assert _raw_record(path, c_prefix) == c_before
+    assert _raw_record(path, a_prefix) != a_before
+    assert b._store.seen_count() == seen_before + 10  # one ciphertext + one message id each
+
+
+def _wchar() -> int:
+    with open("/proc/self/io") as fh:
+        for line in fh:
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no wchar in /proc/self/io")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="needs Linux /proc/self/io")
+def test_decrypt_write_volume_does_not_grow_with_history(tmp_path: Path) -> None:
+    """Bytes written per decrypt stay small however many messages were seen before.
+
+    Before the redesign every decrypt rewrote the whole duplicate list (about
+    50 KiB after 500 messages, over 1 MB when full).
+    """
+    a, b = _device(tmp_path, "parent", "PHONE"), _device(tmp_path, "therapist", "LAPTOP")
+    b.decrypt(_send(a, b, "hello", _claim(b)))
+    a.decrypt(_send(b, a, "hi"))
+    peer = _peer(b)
+
+    def per_decrypt(n: int) -> float:
+        cts = [a.encrypt_for([peer], TextMessage(body="x" * 100))[0] for _ in range(n)]
+        before = _wchar()
+        for ct in cts:
+            b.decrypt(ct)
+        return (_wchar() - before) / n
+
+    per_decrypt(500)
+    late = per_decrypt(20)
+    assert late < 24 * 1024, f"{late:.0f} bytes written per decrypt"
 
 
 def test_case_content_with_history_and_rotation(tmp_path: Path) -> None:

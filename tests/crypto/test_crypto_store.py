@@ -43,3 +43,14 @@ def test_corruption_detected() -> None:
 def test_weak_secret_refused() -> None:
     with pytest.raises(StoreError):
         StoreKeys(b"short", StoreKeys.new_salt())
+
+
+def test_tags_are_keyed_per_store_and_kind() -> None:
+    salt = StoreKeys.new_salt()
+    keys = StoreKeys(SECRET, salt)
+    tag = keys.tag("id", "@a:k|A|m1")
+    assert len(tag) == 16
+    assert tag == StoreKeys(SECRET, salt).tag("id", "@a:k|A|m1")
+    assert tag != keys.tag("ct", "@a:k|A|m1")
+    assert tag != StoreKeys(bytes(32), salt).tag("id", "@a:k|A|m1")
+    assert tag != StoreKeys(SECRET, StoreKeys.new_salt()).tag("id", "@a:k|A|m1")
