@@ -104,6 +104,8 @@ BAD_CASES: list[tuple[dict[str, Any], str]] = [
     ({"childDisplayName": "x" * 101}, "childDisplayName"),
     ({}, "childDisplayName"),
     ({"childDisplayName": 42}, "childDisplayName"),
+    ({"childDisplayName": "Ei\u0000no"}, "childDisplayName"),  # was a 500 on PostgreSQL
+    ({"childDisplayName": "Ei\nno"}, "childDisplayName"),
     ({"childDisplayName": "Aino", "childLocale": "de"}, "childLocale"),
     ({"childDisplayName": "Aino", "orgId": "00000000-0000-0000-0000-000000000000"}, "orgId"),
     ({"childDisplayName": "Aino", "child_display_name": "Aino"}, "child_display_name"),
