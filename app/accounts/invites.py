@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts import store
 from app.accounts.passwords import Passwords
-from app.accounts.principal import Principal
+from app.accounts.principal import CaseRole, Principal
 from app.accounts.schemas import (
     AcceptInvite,
     InviteInfo,
@@ -166,7 +166,22 @@ class InviteService:
             raise Gone("This invite has already been used", code="invite_used")
         if row.expires_at <= utcnow():
             raise Gone("This invite has expired; ask for a new one", code="invite_expired")
+        if not await self._issuer_still_entitled(conn, row):
+            raise Gone(
+                "The person who sent this invite can no longer invite; ask for a new one",
+                code="invite_revoked",
+            )
         return row
+
+    async def _issuer_still_entitled(self, conn: Any, row: Any) -> bool:
+        """An invite speaks for its creator: honour it only while the creator could still
+        make it (a removed guardian's caregiver invite, a disabled admin's staff invite,
+        must not let anyone in)."""
+        if row.case_id is None:
+            creator = await store.get_user(conn, row.created_by)
+            return creator is not None and creator.disabled_at is None and creator.role == "admin"
+        issuer_role: CaseRole = "therapist" if row.role == "guardian" else "guardian"
+        return await self.cases.holds_role(conn, row.case_id, row.created_by, issuer_role)
 
     async def accept(self, body: AcceptInvite, address: str) -> SessionOut:
         """Create an account from an invite and sign its first device in."""

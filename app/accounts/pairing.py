@@ -84,6 +84,12 @@ class PairingService:
                 raise Gone(
                     "This pairing code has expired; ask for a new one", code="pairing_code_expired"
                 )
+            if not await self.cases.holds_role(conn, row.case_id, row.created_by, "guardian"):
+                # the guardian who made the code has left the case (or was disabled)
+                raise Gone(
+                    "This pairing code was withdrawn; ask for a new one",
+                    code="pairing_code_revoked",
+                )
             if not await store.claim_pairing_code(conn, row.id, utcnow()):
                 raise Gone("This pairing code has already been used", code="pairing_code_used")
             child = await store.get_user(conn, row.child_user_id)

@@ -98,6 +98,17 @@ class CaseService:
         async with self.db.read() as conn:
             return await self.access(conn, principal, case_id)
 
+    async def holds_role(
+        self, conn: AsyncConnection, case_id: UUID, user_id: UUID, *roles: CaseRole
+    ) -> bool:
+        """Is ``user_id`` still an active member of the case in one of ``roles``? Codes a
+        member issued (invites, pairing codes) are honoured only while this holds."""
+        row = await store.membership(conn, case_id, user_id)
+        if row is None or row.role not in roles:
+            return False
+        user = await accounts_store.get_user(conn, user_id)
+        return user is not None and user.disabled_at is None
+
     async def add_member(
         self,
         conn: AsyncConnection,

@@ -279,3 +279,46 @@ def test_concurrent_accepts_of_one_code_admit_exactly_one(settings: Settings) ->
     statuses = sorted(r.status_code for r in results)
     assert statuses == [201, 410, 410, 410, 410, 410], [r.text for r in results]
     assert all(r.json()["code"] == "invite_used" for r in results if r.status_code == 410)
+
+
+def test_codes_issued_by_a_removed_member_stop_working(
+    client: TestClient[Any], world: World
+) -> None:
+    # guardian 2 invites a caregiver and makes a pairing code, then is removed from the case
+    r = client.post(
+        f"/cases/{world.case_id}/invites",
+        json={"role": "caregiver", "scopes": ["schedule"]},
+        headers=world.guardian2.headers,
+    )
+    caregiver_code = r.json()["code"]
+    r = client.post(f"/cases/{world.case_id}/pairing-codes", headers=world.guardian2.headers)
+    pairing_code = r.json()["code"]
+    r = client.delete(
+        f"/cases/{world.case_id}/members/{world.guardian2.user_id}", headers=world.therapist.headers
+    )
+    assert r.status_code == 204
+    r = client.post("/invites/accept", json=accept_body(caregiver_code, "daycare@example.fi"))
+    assert_problem(r, 410, "invite_revoked")
+    r = client.post("/auth/pair", json={"code": pairing_code, "device": {"name": "tablet"}})
+    assert_problem(r, 410, "pairing_code_revoked")
+    # codes of members still in the case keep working
+    r = client.post(f"/cases/{world.case_id}/pairing-codes", headers=world.guardian.headers)
+    r = client.post("/auth/pair", json={"code": r.json()["code"], "device": {"name": "tablet"}})
+    assert r.status_code == 200
+
+
+def test_invites_of_a_disabled_issuer_stop_working(client: TestClient[Any], world: World) -> None:
+    staff = client.post("/org/invites", json={"role": "admin"}, headers=world.admin.headers)
+    second_admin = accept_invite(client, staff.json()["code"], "admin2@example.fi")
+    therapist_code = client.post(
+        "/org/invites", json={"role": "therapist"}, headers=world.admin.headers
+    ).json()["code"]
+    guardian_code = guardian_invite(client, world)
+    r = client.post(f"/org/users/{world.admin.user_id}/disable", headers=second_admin.headers)
+    assert r.status_code == 204
+    r = client.post(f"/org/users/{world.therapist.user_id}/disable", headers=second_admin.headers)
+    assert r.status_code == 204
+    r = client.post("/invites/accept", json=accept_body(therapist_code, "t9@example.fi"))
+    assert_problem(r, 410, "invite_revoked")
+    r = client.post("/invites/accept", json=accept_body(guardian_code, "g9@example.fi"))
+    assert_problem(r, 410, "invite_revoked")
