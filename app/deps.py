@@ -14,6 +14,7 @@ from app.accounts.pairing import PairingService
 from app.accounts.principal import Principal
 from app.accounts.service import AccountService
 from app.cases.service import CaseService
+from app.keys.service import KeyService
 from app.runtime import Runtime
 
 
@@ -61,6 +62,10 @@ def provide_orgs(runtime: NamedDependency[Runtime]) -> OrgService:
     return OrgService(runtime.db, runtime.audit)
 
 
+def provide_keys(runtime: NamedDependency[Runtime]) -> KeyService:
+    return KeyService(runtime.db, runtime.audit)
+
+
 dependencies = {
     "runtime": Provide(provide_runtime, sync_to_thread=False),
     "principal": Provide(provide_principal, sync_to_thread=False),
@@ -70,4 +75,5 @@ dependencies = {
     "invites": Provide(provide_invites, sync_to_thread=False),
     "pairing": Provide(provide_pairing, sync_to_thread=False),
     "orgs": Provide(provide_orgs, sync_to_thread=False),
+    "keys": Provide(provide_keys, sync_to_thread=False),
 }

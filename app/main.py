@@ -24,6 +24,7 @@ from app.config import Settings
 from app.deps import dependencies
 from app.errors import exception_handlers
 from app.health import health, ready
+from app.keys.routes import KeyController
 from app.logs import RequestLogMiddleware
 from app.runtime import Runtime
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             InviteController,
             OrgController,
             CaseController,
+            KeyController,
         ],
         security=[{"BearerToken": []}],
     )

@@ -1,0 +1,1 @@
+"""The E2E key directory: device keys, one-time and fallback keys, cross-signing."""
