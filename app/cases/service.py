@@ -215,11 +215,15 @@ class CaseService:
             }
             if target.role not in allowed.get(me.role, ()):
                 raise Forbidden(f"A {me.role} cannot remove a {target.role} from a case")
-            if (
-                target.role == "therapist"
-                and await store.count_role(conn, case_id, "therapist") < 2
-            ):
-                raise Conflict("A case keeps at least one therapist", code="last_therapist")
+            if target.role == "therapist":
+                # a case keeps at least one active therapist (disabled accounts do not count)
+                target_user = await accounts_store.get_user(conn, user_id)
+                target_active = target_user is not None and target_user.disabled_at is None
+                active = await store.count_role(conn, case_id, "therapist")
+                if active - (1 if target_active else 0) < 1:
+                    raise Conflict(
+                        "A case keeps at least one active therapist", code="last_therapist"
+                    )
             await store.delete_member(conn, case_id, user_id)
             await self.audit.record(
                 conn,

@@ -78,8 +78,15 @@ async def members(conn: AsyncConnection, case_id: UUID) -> list[Row]:
 
 
 async def count_role(conn: AsyncConnection, case_id: UUID, role: str) -> int:
-    query = sa.select(sa.func.count()).where(
-        case_members.c.case_id == case_id, case_members.c.role == role
+    """Members of the case in ``role`` whose accounts are active (not disabled)."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(case_members.join(users, users.c.id == case_members.c.user_id))
+        .where(
+            case_members.c.case_id == case_id,
+            case_members.c.role == role,
+            users.c.disabled_at.is_(None),
+        )
     )
     return int((await conn.execute(query)).scalar_one())
 

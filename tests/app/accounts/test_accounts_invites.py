@@ -322,3 +322,32 @@ def test_invites_of_a_disabled_issuer_stop_working(client: TestClient[Any], worl
     assert_problem(r, 410, "invite_revoked")
     r = client.post("/invites/accept", json=accept_body(guardian_code, "g9@example.fi"))
     assert_problem(r, 410, "invite_revoked")
+
+
+def test_a_disabled_therapist_does_not_count_as_the_case_s_therapist(
+    client: TestClient[Any], world: World
+) -> None:
+    r = client.post("/org/invites", json={"role": "therapist"}, headers=world.admin.headers)
+    colleague = accept_invite(client, r.json()["code"], "t2@example.fi", "Tuula")
+    r = client.post(
+        f"/cases/{world.case_id}/therapists",
+        json={"userId": str(colleague.user_id)},
+        headers=world.therapist.headers,
+    )
+    assert r.status_code == 204
+    assert (
+        client.post(
+            f"/org/users/{colleague.user_id}/disable", headers=world.admin.headers
+        ).status_code
+        == 204
+    )
+    # the only active therapist cannot leave the case to a disabled colleague
+    r = client.delete(
+        f"/cases/{world.case_id}/members/{world.therapist.user_id}", headers=world.therapist.headers
+    )
+    assert_problem(r, 409, "last_therapist")
+    # but the disabled colleague can be removed
+    r = client.delete(
+        f"/cases/{world.case_id}/members/{colleague.user_id}", headers=world.therapist.headers
+    )
+    assert r.status_code == 204
