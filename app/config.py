@@ -65,6 +65,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_SESSION_IDLE_DAYS: a device unseen this long must sign in again."""
     max_body_bytes: int = 1_048_576
     """KAARI_MAX_BODY_BYTES: largest JSON request body accepted."""
+    ws_ticket_ttl_seconds: int = 30
+    """KAARI_WS_TICKET_TTL_SECONDS: how long a single-use WebSocket ticket stays valid."""
+    ws_heartbeat_seconds: float = 25.0
+    """KAARI_WS_HEARTBEAT_SECONDS: the server sends ``ping`` and re-checks sessions this often."""
+    ws_idle_timeout_seconds: float = 60.0
+    """KAARI_WS_IDLE_TIMEOUT_SECONDS: a socket that sent nothing this long is closed (4408)."""
+    ws_queue_frames: int = 256
+    """KAARI_WS_QUEUE_FRAMES: frames waiting per socket before it is closed with 4008 resync."""
+    ws_rate_per_second: float = 20.0
+    """KAARI_WS_RATE_PER_SECOND: frames a socket may send per second (token bucket refill)."""
+    ws_rate_burst: int = 40
+    """KAARI_WS_RATE_BURST: frames a socket may send in a burst (token bucket size)."""
+    ws_rate_strikes: int = 20
+    """KAARI_WS_RATE_STRIKES: frames refused in a row for the rate before closing (4029)."""
+    ws_max_frame_bytes: int = 65_536
+    """KAARI_WS_MAX_FRAME_BYTES: largest inbound WebSocket frame handled."""
 
     @property
     def is_production(self) -> bool:
@@ -101,6 +117,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "pairing_ttl_seconds",
             "session_idle_days",
             "max_body_bytes",
+            "ws_ticket_ttl_seconds",
+            "ws_heartbeat_seconds",
+            "ws_idle_timeout_seconds",
+            "ws_queue_frames",
+            "ws_rate_per_second",
+            "ws_rate_burst",
+            "ws_rate_strikes",
+            "ws_max_frame_bytes",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"KAARI_{name.upper()} must be positive")

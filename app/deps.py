@@ -15,6 +15,8 @@ from app.accounts.principal import Principal
 from app.accounts.service import AccountService
 from app.cases.service import CaseService
 from app.keys.service import KeyService
+from app.realtime.notifier import Notifier
+from app.realtime.service import TicketService
 from app.runtime import Runtime
 
 
@@ -66,6 +68,14 @@ def provide_keys(runtime: NamedDependency[Runtime]) -> KeyService:
     return KeyService(runtime.db, runtime.audit)
 
 
+def provide_tickets(runtime: NamedDependency[Runtime]) -> TicketService:
+    return runtime.gateway.tickets
+
+
+def provide_notifier(runtime: NamedDependency[Runtime]) -> Notifier:
+    return runtime.notifier
+
+
 dependencies = {
     "runtime": Provide(provide_runtime, sync_to_thread=False),
     "principal": Provide(provide_principal, sync_to_thread=False),
@@ -75,5 +85,7 @@ dependencies = {
     "invites": Provide(provide_invites, sync_to_thread=False),
     "pairing": Provide(provide_pairing, sync_to_thread=False),
     "orgs": Provide(provide_orgs, sync_to_thread=False),
+    "tickets": Provide(provide_tickets, sync_to_thread=False),
+    "notifier": Provide(provide_notifier, sync_to_thread=False),
     "keys": Provide(provide_keys, sync_to_thread=False),
 }

@@ -26,6 +26,8 @@ from app.errors import exception_handlers
 from app.health import health, ready
 from app.keys.routes import KeyController
 from app.logs import RequestLogMiddleware
+from app.realtime.routes import TicketController
+from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
 
 VERSION = "0.1.0"
@@ -52,12 +54,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             InviteController,
             OrgController,
             CaseController,
+            TicketController,
             KeyController,
         ],
         security=[{"BearerToken": []}],
     )
     return Litestar(
-        route_handlers=[health, ready, api],
+        route_handlers=[health, ready, api, ws_gateway],
         lifespan=[lifespan],
         dependencies=dependencies,
         exception_handlers=exception_handlers,

@@ -10,6 +10,10 @@ from app.accounts.passwords import Passwords
 from app.audit.service import Audit
 from app.config import Settings
 from app.ratelimit import MemoryRateLimitStore, RateLimiter, RateLimitStore, RedisRateLimitStore
+from app.realtime.bus import Bus, make_bus
+from app.realtime.gateway import Gateway
+from app.realtime.notifier import Notifier
+from app.realtime.service import TicketService
 from app.storage.engine import Database
 
 
@@ -21,6 +25,9 @@ class Runtime:
     limiter: RateLimiter
     audit: Audit
     redis: Redis | None
+    bus: Bus
+    gateway: Gateway
+    notifier: Notifier
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -41,16 +48,26 @@ class Runtime:
             settings.argon2_parallelism,
             settings.password_hash_workers or None,
         )
+        limiter = RateLimiter(store)
+        bus = make_bus(redis, settings.redis_prefix)
+        gateway = Gateway(settings, db, bus, TicketService(db, settings, limiter))
+        await bus.start()
+        await gateway.start()
         return cls(
             settings=settings,
             db=db,
             passwords=passwords,
-            limiter=RateLimiter(store),
+            limiter=limiter,
             audit=Audit(settings.secret_key),
             redis=redis,
+            bus=bus,
+            gateway=gateway,
+            notifier=Notifier(bus, settings.redis_prefix),
         )
 
     async def close(self) -> None:
+        await self.gateway.close()
+        await self.bus.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()

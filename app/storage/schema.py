@@ -232,3 +232,17 @@ device_list_versions = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# realtime (app/realtime)
+
+# single-use WebSocket tickets, valid for seconds; only the SHA-256 digest is stored.
+# No foreign keys: tickets are purged soon after they expire and never block erasing a device.
+ws_tickets = sa.Table(
+    "ws_tickets",
+    metadata,
+    sa.Column("ticket_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column("device_id", sa.Uuid, nullable=False),
+    sa.Column("user_id", sa.Uuid, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+)

@@ -32,10 +32,10 @@ def test_fresh_sqlite_file_is_created_and_migrated(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'kaari.sqlite3'}"
     run(upgrade(url))
     run(upgrade(url))  # idempotent
-    assert run(current_revision(url)) == "0002"
+    assert run(current_revision(url)) == "0003"
     assert schema_diff(url) == []
 
 
 def test_migrated_databases_match_the_declared_schema(database_url: str) -> None:
-    assert run(current_revision(database_url)) == "0002"
+    assert run(current_revision(database_url)) == "0003"
     assert schema_diff(database_url) == []

@@ -1,0 +1,95 @@
+"""The event bus: tiny wake-ups between app instances (DESIGN.md sections 6 and 7).
+
+The bus only wakes. The database is the truth, so a lost message may delay a
+delivery (until the next heartbeat check or sync) but never loses data. Each
+instance subscribes to the channels of the devices connected to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+from uuid import UUID
+
+import msgspec
+from redis.asyncio import Redis
+
+Receiver = Callable[[str, bytes], None]
+"""Called with (channel, data) for each message; must not block (it only enqueues)."""
+Resume = Callable[[], None]
+"""Called after the bus reconnected: messages in the gap may have been lost."""
+
+
+class Bus(Protocol):
+    def attach(self, receiver: Receiver, on_resume: Resume) -> None:
+        """Set who gets this instance's messages (the gateway); call before ``start``."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish each (channel, data); raises if the bus is unreachable."""
+        ...
+
+    async def subscribe(self, channel: str) -> None: ...
+
+    async def unsubscribe(self, channel: str) -> None: ...
+
+
+# Messages on the bus: small, msgpack, never content.
+
+
+class BusMessage(msgspec.Struct, tag_field="t", array_like=True, frozen=True):
+    pass
+
+
+class Wake(BusMessage, tag="w", frozen=True):
+    """The device has new mailbox rows up to ``up_to`` (None: unknown, sync)."""
+
+    up_to: int | None
+
+
+class Event(BusMessage, tag="e", frozen=True):
+    """A live event: a name and ids, never content."""
+
+    name: str
+    ids: dict[str, str]
+
+
+class Close(BusMessage, tag="c", frozen=True):
+    """Close the device's connections (e.g. revoked)."""
+
+    code: int
+    reason: str
+
+
+AnyBusMessage = Wake | Event | Close
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(AnyBusMessage)
+
+
+def encode(message: BusMessage) -> bytes:
+    return _encoder.encode(message)
+
+
+def decode(data: bytes) -> AnyBusMessage:
+    message: AnyBusMessage = _decoder.decode(data)
+    return message
+
+
+def device_channel(prefix: str, device_id: UUID) -> str:
+    return f"{prefix}rt:d:{device_id}"
+
+
+def make_bus(redis: Redis | None, prefix: str) -> Bus:
+    """The in-process bus, or the Redis bus when Redis is configured."""
+    if redis is not None:
+        from app.realtime.redis import RedisBus
+
+        return RedisBus(redis, prefix)
+    from app.realtime.memory import MemoryBus
+
+    return MemoryBus()

@@ -1,0 +1,66 @@
+"""WebSocket tickets: short-lived, single-use, stored only as a SHA-256 digest.
+
+A ticket lets a socket authenticate on any instance without putting the session
+token in a URL (DESIGN.md section 7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from app.accounts.principal import Principal
+from app.config import Settings
+from app.ratelimit import RateLimiter
+from app.realtime import store
+from app.realtime.schemas import TicketOut
+from app.storage.engine import Database
+from app.storage.types import utcnow
+
+MAX_TICKET_LENGTH = 100
+TICKETS_PER_MINUTE = 30
+
+
+def digest(ticket: str) -> bytes:
+    return hashlib.sha256(ticket.encode()).digest()
+
+
+class TicketService:
+    def __init__(self, db: Database, settings: Settings, limiter: RateLimiter) -> None:
+        self.db = db
+        self.settings = settings
+        self.limiter = limiter
+
+    async def issue(self, principal: Principal) -> TicketOut:
+        await self.limiter.hit(f"ws:ticket:{principal.device_id}", TICKETS_PER_MINUTE, 60)
+        ticket = secrets.token_urlsafe(32)
+        ttl = self.settings.ws_ticket_ttl_seconds
+        async with self.db.transaction() as conn:
+            await store.insert_ticket(
+                conn,
+                digest(ticket),
+                principal.device_id,
+                principal.user_id,
+                utcnow() + timedelta(seconds=ttl),
+            )
+        return TicketOut(ticket=ticket, expires_in=ttl)
+
+    async def redeem(self, ticket: str | None) -> Principal | None:
+        """Use the ticket up; the device's principal if the ticket and session are valid."""
+        if not ticket or len(ticket) > MAX_TICKET_LENGTH:
+            return None
+        async with self.db.transaction() as conn:
+            row = await store.use_ticket(conn, digest(ticket), utcnow())
+            if row is None:
+                return None
+            live = await store.live_session(conn, row.device_id, row.user_id)
+        if live is None:
+            return None
+        device_id, user_id, org_id, role = live
+        return Principal(user_id=user_id, org_id=org_id, role=role, device_id=device_id)
+
+    async def purge(self) -> int:
+        """Forget tickets that expired more than an hour ago."""
+        async with self.db.transaction() as conn:
+            return await store.purge_tickets(conn, utcnow() - timedelta(hours=1))
