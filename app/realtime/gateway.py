@@ -136,12 +136,14 @@ class Connection:
         self._kick()
         return True
 
-    def close(self, code: int, reason: str) -> None:
-        """Close with ``code``; frames not yet sent are dropped."""
+    def close(self, code: int, reason: str, *, drop_queued: bool = True) -> None:
+        """Close with ``code``; frames not yet sent are dropped unless ``drop_queued`` is
+        False (then they go out first, e.g. the ``error`` frame explaining the close)."""
         if self.close_code is not None:
             return
         self.close_code = code
-        self._queue.clear()
+        if drop_queued:
+            self._queue.clear()
         self._queue.append((code, reason))
         self._kick()
 
@@ -326,7 +328,7 @@ class Gateway:
                 if conn._strikes == 1:
                     conn.push(ErrorOut(code="rate_limited", detail="Too many frames; slow down"))
                 elif conn._strikes > s.ws_rate_strikes:
-                    conn.close(CLOSE_RATE_LIMITED, "rate_limited")
+                    conn.close(CLOSE_RATE_LIMITED, "rate_limited", drop_queued=False)
                 continue
             text = message.get("text")
             if text is None:
