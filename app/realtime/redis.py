@@ -111,6 +111,9 @@ class RedisBus:
         self._active = set()
         self._connected.clear()
         if pubsub is not None:
+            if pubsub.connection is not None:
+                # the connection returns to the pool: it must not resume us later
+                pubsub.connection.deregister_connect_callback(self._reconnected)
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
