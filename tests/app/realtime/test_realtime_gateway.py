@@ -253,3 +253,20 @@ def test_other_domains_register_frame_types(client: TestClient[Any], world: Worl
     assert receive_until(ws, not_ping)["code"] == "invalid_frame"
     assert seen == [(world.guardian.user_id, 3)]
     close(ws)
+
+
+def test_a_wake_handler_replaces_the_wake_frame(client: TestClient[Any], world: World) -> None:
+    gateway = client.app.state.runtime.gateway
+
+    async def push_rows(conn: Connection, up_to: int | None) -> None:
+        conn.push(EventOut(event="rows_pushed", ids={"upTo": str(up_to)}))
+
+    gateway.on_wake(push_rows)
+    ws = connect(client, world.guardian)
+    notify(client, "wake", world.guardian.device_id, 9)
+    assert receive_until(ws, not_ping) == {
+        "type": "event",
+        "event": "rows_pushed",
+        "ids": {"upTo": "9"},
+    }
+    close(ws)
