@@ -38,7 +38,12 @@ def provide_address(request: Request[Any, Any, Any]) -> str:
 
 def provide_accounts(runtime: NamedDependency[Runtime]) -> AccountService:
     return AccountService(
-        runtime.db, runtime.settings, runtime.passwords, runtime.limiter, runtime.audit
+        runtime.db,
+        runtime.settings,
+        runtime.passwords,
+        runtime.limiter,
+        runtime.audit,
+        runtime.notifier,
     )
 
 
@@ -61,7 +66,7 @@ def provide_pairing(
 
 
 def provide_orgs(runtime: NamedDependency[Runtime]) -> OrgService:
-    return OrgService(runtime.db, runtime.audit)
+    return OrgService(runtime.db, runtime.audit, runtime.notifier)
 
 
 def provide_keys(runtime: NamedDependency[Runtime]) -> KeyService:

@@ -16,6 +16,7 @@ from app.accounts.schemas import Camel, OrgUserOut
 from app.accounts.service import normalise_email
 from app.audit.service import Audit
 from app.errors import Conflict, Forbidden, NotFound
+from app.realtime.notifier import Notifier
 from app.storage.engine import Database
 from app.storage.types import utcnow
 
@@ -63,9 +64,10 @@ def _org_out(row: Any) -> OrgOut:
 
 
 class OrgService:
-    def __init__(self, db: Database, audit: Audit) -> None:
+    def __init__(self, db: Database, audit: Audit, notifier: Notifier | None = None) -> None:
         self.db = db
         self.audit = audit
+        self.notifier = notifier
 
     async def create_org(self, name: str, languages: list[str]) -> UUID:
         org_id = uuid.uuid4()
@@ -199,3 +201,5 @@ class OrgService:
                 details={"revokedDevices": len(revoked)},
                 address=address,
             )
+        if self.notifier is not None and revoked:
+            await self.notifier.close_devices(revoked)

@@ -26,6 +26,7 @@ from app.audit.service import Audit
 from app.config import Settings
 from app.errors import InvalidInput, NotFound, Unauthenticated
 from app.ratelimit import RateLimiter
+from app.realtime.notifier import Notifier
 from app.storage.engine import Database
 from app.storage.types import utcnow
 
@@ -77,12 +78,19 @@ class AccountService:
         passwords: Passwords,
         limiter: RateLimiter,
         audit: Audit,
+        notifier: Notifier | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.passwords = passwords
         self.limiter = limiter
         self.audit = audit
+        self.notifier = notifier
+
+    async def _disconnect(self, device_ids: list[UUID]) -> None:
+        """Close the revoked devices' live sockets now (after the commit), on any instance."""
+        if self.notifier is not None and device_ids:
+            await self.notifier.close_devices(device_ids)
 
     # authentication of every request
 
@@ -196,6 +204,7 @@ class AccountService:
                 details={"revokedDevices": len(revoked)},
                 address=address,
             )
+        await self._disconnect(revoked)
         return len(revoked)
 
     # devices
@@ -229,6 +238,7 @@ class AccountService:
                 target_id=device_id,
                 address=address,
             )
+        await self._disconnect(revoked)
 
     async def revoke_all(self, principal: Principal, address: str, *, keep_current: bool) -> int:
         async with self.db.transaction() as conn:
@@ -246,4 +256,5 @@ class AccountService:
                 details={"count": len(revoked), "keptCurrent": keep_current},
                 address=address,
             )
+        await self._disconnect(revoked)
         return len(revoked)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import msgspec
 import pytest
 from conftest import World, build_world
 from litestar.testing import TestClient
 from realtime_support import close, closed_with, connect, fast, receive, receive_until
-from support import Session
+from support import PASSWORD, Session, login, run
 
 from app.config import Settings
 from app.errors import NotFound
@@ -19,6 +20,9 @@ from app.main import create_app
 from app.realtime.gateway import Connection
 from app.realtime.notifier import DEVICE_LIST_CHANGED
 from app.realtime.schemas import EventOut, InFrame
+from app.storage.engine import Database
+from app.storage.schema import devices
+from app.storage.types import utcnow
 
 
 def not_ping(frame: dict[str, Any]) -> bool:
@@ -171,14 +175,53 @@ def test_a_revoked_device_is_closed_by_the_heartbeat_check(
     world = build_world(quick, settings)
     ws = connect(quick, world.guardian)
     other = connect(quick, world.guardian2)
-    # revoked over HTTP; no bus message is sent (as if it were lost)
-    r = quick.delete(f"/devices/{world.guardian.device_id}", headers=world.guardian.headers)
-    assert r.status_code == 204
+    # revoked behind the app's back: no bus message at all (as if it were lost)
+    revoke_in_database(settings, world.guardian.device_id)
     assert closed_with(ws, 3) == (4403, "revoked")
     other.send_json({"type": "ping"})
     assert receive_until(other, not_ping) == {"type": "pong"}
     close(ws)
     close(other)
+
+
+def test_revoking_a_device_over_http_closes_its_socket_at_once(
+    client: TestClient[Any], world: World
+) -> None:
+    # default settings: the heartbeat check runs every 25 s, so only the hook can be this fast
+    phone = login(client, "guardian1@example.fi", device="phone")
+    ws = connect(client, phone)
+    other = connect(client, world.guardian)
+    r = client.delete(f"/devices/{phone.device_id}", headers=world.guardian.headers)
+    assert r.status_code == 204
+    assert closed_with(ws, 3) == (4403, "revoked")
+    # a password change signs out (and disconnects) every other device too
+    tablet = login(client, "guardian1@example.fi", device="tablet")
+    ws2 = connect(client, tablet)
+    r = client.post(
+        "/me/password",
+        json={"currentPassword": PASSWORD, "newPassword": "another long password"},
+        headers=world.guardian.headers,
+    )
+    assert r.status_code == 200
+    assert closed_with(ws2, 3) == (4403, "revoked")
+    other.send_json({"type": "ping"})
+    assert receive_until(other, not_ping) == {"type": "pong"}
+    for s in (ws, ws2, other):
+        close(s)
+
+
+def revoke_in_database(settings: Settings, device_id: UUID) -> None:
+    async def go() -> None:
+        db = Database(settings.effective_database_url)
+        try:
+            async with db.transaction() as conn:
+                await conn.execute(
+                    devices.update().where(devices.c.id == device_id).values(revoked_at=utcnow())
+                )
+        finally:
+            await db.dispose()
+
+    run(go())
 
 
 def test_events_reach_only_the_devices_named(
