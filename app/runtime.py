@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -39,8 +40,6 @@ class Runtime:
             store = RedisRateLimitStore(redis, settings.redis_prefix)
         else:
             store = MemoryRateLimitStore()
-        import asyncio
-
         passwords = await asyncio.to_thread(
             Passwords,
             settings.argon2_memory_kib,
