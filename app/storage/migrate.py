@@ -30,6 +30,16 @@ async def upgrade(url: str, revision: str = "head") -> None:
         await engine.dispose()
 
 
+def head_revision() -> str:
+    """The newest revision the code ships (what ``upgrade`` brings a database to)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head
+
+
 async def current_revision(url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

@@ -246,3 +246,90 @@ ws_tickets = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
     sa.Column("used_at", UTCDateTime, nullable=True),
 )
+
+# messaging (app/messaging): routing facts and opaque ciphertexts only
+
+# two threads per case: "family" (guardians and therapists) and "child" (also the child);
+# members are the case's members, never stored here
+threads = sa.Table(
+    "threads",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("case_id", "kind", name="uq_threads_case_kind"),
+    sa.CheckConstraint("kind IN ('family','child')", name="kind"),
+)
+
+# one sent message: who sent it where; the ciphertexts are in the recipients' mailboxes.
+# (sender_device_id, client_message_id) makes a retried send idempotent.
+envelopes = sa.Table(
+    "envelopes",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("thread_id", sa.Uuid, sa.ForeignKey("threads.id"), nullable=False, index=True),
+    sa.Column("sender_user_id", sa.Uuid, nullable=False),
+    sa.Column("sender_device_id", sa.Uuid, nullable=False),
+    sa.Column("client_message_id", sa.String(64), nullable=False),
+    sa.Column("recipient_count", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+    sa.UniqueConstraint("sender_device_id", "client_message_id", name="uq_envelopes_client_id"),
+)
+
+# the next mailbox sequence number of each device; the row lock orders a device's rows
+# in commit order, so a reader that saw seq N never later finds a new row below N
+device_sequences = sa.Table(
+    "device_sequences",
+    metadata,
+    sa.Column("device_id", sa.Uuid, primary_key=True),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+)
+
+# a device's undelivered ciphertexts; deleted when the device acknowledges them
+mailbox = sa.Table(
+    "mailbox",
+    metadata,
+    sa.Column("device_id", sa.Uuid, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column(
+        "envelope_id",
+        sa.Uuid,
+        sa.ForeignKey("envelopes.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # the recipient's Olm ciphertext (JSON text): opaque to the server
+    sa.Column("ciphertext", sa.Text, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# "delivered to device": the only receipt the server knows (read receipts are E2E payloads)
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column(
+        "envelope_id",
+        sa.Uuid,
+        sa.ForeignKey("envelopes.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("device_id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, nullable=False),
+    sa.Column("delivered_at", UTCDateTime, nullable=False),
+)
+
+# encrypted attachment blobs (bytes in the blob store, never in the database)
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("thread_id", sa.Uuid, sa.ForeignKey("threads.id"), nullable=False, index=True),
+    sa.Column("uploader_user_id", sa.Uuid, nullable=False),
+    sa.Column("uploader_device_id", sa.Uuid, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+)

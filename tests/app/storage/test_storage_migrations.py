@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from support import run
 
 from app.storage.engine import make_engine
-from app.storage.migrate import current_revision, upgrade
+from app.storage.migrate import current_revision, head_revision, upgrade
 from app.storage.schema import metadata
 
 
@@ -32,10 +32,10 @@ def test_fresh_sqlite_file_is_created_and_migrated(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'kaari.sqlite3'}"
     run(upgrade(url))
     run(upgrade(url))  # idempotent
-    assert run(current_revision(url)) == "0003"
+    assert run(current_revision(url)) == head_revision()
     assert schema_diff(url) == []
 
 
 def test_migrated_databases_match_the_declared_schema(database_url: str) -> None:
-    assert run(current_revision(database_url)) == "0003"
+    assert run(current_revision(database_url)) == head_revision()
     assert schema_diff(database_url) == []
