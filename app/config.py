@@ -81,6 +81,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_WS_RATE_STRIKES: frames refused in a row for the rate before closing (4029)."""
     ws_max_frame_bytes: int = 65_536
     """KAARI_WS_MAX_FRAME_BYTES: largest inbound WebSocket frame handled."""
+    blob_dir: str = ""
+    """KAARI_BLOB_DIR: where encrypted attachment blobs are stored; empty = data_dir/blobs."""
+    attachment_max_bytes: int = 26_214_400
+    """KAARI_ATTACHMENT_MAX_BYTES: largest encrypted attachment accepted (25 MiB)."""
+    message_retention_days: int = 30
+    """KAARI_MESSAGE_RETENTION_DAYS: undelivered messages and attachments expire after this."""
+    purge_interval_seconds: float = 3600.0
+    """KAARI_PURGE_INTERVAL_SECONDS: how often each instance deletes expired messages."""
 
     @property
     def is_production(self) -> bool:
@@ -91,6 +99,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{Path(self.data_dir) / 'kaari.sqlite3'}"
+
+    @property
+    def effective_blob_dir(self) -> Path:
+        return Path(self.blob_dir) if self.blob_dir else Path(self.data_dir) / "blobs"
 
     def check(self) -> Settings:
         """Refuse settings that are unsafe or out of range; returns self for chaining."""
@@ -125,6 +137,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_rate_burst",
             "ws_rate_strikes",
             "ws_max_frame_bytes",
+            "attachment_max_bytes",
+            "message_retention_days",
+            "purge_interval_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"KAARI_{name.upper()} must be positive")

@@ -15,6 +15,8 @@ from app.accounts.principal import Principal
 from app.accounts.service import AccountService
 from app.cases.service import CaseService
 from app.keys.service import KeyService
+from app.messaging.attachments import AttachmentService
+from app.messaging.service import MessagingService
 from app.realtime.notifier import Notifier
 from app.realtime.service import TicketService
 from app.runtime import Runtime
@@ -36,7 +38,9 @@ def provide_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def provide_accounts(runtime: NamedDependency[Runtime]) -> AccountService:
+def provide_accounts(
+    runtime: NamedDependency[Runtime], keys: NamedDependency[KeyService]
+) -> AccountService:
     return AccountService(
         runtime.db,
         runtime.settings,
@@ -44,6 +48,7 @@ def provide_accounts(runtime: NamedDependency[Runtime]) -> AccountService:
         runtime.limiter,
         runtime.audit,
         runtime.notifier,
+        keys,
     )
 
 
@@ -65,12 +70,28 @@ def provide_pairing(
     return PairingService(runtime.db, runtime.settings, runtime.limiter, runtime.audit, cases)
 
 
-def provide_orgs(runtime: NamedDependency[Runtime]) -> OrgService:
-    return OrgService(runtime.db, runtime.audit, runtime.notifier)
+def provide_orgs(
+    runtime: NamedDependency[Runtime], keys: NamedDependency[KeyService]
+) -> OrgService:
+    return OrgService(runtime.db, runtime.audit, runtime.notifier, keys)
 
 
 def provide_keys(runtime: NamedDependency[Runtime]) -> KeyService:
-    return KeyService(runtime.db, runtime.audit)
+    return KeyService(runtime.db, runtime.audit, runtime.notifier)
+
+
+def provide_messaging(
+    runtime: NamedDependency[Runtime],
+    cases: NamedDependency[CaseService],
+    keys: NamedDependency[KeyService],
+) -> MessagingService:
+    return MessagingService(runtime.db, runtime.settings, cases, keys, runtime.notifier)
+
+
+def provide_attachments(
+    runtime: NamedDependency[Runtime], messaging: NamedDependency[MessagingService]
+) -> AttachmentService:
+    return AttachmentService(runtime.db, runtime.settings, runtime.blobs, messaging)
 
 
 def provide_tickets(runtime: NamedDependency[Runtime]) -> TicketService:
@@ -93,4 +114,6 @@ dependencies = {
     "tickets": Provide(provide_tickets, sync_to_thread=False),
     "notifier": Provide(provide_notifier, sync_to_thread=False),
     "keys": Provide(provide_keys, sync_to_thread=False),
+    "messaging": Provide(provide_messaging, sync_to_thread=False),
+    "attachments": Provide(provide_attachments, sync_to_thread=False),
 }

@@ -29,6 +29,8 @@ ALLOWED_EXTRA = {
     "user_id",
     "device_id",
     "case_id",
+    "thread_id",
+    "size",
 }
 _encoder = msgspec.json.Encoder()
 

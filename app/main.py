@@ -20,17 +20,33 @@ from app.accounts.routes import (
     OrgController,
 )
 from app.cases.routes import CaseController
+from app.cases.service import CaseService
 from app.config import Settings
 from app.deps import dependencies
 from app.errors import exception_handlers
 from app.health import health, ready
 from app.keys.routes import KeyController
+from app.keys.service import KeyService
 from app.logs import RequestLogMiddleware
+from app.messaging.delivery import MailboxDelivery
+from app.messaging.expiry import Expiry
+from app.messaging.routes import AttachmentController, MailboxController, ThreadController
+from app.messaging.service import MessagingService
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
 
 VERSION = "0.1.0"
+
+
+def wire_messaging(runtime: Runtime) -> None:
+    """Mailbox delivery on the WebSocket, and the purge of expired messages."""
+    cases = CaseService(runtime.db, runtime.audit)
+    keys = KeyService(runtime.db, runtime.audit, runtime.notifier)
+    messaging = MessagingService(runtime.db, runtime.settings, cases, keys, runtime.notifier)
+    MailboxDelivery(messaging, runtime.settings.ws_queue_frames).install(runtime.gateway)
+    expiry = Expiry(runtime.db, runtime.blobs)
+    runtime.spawn(expiry.loop(runtime.settings.purge_interval_seconds), "kaari-purge")
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -40,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
+        wire_messaging(runtime)
         try:
             yield
         finally:
@@ -56,6 +73,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CaseController,
             TicketController,
             KeyController,
+            ThreadController,
+            MailboxController,
+            AttachmentController,
         ],
         security=[{"BearerToken": []}],
     )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -15,6 +18,7 @@ from app.realtime.bus import Bus, make_bus
 from app.realtime.gateway import Gateway
 from app.realtime.notifier import Notifier
 from app.realtime.service import TicketService
+from app.storage.blobs import BlobStore
 from app.storage.engine import Database
 
 
@@ -29,6 +33,8 @@ class Runtime:
     bus: Bus
     gateway: Gateway
     notifier: Notifier
+    blobs: BlobStore
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -62,9 +68,19 @@ class Runtime:
             bus=bus,
             gateway=gateway,
             notifier=Notifier(bus, settings.redis_prefix),
+            blobs=BlobStore(settings.effective_blob_dir),
         )
 
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a background job until shutdown (e.g. the purge loop)."""
+        self.tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
+
     async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.gateway.close()
         await self.bus.close()
         if self.redis is not None:

@@ -20,6 +20,7 @@ import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import msgspec
@@ -229,6 +230,23 @@ class Device:
             return msgspec.json.decode(raw, type=type_)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise CorruptStoreError(f"record {name!r} is unreadable") from exc
+
+    # -- application records -------------------------------------------------
+    # The client's own data (received messages, its mailbox cursor), encrypted at rest
+    # like the keys. Names: lower-case letters, digits, "_", "." and "-".
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group application writes (and decrypts) into one atomic commit."""
+        return self._store.transaction()
+
+    def put_record(self, name: str, data: bytes) -> None:
+        self._store.put(f"app.{name}", data)
+
+    def get_record(self, name: str) -> bytes | None:
+        return self._store.get(f"app.{name}")
+
+    def record_names(self, prefix: str) -> list[str]:
+        return [n.removeprefix("app.") for n in self._store.names(f"app.{prefix}")]
 
     # -- identity ------------------------------------------------------------
     @property

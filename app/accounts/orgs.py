@@ -16,6 +16,7 @@ from app.accounts.schemas import Camel, OrgUserOut
 from app.accounts.service import normalise_email
 from app.audit.service import Audit
 from app.errors import Conflict, Forbidden, NotFound
+from app.keys.service import KeyService
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
 from app.storage.types import utcnow
@@ -64,10 +65,17 @@ def _org_out(row: Any) -> OrgOut:
 
 
 class OrgService:
-    def __init__(self, db: Database, audit: Audit, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: Audit,
+        notifier: Notifier | None = None,
+        keys: KeyService | None = None,
+    ) -> None:
         self.db = db
         self.audit = audit
         self.notifier = notifier
+        self.keys = keys
 
     async def create_org(self, name: str, languages: list[str]) -> UUID:
         org_id = uuid.uuid4()
@@ -203,3 +211,5 @@ class OrgService:
             )
         if self.notifier is not None and revoked:
             await self.notifier.close_devices(revoked)
+        if self.keys is not None and revoked:
+            await self.keys.device_list_changed(user_id)

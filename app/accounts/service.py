@@ -25,6 +25,7 @@ from app.accounts.tokens import digest, new_session_token
 from app.audit.service import Audit
 from app.config import Settings
 from app.errors import InvalidInput, NotFound, Unauthenticated
+from app.keys.service import KeyService
 from app.ratelimit import RateLimiter
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
@@ -79,6 +80,7 @@ class AccountService:
         limiter: RateLimiter,
         audit: Audit,
         notifier: Notifier | None = None,
+        keys: KeyService | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -86,11 +88,17 @@ class AccountService:
         self.limiter = limiter
         self.audit = audit
         self.notifier = notifier
+        self.keys = keys
 
-    async def _disconnect(self, device_ids: list[UUID]) -> None:
-        """Close the revoked devices' live sockets now (after the commit), on any instance."""
-        if self.notifier is not None and device_ids:
+    async def _disconnect(self, user_id: UUID, device_ids: list[UUID]) -> None:
+        """Close the revoked devices' live sockets now (after the commit), on any instance,
+        and tell the user's co-members that the device list changed."""
+        if not device_ids:
+            return
+        if self.notifier is not None:
             await self.notifier.close_devices(device_ids)
+        if self.keys is not None:
+            await self.keys.device_list_changed(user_id)
 
     # authentication of every request
 
@@ -204,7 +212,7 @@ class AccountService:
                 details={"revokedDevices": len(revoked)},
                 address=address,
             )
-        await self._disconnect(revoked)
+        await self._disconnect(principal.user_id, revoked)
         return len(revoked)
 
     # devices
@@ -238,7 +246,7 @@ class AccountService:
                 target_id=device_id,
                 address=address,
             )
-        await self._disconnect(revoked)
+        await self._disconnect(principal.user_id, revoked)
 
     async def revoke_all(self, principal: Principal, address: str, *, keep_current: bool) -> int:
         async with self.db.transaction() as conn:
@@ -256,5 +264,5 @@ class AccountService:
                 details={"count": len(revoked), "keptCurrent": keep_current},
                 address=address,
             )
-        await self._disconnect(revoked)
+        await self._disconnect(principal.user_id, revoked)
         return len(revoked)

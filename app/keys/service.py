@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.principal import Principal
 from app.audit.service import Audit
@@ -40,6 +42,7 @@ from app.keys.schemas import (
     QueryResponse,
     UserKeys,
 )
+from app.realtime.notifier import DEVICE_LIST_CHANGED, Notifier
 from app.storage.engine import Database
 from app.storage.types import utcnow
 from crypto.cross_signing import verify_cross_signed_device, verify_master_key
@@ -143,9 +146,33 @@ def _key_object(user: str, device: str, key: str, signature: str, *, fallback: b
 
 
 class KeyService:
-    def __init__(self, db: Database, audit: Audit) -> None:
+    def __init__(self, db: Database, audit: Audit, notifier: Notifier | None = None) -> None:
         self.db = db
         self.audit = audit
+        self.notifier = notifier
+
+    # device sets, for the domains that encrypt to devices
+
+    async def live_devices(
+        self, conn: AsyncConnection, user_ids: Iterable[UUID]
+    ) -> dict[UUID, UUID]:
+        """device id -> user id of the users' devices that can receive: not revoked, keyed."""
+        return await store.live_devices_of_users(conn, user_ids)
+
+    async def device_list_changed(self, user_id: UUID) -> None:
+        """Bump the user's device-list version and tell every device of the users who share
+        a case with them (their own included) to re-query ``/keys`` (after a commit)."""
+        async with self.db.transaction() as conn:
+            await store.bump_device_list(conn, user_id, utcnow())
+        await self._announce(user_id)
+
+    async def _announce(self, user_id: UUID) -> None:
+        if self.notifier is None:
+            return
+        async with self.db.read() as conn:
+            audience = await store.co_member_users(conn, user_id)
+            devices = await store.live_devices_of_users(conn, audience)
+        await self.notifier.send_event(devices, DEVICE_LIST_CHANGED, {"userId": user_id})
 
     # upload and counts
 
@@ -204,7 +231,10 @@ class KeyService:
                     },
                     address=address,
                 )
-            return await self._counts(conn, principal.device_id)
+            counts = await self._counts(conn, principal.device_id)
+        if new_device_keys or new_signature:
+            await self._announce(principal.user_id)
+        return counts
 
     async def _master_signature_from_bundle(
         self, conn: Any, principal: Principal, checked: _CheckedUpload, now: Any
@@ -404,6 +434,8 @@ class KeyService:
             else:
                 versions = await store.device_list_versions_of(conn, [principal.user_id])
                 version = versions.get(principal.user_id, 0)
+        if inserted:
+            await self._announce(principal.user_id)
         return MasterKeyOut(
             user_id=principal.user_id, ed25519=master.ed25519, device_list_version=version
         )
@@ -438,6 +470,8 @@ class KeyService:
             else:
                 versions = await store.device_list_versions_of(conn, [principal.user_id])
                 version = versions.get(principal.user_id, 0)
+        if changed:
+            await self._announce(principal.user_id)
         return DeviceSignatureOut(device_id=body.device_id, device_list_version=version)
 
     async def _put_device_signature(

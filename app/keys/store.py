@@ -74,6 +74,21 @@ async def reachable_users(
     return found
 
 
+async def co_member_users(conn: AsyncConnection, user_id: UUID) -> set[UUID]:
+    """Users who share an open case with ``user_id`` (and the user itself)."""
+    mine = case_members.alias("mine")
+    theirs = case_members.alias("theirs")
+    query = (
+        sa.select(theirs.c.user_id)
+        .distinct()
+        .select_from(mine)
+        .join(theirs, theirs.c.case_id == mine.c.case_id)
+        .join(cases, cases.c.id == mine.c.case_id)
+        .where(mine.c.user_id == user_id, cases.c.closed_at.is_(None))
+    )
+    return set((await conn.execute(query)).scalars()) | {user_id}
+
+
 async def live_devices_with_keys(
     conn: AsyncConnection, device_ids: Iterable[UUID]
 ) -> dict[UUID, UUID]:
@@ -85,6 +100,21 @@ async def live_devices_with_keys(
         sa.select(device_keys.c.device_id, device_keys.c.user_id)
         .join(devices, devices.c.id == device_keys.c.device_id)
         .where(device_keys.c.device_id.in_(ids), devices.c.revoked_at.is_(None))
+    )
+    return {r.device_id: r.user_id for r in (await conn.execute(query)).all()}
+
+
+async def live_devices_of_users(
+    conn: AsyncConnection, user_ids: Iterable[UUID]
+) -> dict[UUID, UUID]:
+    """device id -> user id of the users' devices that are not revoked and have keys."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    query = (
+        sa.select(device_keys.c.device_id, device_keys.c.user_id)
+        .join(devices, devices.c.id == device_keys.c.device_id)
+        .where(device_keys.c.user_id.in_(ids), devices.c.revoked_at.is_(None))
     )
     return {r.device_id: r.user_id for r in (await conn.execute(query)).all()}
 

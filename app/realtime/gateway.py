@@ -93,6 +93,7 @@ class Connection:
         "last_received",
         "principal",
         "socket",
+        "state",
     )
 
     def __init__(
@@ -110,6 +111,8 @@ class Connection:
         self._strikes = 0
         self.last_received = now
         self.close_code: int | None = None
+        # per-connection state of other domains' handlers, under their own key
+        self.state: dict[str, Any] = {}
 
     @property
     def device_id(self) -> UUID:
@@ -118,6 +121,11 @@ class Connection:
     @property
     def closing(self) -> bool:
         return self.close_code is not None
+
+    @property
+    def backlog(self) -> int:
+        """Frames queued and not yet written to the socket."""
+        return len(self._queue)
 
     def push(self, frame: OutFrame) -> bool:
         """Queue a frame for the device; False if the connection is closing.

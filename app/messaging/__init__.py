@@ -1,0 +1,1 @@
+"""Threads, end-to-end encrypted envelopes, per-device mailboxes, receipts, attachments."""

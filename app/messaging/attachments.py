@@ -1,0 +1,99 @@
+"""Encrypted attachments: opaque blobs posted to a thread, readable by its members only.
+
+The device encrypts the file (crypto/attachments.py) and sends the key and the blob's
+SHA-256 inside an end-to-end encrypted message; the server stores bytes it cannot read,
+streamed to the blob store with a size limit, and deletes them with the messages
+(``message_retention_days``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import timedelta
+from uuid import UUID
+
+from app.accounts.principal import Principal
+from app.config import Settings
+from app.errors import InvalidInput, KaariError, NotFound
+from app.messaging import store
+from app.messaging.schemas import AttachmentOut
+from app.messaging.service import MessagingService
+from app.storage.blobs import BlobStore, BlobTooLarge
+from app.storage.engine import Database
+from app.storage.types import utcnow
+
+log = logging.getLogger("kaari.messaging")
+
+
+class PayloadTooLarge(KaariError):
+    status = 413
+    code = "attachment_too_large"
+    title = "Attachment too large"
+
+
+class AttachmentService:
+    def __init__(
+        self, db: Database, settings: Settings, blobs: BlobStore, messaging: MessagingService
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.blobs = blobs
+        self.messaging = messaging
+
+    async def upload(
+        self, principal: Principal, thread_id: UUID, chunks: AsyncIterable[bytes]
+    ) -> AttachmentOut:
+        async with self.db.read() as conn:
+            thread = await self.messaging.access(conn, principal, thread_id)
+        blob_id = uuid.uuid4()
+        limit = self.settings.attachment_max_bytes
+        try:
+            size, sha256 = await self.blobs.write(blob_id, chunks, limit)
+        except BlobTooLarge:
+            raise PayloadTooLarge(
+                f"An attachment may be at most {limit} bytes", code="attachment_too_large"
+            ) from None
+        if size == 0:
+            await self.blobs.delete(blob_id)
+            raise InvalidInput("The attachment is empty", code="attachment_empty")
+        now = utcnow()
+        expires = now + timedelta(days=self.settings.message_retention_days)
+        try:
+            async with self.db.transaction() as conn:
+                await self.messaging.access(conn, principal, thread.thread_id)
+                await store.insert_attachment(
+                    conn,
+                    id=blob_id,
+                    thread_id=thread.thread_id,
+                    uploader_user_id=principal.user_id,
+                    uploader_device_id=principal.device_id,
+                    size=size,
+                    sha256=sha256,
+                    created_at=now,
+                    expires_at=expires,
+                )
+        except BaseException:
+            await self.blobs.delete(blob_id)
+            raise
+        log.info("attachment stored", extra={"thread_id": str(thread.thread_id), "size": size})
+        return AttachmentOut(
+            id=blob_id, thread_id=thread.thread_id, size=size, sha256=sha256, expires_at=expires
+        )
+
+    async def open(
+        self, principal: Principal, attachment_id: UUID
+    ) -> tuple[int, AsyncIterator[bytes]]:
+        """(size, chunks) of a blob the caller may read; 404 for anyone outside its thread."""
+        async with self.db.read() as conn:
+            row = await store.get_attachment(conn, attachment_id)
+            if row is None or row.expires_at <= utcnow():
+                raise NotFound("No such attachment", code="attachment_not_found")
+            try:
+                await self.messaging.access(conn, principal, row.thread_id)
+            except NotFound:
+                raise NotFound("No such attachment", code="attachment_not_found") from None
+        if not self.blobs.exists(attachment_id):
+            raise NotFound("No such attachment", code="attachment_not_found")
+        return int(row.size), self.blobs.read(attachment_id)

@@ -1,0 +1,55 @@
+"""Deleting what has expired: undelivered mailbox rows, envelopes, attachment blobs.
+
+Each instance runs ``loop`` every ``purge_interval_seconds``; the deletes are idempotent,
+so several instances may run it at once. ``kaari purge`` runs it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.messaging import store
+from app.storage.blobs import BlobStore
+from app.storage.engine import Database
+from app.storage.types import utcnow
+
+log = logging.getLogger("kaari.messaging")
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    mailbox_rows: int
+    envelopes: int
+    attachments: int
+
+
+class Expiry:
+    def __init__(self, db: Database, blobs: BlobStore) -> None:
+        self.db = db
+        self.blobs = blobs
+
+    async def run_once(self, now: datetime | None = None) -> Purged:
+        async with self.db.transaction() as conn:
+            rows, envelopes, blob_ids = await store.purge_expired(conn, now or utcnow())
+        for blob_id in blob_ids:  # after the commit: a failed delete leaves an orphan file,
+            await self.blobs.delete(blob_id)  # never a record without its bytes
+        purged = Purged(rows, envelopes, len(blob_ids))
+        if rows or envelopes or blob_ids:
+            log.info(
+                "expired messages purged",
+                extra={"count": rows + envelopes + len(blob_ids)},
+            )
+        return purged
+
+    async def loop(self, interval: float) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("purge failed", extra={"error_type": type(exc).__name__})
+            await asyncio.sleep(interval)

@@ -1,0 +1,93 @@
+"""The blob store: encrypted attachment bytes on the filesystem, never in the database.
+
+A blob is written to a temporary file while it streams in (never held in memory
+whole), flushed to disk and renamed into place only when complete, so a reader never
+sees half a blob and a failed upload leaves nothing behind. Blobs are opaque: they
+were encrypted on the device (crypto/attachments.py) and the server has no key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+from uuid import UUID
+
+CHUNK = 64 * 1024
+
+
+class BlobTooLarge(Exception):
+    pass
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, blob_id: UUID) -> Path:
+        name = blob_id.hex
+        return self.root / name[:2] / name
+
+    async def write(
+        self, blob_id: UUID, chunks: AsyncIterable[bytes], max_bytes: int
+    ) -> tuple[int, str]:
+        """Store the stream as ``blob_id``; returns (size, SHA-256 hex).
+
+        Raises ``BlobTooLarge`` (and keeps nothing) past ``max_bytes``."""
+        final = self._path(blob_id)
+        await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
+        temp = final.with_name(f".{final.name}.part")
+        digest = hashlib.sha256()
+        size = 0
+        handle = await asyncio.to_thread(open, temp, "wb")
+        try:
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BlobTooLarge
+                digest.update(chunk)
+                await asyncio.to_thread(handle.write, chunk)
+            await asyncio.to_thread(_sync_close, handle)
+            await asyncio.to_thread(os.replace, temp, final)
+        except BaseException:
+            handle.close()
+            with contextlib.suppress(FileNotFoundError):
+                await asyncio.to_thread(temp.unlink)
+            raise
+        return size, digest.hexdigest()
+
+    def exists(self, blob_id: UUID) -> bool:
+        return self._path(blob_id).is_file()
+
+    async def read(self, blob_id: UUID) -> AsyncIterator[bytes]:
+        """The blob's bytes in chunks (FileNotFoundError if it is gone)."""
+        handle = await asyncio.to_thread(open, self._path(blob_id), "rb")
+        try:
+            while chunk := await asyncio.to_thread(handle.read, CHUNK):
+                yield chunk
+        finally:
+            handle.close()
+
+    async def delete(self, blob_id: UUID) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(self._path(blob_id).unlink)
+
+    def files(self) -> list[Path]:
+        """Every blob file (for operators and tests)."""
+        if not self.root.exists():
+            return []
+        return [p for p in self.root.rglob("*") if p.is_file()]
+
+
+def _sync_close(handle: object) -> None:
+    import io
+
+    assert isinstance(handle, io.BufferedWriter)
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()

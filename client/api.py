@@ -1,0 +1,194 @@
+"""The HTTP side of the reference client: one method per endpoint it uses.
+
+Errors come back as :class:`ApiError` with the server's stable problem+json ``code``.
+Works against a server URL, or with any ``httpx.Client`` (the test suite passes
+litestar's ``TestClient``, which is one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+DEFAULT_TIMEOUT = 15.0
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, detail: str, body: dict[str, Any]) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.body = body
+
+
+class Api:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        http: httpx.Client | None = None,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if http is None:
+            if base_url is None:
+                raise ValueError("a base URL or an httpx client is needed")
+            http = httpx.Client(base_url=base_url, timeout=timeout)
+        self.http = http
+        self.base_url = str(http.base_url).rstrip("/")
+        self.token = token
+        self.user_id: UUID | None = None
+        self.device_id: UUID | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    # plumbing
+
+    def _headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        content: bytes | Iterable[bytes] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        response = self.http.request(
+            method,
+            path,
+            json=json,
+            params=params,
+            content=content,
+            headers={**self._headers(), **(headers or {})},
+        )
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            raise ApiError(
+                response.status_code,
+                str(body.get("code", "http_error")),
+                str(body.get("detail", response.reason_phrase)),
+                body if isinstance(body, dict) else {},
+            )
+        return response
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=params or None).json()
+
+    def post(self, path: str, body: Any = None) -> Any:
+        response = self.request("POST", path, json=body)
+        return response.json() if response.content else None
+
+    # sessions
+
+    def _signed_in(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.token = body["token"]
+        self.user_id = UUID(body["user"]["id"])
+        self.device_id = UUID(body["deviceId"])
+        return body
+
+    def login(
+        self, email: str, password: str, device_name: str, platform: str = "cli"
+    ) -> dict[str, Any]:
+        device = {"name": device_name, "platform": platform}
+        body = {"email": email, "password": password, "device": device}
+        return self._signed_in(self.post("/auth/login", body))
+
+    def pair(self, code: str, device_name: str, platform: str = "tablet") -> dict[str, Any]:
+        body = {"code": code, "device": {"name": device_name, "platform": platform}}
+        return self._signed_in(self.post("/auth/pair", body))
+
+    def me(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.get("/me")
+        self.user_id = UUID(body["id"])
+        return body
+
+    def logout(self) -> None:
+        self.request("POST", "/auth/logout")
+        self.token = None
+
+    def ws_ticket(self) -> str:
+        return str(self.post("/ws/ticket")["ticket"])
+
+    def ws_url(self, ticket: str) -> str:
+        base = self.base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        return f"{base}/ws?ticket={ticket}"
+
+    # keys
+
+    def upload_keys(self, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.post("/keys/upload", body)
+        return result
+
+    def key_counts(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.get("/keys/count")
+        return result
+
+    def query_keys(self, user_ids: Iterable[UUID | str]) -> dict[str, Any]:
+        users = sorted({str(u) for u in user_ids})
+        result: dict[str, Any] = self.post("/keys/query", {"userIds": users})["users"]
+        return result
+
+    def claim_keys(self, device_ids: Iterable[UUID | str]) -> dict[str, Any]:
+        devices = sorted({str(d) for d in device_ids})
+        result: dict[str, Any] = self.post("/keys/claim", {"devices": devices})["oneTimeKeys"]
+        return result
+
+    # messaging
+
+    def threads(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.get("/threads")
+        return result
+
+    def thread_devices(self, thread_id: UUID | str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.get(f"/threads/{thread_id}/devices")["devices"]
+        return result
+
+    def send(self, thread_id: UUID | str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.post(f"/threads/{thread_id}/messages", body)
+        return result
+
+    def mailbox(self, after: int, limit: int = 100) -> dict[str, Any]:
+        result: dict[str, Any] = self.get("/mailbox", after=after, limit=limit)
+        return result
+
+    def ack(self, up_to_seq: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.post("/mailbox/ack", {"upToSeq": up_to_seq})
+        return result
+
+    def deliveries(self, envelope_id: UUID | str) -> dict[str, Any]:
+        result: dict[str, Any] = self.get(f"/messages/{envelope_id}/deliveries")
+        return result
+
+    def upload_attachment(self, thread_id: UUID | str, chunks: Iterable[bytes]) -> dict[str, Any]:
+        response = self.request(
+            "POST",
+            f"/threads/{thread_id}/attachments",
+            content=chunks,
+            headers={"content-type": "application/octet-stream"},
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
+    def download_attachment(self, attachment_id: UUID | str) -> Iterator[bytes]:
+        with self.http.stream(
+            "GET", f"/attachments/{attachment_id}", headers=self._headers()
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                body = response.json()
+                raise ApiError(
+                    response.status_code, body.get("code", ""), body.get("detail", ""), body
+                )
+            yield from response.iter_bytes()

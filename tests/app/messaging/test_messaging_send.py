@@ -1,0 +1,114 @@
+"""Sending and receiving through the HTTP API with real Olm devices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from conftest import World
+from messaging_support import counts, family
+from support import assert_problem
+
+from app.config import Settings
+from crypto.payloads import TextMessage
+
+
+def texts(messages: list[Any]) -> list[str]:
+    return [m.payload.body for m in messages if isinstance(m.payload, TextMessage)]
+
+
+def test_every_device_of_the_thread_receives_each_message_once(
+    client: Any, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    f = family(client, tmp_path, world)
+    result = f.therapist.send_text(f.family_thread, "Hei! Muistakaa kumipallo.")
+    assert result["recipients"] == 3  # guardian's two devices and guardian2
+    f.guardian.send_text(f.child_thread, "Eino, hyvin tehty!")
+
+    for m in (f.guardian, f.guardian_phone2, f.guardian2):
+        got = m.sync()
+        assert "Hei! Muistakaa kumipallo." in texts(got)
+    assert texts(f.child.sync()) == ["Eino, hyvin tehty!"]  # never the family thread
+    assert texts(f.therapist.sync()) == ["Eino, hyvin tehty!"]
+    # the sender's other device gets its own copy; nobody gets anything twice
+    assert texts(f.guardian_phone2.sync()) == []
+    assert texts(f.guardian.sync()) == []
+    # acknowledged rows are gone; the sender sees "delivered" per device
+    assert counts(settings)["mailbox"] == 0
+    delivered = f.therapist.api.deliveries(result["id"])
+    assert delivered["recipients"] == 3
+    assert {d["deviceId"] for d in delivered["delivered"]} == {
+        f.guardian.device.device_id,
+        f.guardian_phone2.device.device_id,
+        f.guardian2.device.device_id,
+    }
+
+
+def test_a_retried_send_returns_the_first_result(
+    client: Any, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    f = family(client, tmp_path, world)
+    first = f.therapist.send(f.family_thread, TextMessage(body="once"), client_message_id="c-1")
+    before = counts(settings)
+    again = f.therapist.send(f.family_thread, TextMessage(body="once"), client_message_id="c-1")
+    assert again == first
+    assert counts(settings) == before
+    assert texts(f.guardian2.sync()) == ["once"]
+    # the same id for another thread is a conflict, not a silent success
+    body = {"clientMessageId": "c-1", "ciphertexts": {str(world.therapist.device_id): {}}}
+    r = client.post(
+        f"/threads/{f.child_thread}/messages", json=body, headers=world.therapist.headers
+    )
+    assert r.status_code == 422  # the shape is checked first
+    cts = f.therapist._encrypt(
+        {d["deviceId"]: d["userId"] for d in f.therapist.api.thread_devices(f.child_thread)},
+        TextMessage(body="x"),
+        "c-1",
+    )
+    r = client.post(
+        f"/threads/{f.child_thread}/messages",
+        json={"clientMessageId": "c-1", "ciphertexts": cts},
+        headers=world.therapist.headers,
+    )
+    assert_problem(r, 409, "client_message_id_reused")
+
+
+def test_a_stale_recipient_set_is_refused_and_repaired(
+    client: Any, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    f = family(client, tmp_path, world)
+    devices = {d["deviceId"]: d["userId"] for d in f.therapist.api.thread_devices(f.family_thread)}
+    missing_one = dict(list(devices.items())[1:])
+    cts = f.therapist._encrypt(missing_one, TextMessage(body="x"), "m-1")
+    before = counts(settings)
+    r = client.post(
+        f"/threads/{f.family_thread}/messages",
+        json={"clientMessageId": "m-1", "ciphertexts": cts},
+        headers=world.therapist.headers,
+    )
+    body = assert_problem(r, 409, "device_set_mismatch")
+    gone = next(iter(devices))
+    assert body["missing"] == [{"userId": devices[gone], "deviceId": gone}]
+    assert body["stale"] == []
+    assert counts(settings) == before
+    # a device revoked since the client listed the thread is stale
+    r = client.delete(
+        f"/devices/{f.guardian_phone2.device.device_id}", headers=world.guardian.headers
+    )
+    assert r.status_code == 204
+    cts = f.therapist._encrypt(devices, TextMessage(body="x"), "m-2")
+    r = client.post(
+        f"/threads/{f.family_thread}/messages",
+        json={"clientMessageId": "m-2", "ciphertexts": cts},
+        headers=world.therapist.headers,
+    )
+    body = assert_problem(r, 409, "device_set_mismatch")
+    assert body["stale"] == [f.guardian_phone2.device.device_id]
+    assert counts(settings) == before
+    # the reference client repairs from the answer by itself
+    f.therapist.api.thread_devices = lambda _t: [  # type: ignore[method-assign]
+        {"deviceId": d, "userId": u} for d, u in devices.items()
+    ]
+    result = f.therapist.send_text(f.family_thread, "repaired")
+    assert result["recipients"] == 2
+    assert texts(f.guardian.sync()) == ["repaired"]
