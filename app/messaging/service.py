@@ -185,19 +185,20 @@ class MessagingService:
             raise InvalidInput(
                 f"A message goes to at most {MAX_RECIPIENTS} devices", code="too_many_recipients"
             )
-        for device_id, ct in body.ciphertexts.items():
-            if ct.recipient_device_id != device_id:
-                raise InvalidInput(
-                    "Each ciphertext must name the device it is keyed under",
-                    code="ciphertext_mismatch",
-                )
-            if ct.sender_device_id != principal.device_id or ct.sender_user_id != principal.user_id:
-                raise InvalidInput(
-                    "Each ciphertext must name the sending device", code="ciphertext_mismatch"
-                )
         now = utcnow()
         async with self.db.transaction() as conn:
             thread = await self.access(conn, principal, thread_id)
+            for device_id, ct in body.ciphertexts.items():
+                if ct.recipient_device_id != device_id:
+                    raise InvalidInput(
+                        "Each ciphertext must name the device it is keyed under",
+                        code="ciphertext_mismatch",
+                    )
+                sender = (ct.sender_user_id, ct.sender_device_id)
+                if sender != (principal.user_id, principal.device_id):
+                    raise InvalidInput(
+                        "Each ciphertext must name the sending device", code="ciphertext_mismatch"
+                    )
             first = await store.envelope_by_client_id(
                 conn, principal.device_id, body.client_message_id
             )

@@ -11,8 +11,8 @@ import msgspec
 import pytest
 from conftest import World, build_world
 from litestar.testing import TestClient
-from realtime_support import close, closed_with, connect, fast, receive, receive_until
 from support import PASSWORD, Session, login, run
+from ws_support import close, closed_with, connect, fast, receive, receive_until
 
 from app.config import Settings
 from app.errors import NotFound

@@ -16,11 +16,11 @@ import pytest
 import redis
 from conftest import World, build_world
 from litestar.testing import TestClient
-from realtime_support import close, closed_with, connect, receive_until
 from servers import SERVER_SECRET, KaariServer, fresh_postgres_database
 from support import REDIS_URL, Session, reachable, service_missing
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
+from ws_support import close, closed_with, connect, receive_until
 
 from app.config import Settings
 from app.main import create_app

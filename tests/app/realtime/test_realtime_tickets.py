@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import World
 from litestar.testing import TestClient
-from realtime_support import closed_with, receive, ticket
 from support import assert_problem
+from ws_support import closed_with, receive, ticket
 
 from app.config import Settings
 from app.main import create_app
