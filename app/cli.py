@@ -141,6 +141,28 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from app.messaging.expiry import Expiry
+    from app.storage.blobs import BlobStore
+    from app.storage.engine import Database
+
+    settings = _settings(args)
+
+    async def run() -> str:
+        db = Database(settings.effective_database_url)
+        try:
+            purged = await Expiry(db, BlobStore(settings.effective_blob_dir)).run_once()
+        finally:
+            await db.dispose()
+        return (
+            f"purged {purged.mailbox_rows} mailbox rows, {purged.envelopes} messages, "
+            f"{purged.attachments} attachments"
+        )
+
+    print(asyncio.run(run()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kaari", description="Kaari server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -172,10 +194,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     user.set_defaults(func=cmd_create_user)
+
+    purge = sub.add_parser("purge", help="delete expired messages and attachments now")
+    purge.set_defaults(func=cmd_purge)
+
+    sub.add_parser(
+        "client",
+        help="a device in the terminal: login, threads, send, read (kaari client --help)",
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["client"]:
+        # the reference client (client/) has its own commands; only the console
+        # script joins the two, the server code never imports the client
+        from client.cli import main as client_main
+
+        return client_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -105,7 +105,7 @@ class Api:
         body = {"email": email, "password": password, "device": device}
         return self._signed_in(self.post("/auth/login", body))
 
-    def pair(self, code: str, device_name: str, platform: str = "tablet") -> dict[str, Any]:
+    def pair(self, code: str, device_name: str, platform: str = "android") -> dict[str, Any]:
         body = {"code": code, "device": {"name": device_name, "platform": platform}}
         return self._signed_in(self.post("/auth/pair", body))
 

@@ -1,0 +1,136 @@
+"""The device's WebSocket: live delivery of the mailbox and live events.
+
+``Live`` gets a ticket, opens ``/ws``, sends ``sync`` from the device's cursor and then
+hands every pushed row to :meth:`client.messenger.Messenger.receive` (decrypt, store,
+move the cursor, atomically) before acknowledging it. A dropped socket is reopened
+with backoff and syncs from the cursor again, so nothing is lost and nothing reaches
+the application twice. A revoked device (4403) or a refused sign-in stops for good.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.sync.client import ClientConnection, connect
+
+from client.api import ApiError
+from client.messenger import Message, Messenger
+
+log = logging.getLogger("kaari.client")
+
+FATAL_CLOSE_CODES = {4403}
+MAX_FRAME = 4 * 1024 * 1024
+
+
+class DeviceRevoked(Exception):
+    pass
+
+
+class Live:
+    def __init__(
+        self,
+        messenger: Messenger,
+        *,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.messenger = messenger
+        self.on_event = on_event
+        self.events: list[dict[str, Any]] = []
+        self._ws: ClientConnection | None = None
+        self._backoff = 0.2
+        self.connects = 0
+
+    # connection
+
+    def connect(self, timeout: float = 10.0) -> None:
+        api = self.messenger.api
+        ws = connect(api.ws_url(api.ws_ticket()), max_size=MAX_FRAME, open_timeout=timeout)
+        ws.__enter__()  # this object owns the connection (closed in close())
+        hello = json.loads(ws.recv(timeout=timeout))
+        if hello.get("type") != "hello":
+            ws.close()
+            raise ConnectionError("the server did not greet with hello")
+        ws.send(json.dumps({"type": "sync", "afterSeq": self.messenger.cursor}))
+        self._ws = ws
+        self._backoff = 0.2
+        self.connects += 1
+
+    def close(self) -> None:
+        if self._ws is not None:
+            self._ws.close()
+            self._ws = None
+
+    def _reconnect(self, deadline: float) -> bool:
+        self.close()
+        while time.monotonic() < deadline:
+            try:
+                self.connect(timeout=max(0.5, min(10.0, deadline - time.monotonic())))
+                return True
+            except ApiError as exc:
+                if exc.status in (401, 403):
+                    raise DeviceRevoked(exc.code) from exc
+            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError):
+                pass
+            pause = min(self._backoff, max(0.0, deadline - time.monotonic()))
+            time.sleep(pause * (0.5 + random.random() / 2))  # noqa: S311 (jitter)
+            self._backoff = min(self._backoff * 2, 5.0)
+        return False
+
+    # receiving
+
+    def poll(self, seconds: float) -> list[Message]:
+        """Handle frames for up to ``seconds``; the new messages (reconnecting if needed)."""
+        deadline = time.monotonic() + seconds
+        new: list[Message] = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return new
+            if self._ws is None and not self._reconnect(deadline):
+                return new
+            assert self._ws is not None
+            try:
+                raw = self._ws.recv(timeout=left)
+            except TimeoutError:
+                return new
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else None
+                self._ws = None
+                if code in FATAL_CLOSE_CODES:
+                    raise DeviceRevoked("revoked") from exc
+                continue
+            new.extend(self._handle(json.loads(raw)))
+
+    def wait_for(self, predicate: Callable[[list[Message]], bool], seconds: float) -> list[Message]:
+        """Poll until ``predicate(all new messages so far)`` holds or time runs out."""
+        deadline = time.monotonic() + seconds
+        got: list[Message] = []
+        while not predicate(got) and time.monotonic() < deadline:
+            got.extend(self.poll(min(0.2, max(0.0, deadline - time.monotonic()))))
+        return got
+
+    def _handle(self, frame: dict[str, Any]) -> list[Message]:
+        kind = frame.get("type")
+        ws = self._ws
+        if kind == "messages":
+            new = self.messenger.receive(frame["items"])
+            if ws is not None:
+                ws.send(json.dumps({"type": "ack", "upToSeq": self.messenger.cursor}))
+            return new
+        if kind == "wake" and ws is not None:
+            ws.send(json.dumps({"type": "sync", "afterSeq": self.messenger.cursor}))
+        elif kind == "ping" and ws is not None:
+            ws.send('{"type":"pong"}')
+        elif kind == "event":
+            self.events.append(frame)
+            if self.on_event is not None:
+                self.on_event(frame)
+        elif kind == "error":
+            log.warning("the server refused a frame", extra={"code": frame.get("code")})
+        return []
