@@ -29,7 +29,7 @@ from uuid import UUID
 import msgspec
 
 from client.api import Api, ApiError
-from client.device import Device, PeerDevice
+from client.device import ONE_TIME_KEY_TARGET, Device, PeerDevice
 from crypto.attachments import decrypt_stream, encrypt_stream
 from crypto.envelope import OlmCiphertext
 from crypto.errors import CryptoError, DuplicateMessageError
@@ -37,8 +37,6 @@ from crypto.payloads import AttachmentPointer, Payload, ReadReceipt, TextMessage
 
 log = logging.getLogger("kaari.client")
 
-#: one-time keys kept on the server; topped up below half of it
-ONE_TIME_KEY_TARGET = 50
 SEND_ATTEMPTS = 4
 
 
@@ -86,15 +84,21 @@ class Messenger:
         return counts
 
     def top_up(self) -> int:
-        """Upload one-time keys when fewer than half the target are left; how many."""
-        left = int(self.api.key_counts()["oneTimeKeys"])
-        if left >= ONE_TIME_KEY_TARGET // 2:
-            return 0
-        keys = self.device.one_time_keys_to_upload(left)
-        if keys:
-            self.api.upload_keys({"oneTimeKeys": keys})
+        """Upload one-time keys when fewer than half the target are left, and a new
+        fallback key once the old one was handed out; how many one-time keys."""
+        counts = self.api.key_counts()
+        left = int(counts["oneTimeKeyCount"])
+        body: dict[str, Any] = {}
+        if left < ONE_TIME_KEY_TARGET // 2:
+            keys = self.device.one_time_keys_to_upload(left)
+            if keys:
+                body["oneTimeKeys"] = keys
+        if counts["fallbackKeyUsed"] or not counts["fallbackKey"]:
+            body["fallbackKeys"] = self.device.rotate_fallback_key()
+        if body:
+            self.api.upload_keys(body)
             self.device.mark_keys_published()
-        return len(keys)
+        return len(body.get("oneTimeKeys", {}))
 
     def _peer_keys(self, user_ids: Iterable[str]) -> None:
         """Fetch and verify the device bundles of these users (cached)."""

@@ -112,3 +112,27 @@ def test_a_stale_recipient_set_is_refused_and_repaired(
     result = f.therapist.send_text(f.family_thread, "repaired")
     assert result["recipients"] == 2
     assert texts(f.guardian.sync()) == ["repaired"]
+
+
+def test_the_client_tops_up_one_time_keys_and_rotates_a_used_fallback_key(
+    client: Any, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    from client.device import ONE_TIME_KEY_TARGET
+
+    f = family(client, tmp_path, world)
+    target = f.guardian2.device.device_id
+    assert f.guardian2.top_up() == 0  # full
+    for _ in range(ONE_TIME_KEY_TARGET):
+        claimed = f.therapist.api.claim_keys([target])[target]
+        assert claimed["fallback"] is False
+    assert f.therapist.api.claim_keys([target])[target]["fallback"] is True
+    counts_before = f.guardian2.api.key_counts()
+    assert counts_before["oneTimeKeyCount"] == 0
+    assert counts_before["fallbackKeyUsed"] is True
+    assert f.guardian2.top_up() == ONE_TIME_KEY_TARGET
+    after = f.guardian2.api.key_counts()
+    assert after["oneTimeKeyCount"] == ONE_TIME_KEY_TARGET
+    assert after["fallbackKeyUsed"] is False
+    # and messages still flow to the device
+    f.therapist.send_text(f.family_thread, "still here")
+    assert texts(f.guardian2.sync()) == ["still here"]
