@@ -72,6 +72,7 @@ class Setup:
         self.threads: list[str] = []  # family thread per case
         self.recipients: dict[str, dict[str, str]] = {}  # thread -> device -> user
         self.tokens: dict[str, str] = {}  # device -> token
+        self.curves: dict[str, str] = {}  # device -> Curve25519 identity key
 
     def build(self) -> None:
         srv = self.srv
@@ -117,13 +118,14 @@ class Setup:
         device = Device.create(self.tmp / "devices" / body["deviceId"], secrets.token_bytes(32),
                                body["user"]["id"], body["deviceId"])  # fmt: skip
         Messenger(api, device).publish_keys()
+        self.curves[body["deviceId"]] = device.curve25519
         device.close()
         self.tokens[body["deviceId"]] = body["token"]
 
     def envelope(self, thread: str, n: int) -> bytes:
         sender_user = self.therapist["user"]["id"]
         sender_device = self.therapist["deviceId"]
-        curve = base64.b64encode(os.urandom(32)).decode().rstrip("=")
+        curve = self.curves[sender_device]
         cts = {}
         for device, user in self.recipients[thread].items():
             cts[device] = {

@@ -159,6 +159,11 @@ class KeyService:
         """device id -> user id of the users' devices that can receive: not revoked, keyed."""
         return await store.live_devices_of_users(conn, user_ids)
 
+    async def curve25519_of(self, conn: AsyncConnection, device_id: UUID) -> str | None:
+        """The device's registered Curve25519 identity key (None before its upload)."""
+        row = await store.get_device_keys(conn, device_id)
+        return None if row is None else str(row.curve25519)
+
     async def device_list_changed(self, user_id: UUID) -> None:
         """Bump the user's device-list version and tell every device of the users who share
         a case with them (their own included) to re-query ``/keys`` (after a commit)."""

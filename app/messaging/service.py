@@ -28,6 +28,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.principal import CaseRole, Principal
@@ -185,29 +186,49 @@ class MessagingService:
             raise InvalidInput(
                 f"A message goes to at most {MAX_RECIPIENTS} devices", code="too_many_recipients"
             )
+        try:
+            return await self._send(principal, thread_id, body)
+        except IntegrityError:
+            # the same client message id raced in from a concurrent retry: its first result
+            async with self.db.read() as conn:
+                first = await store.envelope_by_client_id(
+                    conn, principal.device_id, body.client_message_id
+                )
+            if first is None:
+                raise
+            if first.thread_id != thread_id:
+                raise _reused() from None
+            return _result(first), False
+
+    async def _send(
+        self, principal: Principal, thread_id: UUID, body: SendRequest
+    ) -> tuple[SendResult, bool]:
         now = utcnow()
         async with self.db.transaction() as conn:
             thread = await self.access(conn, principal, thread_id)
+            own_curve = await self.keys.curve25519_of(conn, principal.device_id)
+            if own_curve is None:
+                raise Conflict(
+                    "Upload this device's keys before sending", code="device_keys_missing"
+                )
             for device_id, ct in body.ciphertexts.items():
                 if ct.recipient_device_id != device_id:
                     raise InvalidInput(
                         "Each ciphertext must name the device it is keyed under",
                         code="ciphertext_mismatch",
                     )
-                sender = (ct.sender_user_id, ct.sender_device_id)
-                if sender != (principal.user_id, principal.device_id):
+                sender = (ct.sender_user_id, ct.sender_device_id, ct.sender_curve25519)
+                if sender != (principal.user_id, principal.device_id, own_curve):
                     raise InvalidInput(
-                        "Each ciphertext must name the sending device", code="ciphertext_mismatch"
+                        "Each ciphertext must name the sending device and its key",
+                        code="ciphertext_mismatch",
                     )
             first = await store.envelope_by_client_id(
                 conn, principal.device_id, body.client_message_id
             )
             if first is not None:
                 if first.thread_id != thread.thread_id:
-                    raise Conflict(
-                        "This client message id was used for another thread",
-                        code="client_message_id_reused",
-                    )
+                    raise _reused()
                 return _result(first), False
             expected = await self._devices(conn, thread, principal.device_id)
             missing = [
@@ -339,6 +360,12 @@ class MessagingService:
                 for r in rows
             ],
         )
+
+
+def _reused() -> Conflict:
+    return Conflict(
+        "This client message id was used for another thread", code="client_message_id_reused"
+    )
 
 
 def _result(row: Any) -> SendResult:

@@ -258,3 +258,51 @@ def test_a_removed_member_stops_receiving(
         "thread_not_found",
     )
     assert [m.payload.body for m in f.guardian.sync()] == ["before", "after"]  # type: ignore[union-attr]
+
+
+def test_a_ciphertext_must_carry_the_sending_device_s_registered_key(
+    client: Any, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    f = family(client, tmp_path, world)
+    cts = _valid(f, f.family_thread, "k-1")
+    other_key = f.guardian.device.curve25519
+    for ct in cts.values():
+        ct["senderCurve25519"] = other_key
+    before = counts(settings)
+    r = post(client, f.family_thread, {"clientMessageId": "k-1", "ciphertexts": cts},
+             world.therapist.headers)  # fmt: skip
+    assert_problem(r, 422, "ciphertext_mismatch")
+    # a device that never uploaded keys cannot send at all
+    from support import login
+
+    bare = login(client, world.therapist.email or "", device="no keys")
+    r = post(client, f.family_thread, {"clientMessageId": "k-2", "ciphertexts": cts},
+             bare.headers)  # fmt: skip
+    assert_problem(r, 409, "device_keys_missing")
+    assert counts(settings) == before
+
+
+def test_a_retry_racing_the_first_send_gets_its_result_not_an_error(
+    client: Any, settings: Settings, world: World, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Two sends with one client message id at once: both pass the "already stored?"
+    check, the database's unique key stops the second, which answers the first result."""
+    from app.messaging import store
+
+    f = family(client, tmp_path, world)
+    body = {"clientMessageId": "race-1", "ciphertexts": _valid(f, f.family_thread, "race-1")}
+    first = post(client, f.family_thread, body, world.therapist.headers)
+    assert first.status_code == 201, first.text
+    before = counts(settings)
+    real = store.envelope_by_client_id
+    calls: list[int] = []
+
+    async def misses_once(*args: Any) -> Any:
+        calls.append(1)
+        return None if len(calls) == 1 else await real(*args)
+
+    monkeypatch.setattr(store, "envelope_by_client_id", misses_once)
+    again = post(client, f.family_thread, body, world.therapist.headers)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert counts(settings) == before
