@@ -91,12 +91,13 @@ def test_a_stale_recipient_set_is_refused_and_repaired(
     assert body["missing"] == [{"userId": devices[gone], "deviceId": gone}]
     assert body["stale"] == []
     assert counts(settings) == before
-    # a device revoked since the client listed the thread is stale
+    # a device revoked after the client encrypted for it is stale
+    cts = f.therapist._encrypt(devices, TextMessage(body="x"), "m-2")
+    assert len(cts) == 3
     r = client.delete(
         f"/devices/{f.guardian_phone2.device.device_id}", headers=world.guardian.headers
     )
     assert r.status_code == 204
-    cts = f.therapist._encrypt(devices, TextMessage(body="x"), "m-2")
     r = client.post(
         f"/threads/{f.family_thread}/messages",
         json={"clientMessageId": "m-2", "ciphertexts": cts},
