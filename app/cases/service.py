@@ -7,6 +7,7 @@ Every read and write starts with ``access``: a case the caller is not a member o
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -109,6 +110,18 @@ class CaseService:
         user = await accounts_store.get_user(conn, user_id)
         return user is not None and user.disabled_at is None
 
+    async def active_members(
+        self, conn: AsyncConnection, case_id: UUID, roles: Collection[CaseRole]
+    ) -> dict[UUID, CaseRole]:
+        """user id -> role of the case's members in ``roles`` whose accounts are active."""
+        rows = await store.active_member_ids(conn, case_id, roles)
+        return {r.user_id: r.role for r in rows}
+
+    async def memberships(self, conn: AsyncConnection, principal: Principal) -> list[Membership]:
+        """Every case of the caller (in the caller's organisation)."""
+        rows = await store.cases_of_user(conn, principal.user_id)
+        return [_membership(r) for r in rows if r.org_id == principal.org_id]
+
     async def add_member(
         self,
         conn: AsyncConnection,
@@ -178,8 +191,7 @@ class CaseService:
 
     async def list_cases(self, principal: Principal) -> list[CaseOut]:
         async with self.db.read() as conn:
-            rows = await store.cases_of_user(conn, principal.user_id)
-        return [_case_out(_membership(r)) for r in rows if r.org_id == principal.org_id]
+            return [_case_out(m) for m in await self.memberships(conn, principal)]
 
     async def get_case(self, principal: Principal, case_id: UUID) -> CaseOut:
         return _case_out(await self.member_access(principal, case_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
@@ -73,6 +74,22 @@ async def members(conn: AsyncConnection, case_id: UUID) -> list[Row]:
         .join(users, users.c.id == case_members.c.user_id)
         .where(case_members.c.case_id == case_id)
         .order_by(case_members.c.role, users.c.display_name)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def active_member_ids(
+    conn: AsyncConnection, case_id: UUID, roles: Collection[str]
+) -> list[Row]:
+    """(user_id, role) of members in ``roles`` whose accounts are active."""
+    query = (
+        sa.select(case_members.c.user_id, case_members.c.role)
+        .join(users, users.c.id == case_members.c.user_id)
+        .where(
+            case_members.c.case_id == case_id,
+            case_members.c.role.in_(list(roles)),
+            users.c.disabled_at.is_(None),
+        )
     )
     return list((await conn.execute(query)).all())
 
