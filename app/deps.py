@@ -13,6 +13,9 @@ from app.accounts.orgs import OrgService
 from app.accounts.pairing import PairingService
 from app.accounts.principal import Principal
 from app.accounts.service import AccountService
+from app.appointments.accounting import sessions_used
+from app.appointments.series import Clock
+from app.appointments.service import AppointmentService
 from app.cases.service import CaseService
 from app.keys.service import KeyService
 from app.messaging.attachments import AttachmentService
@@ -20,6 +23,7 @@ from app.messaging.service import MessagingService
 from app.realtime.notifier import Notifier
 from app.realtime.service import TicketService
 from app.runtime import Runtime
+from app.storage.types import utcnow
 
 
 def provide_runtime(state: State) -> Runtime:
@@ -53,7 +57,22 @@ def provide_accounts(
 
 
 def provide_cases(runtime: NamedDependency[Runtime]) -> CaseService:
-    return CaseService(runtime.db, runtime.audit)
+    return CaseService(runtime.db, runtime.audit, sessions_used)
+
+
+def provide_clock(state: State) -> Clock:
+    """The time rules compare against (a cancellation's late flag, "after the start"):
+    ``app.state.clock`` when a test sets one, else the system clock."""
+    clock = state.get("clock")
+    return clock if callable(clock) else utcnow
+
+
+def provide_appointments(
+    runtime: NamedDependency[Runtime],
+    cases: NamedDependency[CaseService],
+    clock: NamedDependency[Clock],
+) -> AppointmentService:
+    return AppointmentService(runtime.db, runtime.audit, cases, runtime.notifier, clock)
 
 
 def provide_invites(
@@ -108,6 +127,8 @@ dependencies = {
     "address": Provide(provide_address, sync_to_thread=False),
     "accounts": Provide(provide_accounts, sync_to_thread=False),
     "cases": Provide(provide_cases, sync_to_thread=False),
+    "clock": Provide(provide_clock, sync_to_thread=False),
+    "appointments": Provide(provide_appointments, sync_to_thread=False),
     "invites": Provide(provide_invites, sync_to_thread=False),
     "pairing": Provide(provide_pairing, sync_to_thread=False),
     "orgs": Provide(provide_orgs, sync_to_thread=False),

@@ -19,6 +19,11 @@ from app.accounts.routes import (
     MeController,
     OrgController,
 )
+from app.appointments.routes import (
+    AppointmentController,
+    CancellationController,
+    CaseAppointmentController,
+)
 from app.cases.routes import CaseController
 from app.cases.service import CaseService
 from app.config import Settings
@@ -71,6 +76,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             InviteController,
             OrgController,
             CaseController,
+            AppointmentController,
+            CaseAppointmentController,
+            CancellationController,
             TicketController,
             KeyController,
             ThreadController,

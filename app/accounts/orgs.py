@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 from msgspec import Meta
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts import store
 from app.accounts.passwords import Passwords
@@ -52,6 +53,30 @@ class OrgOut(Camel):
 class PolicyUpdate(Camel):
     late_cancel_hours: Annotated[int, Meta(ge=0, le=168)] | msgspec.UnsetType = msgspec.UNSET
     counting_policy: CountingPolicy | msgspec.UnsetType = msgspec.UNSET
+
+
+class CancellationPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """What the appointments domain needs of an organisation's policy."""
+
+    late_cancel_hours: int
+    counting: CountingPolicy
+
+    def counts(self, payer: str, kind: str) -> bool:
+        """Does a late cancellation (``kind="late_cancellation"``) or a no-show
+        (``kind="no_show"``) count against a period paid by ``payer``?"""
+        per_payer: PayerCounting = getattr(self.counting, "self_" if payer == "self" else payer)
+        return bool(getattr(per_payer, kind))
+
+
+async def cancellation_policy(conn: AsyncConnection, org_id: UUID) -> CancellationPolicy:
+    """The organisation's cancellation policy (read inside the caller's transaction)."""
+    row = await store.get_org(conn, org_id)
+    if row is None:
+        raise NotFound("No such organisation", code="org_not_found")
+    return CancellationPolicy(
+        late_cancel_hours=row.late_cancel_hours,
+        counting=msgspec.convert(row.counting_policy, CountingPolicy),
+    )
 
 
 def _org_out(row: Any) -> OrgOut:

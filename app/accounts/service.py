@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -69,6 +70,12 @@ async def open_device_session(
         last_seen_at=now,
     )
     return device_id, token
+
+
+async def signed_in_devices(conn: AsyncConnection, user_ids: Iterable[UUID]) -> dict[UUID, UUID]:
+    """device id -> user id of every signed-in device of the users, keyed or not: where a
+    live event (names and ids, no content) for those users goes."""
+    return await store.live_devices_of_users(conn, list(dict.fromkeys(user_ids)))
 
 
 class AccountService:

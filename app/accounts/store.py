@@ -95,6 +95,16 @@ async def list_devices(conn: AsyncConnection, user_id: UUID) -> list[Row]:
     return list((await conn.execute(query)).all())
 
 
+async def live_devices_of_users(conn: AsyncConnection, user_ids: list[UUID]) -> dict[UUID, UUID]:
+    """device id -> user id of the users' devices that are signed in (not revoked)."""
+    if not user_ids:
+        return {}
+    query = sa.select(devices.c.id, devices.c.user_id).where(
+        devices.c.user_id.in_(user_ids), devices.c.revoked_at.is_(None)
+    )
+    return {r.id: r.user_id for r in (await conn.execute(query)).all()}
+
+
 async def revoke_devices(
     conn: AsyncConnection,
     user_id: UUID,

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import msgspec
@@ -80,10 +80,37 @@ def _case_out(m: Membership) -> CaseOut:
     )
 
 
+class SessionCounter(Protocol):
+    """Counts the sessions used of a therapy period. Appointments own that count
+    (``app.appointments.accounting``); app/deps.py hands it in, so this package never
+    imports the appointments package."""
+
+    async def __call__(self, conn: AsyncConnection, org_id: UUID, period: Period) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A therapy period as other domains see it."""
+
+    id: UUID
+    case_id: UUID
+    payer: str
+    starts_on: date
+    ends_on: date
+    sessions_granted: int
+
+
+async def _nothing_used(conn: AsyncConnection, org_id: UUID, period: Period) -> int:
+    return 0
+
+
 class CaseService:
-    def __init__(self, db: Database, audit: Audit) -> None:
+    def __init__(
+        self, db: Database, audit: Audit, sessions_used: SessionCounter | None = None
+    ) -> None:
         self.db = db
         self.audit = audit
+        self.count_used: SessionCounter = sessions_used or _nothing_used
 
     # access, used by every domain that holds case data
 
@@ -304,17 +331,17 @@ class CaseService:
 
     async def list_periods(self, principal: Principal, case_id: UUID) -> list[PeriodOut]:
         async with self.db.read() as conn:
-            (await self.access(conn, principal, case_id)).require("therapist", "guardian")
+            m = (await self.access(conn, principal, case_id)).require("therapist", "guardian")
             rows = await store.list_periods(conn, case_id)
-            return [await self._period_out(conn, r) for r in rows]
+            return [await self._period_out(conn, m.org_id, r) for r in rows]
 
     async def get_period(self, principal: Principal, case_id: UUID, period_id: UUID) -> PeriodOut:
         async with self.db.read() as conn:
-            (await self.access(conn, principal, case_id)).require("therapist", "guardian")
+            m = (await self.access(conn, principal, case_id)).require("therapist", "guardian")
             row = await store.get_period(conn, case_id, period_id)
             if row is None:
                 raise NotFound("No such therapy period", code="period_not_found")
-            return await self._period_out(conn, row)
+            return await self._period_out(conn, m.org_id, row)
 
     async def create_period(
         self, principal: Principal, case_id: UUID, body: PeriodCreate, address: str
@@ -347,7 +374,7 @@ class CaseService:
             )
             row = await store.get_period(conn, case_id, period_id)
             assert row is not None
-            return await self._period_out(conn, row)
+            return await self._period_out(conn, principal.org_id, row)
 
     async def update_period(
         self,
@@ -384,10 +411,10 @@ class CaseService:
                 )
             row = await store.get_period(conn, case_id, period_id)
             assert row is not None
-            return await self._period_out(conn, row)
+            return await self._period_out(conn, principal.org_id, row)
 
-    async def _period_out(self, conn: AsyncConnection, row: Any) -> PeriodOut:
-        used = await self.sessions_used(conn, row.id)
+    async def _period_out(self, conn: AsyncConnection, org_id: UUID, row: Any) -> PeriodOut:
+        used = await self.sessions_used(conn, org_id, row)
         return PeriodOut(
             id=row.id,
             case_id=row.case_id,
@@ -401,12 +428,34 @@ class CaseService:
             created_at=row.created_at,
         )
 
-    async def sessions_used(self, conn: AsyncConnection, period_id: UUID) -> int:
-        """Completed sessions (plus counted late cancellations and no-shows) in the period.
+    async def sessions_used(self, conn: AsyncConnection, org_id: UUID, row: Any) -> int:
+        """Completed sessions (plus late cancellations and no-shows where the org's policy
+        counts them for the period's payer) whose day falls in the period."""
+        return await self.count_used(conn, org_id, period_of(row))
 
-        Appointments do not exist yet (issue #5 adds them); until then nothing is used.
-        """
-        return 0
+    async def periods(self, conn: AsyncConnection, case_id: UUID) -> list[Period]:
+        """The case's therapy periods (for appointments' quota warnings)."""
+        return [period_of(r) for r in await store.list_periods(conn, case_id)]
+
+    async def schedule_audience(self, conn: AsyncConnection, case_id: UUID) -> dict[UUID, str]:
+        """user id -> case role of the members who see the case's schedule (caregivers
+        only with the ``schedule`` scope): who hears of a cancelled session."""
+        return {
+            r.user_id: r.role
+            for r in await store.members(conn, case_id)
+            if r.role != "caregiver" or "schedule" in (r.scopes or [])
+        }
+
+
+def period_of(row: Any) -> Period:
+    return Period(
+        id=row.id,
+        case_id=row.case_id,
+        payer=row.payer,
+        starts_on=row.starts_on,
+        ends_on=row.ends_on,
+        sessions_granted=row.sessions_granted,
+    )
 
 
 def _check_dates(starts_on: date, ends_on: date) -> None:

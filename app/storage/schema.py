@@ -333,3 +333,87 @@ attachments = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
+
+# appointments (app/appointments): times, statuses, codes and opaque ciphertexts only
+
+# a therapy session; more than one case = a group session (group_kind children|adults)
+appointments = sa.Table(
+    "appointments",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("org_id", sa.Uuid, sa.ForeignKey("organisations.id"), nullable=False, index=True),
+    # the occurrences of one weekly series share it
+    sa.Column("series_id", sa.Uuid, nullable=True, index=True),
+    sa.Column("starts_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("duration_minutes", sa.Integer, nullable=False),
+    sa.Column("place_kind", sa.String(16), nullable=False),
+    sa.Column("group_kind", sa.String(16), nullable=True),
+    # scheduled | cancelled (every case's attendance cancelled) | completed | no_show
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("status IN ('scheduled','cancelled','completed','no_show')", name="status"),
+    sa.CheckConstraint(
+        "place_kind IN ('home','school','daycare','office','video','other')", name="place_kind"
+    ),
+    sa.CheckConstraint("group_kind IN ('children','adults')", name="group_kind"),
+    sa.CheckConstraint("duration_minutes BETWEEN 45 AND 60", name="duration"),
+)
+
+# the therapists who lead the appointment (each a therapist of every one of its cases)
+appointment_therapists = sa.Table(
+    "appointment_therapists",
+    metadata,
+    sa.Column("appointment_id", sa.Uuid, sa.ForeignKey("appointments.id"), primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True, index=True),
+)
+
+# who cancels, when, why (a code), whether late by the org's policy; the note is a list of
+# opaque Megolm ciphertexts, one per case (JSON text). Which cases it covers is in
+# appointment_cases.cancellation_id: all of them, or a guardian's case of a group session
+cancellations = sa.Table(
+    "cancellations",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "appointment_id", sa.Uuid, sa.ForeignKey("appointments.id"), nullable=False, index=True
+    ),
+    sa.Column("cancelled_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("cancelled_by_device", sa.Uuid, nullable=False),
+    # the canceller's role: a case role, or admin
+    sa.Column("cancelled_by_role", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(
+        "reason IN ('illness','family','therapist_unavailable','other')", name="reason"
+    ),
+)
+
+# each case's attendance of an appointment: its own status (for period accounting) and its
+# own details ciphertext (encrypted with the case's Megolm session; JSON text)
+appointment_cases = sa.Table(
+    "appointment_cases",
+    metadata,
+    sa.Column("appointment_id", sa.Uuid, sa.ForeignKey("appointments.id"), primary_key=True),
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), primary_key=True, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("cancellation_id", sa.Uuid, sa.ForeignKey("cancellations.id"), nullable=True),
+    sa.Column("details", sa.Text, nullable=True),
+    sa.Column("status_changed_at", UTCDateTime, nullable=True),
+    sa.Column("status_changed_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=True),
+    sa.CheckConstraint("status IN ('scheduled','cancelled','completed','no_show')", name="status"),
+)
+
+# "seen" receipts of a cancellation notice, one per device
+cancellation_acks = sa.Table(
+    "cancellation_acks",
+    metadata,
+    sa.Column("cancellation_id", sa.Uuid, sa.ForeignKey("cancellations.id"), primary_key=True),
+    sa.Column("device_id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+)

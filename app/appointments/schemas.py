@@ -1,0 +1,154 @@
+"""Appointments and cancellations on the wire.
+
+The server sees times, places (a kind, never an address), statuses, codes and ids.
+Details (address, what to bring) and cancellation notes are Megolm ciphertexts made on
+the devices: checked for shape, size and who they claim to be from, never opened.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from app.accounts.schemas import Camel
+
+PlaceKind = Literal["home", "school", "daycare", "office", "video", "other"]
+GroupKind = Literal["children", "adults"]
+Status = Literal["scheduled", "cancelled", "completed", "no_show"]
+Reason = Literal["illness", "family", "therapist_unavailable", "other"]
+Scope = Literal["one", "following"]
+
+#: a session lasts 45-60 minutes
+Duration = Annotated[int, Meta(ge=45, le=60)]
+#: a start must say its offset: a naive time is ambiguous across the DST change
+AwareDateTime = Annotated[datetime, Meta(tz=True)]
+#: the most cases of one appointment: 5 adults per therapist, at most 3 therapists
+MAX_CASES = 15
+MAX_CO_THERAPISTS = 2
+#: the base64 body of one Megolm message: details and notes are short (crypto allows 256 KiB)
+MAX_MEGOLM_BODY = 16 * 1024
+
+Key32 = Annotated[str, Meta(min_length=43, max_length=44, pattern=r"^[A-Za-z0-9+/]{43}=?$")]
+MegolmBody = Annotated[
+    str, Meta(min_length=1, max_length=MAX_MEGOLM_BODY, pattern=r"^[A-Za-z0-9+/]+={0,2}$")
+]
+SessionId = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+/=_-]+$")]
+
+
+class MegolmCiphertextIn(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+    """Case content encrypted with the sender device's Megolm session for the case
+    (crypto.envelope.MegolmCiphertext). Stored and returned as it came."""
+
+    type: Literal["megolm"]
+    v: Literal[1] = 1
+    case_id: UUID
+    sender_user_id: UUID
+    sender_device_id: UUID
+    sender_curve25519: Key32
+    session_id: SessionId
+    body: MegolmBody
+
+
+Ciphertexts = Annotated[list[MegolmCiphertextIn], Meta(max_length=MAX_CASES)]
+
+
+class AppointmentCreate(Camel):
+    case_ids: Annotated[list[UUID], Meta(min_length=1, max_length=MAX_CASES)]
+    starts_at: AwareDateTime
+    place_kind: PlaceKind
+    duration_minutes: Duration = 60
+    #: required for more than one case: the group size limits depend on it
+    group_kind: GroupKind | None = None
+    #: colleagues who lead the session with the caller (each a therapist of every case)
+    co_therapist_ids: Annotated[list[UUID], Meta(max_length=MAX_CO_THERAPISTS)] = []
+    #: one ciphertext per case at most, each encrypted for that case
+    details: Ciphertexts = []
+    #: more than 1: a weekly series at the same local time
+    weekly_occurrences: Annotated[int, Meta(ge=1, le=52)] = 1
+
+
+class AppointmentUpdate(Camel):
+    """A reschedule: of this occurrence, or of it and the rest of its series."""
+
+    starts_at: AwareDateTime | UnsetType = UNSET
+    duration_minutes: Duration | UnsetType = UNSET
+    place_kind: PlaceKind | UnsetType = UNSET
+    scope: Scope = "one"
+
+
+class OutcomeIn(Camel):
+    status: Literal["completed", "no_show"]
+    #: the cases to mark (a group session); default: every case not cancelled
+    case_ids: Annotated[list[UUID], Meta(min_length=1, max_length=MAX_CASES)] | None = None
+
+
+class CancelIn(Camel):
+    reason: Reason
+    #: optional, one ciphertext per case at most
+    note: Ciphertexts = []
+
+
+class AttendanceOut(Camel):
+    case_id: UUID
+    status: Status
+    cancellation_id: UUID | None
+    details: MegolmCiphertextIn | None
+
+
+class AppointmentOut(Camel):
+    id: UUID
+    series_id: UUID | None
+    starts_at: datetime
+    ends_at: datetime
+    duration_minutes: int
+    place_kind: PlaceKind
+    group_kind: GroupKind | None
+    status: Status
+    therapist_ids: list[UUID]
+    #: the caller's cases of the appointment (other families of a group stay hidden)
+    cases: list[AttendanceOut]
+    created_by: UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class ScheduleWarning(Camel):
+    """Not an error: the appointment is saved, but the period will not cover it."""
+
+    code: Literal["period_quota_exceeded", "outside_period"]
+    appointment_id: UUID
+    case_id: UUID
+    period_id: UUID | None
+
+
+class AppointmentsOut(Camel):
+    appointments: list[AppointmentOut]
+    warnings: list[ScheduleWarning]
+
+
+class SeenOut(Camel):
+    user_id: UUID
+    display_name: str
+    role: str
+    device_id: UUID
+    seen_at: datetime
+
+
+class CancellationOut(Camel):
+    id: UUID
+    appointment_id: UUID
+    #: the cases it cancels that the caller belongs to
+    case_ids: list[UUID]
+    #: the whole appointment (else one family's attendance of a group session)
+    whole: bool
+    cancelled_by: UUID
+    cancelled_by_role: str
+    reason: Reason
+    late: bool
+    note: list[MegolmCiphertextIn]
+    created_at: datetime
+    seen_by: list[SeenOut]
