@@ -9,7 +9,7 @@ never decoded into a file, recorded or logged) and answers ``ping`` messages on 
 data channel so the page can measure the round-trip time.
 
 Limits: at most ``KAARI_PRECALL_MAX_PEERS`` echo peers per instance (each one
-decodes and re-encodes video: about a third of a core), one per user (a new offer
+decodes and re-encodes the caller's video), one per user (a new offer
 replaces the user's previous peer), each closed after
 ``KAARI_PRECALL_TIMEOUT_SECONDS``, when its connection fails, and at shutdown.
 """
