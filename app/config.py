@@ -6,7 +6,9 @@ only place the environment is read; the rest of the app receives a ``Settings``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -16,6 +18,21 @@ import msgspec
 DEV_SECRET_KEY = "kaari-development-secret-key-do-not-use-in-production"  # noqa: S105
 
 Environment = Literal["development", "production"]
+
+_DNS_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+#: Shortest TURN secret accepted in production (coturn's static-auth-secret).
+MIN_TURN_SECRET_PRODUCTION = 32
+
+
+def _is_turn_host(host: str) -> bool:
+    """A DNS name, an IPv4 address or a bracketed IPv6 address (as it goes into a TURN URL)."""
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return ipaddress.ip_address(host[1:-1]).version == 6
+        except ValueError:
+            return False
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(_DNS_LABEL.match(label) for label in labels)
 
 
 class ConfigError(Exception):
@@ -89,6 +106,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_MESSAGE_RETENTION_DAYS: undelivered messages and attachments expire after this."""
     purge_interval_seconds: float = 3600.0
     """KAARI_PURGE_INTERVAL_SECONDS: how often each instance deletes expired messages."""
+    turn_host: str = ""
+    """KAARI_TURN_HOST: the coturn server's public name or address; empty = no TURN relay."""
+    turn_secrets: str = ""
+    """KAARI_TURN_SECRETS: coturn static-auth-secrets, comma-separated; the first signs new
+    credentials, the others are older ones coturn still accepts while they expire (rotation)."""
+    turn_port: int = 3478
+    """KAARI_TURN_PORT: coturn's port for STUN and TURN over UDP and TCP."""
+    turn_tls_port: int = 443
+    """KAARI_TURN_TLS_PORT: coturn's TLS port, offered as ``turns:``; 0 = none."""
+    turn_credential_ttl_seconds: int = 3600
+    """KAARI_TURN_CREDENTIAL_TTL_SECONDS: lifetime of a TURN credential (60 s to 1 day)."""
+    stun_urls: str = ""
+    """KAARI_STUN_URLS: extra ``stun:host:port`` URLs, comma-separated (the TURN host is
+    offered for STUN already); empty and no TURN = no ICE server at all."""
+    precall_max_peers: int = 4
+    """KAARI_PRECALL_MAX_PEERS: pre-call echo peers running at once per instance; 0 = off."""
+    precall_timeout_seconds: float = 60.0
+    """KAARI_PRECALL_TIMEOUT_SECONDS: an echo peer is closed this long after it starts."""
+    precall_pass_ttl_seconds: int = 900
+    """KAARI_PRECALL_PASS_TTL_SECONDS: lifetime of the pass that opens the pre-call page."""
+    precall_host_addresses: str = ""
+    """KAARI_PRECALL_HOST_ADDRESSES: the only addresses the echo peer offers as host
+    candidates, comma-separated; empty = every interface but loopback (aiortc's choice)."""
 
     @property
     def is_production(self) -> bool:
@@ -103,6 +143,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def effective_blob_dir(self) -> Path:
         return Path(self.blob_dir) if self.blob_dir else Path(self.data_dir) / "blobs"
+
+    @property
+    def turn_secret_list(self) -> list[str]:
+        """The TURN secrets, newest (signing) first."""
+        return [part.strip() for part in self.turn_secrets.split(",") if part.strip()]
+
+    @property
+    def stun_url_list(self) -> list[str]:
+        return [part.strip() for part in self.stun_urls.split(",") if part.strip()]
+
+    @property
+    def precall_host_address_list(self) -> list[str]:
+        return [part.strip() for part in self.precall_host_addresses.split(",") if part.strip()]
 
     def check(self) -> Settings:
         """Refuse settings that are unsafe or out of range; returns self for chaining."""
@@ -148,7 +201,48 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("KAARI_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("KAARI_REDIS_URL must be a redis:// or rediss:// URL")
+        self._check_rtc()
         return self
+
+    def _check_rtc(self) -> None:
+        if self.turn_host:
+            if not _is_turn_host(self.turn_host):
+                raise ConfigError(
+                    "KAARI_TURN_HOST must be a host name or address (IPv6 in brackets), "
+                    "without scheme or port"
+                )
+            secrets = self.turn_secret_list
+            if not secrets:
+                raise ConfigError("KAARI_TURN_SECRETS must be set when KAARI_TURN_HOST is")
+            if self.is_production and any(
+                len(secret) < MIN_TURN_SECRET_PRODUCTION for secret in secrets
+            ):
+                raise ConfigError(
+                    f"every KAARI_TURN_SECRETS entry must be at least "
+                    f"{MIN_TURN_SECRET_PRODUCTION} characters in production"
+                )
+        if not (0 < self.turn_port < 65536):
+            raise ConfigError("KAARI_TURN_PORT must be between 1 and 65535")
+        if not (0 <= self.turn_tls_port < 65536):
+            raise ConfigError("KAARI_TURN_TLS_PORT must be between 0 (none) and 65535")
+        if not (60 <= self.turn_credential_ttl_seconds <= 86_400):
+            raise ConfigError("KAARI_TURN_CREDENTIAL_TTL_SECONDS must be between 60 and 86400")
+        for url in self.stun_url_list:
+            if not url.startswith(("stun:", "stuns:")) or any(c.isspace() for c in url):
+                raise ConfigError("KAARI_STUN_URLS must be stun:host:port URLs, comma-separated")
+        if self.precall_max_peers < 0:
+            raise ConfigError("KAARI_PRECALL_MAX_PEERS must be 0 (off) or more")
+        if not (0 < self.precall_timeout_seconds <= 600):
+            raise ConfigError("KAARI_PRECALL_TIMEOUT_SECONDS must be between 0 and 600")
+        if not (60 <= self.precall_pass_ttl_seconds <= 86_400):
+            raise ConfigError("KAARI_PRECALL_PASS_TTL_SECONDS must be between 60 and 86400")
+        for address in self.precall_host_address_list:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ConfigError(
+                    "KAARI_PRECALL_HOST_ADDRESSES must be IP addresses, comma-separated"
+                ) from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -40,6 +40,9 @@ from app.messaging.service import MessagingService
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
+from signaling.routes import public_handlers as signaling_public
+from signaling.routes import route_handlers as signaling_routes
+from signaling.service import Signaling
 
 VERSION = "0.1.0"
 
@@ -62,9 +65,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
         wire_messaging(runtime)
+        signaling = Signaling.start(settings, runtime.limiter)
+        app.state.signaling = signaling
         try:
             yield
         finally:
+            await signaling.close()
             await runtime.close()
 
     api = Router(
@@ -84,11 +90,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ThreadController,
             MailboxController,
             AttachmentController,
+            *signaling_routes,
         ],
         security=[{"BearerToken": []}],
     )
     return Litestar(
-        route_handlers=[health, ready, api, ws_gateway],
+        route_handlers=[health, ready, api, ws_gateway, *signaling_public],
         lifespan=[lifespan],
         dependencies=dependencies,
         exception_handlers=exception_handlers,

@@ -2,8 +2,28 @@
 # Lint, type-check and test Kaari. Tests that need PostgreSQL or Redis use the servers
 # on 127.0.0.1 (override with KAARI_TEST_POSTGRES_URL / KAARI_TEST_REDIS_URL); without
 # them they skip with a reason, except under CI=true, where a missing service fails.
+# The TURN and browser tests need Debian's coturn and chromium: when one is missing and
+# this runs as root with apt-get (CI, the project's machines) it is installed here;
+# otherwise those tests skip with a reason (under CI=true they fail).
 # Extra arguments go to pytest (e.g. scripts/test.sh -k login).
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+
+missing=()
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt_log=$(mktemp /tmp/kaari-apt.XXXXXX)
+        if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            -o Dpkg::Use-Pty=0 "${missing[@]}"; } >"$apt_log" 2>&1; then
+            echo "== installed ${missing[*]} with apt-get" >&2
+        else
+            echo "== apt-get could not install ${missing[*]} (log: $apt_log)" >&2
+        fi
+    else
+        echo "== ${missing[*]} not installed: the TURN and browser tests will skip" >&2
+    fi
+fi
 
 echo "== ruff" >&2
 .venv/bin/ruff check .

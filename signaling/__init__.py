@@ -1,5 +1,7 @@
-"""WebRTC signalling for video sessions (DESIGN.md section 9).
+"""WebRTC signalling for video sessions (DESIGN.md section 9, docs/signaling.md).
 
-Rooms, waiting room, relay, ICE/TURN credentials and the aiortc pre-call peer come
-with issue #7; the package exists now so the distribution's layout is complete.
+Built so far: ICE servers with coturn REST credentials (``ice``), the pre-call page
+and its aiortc echo peer (``page``, ``precall``). Rooms, the waiting room and the
+relay of offers and answers come with part 2 of issue #7. Everything taken from
+``app`` goes through ``signaling.ports``.
 """
