@@ -62,24 +62,28 @@ async def insert_device(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(devices.insert().values(**values))
 
 
+# built once: this runs on every request, and building a statement costs more than
+# running it (SQLAlchemy reuses the compiled form of the same statement object)
+_SESSION_BY_TOKEN = (
+    sa.select(
+        devices.c.id.label("device_id"),
+        devices.c.last_seen_at,
+        users.c.id.label("user_id"),
+        users.c.org_id,
+        users.c.role,
+    )
+    .join(users, users.c.id == devices.c.user_id)
+    .where(
+        devices.c.token_hash == sa.bindparam("token_hash"),
+        devices.c.revoked_at.is_(None),
+        users.c.disabled_at.is_(None),
+    )
+)
+
+
 async def session_by_token_hash(conn: AsyncConnection, token_hash: bytes) -> Row | None:
     """The live device and its user for a token digest (revoked or disabled: None)."""
-    query = (
-        sa.select(
-            devices.c.id.label("device_id"),
-            devices.c.last_seen_at,
-            users.c.id.label("user_id"),
-            users.c.org_id,
-            users.c.role,
-        )
-        .join(users, users.c.id == devices.c.user_id)
-        .where(
-            devices.c.token_hash == token_hash,
-            devices.c.revoked_at.is_(None),
-            users.c.disabled_at.is_(None),
-        )
-    )
-    return (await conn.execute(query)).first()
+    return (await conn.execute(_SESSION_BY_TOKEN, {"token_hash": token_hash})).first()
 
 
 async def touch_device(conn: AsyncConnection, device_id: UUID, at: datetime) -> None:

@@ -24,23 +24,27 @@ async def insert_member(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(case_members.insert().values(**values))
 
 
+# built once: every access check of every domain runs it
+_MEMBERSHIP = (
+    sa.select(
+        cases.c.id,
+        cases.c.org_id,
+        cases.c.child_user_id,
+        cases.c.created_at,
+        _child.c.display_name.label("child_name"),
+        case_members.c.role,
+        case_members.c.scopes,
+    )
+    .join(case_members, case_members.c.case_id == cases.c.id)
+    .outerjoin(_child, _child.c.id == cases.c.child_user_id)
+    .where(cases.c.id == sa.bindparam("case_id"), case_members.c.user_id == sa.bindparam("user_id"))
+)
+
+
 async def membership(conn: AsyncConnection, case_id: UUID, user_id: UUID) -> Row | None:
     """The case (with its child's name) and the user's membership in it, or None."""
-    query = (
-        sa.select(
-            cases.c.id,
-            cases.c.org_id,
-            cases.c.child_user_id,
-            cases.c.created_at,
-            _child.c.display_name.label("child_name"),
-            case_members.c.role,
-            case_members.c.scopes,
-        )
-        .join(case_members, case_members.c.case_id == cases.c.id)
-        .outerjoin(_child, _child.c.id == cases.c.child_user_id)
-        .where(cases.c.id == case_id, case_members.c.user_id == user_id)
-    )
-    return (await conn.execute(query)).first()
+    params = {"case_id": case_id, "user_id": user_id}
+    return (await conn.execute(_MEMBERSHIP, params)).first()
 
 
 async def cases_of_user(conn: AsyncConnection, user_id: UUID) -> list[Row]:
@@ -78,20 +82,23 @@ async def members(conn: AsyncConnection, case_id: UUID) -> list[Row]:
     return list((await conn.execute(query)).all())
 
 
+_ACTIVE_MEMBERS = (
+    sa.select(case_members.c.user_id, case_members.c.role)
+    .join(users, users.c.id == case_members.c.user_id)
+    .where(
+        case_members.c.case_id == sa.bindparam("case_id"),
+        case_members.c.role.in_(sa.bindparam("roles", expanding=True)),
+        users.c.disabled_at.is_(None),
+    )
+)
+
+
 async def active_member_ids(
     conn: AsyncConnection, case_id: UUID, roles: Collection[str]
 ) -> list[Row]:
     """(user_id, role) of members in ``roles`` whose accounts are active."""
-    query = (
-        sa.select(case_members.c.user_id, case_members.c.role)
-        .join(users, users.c.id == case_members.c.user_id)
-        .where(
-            case_members.c.case_id == case_id,
-            case_members.c.role.in_(list(roles)),
-            users.c.disabled_at.is_(None),
-        )
-    )
-    return list((await conn.execute(query)).all())
+    params = {"case_id": case_id, "roles": list(roles)}
+    return list((await conn.execute(_ACTIVE_MEMBERS, params)).all())
 
 
 async def count_role(conn: AsyncConnection, case_id: UUID, role: str) -> int:

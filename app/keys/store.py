@@ -104,28 +104,35 @@ async def live_devices_with_keys(
     return {r.device_id: r.user_id for r in (await conn.execute(query)).all()}
 
 
+_LIVE_DEVICES_OF_USERS = (
+    sa.select(device_keys.c.device_id, device_keys.c.user_id)
+    .join(devices, devices.c.id == device_keys.c.device_id)
+    .where(
+        device_keys.c.user_id.in_(sa.bindparam("user_ids", expanding=True)),
+        devices.c.revoked_at.is_(None),
+    )
+)
+
+
 async def live_devices_of_users(
     conn: AsyncConnection, user_ids: Iterable[UUID]
 ) -> dict[UUID, UUID]:
     """device id -> user id of the users' devices that are not revoked and have keys."""
-    ids = set(user_ids)
+    ids = list(set(user_ids))
     if not ids:
         return {}
-    query = (
-        sa.select(device_keys.c.device_id, device_keys.c.user_id)
-        .join(devices, devices.c.id == device_keys.c.device_id)
-        .where(device_keys.c.user_id.in_(ids), devices.c.revoked_at.is_(None))
-    )
-    return {r.device_id: r.user_id for r in (await conn.execute(query)).all()}
+    rows = (await conn.execute(_LIVE_DEVICES_OF_USERS, {"user_ids": ids})).all()
+    return {r.device_id: r.user_id for r in rows}
 
 
 # device keys
 
 
+_DEVICE_KEYS = sa.select(device_keys).where(device_keys.c.device_id == sa.bindparam("device_id"))
+
+
 async def get_device_keys(conn: AsyncConnection, device_id: UUID) -> Row | None:
-    return (
-        await conn.execute(sa.select(device_keys).where(device_keys.c.device_id == device_id))
-    ).first()
+    return (await conn.execute(_DEVICE_KEYS, {"device_id": device_id})).first()
 
 
 async def insert_device_keys(conn: AsyncConnection, **values: Any) -> bool:

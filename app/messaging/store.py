@@ -39,8 +39,57 @@ async def ensure_threads(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) 
         await conn.execute(_insert(conn, threads).values(list(rows)).on_conflict_do_nothing())
 
 
+# The statements of the send and delivery paths are built once: building one costs more
+# than running it, and SQLAlchemy reuses the compiled form of the same object.
+_THREAD = sa.select(threads).where(threads.c.id == sa.bindparam("thread_id"))
+_ENVELOPE_BY_CLIENT_ID = sa.select(envelopes).where(
+    envelopes.c.sender_device_id == sa.bindparam("sender_device_id"),
+    envelopes.c.client_message_id == sa.bindparam("client_message_id"),
+)
+_LOCK_SEQUENCES = (
+    sa.select(device_sequences.c.device_id)
+    .where(device_sequences.c.device_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(device_sequences.c.device_id)
+    .with_for_update()
+)
+_NEXT_SEQUENCES = (
+    device_sequences.update()
+    .where(device_sequences.c.device_id.in_(sa.bindparam("ids", expanding=True)))
+    .values(last_seq=device_sequences.c.last_seq + 1)
+    .returning(device_sequences.c.device_id, device_sequences.c.last_seq)
+)
+_MAILBOX_PAGE = (
+    sa.select(
+        mailbox.c.seq,
+        mailbox.c.envelope_id,
+        mailbox.c.ciphertext,
+        envelopes.c.thread_id,
+        envelopes.c.sender_user_id,
+        envelopes.c.sender_device_id,
+        envelopes.c.created_at,
+        threads.c.case_id,
+    )
+    .join(envelopes, envelopes.c.id == mailbox.c.envelope_id)
+    .join(threads, threads.c.id == envelopes.c.thread_id)
+    .join(
+        case_members,
+        sa.and_(
+            case_members.c.case_id == threads.c.case_id,
+            case_members.c.user_id == sa.bindparam("user_id"),
+        ),
+    )
+    .where(
+        mailbox.c.device_id == sa.bindparam("device_id"),
+        mailbox.c.seq > sa.bindparam("after"),
+        mailbox.c.expires_at > sa.bindparam("now"),
+    )
+    .order_by(mailbox.c.seq)
+    .limit(sa.bindparam("limit"))
+)
+
+
 async def get_thread(conn: AsyncConnection, thread_id: UUID) -> Row | None:
-    return (await conn.execute(sa.select(threads).where(threads.c.id == thread_id))).first()
+    return (await conn.execute(_THREAD, {"thread_id": thread_id})).first()
 
 
 # envelopes
@@ -49,11 +98,8 @@ async def get_thread(conn: AsyncConnection, thread_id: UUID) -> Row | None:
 async def envelope_by_client_id(
     conn: AsyncConnection, sender_device_id: UUID, client_message_id: str
 ) -> Row | None:
-    query = sa.select(envelopes).where(
-        envelopes.c.sender_device_id == sender_device_id,
-        envelopes.c.client_message_id == client_message_id,
-    )
-    return (await conn.execute(query)).first()
+    params = {"sender_device_id": sender_device_id, "client_message_id": client_message_id}
+    return (await conn.execute(_ENVELOPE_BY_CLIENT_ID, params)).first()
 
 
 async def get_envelope(conn: AsyncConnection, envelope_id: UUID) -> Row | None:
@@ -61,7 +107,7 @@ async def get_envelope(conn: AsyncConnection, envelope_id: UUID) -> Row | None:
 
 
 async def insert_envelope(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(envelopes.insert().values(**values))
+    await conn.execute(envelopes.insert(), values)
 
 
 async def next_sequences(conn: AsyncConnection, device_ids: Collection[UUID]) -> dict[UUID, int]:
@@ -75,18 +121,9 @@ async def next_sequences(conn: AsyncConnection, device_ids: Collection[UUID]) ->
         .values([{"device_id": d, "last_seq": 0} for d in ordered])
         .on_conflict_do_nothing()
     )
-    await conn.execute(
-        sa.select(device_sequences.c.device_id)
-        .where(device_sequences.c.device_id.in_(ordered))
-        .order_by(device_sequences.c.device_id)
-        .with_for_update()
-    )
-    result = await conn.execute(
-        device_sequences.update()
-        .where(device_sequences.c.device_id.in_(ordered))
-        .values(last_seq=device_sequences.c.last_seq + 1)
-        .returning(device_sequences.c.device_id, device_sequences.c.last_seq)
-    )
+    if conn.dialect.name != "sqlite":  # SQLite has one writer at a time anyway
+        await conn.execute(_LOCK_SEQUENCES, {"ids": ordered})
+    result = await conn.execute(_NEXT_SEQUENCES, {"ids": ordered})
     return {r.device_id: r.last_seq for r in result.all()}
 
 
@@ -98,28 +135,14 @@ async def mailbox_page(
     conn: AsyncConnection, device_id: UUID, user_id: UUID, after: int, limit: int, now: datetime
 ) -> list[Row]:
     """Rows after ``after`` in sequence order, of threads the user still belongs to."""
-    query = (
-        sa.select(
-            mailbox.c.seq,
-            mailbox.c.envelope_id,
-            mailbox.c.ciphertext,
-            envelopes.c.thread_id,
-            envelopes.c.sender_user_id,
-            envelopes.c.sender_device_id,
-            envelopes.c.created_at,
-            threads.c.case_id,
-        )
-        .join(envelopes, envelopes.c.id == mailbox.c.envelope_id)
-        .join(threads, threads.c.id == envelopes.c.thread_id)
-        .join(
-            case_members,
-            sa.and_(case_members.c.case_id == threads.c.case_id, case_members.c.user_id == user_id),
-        )
-        .where(mailbox.c.device_id == device_id, mailbox.c.seq > after, mailbox.c.expires_at > now)
-        .order_by(mailbox.c.seq)
-        .limit(limit)
-    )
-    return list((await conn.execute(query)).all())
+    params = {
+        "device_id": device_id,
+        "user_id": user_id,
+        "after": after,
+        "limit": limit,
+        "now": now,
+    }
+    return list((await conn.execute(_MAILBOX_PAGE, params)).all())
 
 
 async def acknowledge(conn: AsyncConnection, device_id: UUID, up_to: int) -> list[Row]:
