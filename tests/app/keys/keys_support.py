@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from db_support import table_counts
 from support import Session, run
 
 from app.config import Settings
@@ -56,22 +57,7 @@ def upload_device(client: Any, session: Session, device: Device) -> dict[str, An
 
 def row_counts(settings: Settings) -> dict[str, int]:
     """Rows in each key table (to prove a refused request stored nothing)."""
-
-    async def go() -> dict[str, int]:
-        db = Database(settings.effective_database_url)
-        try:
-            async with db.read() as conn:
-                return {
-                    t.name: int(
-                        (await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one()
-                    )
-                    for t in KEY_TABLES
-                }
-        finally:
-            await db.dispose()
-
-    result: dict[str, int] = run(go())
-    return result
+    return table_counts(settings, KEY_TABLES)
 
 
 def audit_rows(settings: Settings, prefix: str = "keys.") -> list[Any]:

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import sqlalchemy as sa
 from conftest import World
-from support import Session, login, run, session_from
+from db_support import table_counts
+from support import Session, login, session_from
 
 from app.config import Settings
-from app.storage.engine import Database
 from app.storage.schema import attachments, deliveries, envelopes, mailbox
 from client.api import Api
 from client.device import Device
@@ -77,22 +76,7 @@ def family(client: Any, tmp_path: Path, world: World) -> Family:
 
 def counts(settings: Settings) -> dict[str, int]:
     """Rows in the messaging tables (to prove a refused request stored nothing)."""
-
-    async def go() -> dict[str, int]:
-        db = Database(settings.effective_database_url)
-        try:
-            async with db.read() as conn:
-                return {
-                    t.name: int(
-                        (await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one()
-                    )
-                    for t in (envelopes, mailbox, deliveries, attachments)
-                }
-        finally:
-            await db.dispose()
-
-    result: dict[str, int] = run(go())
-    return result
+    return table_counts(settings, (envelopes, mailbox, deliveries, attachments))
 
 
 def uid(value: str | UUID) -> str:
