@@ -191,6 +191,7 @@ async def latency(setup: Setup, rate: float, seconds: float) -> dict[str, float]
     expected = 0
 
     async def reader(ws: Any) -> None:
+        last_ack = 0.0  # acks coalesced as client/live.py does: at most every 250 ms
         async for raw in ws:
             frame = json.loads(raw)
             if frame["type"] == "messages":
@@ -199,7 +200,9 @@ async def latency(setup: Setup, rate: float, seconds: float) -> dict[str, float]
                     start = sent_at.get(item["envelopeId"])
                     if start is not None:
                         delivery.append((now - start) * 1000)
-                await ws.send(json.dumps({"type": "ack", "upToSeq": frame["upToSeq"]}))
+                if now - last_ack >= 0.25:
+                    last_ack = now
+                    await ws.send(json.dumps({"type": "ack", "upToSeq": frame["upToSeq"]}))
             elif frame["type"] == "ping":
                 await ws.send('{"type":"pong"}')
 

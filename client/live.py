@@ -26,6 +26,10 @@ log = logging.getLogger("kaari.client")
 
 FATAL_CLOSE_CODES = {4403}
 MAX_FRAME = 4 * 1024 * 1024
+#: acknowledgements are coalesced: sent once the socket is quiet for ACK_QUIET seconds,
+#: or ACK_EVERY seconds after the first unacknowledged row (each ack is a write)
+ACK_QUIET = 0.05
+ACK_EVERY = 0.25
 
 
 class DeviceRevoked(Exception):
@@ -45,6 +49,8 @@ class Live:
         self._ws: ClientConnection | None = None
         self._backoff = 0.2
         self.connects = 0
+        self._acked = 0
+        self._ack_due: float | None = None
 
     # connection
 
@@ -58,10 +64,13 @@ class Live:
             raise ConnectionError("the server did not greet with hello")
         ws.send(json.dumps({"type": "sync", "afterSeq": self.messenger.cursor}))
         self._ws = ws
+        self._acked = 0
+        self._ack_due = None
         self._backoff = 0.2
         self.connects += 1
 
     def close(self) -> None:
+        self._flush_ack()
         if self._ws is not None:
             self._ws.close()
             self._ws = None
@@ -82,6 +91,18 @@ class Live:
             self._backoff = min(self._backoff * 2, 5.0)
         return False
 
+    def _flush_ack(self) -> None:
+        """Acknowledge everything stored so far (the server deletes those rows)."""
+        self._ack_due = None
+        cursor = self.messenger.cursor
+        if self._ws is None or cursor <= self._acked:
+            return
+        try:
+            self._ws.send(json.dumps({"type": "ack", "upToSeq": cursor}))
+            self._acked = cursor
+        except ConnectionClosed:
+            self._ws = None
+
     # receiving
 
     def poll(self, seconds: float) -> list[Message]:
@@ -95,9 +116,15 @@ class Live:
             if self._ws is None and not self._reconnect(deadline):
                 return new
             assert self._ws is not None
+            wait = left
+            if self._ack_due is not None:
+                wait = max(0.0, min(left, ACK_QUIET, self._ack_due - time.monotonic()))
             try:
-                raw = self._ws.recv(timeout=left)
+                raw = self._ws.recv(timeout=wait)
             except TimeoutError:
+                if self._ack_due is not None:
+                    self._flush_ack()
+                    continue
                 return new
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd is not None else None
@@ -106,6 +133,8 @@ class Live:
                     raise DeviceRevoked("revoked") from exc
                 continue
             new.extend(self._handle(json.loads(raw)))
+            if self._ack_due is not None and time.monotonic() >= self._ack_due:
+                self._flush_ack()
 
     def wait_for(self, predicate: Callable[[list[Message]], bool], seconds: float) -> list[Message]:
         """Poll until ``predicate(all new messages so far)`` holds or time runs out."""
@@ -119,9 +148,9 @@ class Live:
         kind = frame.get("type")
         ws = self._ws
         if kind == "messages":
-            new = self.messenger.receive(frame["items"])
-            if ws is not None:
-                ws.send(json.dumps({"type": "ack", "upToSeq": self.messenger.cursor}))
+            new = self.messenger.receive(frame["items"])  # stored before it is acknowledged
+            if self._ack_due is None:
+                self._ack_due = time.monotonic() + ACK_EVERY
             return new
         if kind == "wake" and ws is not None:
             ws.send(json.dumps({"type": "sync", "afterSeq": self.messenger.cursor}))
