@@ -96,7 +96,7 @@ def provide_orgs(
 
 
 def provide_keys(runtime: NamedDependency[Runtime]) -> KeyService:
-    return KeyService(runtime.db, runtime.audit, runtime.notifier)
+    return KeyService(runtime.db, runtime.audit, runtime.notifier, runtime.limiter)
 
 
 def provide_messaging(

@@ -42,6 +42,7 @@ from app.keys.schemas import (
     QueryResponse,
     UserKeys,
 )
+from app.ratelimit import RateLimiter
 from app.realtime.notifier import DEVICE_LIST_CHANGED, Notifier
 from app.storage.engine import Database
 from app.storage.types import utcnow
@@ -56,6 +57,9 @@ from crypto.identity import (
 )
 from crypto.signing import add_signature, signable_bytes
 
+#: Claim requests per device per minute: a device claims only to start sessions with
+#: devices it has none with, so this is generous; it stops draining others' keys.
+CLAIMS_PER_MINUTE = 60
 #: Unclaimed one-time keys a device may keep on the server (vodozemac keeps at most 100).
 MAX_UNCLAIMED_ONE_TIME_KEYS = 200
 
@@ -146,10 +150,17 @@ def _key_object(user: str, device: str, key: str, signature: str, *, fallback: b
 
 
 class KeyService:
-    def __init__(self, db: Database, audit: Audit, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: Audit,
+        notifier: Notifier | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.db = db
         self.audit = audit
         self.notifier = notifier
+        self.limiter = limiter
 
     # device sets, for the domains that encrypt to devices
 
@@ -334,6 +345,8 @@ class KeyService:
     # claim
 
     async def claim(self, principal: Principal, body: ClaimRequest) -> ClaimResponse:
+        if self.limiter is not None:  # a member must not drain other devices' keys
+            await self.limiter.hit(f"keys:claim:{principal.device_id}", CLAIMS_PER_MINUTE, 60)
         targets = list(dict.fromkeys(body.devices))
         out: dict[UUID, ClaimedKey] = {}
         now = utcnow()

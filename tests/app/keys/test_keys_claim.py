@@ -198,3 +198,23 @@ def test_concurrent_claims_never_hand_out_a_key_twice(settings: Settings) -> Non
     with TestClient(create_app(settings)) as client:
         counts = client.get("/keys/count", headers=target.headers).json()
     assert counts == {"oneTimeKeyCount": 0, "fallbackKey": True, "fallbackKeyUsed": True}
+
+
+def test_claims_are_rate_limited_per_device(
+    client: Any, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    from app.keys.service import CLAIMS_PER_MINUTE
+
+    target = make_device(tmp_path, world.guardian)
+    upload_device(client, world.guardian, target)
+    body = {"devices": [str(world.guardian.device_id)]}
+    for _ in range(CLAIMS_PER_MINUTE):
+        r = client.post("/keys/claim", json=body, headers=world.therapist.headers)
+        assert r.status_code == 200, r.text
+    r = client.post("/keys/claim", json=body, headers=world.therapist.headers)
+    problem = assert_problem(r, 429, "rate_limited")
+    assert int(r.headers["retry-after"]) > 0
+    assert problem["retryAfter"] > 0
+    # another device of the same organisation is not affected
+    r = client.post("/keys/claim", json=body, headers=world.guardian2.headers)
+    assert r.status_code == 200, r.text
