@@ -16,11 +16,14 @@ holds the device's encrypted key store and a random 32-byte key for it in ``secr
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import getpass
 import json
 import mimetypes
 import os
 import secrets
+import shutil
 import socket
 import sys
 from collections.abc import Iterator
@@ -28,10 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from client.api import Api, ApiError
 from client.device import Device
-from client.live import Live
-from client.messenger import Message, Messenger
+from client.live import DeviceRevoked, Live
+from client.messenger import Message, Messenger, SendFailed
+from crypto.errors import CryptoError, StoreError
 from crypto.payloads import AttachmentPointer, ReadReceipt, TextMessage
 
 CHUNK = 64 * 1024
@@ -61,11 +67,22 @@ class Profile:
     def secret(self) -> bytes:
         return bytes.fromhex((self.root / "secret").read_text().strip())
 
-    def create(self, server: str, user_id: str, device_id: str) -> bytes:
+    def lock(self) -> None:
+        """Hold the profile for this process: two processes on one key store would
+        each write back their own copy of the ratchets and lose messages."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = (self.root / "lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise CliError(f"The profile {self.root} is in use by another kaari client") from None
+        self._lock = handle  # released when the process ends
+
+    def create(self, server: str, user_id: str, device_id: str) -> bytes:
         key = secrets.token_bytes(32)
         path = self.root / "secret"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(key.hex())
         config = {"server": server, "userId": user_id, "deviceId": device_id}
@@ -74,6 +91,14 @@ class Profile:
 
     def device_dir(self) -> Path:
         return self.root / "device"
+
+    def remove(self) -> None:
+        """Delete what this profile holds (only its own files)."""
+        shutil.rmtree(self.device_dir(), ignore_errors=True)
+        for name in ("secret", "profile.json", "lock"):
+            (self.root / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.root.rmdir()  # only if nothing else is in it
 
 
 def _open(profile: Profile) -> tuple[Messenger, dict[str, Any]]:
@@ -125,6 +150,11 @@ def _show(message: Message, names: dict[str, str], out: Any) -> None:
 
 
 def cmd_login(args: argparse.Namespace, profile: Profile) -> int:
+    if profile.exists() or profile.device_dir().exists() or (profile.root / "secret").exists():
+        raise CliError(
+            f"{profile.root} already holds a device; `kaari client logout` first "
+            "(or use another --profile)"
+        )
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
     api = Api(args.server)
     body = api.login(args.email, password, args.device or f"kaari-cli@{socket.gethostname()}")
@@ -193,9 +223,14 @@ def cmd_save_file(args: argparse.Namespace, profile: Profile) -> int:
     for message in messenger.history():
         if message.message_id == args.message_id and isinstance(message.payload, AttachmentPointer):
             target = Path(args.path)
-            with target.open("wb") as handle:
-                for chunk in messenger.fetch_attachment(message.payload):
-                    handle.write(chunk)
+            partial = target.with_name(f".{target.name}.part")
+            try:  # written aside and renamed once complete and verified
+                with partial.open("wb") as handle:
+                    for chunk in messenger.fetch_attachment(message.payload):
+                        handle.write(chunk)
+                partial.replace(target)
+            finally:
+                partial.unlink(missing_ok=True)
             print(f"Saved {message.payload.size} bytes to {target}.")
             return 0
     raise CliError(f"No file in message {args.message_id!r}")
@@ -203,10 +238,13 @@ def cmd_save_file(args: argparse.Namespace, profile: Profile) -> int:
 
 def cmd_logout(args: argparse.Namespace, profile: Profile) -> int:
     messenger, _ = _open(profile)
-    messenger.api.logout()
+    try:
+        messenger.api.logout()
+    except ApiError as exc:
+        if exc.status != 401:  # already signed out (revoked): still clear this device
+            raise
     messenger.device.close()
-    for path in sorted(profile.root.rglob("*"), reverse=True):
-        path.unlink() if path.is_file() else path.rmdir()
+    profile.remove()
     print("Signed out; this device's keys and messages are deleted.")
     return 0
 
@@ -247,9 +285,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     profile = Profile(Path(args.profile))
     try:
+        profile.lock()
         return int(args.func(args, profile))
     except ApiError as exc:
         print(f"kaari client: {exc.detail} ({exc.code})", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"kaari client: cannot reach the server ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    except DeviceRevoked:
+        print("kaari client: this device was signed out; log in again", file=sys.stderr)
+        return 1
+    except (SendFailed, StoreError, CryptoError) as exc:
+        print(f"kaari client: {exc}", file=sys.stderr)
         return 1
     except (CliError, OSError) as exc:
         print(f"kaari client: {exc}", file=sys.stderr)

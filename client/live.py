@@ -62,9 +62,12 @@ class Live:
         if hello.get("type") != "hello":
             ws.close()
             raise ConnectionError("the server did not greet with hello")
-        ws.send(json.dumps({"type": "sync", "afterSeq": self.messenger.cursor}))
+        cursor = self.messenger.cursor
+        ws.send(json.dumps({"type": "sync", "afterSeq": cursor}))
+        if cursor > 0:  # rows stored before a drop may not have been acknowledged yet
+            ws.send(json.dumps({"type": "ack", "upToSeq": cursor}))
         self._ws = ws
-        self._acked = 0
+        self._acked = cursor
         self._ack_due = None
         self._backoff = 0.2
         self.connects += 1
@@ -132,7 +135,15 @@ class Live:
                 if code in FATAL_CLOSE_CODES:
                     raise DeviceRevoked("revoked") from exc
                 continue
-            new.extend(self._handle(json.loads(raw)))
+            try:
+                new.extend(self._handle(json.loads(raw)))
+            except Exception:
+                # a row was not consumed (e.g. the key directory was unreachable): drop
+                # the socket, so the next poll reconnects and syncs from the cursor
+                # instead of acknowledging past the row with a later frame
+                self._ack_due = None
+                self.close()
+                raise
             if self._ack_due is not None and time.monotonic() >= self._ack_due:
                 self._flush_ack()
 

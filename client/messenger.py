@@ -32,7 +32,7 @@ from client.api import Api, ApiError
 from client.device import ONE_TIME_KEY_TARGET, Device, PeerDevice
 from crypto.attachments import decrypt_stream, encrypt_stream
 from crypto.envelope import OlmCiphertext
-from crypto.errors import CryptoError, DuplicateMessageError
+from crypto.errors import CryptoError, DuplicateMessageError, StoreError
 from crypto.payloads import AttachmentPointer, Payload, ReadReceipt, TextMessage
 
 log = logging.getLogger("kaari.client")
@@ -224,9 +224,16 @@ class Messenger:
             if sender is None:
                 self._peer_keys([ciphertext.sender_user_id])
                 sender = self._peers.get(ciphertext.sender_device_id)
+            if sender is None:
+                # not in the key directory (revoked, or made up by a server): never shown
+                # as coming from the user it names
+                self.failed.append((seq, "unknown_sender"))
+                return None
             received = self.device.decrypt(ciphertext, expected_sender=sender)
         except DuplicateMessageError:
             return None
+        except StoreError:
+            raise  # the device's own storage failed: the row is not consumed
         except (CryptoError, msgspec.MsgspecError) as exc:
             self.failed.append((seq, type(exc).__name__))
             log.warning("a message could not be decrypted", extra={"count": seq})

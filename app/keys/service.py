@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,8 @@ from crypto.identity import (
     verify_one_time_key,
 )
 from crypto.signing import add_signature, signable_bytes
+
+log = logging.getLogger("kaari.keys")
 
 #: Claim requests per device per minute: a device claims only to start sessions with
 #: devices it has none with, so this is generous; it stops draining others' keys.
@@ -178,9 +181,12 @@ class KeyService:
     async def device_list_changed(self, user_id: UUID) -> None:
         """Bump the user's device-list version and tell every device of the users who share
         a case with them (their own included) to re-query ``/keys`` (after a commit)."""
-        async with self.db.transaction() as conn:
-            await store.bump_device_list(conn, user_id, utcnow())
-        await self._announce(user_id)
+        try:
+            async with self.db.transaction() as conn:
+                await store.bump_device_list(conn, user_id, utcnow())
+            await self._announce(user_id)
+        except Exception as exc:  # the revocation is committed; clients still get a 409
+            log.warning("device list announcement failed", extra={"error_type": type(exc).__name__})
 
     async def _announce(self, user_id: UUID) -> None:
         if self.notifier is None:

@@ -94,6 +94,8 @@ class AttachmentService:
                 await self.messaging.access(conn, principal, row.thread_id)
             except NotFound:
                 raise NotFound("No such attachment", code="attachment_not_found") from None
-        if not self.blobs.exists(attachment_id):
-            raise NotFound("No such attachment", code="attachment_not_found")
-        return int(row.size), self.blobs.read(attachment_id)
+        try:
+            chunks = await self.blobs.open(attachment_id)
+        except FileNotFoundError:
+            raise NotFound("No such attachment", code="attachment_not_found") from None
+        return int(row.size), chunks

@@ -16,7 +16,7 @@ import logging
 from app.messaging.schemas import AckedOut, AckIn, MailboxItem, MessagesOut, SyncIn
 from app.messaging.service import MessagingService
 from app.realtime.gateway import Connection, Gateway
-from app.realtime.schemas import WakeOut
+from app.realtime.schemas import CLOSE_RESYNC, WakeOut
 
 log = logging.getLogger("kaari.messaging")
 
@@ -93,7 +93,10 @@ class MailboxDelivery:
                     return
                 cursor.again = False
         except Exception as exc:
+            # e.g. the database was unreachable: without a pump, rows would wait for the
+            # next wake-up; closing makes the device reconnect and sync from its cursor
             log.error("mailbox push failed", extra={"error_type": type(exc).__name__})
+            conn.close(CLOSE_RESYNC, "resync")
 
 
 def _frames(items: list[MailboxItem]) -> list[list[MailboxItem]]:

@@ -310,7 +310,7 @@ class MessagingService:
                 raise InvalidInput(
                     "Acknowledged past the last message of this device", code="ack_ahead"
                 )
-            removed = await store.acknowledge(conn, principal.device_id, up_to)
+            removed = await store.acknowledge(conn, principal.device_id, principal.user_id, up_to)
             await store.insert_deliveries(
                 conn,
                 [

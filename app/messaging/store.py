@@ -39,6 +39,19 @@ async def ensure_threads(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) 
         await conn.execute(_insert(conn, threads).values(list(rows)).on_conflict_do_nothing())
 
 
+def _visible_to(user_id: Any) -> sa.ColumnElement[bool]:
+    """The user is still a member of the thread's case, in a role its kind admits
+    (family: therapists and guardians; child: also the child)."""
+    return sa.and_(
+        case_members.c.case_id == threads.c.case_id,
+        case_members.c.user_id == user_id,
+        sa.or_(
+            case_members.c.role.in_(("therapist", "guardian")),
+            sa.and_(threads.c.kind == "child", case_members.c.role == "child"),
+        ),
+    )
+
+
 # The statements of the send and delivery paths are built once: building one costs more
 # than running it, and SQLAlchemy reuses the compiled form of the same object.
 _THREAD = sa.select(threads).where(threads.c.id == sa.bindparam("thread_id"))
@@ -71,13 +84,7 @@ _MAILBOX_PAGE = (
     )
     .join(envelopes, envelopes.c.id == mailbox.c.envelope_id)
     .join(threads, threads.c.id == envelopes.c.thread_id)
-    .join(
-        case_members,
-        sa.and_(
-            case_members.c.case_id == threads.c.case_id,
-            case_members.c.user_id == sa.bindparam("user_id"),
-        ),
-    )
+    .join(case_members, _visible_to(sa.bindparam("user_id")))
     .where(
         mailbox.c.device_id == sa.bindparam("device_id"),
         mailbox.c.seq > sa.bindparam("after"),
@@ -145,9 +152,12 @@ async def mailbox_page(
     return list((await conn.execute(_MAILBOX_PAGE, params)).all())
 
 
-async def acknowledge(conn: AsyncConnection, device_id: UUID, up_to: int) -> list[Row]:
-    """Delete the device's rows up to ``up_to``; returns (envelope_id, sender_user_id,
-    thread_id) of each removed row."""
+async def acknowledge(
+    conn: AsyncConnection, device_id: UUID, user_id: UUID, up_to: int
+) -> list[Row]:
+    """Delete the device's rows up to ``up_to``; returns (id, sender_user_id, thread_id)
+    of the removed rows the device could see (rows of threads the user has left were
+    never handed out: they go without a receipt)."""
     removed = (
         (
             await conn.execute(
@@ -161,8 +171,11 @@ async def acknowledge(conn: AsyncConnection, device_id: UUID, up_to: int) -> lis
     )
     if not removed:
         return []
-    query = sa.select(envelopes.c.id, envelopes.c.sender_user_id, envelopes.c.thread_id).where(
-        envelopes.c.id.in_(set(removed))
+    query = (
+        sa.select(envelopes.c.id, envelopes.c.sender_user_id, envelopes.c.thread_id)
+        .join(threads, threads.c.id == envelopes.c.thread_id)
+        .join(case_members, _visible_to(user_id))
+        .where(envelopes.c.id.in_(set(removed)))
     )
     return list((await conn.execute(query)).all())
 

@@ -14,6 +14,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 from uuid import UUID
 
 CHUNK = 64 * 1024
@@ -64,14 +65,11 @@ class BlobStore:
     def exists(self, blob_id: UUID) -> bool:
         return self._path(blob_id).is_file()
 
-    async def read(self, blob_id: UUID) -> AsyncIterator[bytes]:
-        """The blob's bytes in chunks (FileNotFoundError if it is gone)."""
+    async def open(self, blob_id: UUID) -> AsyncIterator[bytes]:
+        """The blob's bytes in chunks. The file is opened now (FileNotFoundError if it
+        is gone), so a purge after this call cannot cut the download short."""
         handle = await asyncio.to_thread(open, self._path(blob_id), "rb")
-        try:
-            while chunk := await asyncio.to_thread(handle.read, CHUNK):
-                yield chunk
-        finally:
-            handle.close()
+        return _chunks(handle)
 
     async def delete(self, blob_id: UUID) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -82,6 +80,14 @@ class BlobStore:
         if not self.root.exists():
             return []
         return [p for p in self.root.rglob("*") if p.is_file()]
+
+
+async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK):
+            yield chunk
+    finally:
+        handle.close()
 
 
 def _sync_close(handle: object) -> None:

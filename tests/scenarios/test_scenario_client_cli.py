@@ -36,6 +36,22 @@ def test_a_guardian_and_the_therapist_message_each_other_from_the_terminal(
             assert done.returncode == 0, done.stderr
             assert "Signed in as" in done.stdout
             assert (profile / "secret").stat().st_mode & 0o077 == 0
+        # a second login would destroy the profile's keys: refused
+        again = kaari_client(
+            anna, "login", "--server", server.url, "--email", "anna@example.fi",
+            "--password-stdin", stdin=PASSWORD + "\n",
+        )  # fmt: skip
+        assert again.returncode == 1
+        assert "already holds a device" in again.stderr
+        # two processes on one profile would overwrite each other's ratchets: refused
+        import fcntl
+
+        with (anna / "lock").open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            busy = kaari_client(anna, "threads")
+            fcntl.flock(held, fcntl.LOCK_UN)
+        assert busy.returncode == 1
+        assert "in use by another kaari client" in busy.stderr
         threads = kaari_client(anna, "threads")
         assert threads.returncode == 0, threads.stderr
         assert people.family_thread in threads.stdout

@@ -306,3 +306,64 @@ def test_a_retry_racing_the_first_send_gets_its_result_not_an_error(
     assert again.status_code == 200, again.text
     assert again.json() == first.json()
     assert counts(settings) == before
+
+
+def test_rows_hidden_from_a_removed_member_get_no_delivery_receipt(
+    client: Any, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    f = family(client, tmp_path, world)
+    result = f.therapist.send_text(f.family_thread, "before")
+    r = client.delete(
+        f"/cases/{world.case_id}/members/{world.guardian2.user_id}",
+        headers=world.therapist.headers,
+    )
+    assert r.status_code == 204, r.text
+    # the removed member's device acknowledges up to its last sequence: the row is
+    # deleted, but it was never handed out, so it is not "delivered"
+    r = client.post("/mailbox/ack", json={"upToSeq": 1}, headers=world.guardian2.headers)
+    assert r.status_code == 200, r.text
+    delivered = f.therapist.api.deliveries(result["id"])["delivered"]
+    assert str(world.guardian2.device_id) not in {d["deviceId"] for d in delivered}
+
+
+def test_a_failing_mailbox_read_closes_the_socket_for_a_resync(
+    client: Any, settings: Settings, world: World, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from ws_support import close, closed_with, connect
+
+    from app.messaging.service import MessagingService
+
+    f = family(client, tmp_path, world)
+    f.therapist.send_text(f.family_thread, "hei")
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(MessagingService, "fetch", broken)
+    ws = connect(client, world.guardian2)
+    ws.send_json({"type": "sync", "afterSeq": 0})
+    try:
+        assert closed_with(ws) == (4008, "resync")
+    finally:
+        monkeypatch.undo()
+        close(ws)
+
+
+def test_a_download_in_flight_survives_the_purge_of_its_blob(
+    client: Any, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    from app.storage.blobs import BlobStore
+
+    f = family(client, tmp_path, world)
+    data = b"kuva" * 50_000
+    _, pointer = f.therapist.send_attachment(f.family_thread, [data], "image/png")
+    with client.stream(
+        "GET", f"/attachments/{pointer.blob_id}", headers=world.guardian.headers
+    ) as response:
+        assert response.status_code == 200
+        chunks = response.iter_bytes()
+        first = next(chunks)
+        for path in BlobStore(settings.effective_blob_dir).files():
+            path.unlink()  # the purge deletes the file meanwhile
+        body = first + b"".join(chunks)
+    assert len(body) == int(response.headers["content-length"])

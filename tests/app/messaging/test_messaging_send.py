@@ -137,3 +137,18 @@ def test_the_client_tops_up_one_time_keys_and_rotates_a_used_fallback_key(
     # and messages still flow to the device
     f.therapist.send_text(f.family_thread, "still here")
     assert texts(f.guardian2.sync()) == ["still here"]
+
+
+def test_a_message_from_a_device_missing_from_the_key_directory_is_not_shown(
+    client: Any, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    f = family(client, tmp_path, world)
+    f.guardian_phone2.send_text(f.family_thread, "from the tablet")
+    r = client.delete(
+        f"/devices/{f.guardian_phone2.device.device_id}", headers=world.guardian.headers
+    )
+    assert r.status_code == 204
+    # the reader has never seen the tablet's keys, and the directory no longer has them:
+    # the message is not shown as the guardian's
+    assert f.guardian2.sync() == []
+    assert f.guardian2.failed == [(1, "unknown_sender")]
