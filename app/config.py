@@ -129,6 +129,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     precall_host_addresses: str = ""
     """KAARI_PRECALL_HOST_ADDRESSES: the only addresses the echo peer offers as host
     candidates, comma-separated; empty = every interface but loopback (aiortc's choice)."""
+    room_open_before_minutes: int = 15
+    """KAARI_ROOM_OPEN_BEFORE_MINUTES: a video appointment's room opens this long before it."""
+    room_grace_minutes: int = 15
+    """KAARI_ROOM_GRACE_MINUTES: the room stays open this long after the appointment's end."""
+    room_seat_grace_seconds: float = 30.0
+    """KAARI_ROOM_SEAT_GRACE_SECONDS: a participant whose socket dropped keeps their seat
+    (and place in the waiting room) this long; joining again within it resumes."""
+    room_max_participants: int = 8
+    """KAARI_ROOM_MAX_PARTICIPANTS: seats of one room at most (a mesh: each device sends
+    its video to every other one)."""
+    room_max_children: int = 3
+    """KAARI_ROOM_MAX_CHILDREN: children seated at once per leading therapist of a room."""
 
     @property
     def is_production(self) -> bool:
@@ -193,6 +205,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "attachment_max_bytes",
             "message_retention_days",
             "purge_interval_seconds",
+            "room_seat_grace_seconds",
+            "room_max_participants",
+            "room_max_children",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"KAARI_{name.upper()} must be positive")
@@ -201,6 +216,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("KAARI_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("KAARI_REDIS_URL must be a redis:// or rediss:// URL")
+        if self.room_open_before_minutes < 0 or self.room_grace_minutes < 0:
+            raise ConfigError("KAARI_ROOM_OPEN_BEFORE_MINUTES and _GRACE_MINUTES must be >= 0")
         self._check_rtc()
         return self
 

@@ -19,11 +19,13 @@ from app.accounts.routes import (
     MeController,
     OrgController,
 )
+from app.appointments.accounting import sessions_used
 from app.appointments.routes import (
     AppointmentController,
     CancellationController,
     CaseAppointmentController,
 )
+from app.appointments.service import AppointmentService
 from app.cases.routes import CaseController
 from app.cases.service import CaseService
 from app.config import Settings
@@ -40,6 +42,7 @@ from app.messaging.service import MessagingService
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
+from app.storage.types import utcnow
 from signaling.routes import public_handlers as signaling_public
 from signaling.routes import route_handlers as signaling_routes
 from signaling.service import Signaling
@@ -57,6 +60,20 @@ def wire_messaging(runtime: Runtime) -> None:
     runtime.spawn(expiry.loop(runtime.settings.purge_interval_seconds), "kaari-purge")
 
 
+def wire_signaling(runtime: Runtime) -> Signaling:
+    """Rooms and the call relay on the WebSocket; appointment facts from appointments."""
+    cases = CaseService(runtime.db, runtime.audit, sessions_used)
+    appointments = AppointmentService(runtime.db, runtime.audit, cases, runtime.notifier, utcnow)
+    return Signaling.start(
+        runtime.settings,
+        runtime.limiter,
+        gateway=runtime.gateway,
+        notifier=runtime.notifier,
+        facts=appointments,
+        redis=runtime.redis,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = (settings or Settings.from_env()).check()
 
@@ -65,8 +82,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
         wire_messaging(runtime)
-        signaling = Signaling.start(settings, runtime.limiter)
+        signaling = wire_signaling(runtime)
         app.state.signaling = signaling
+        await signaling.start_rooms()
         try:
             yield
         finally:

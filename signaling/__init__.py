@@ -1,7 +1,8 @@
 """WebRTC signalling for video sessions (DESIGN.md section 9, docs/signaling.md).
 
-Built so far: ICE servers with coturn REST credentials (``ice``), the pre-call page
-and its aiortc echo peer (``page``, ``precall``). Rooms, the waiting room and the
-relay of offers and answers come with part 2 of issue #7. Everything taken from
+ICE servers with coturn REST credentials (``ice``), the pre-call page and its aiortc
+echo peer (``page``, ``precall``), rooms of video appointments with the waiting room
+and the relay of call signals on the WebSocket (``rooms``, ``roomstate``,
+``schemas_rooms``). Everything taken from
 ``app`` goes through ``signaling.ports``.
 """

@@ -34,6 +34,7 @@ from app.accounts.principal import Principal
 from app.accounts.service import signed_in_devices
 from app.appointments import store
 from app.appointments.accounting import Booking, warnings
+from app.appointments.facts import AppointmentFacts, CaseFacts
 from app.appointments.schemas import (
     AppointmentCreate,
     AppointmentOut,
@@ -237,6 +238,31 @@ class AppointmentService:
         async with self.db.read() as conn:
             view = await self._view(conn, principal, appointment_id)
         return _out(view.row, view.attendances, view.therapist_ids, set(view.visible))
+
+    async def room_facts(self, appointment_id: UUID) -> AppointmentFacts | None:
+        """The appointment's times, status, therapists and cases with their members, for
+        rules kept elsewhere (signalling's rooms); None if there is no such appointment."""
+        async with self.db.read() as conn:
+            row = await store.get_appointment(conn, appointment_id)
+            if row is None:
+                return None
+            attendances = await store.attendances(conn, [row.id])
+            therapist_ids = tuple(t.user_id for t in await store.therapists(conn, [row.id]))
+            cases = []
+            for a in attendances:
+                members = await self.cases.members_by_role(conn, a.case_id)
+                cases.append(CaseFacts(case_id=a.case_id, status=a.status, members=members))
+        return AppointmentFacts(
+            id=row.id,
+            org_id=row.org_id,
+            starts_at=row.starts_at,
+            ends_at=row.starts_at + timedelta(minutes=row.duration_minutes),
+            place_kind=row.place_kind,
+            group_kind=row.group_kind,
+            status=row.status,
+            therapist_ids=therapist_ids,
+            cases=tuple(cases),
+        )
 
     def _window(self, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
         for value, name in ((start, "from"), (end, "to")):

@@ -437,6 +437,10 @@ class CaseService:
         """The case's therapy periods (for appointments' quota warnings)."""
         return [period_of(r) for r in await store.list_periods(conn, case_id)]
 
+    async def members_by_role(self, conn: AsyncConnection, case_id: UUID) -> dict[UUID, str]:
+        """user id -> case role of every member of the case."""
+        return {r.user_id: r.role for r in await store.members(conn, case_id)}
+
     async def schedule_audience(self, conn: AsyncConnection, case_id: UUID) -> dict[UUID, str]:
         """user id -> case role of the members who see the case's schedule (caregivers
         only with the ``schedule`` scope): who hears of a cancelled session."""

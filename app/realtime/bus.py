@@ -65,7 +65,17 @@ class Close(BusMessage, tag="c", frozen=True):
     reason: str
 
 
-AnyBusMessage = Wake | Event | Close
+class Frame(BusMessage, tag="f", frozen=True):
+    """A frame for the device, already encoded (e.g. a relayed call signal). Bounded by
+    ``MAX_FRAME_TEXT``: the bus carries wake-ups and small events, not bulk data."""
+
+    text: str
+
+
+MAX_FRAME_TEXT = 48 * 1024
+"""The longest frame text a ``Frame`` bus message may carry (characters)."""
+
+AnyBusMessage = Wake | Event | Close | Frame
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(AnyBusMessage)

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, Union
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import msgspec
 from litestar import WebSocket
@@ -59,6 +59,7 @@ PURGE_EVERY_SECONDS = 600.0
 F = TypeVar("F", bound=InFrame)
 Handler = Callable[["Connection", F], Awaitable[None]]
 WakeHandler = Callable[["Connection", int | None], Awaitable[None]]
+CloseHandler = Callable[["Connection"], Awaitable[None]]
 
 _encoder = msgspec.json.Encoder()
 
@@ -90,6 +91,7 @@ class Connection:
         "_tokens",
         "channel",
         "close_code",
+        "id",
         "last_received",
         "principal",
         "socket",
@@ -111,6 +113,8 @@ class Connection:
         self._strikes = 0
         self.last_received = now
         self.close_code: int | None = None
+        # unique per socket (a reconnecting device gets a new one)
+        self.id = uuid4().hex
         # per-connection state of other domains' handlers, under their own key
         self.state: dict[str, Any] = {}
 
@@ -220,6 +224,7 @@ class Gateway:
         self._tags: set[str] = set()
         self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(InFrame)
         self._wake_handler: WakeHandler | None = None
+        self._close_handlers: list[CloseHandler] = []
         self._by_channel: dict[str, list[Connection]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -250,6 +255,11 @@ class Gateway:
         """Replace the default reaction to ``Notifier.wake`` (a ``wake`` frame to the device),
         e.g. to push mailbox rows. ``up_to`` is None after a bus outage (sync everything)."""
         self._wake_handler = handler
+
+    def on_close(self, handler: CloseHandler) -> None:
+        """Run ``handler(conn)`` after a connection ended (any reason), e.g. to keep a call
+        seat for a grace period. Errors are logged; handlers must not block for long."""
+        self._close_handlers.append(handler)
 
     # inspection
 
@@ -317,6 +327,7 @@ class Gateway:
             flusher = conn._flusher
             if flusher is not None:
                 flusher.cancel()
+            await self._closed(conn)
 
     async def _receive_loop(self, conn: Connection) -> None:
         socket = conn.socket
@@ -392,6 +403,16 @@ class Gateway:
             )
             conn.push(ErrorOut(code="internal_error", detail="The frame could not be handled"))
 
+    async def _closed(self, conn: Connection) -> None:
+        if conn.close_code is None:
+            conn.close_code = 1000
+        for handler in self._close_handlers:
+            try:
+                async with asyncio.timeout(5):
+                    await handler(conn)
+            except Exception as exc:
+                log.error("close handler failed", extra={"error_type": type(exc).__name__})
+
     async def _on_ping(self, conn: Connection, frame: PingIn) -> None:
         conn.push_text(PONG_TEXT)
 
@@ -434,6 +455,9 @@ class Gateway:
             return
         if isinstance(message, busmod.Wake):
             self._wake(list(conns), message.up_to)
+        elif isinstance(message, busmod.Frame):
+            for conn in list(conns):
+                conn.push_text(message.text)
         elif isinstance(message, busmod.Event):
             text = encode_frame(EventOut(event=message.name, ids=message.ids))
             for conn in list(conns):

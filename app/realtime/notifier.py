@@ -53,6 +53,14 @@ class Notifier:
             raise ValueError(f"an event carries at most {MAX_IDS} ids")
         await self._publish(device_ids, busmod.Event(name=event, ids=clean))
 
+    async def push_frame(self, device_ids: Iterable[UUID], text: str) -> None:
+        """An encoded frame (an ``OutFrame``'s JSON) to each device's sockets, on whichever
+        instance they are. At most ``MAX_FRAME_TEXT`` characters (ValueError beyond).
+        Delivery is best effort, like every bus message: nothing is stored."""
+        if len(text) > busmod.MAX_FRAME_TEXT:
+            raise ValueError(f"a pushed frame is at most {busmod.MAX_FRAME_TEXT} characters")
+        await self._publish(device_ids, busmod.Frame(text=text))
+
     async def close_devices(self, device_ids: Iterable[UUID], reason: str = "revoked") -> None:
         """Close every connection of these devices (4403 and the reason)."""
         await self._publish(device_ids, busmod.Close(code=CLOSE_REVOKED, reason=reason))

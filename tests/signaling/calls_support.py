@@ -1,0 +1,75 @@
+"""Real `kaari serve` processes and reference call clients for the aiortc room tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiortc import RTCIceServer
+from scenarios.scenario_people import People
+
+from client.api import Api
+from client.call import CallClient, Peer
+from client.messenger import Messenger
+from client.rtc import ice_servers_from_json
+from signaling.precall import restrict_host_addresses
+
+CALL_SECONDS = 30.0
+
+
+def loopback_only() -> None:
+    """Host candidates on 127.0.0.1 only (this process's aiortc peers)."""
+    restrict_host_addresses(["127.0.0.1"])
+
+
+def video_room(people: People, starts_in: timedelta = timedelta(minutes=5), **extra: Any) -> str:
+    start = datetime.now(UTC) + starts_in
+    body = {"caseIds": [people.case_id], "startsAt": start.isoformat(), "placeKind": "video"}
+    created = people.therapist.api.post("/appointments", {**body, **extra})
+    room_id: str = created["appointments"][0]["id"]
+    return room_id
+
+
+def ice_of(api: Api) -> list[RTCIceServer]:
+    return ice_servers_from_json(api.get("/rtc/ice-servers"))
+
+
+def caller(
+    m: Messenger, url: str | None = None, *, host_only: bool = False, **kwargs: Any
+) -> CallClient:
+    """A call client for the person; ``host_only``: no ICE servers (host candidates)."""
+    api = Api(url, token=m.api.token) if url else m.api
+    return CallClient(api, m.device, [] if host_only else ice_of(api), **kwargs)
+
+
+@asynccontextmanager
+async def clients(*callers: CallClient) -> AsyncIterator[None]:
+    try:
+        for c in callers:
+            await c.connect()
+        yield
+    finally:
+        for c in callers:
+            await asyncio.wait_for(c.close(), 10)
+
+
+async def talk(a: Peer, b: Peer, frames: int = 5) -> None:
+    """Both connected; a data-channel message each way; media frames each way."""
+    await asyncio.gather(a.connected.wait(), b.connected.wait())
+    sender = a if a.channel is not None and a.offerer else b
+    other = b if sender is a else a
+    while sender.channel is None or sender.channel.readyState != "open":  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    sender.channel.send("hei terapeutti")
+    await other.message.wait()
+    assert other.messages[0] == "hei terapeutti"
+    while other.channel is None or other.channel.readyState != "open":  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    other.channel.send("hei perhe")
+    await sender.message.wait()
+    assert sender.messages[0] == "hei perhe"
+    while a.frames < frames or b.frames < frames:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
