@@ -62,13 +62,21 @@ def derive(
 
 def encrypt(plaintext: bytes, p256dh: str, auth: str) -> bytes:
     """One aes128gcm record (RFC 8188) for the subscription's keys (RFC 8291)."""
+    return encrypt_with(
+        plaintext, p256dh, auth, ec.generate_private_key(ec.SECP256R1()), os.urandom(16)
+    )
+
+
+def encrypt_with(
+    plaintext: bytes, p256dh: str, auth: str, ephemeral: ec.EllipticCurvePrivateKey, salt: bytes
+) -> bytes:
+    """``encrypt`` with a given key pair and salt (each message needs fresh ones; the
+    RFC 8291 example fixes them)."""
     ua_public = b64url_decode(p256dh)
     auth_secret = b64url_decode(auth)
     ua_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), ua_public)
-    ephemeral = ec.generate_private_key(ec.SECP256R1())
     as_public = public_bytes(ephemeral.public_key())
     shared = ephemeral.exchange(ec.ECDH(), ua_key)
-    salt = os.urandom(16)
     cek, nonce = derive(shared, auth_secret, ua_public, as_public, salt)
     if len(plaintext) + 17 > RECORD_SIZE:
         raise ValueError("a push payload fits one record")
