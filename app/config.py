@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -141,6 +142,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     its video to every other one)."""
     room_max_children: int = 3
     """KAARI_ROOM_MAX_CHILDREN: children seated at once per leading therapist of a room."""
+    vapid_private_key: str = ""
+    """KAARI_VAPID_PRIVATE_KEY: the Web Push (VAPID, RFC 8292) signing key, a P-256 private
+    key as base64url of its 32-byte scalar or as PEM; empty = generated once into
+    data_dir/vapid_private_key in development, refused in production."""
+    vapid_subject: str = ""
+    """KAARI_VAPID_SUBJECT: a ``mailto:`` or ``https:`` contact the push services may use;
+    required in production."""
+    notify_gateway_url: str = ""
+    """KAARI_NOTIFY_GATEWAY_URL: the HTTP gateway that sends e-mail and SMS notices
+    (docs/notifications.md); empty = e-mail and SMS are off."""
+    notify_poll_seconds: float = 5.0
+    """KAARI_NOTIFY_POLL_SECONDS: how often each instance looks for due outbox rows (new
+    rows of its own wake it at once)."""
+    notify_retry_base_seconds: float = 30.0
+    """KAARI_NOTIFY_RETRY_BASE_SECONDS: the first retry delay of a failed notice; doubles
+    each attempt up to an hour."""
+    notify_max_attempts: int = 8
+    """KAARI_NOTIFY_MAX_ATTEMPTS: a notice is given up after this many failed attempts."""
+    reminder_interval_seconds: float = 60.0
+    """KAARI_REMINDER_INTERVAL_SECONDS: how often each instance looks for reminders due."""
+    test_clock_start: str = ""
+    """KAARI_TEST_CLOCK_START: development only: the server's clock starts at this RFC 3339
+    instant and runs on from the process start (scenario tests of reminders)."""
 
     @property
     def is_production(self) -> bool:
@@ -219,7 +243,40 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.room_open_before_minutes < 0 or self.room_grace_minutes < 0:
             raise ConfigError("KAARI_ROOM_OPEN_BEFORE_MINUTES and _GRACE_MINUTES must be >= 0")
         self._check_rtc()
+        self._check_notifications()
         return self
+
+    def _check_notifications(self) -> None:
+        if self.is_production:
+            if not self.vapid_private_key:
+                raise ConfigError("KAARI_VAPID_PRIVATE_KEY must be set in production")
+            if not self.vapid_subject:
+                raise ConfigError("KAARI_VAPID_SUBJECT must be set in production")
+            if self.test_clock_start:
+                raise ConfigError("KAARI_TEST_CLOCK_START is for development only")
+            if self.notify_gateway_url and not self.notify_gateway_url.startswith("https://"):
+                raise ConfigError("KAARI_NOTIFY_GATEWAY_URL must be https:// in production")
+        if self.vapid_subject and not self.vapid_subject.startswith(("mailto:", "https://")):
+            raise ConfigError("KAARI_VAPID_SUBJECT must be a mailto: or https: URL")
+        if self.notify_gateway_url and not self.notify_gateway_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError("KAARI_NOTIFY_GATEWAY_URL must be an http(s):// URL")
+        for name in (
+            "notify_poll_seconds",
+            "notify_retry_base_seconds",
+            "notify_max_attempts",
+            "reminder_interval_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"KAARI_{name.upper()} must be positive")
+        if self.test_clock_start:
+            try:
+                start = datetime.fromisoformat(self.test_clock_start)
+            except ValueError:
+                start = None
+            if start is None or start.tzinfo is None:
+                raise ConfigError("KAARI_TEST_CLOCK_START must be an RFC 3339 time with offset")
 
     def _check_rtc(self) -> None:
         if self.turn_host:

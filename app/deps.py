@@ -14,12 +14,15 @@ from app.accounts.pairing import PairingService
 from app.accounts.principal import Principal
 from app.accounts.service import AccountService
 from app.appointments.accounting import sessions_used
+from app.appointments.reminder_facts import ReminderFacts
 from app.appointments.series import Clock
 from app.appointments.service import AppointmentService
 from app.cases.service import CaseService
 from app.keys.service import KeyService
 from app.messaging.attachments import AttachmentService
 from app.messaging.service import MessagingService
+from app.notifications.calendar import CalendarService
+from app.notifications.service import Notifications
 from app.realtime.notifier import Notifier
 from app.realtime.service import TicketService
 from app.runtime import Runtime
@@ -71,8 +74,30 @@ def provide_appointments(
     runtime: NamedDependency[Runtime],
     cases: NamedDependency[CaseService],
     clock: NamedDependency[Clock],
+    notifications: NamedDependency[Notifications],
 ) -> AppointmentService:
-    return AppointmentService(runtime.db, runtime.audit, cases, runtime.notifier, clock)
+    return AppointmentService(
+        runtime.db, runtime.audit, cases, runtime.notifier, clock, notifications
+    )
+
+
+def provide_notifications(
+    runtime: NamedDependency[Runtime],
+    cases: NamedDependency[CaseService],
+    clock: NamedDependency[Clock],
+) -> Notifications:
+    wake = runtime.outbox.wake if runtime.outbox is not None else None
+    return Notifications(runtime.db, runtime.settings, runtime.audit, cases, clock, wake)
+
+
+def provide_calendar(
+    runtime: NamedDependency[Runtime],
+    cases: NamedDependency[CaseService],
+    appointments: NamedDependency[AppointmentService],
+    clock: NamedDependency[Clock],
+) -> CalendarService:
+    facts = ReminderFacts(cases, appointments)
+    return CalendarService(runtime.db, runtime.audit, facts.schedule, clock)
 
 
 def provide_invites(
@@ -129,6 +154,8 @@ dependencies = {
     "cases": Provide(provide_cases, sync_to_thread=False),
     "clock": Provide(provide_clock, sync_to_thread=False),
     "appointments": Provide(provide_appointments, sync_to_thread=False),
+    "notifications": Provide(provide_notifications, sync_to_thread=False),
+    "calendar": Provide(provide_calendar, sync_to_thread=False),
     "invites": Provide(provide_invites, sync_to_thread=False),
     "pairing": Provide(provide_pairing, sync_to_thread=False),
     "orgs": Provide(provide_orgs, sync_to_thread=False),

@@ -31,6 +31,9 @@ ALLOWED_EXTRA = {
     "case_id",
     "thread_id",
     "size",
+    "delivered",
+    "failed",
+    "kind",
 }
 _encoder = msgspec.json.Encoder()
 

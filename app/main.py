@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar, Router
 from litestar.middleware import DefineMiddleware
@@ -20,16 +22,18 @@ from app.accounts.routes import (
     OrgController,
 )
 from app.appointments.accounting import sessions_used
+from app.appointments.reminder_facts import ReminderFacts
 from app.appointments.routes import (
     AppointmentController,
     CancellationController,
     CaseAppointmentController,
 )
+from app.appointments.series import Clock
 from app.appointments.service import AppointmentService
 from app.cases.routes import CaseController
 from app.cases.service import CaseService
 from app.config import Settings
-from app.deps import dependencies
+from app.deps import dependencies, provide_clock
 from app.errors import exception_handlers
 from app.health import health, ready
 from app.keys.routes import KeyController
@@ -39,6 +43,16 @@ from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
 from app.messaging.routes import AttachmentController, MailboxController, ThreadController
 from app.messaging.service import MessagingService
+from app.notifications.outbox import Outbox
+from app.notifications.reminders import Reminders
+from app.notifications.routes import (
+    MeNotificationController,
+    PushController,
+    QuietHoursController,
+    calendar_feed,
+)
+from app.notifications.service import Notifications
+from app.notifications.webpush import load_vapid
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
@@ -74,6 +88,27 @@ def wire_signaling(runtime: Runtime) -> Signaling:
     )
 
 
+def wire_notifications(runtime: Runtime, clock: Clock) -> None:
+    """The outbox sender (push, e-mail, SMS) and the reminder scheduler of this instance."""
+    settings = runtime.settings
+    outbox = Outbox(runtime.db, settings, load_vapid(settings), clock)
+    runtime.outbox = outbox
+    cases = CaseService(runtime.db, runtime.audit, sessions_used)
+    notifications = Notifications(runtime.db, settings, runtime.audit, cases, clock, outbox.wake)
+    appointments = AppointmentService(
+        runtime.db, runtime.audit, cases, runtime.notifier, clock, notifications
+    )
+    reminders = Reminders(runtime.db, ReminderFacts(cases, appointments), notifications, clock)
+    runtime.spawn(outbox.loop(), "kaari-notify-outbox")
+    runtime.spawn(reminders.loop(settings.reminder_interval_seconds), "kaari-reminders")
+
+
+def running_clock(start: str) -> Clock:
+    """KAARI_TEST_CLOCK_START (development only): time starts there and runs on."""
+    origin, began = datetime.fromisoformat(start).astimezone(UTC), time.monotonic()
+    return lambda: origin + timedelta(seconds=time.monotonic() - began)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = (settings or Settings.from_env()).check()
 
@@ -81,7 +116,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
+        if settings.test_clock_start:
+            app.state.clock = running_clock(settings.test_clock_start)
         wire_messaging(runtime)
+        wire_notifications(runtime, lambda: provide_clock(app.state)())
         signaling = wire_signaling(runtime)
         app.state.signaling = signaling
         await signaling.start_rooms()
@@ -103,6 +141,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AppointmentController,
             CaseAppointmentController,
             CancellationController,
+            MeNotificationController,
+            PushController,
+            QuietHoursController,
             TicketController,
             KeyController,
             ThreadController,
@@ -113,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{"BearerToken": []}],
     )
     return Litestar(
-        route_handlers=[health, ready, api, ws_gateway, *signaling_public],
+        route_handlers=[health, ready, api, ws_gateway, calendar_feed, *signaling_public],
         lifespan=[lifespan],
         dependencies=dependencies,
         exception_handlers=exception_handlers,

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from app.accounts.passwords import Passwords
 from app.audit.service import Audit
 from app.config import Settings
+from app.notifications.outbox import Outbox
 from app.ratelimit import MemoryRateLimitStore, RateLimiter, RateLimitStore, RedisRateLimitStore
 from app.realtime.bus import Bus, make_bus
 from app.realtime.gateway import Gateway
@@ -35,6 +36,8 @@ class Runtime:
     notifier: Notifier
     blobs: BlobStore
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    outbox: Outbox | None = None
+    """the notification sender of this instance (app/main.py wires it)"""
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:

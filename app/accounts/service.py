@@ -273,3 +273,9 @@ class AccountService:
             )
         await self._disconnect(principal.user_id, revoked)
         return len(revoked)
+
+
+async def contacts(conn: AsyncConnection, user_ids: Iterable[UUID]) -> dict[UUID, Any]:
+    """user id -> (id, org_id, role, locale, email) of the enabled users: whom a notice
+    reaches, and in which language."""
+    return {r.id: r for r in await store.contacts(conn, list(dict.fromkeys(user_ids)))}

@@ -199,3 +199,14 @@ async def claim_pairing_code(conn: AsyncConnection, code_id: UUID, at: datetime)
         .values(used_at=at)
     )
     return result.rowcount == 1
+
+
+async def contacts(conn: AsyncConnection, user_ids: list[UUID]) -> list[Row]:
+    """id, org, role, locale and e-mail of the users still enabled: whom a notice reaches
+    and in which language."""
+    if not user_ids:
+        return []
+    query = sa.select(
+        users.c.id, users.c.org_id, users.c.role, users.c.locale, users.c.email
+    ).where(users.c.id.in_(user_ids), users.c.disabled_at.is_(None))
+    return list((await conn.execute(query)).all())

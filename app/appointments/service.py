@@ -51,6 +51,7 @@ from app.appointments.series import Clock, local_naive, shifted, weekly
 from app.audit.service import Audit
 from app.cases.service import CaseService, Membership
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.notifications.events import DomainEvent, EventSink
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
 
@@ -185,12 +186,14 @@ class AppointmentService:
         cases: CaseService,
         notifier: Notifier | None,
         clock: Clock,
+        events: EventSink | None = None,
     ) -> None:
         self.db = db
         self.audit = audit
         self.cases = cases
         self.notifier = notifier
         self.clock = clock
+        self.events = events
 
     # reading
 
@@ -382,7 +385,16 @@ class AppointmentService:
             )
             outs = await self._outs(conn, ids, None)
             audience = await self._audience(conn, case_ids, therapist_ids)
-        ids_extra = {"seriesId": series_id} if series_id else {}
+            ids_extra = {"seriesId": series_id} if series_id else {}
+            await self._record(
+                conn,
+                case_ids,
+                therapist_ids,
+                principal,
+                APPOINTMENT_SCHEDULED,
+                lambda c: {"appointmentId": ids[0], "caseId": c, **ids_extra},
+            )
+        self._wake()
         await self._announce(
             audience,
             principal,
@@ -449,7 +461,16 @@ class AppointmentService:
             )
             outs = await self._outs(conn, ids, None)
             audience = await self._audience(conn, view.case_ids, view.therapist_ids)
-        extra = {"seriesId": row.series_id} if row.series_id else {}
+            extra = {"seriesId": row.series_id} if row.series_id else {}
+            await self._record(
+                conn,
+                view.case_ids,
+                view.therapist_ids,
+                principal,
+                APPOINTMENT_RESCHEDULED,
+                lambda c: {"appointmentId": row.id, "caseId": c, **extra},
+            )
+        self._wake()
         await self._announce(
             audience,
             principal,
@@ -635,6 +656,16 @@ class AppointmentService:
             view = await self._view(conn, principal, appointment_id)
             out = await self._cancellation_out(conn, view, cancellation_id)
             audience = await self._audience(conn, open_cases, view.therapist_ids)
+            await self._record(
+                conn,
+                open_cases,
+                view.therapist_ids,
+                principal,
+                APPOINTMENT_CANCELLED,
+                lambda c: {"appointmentId": row.id, "caseId": c, "cancellationId": cancellation_id},
+                urgent=True,
+            )
+        self._wake()
         await self._announce(
             audience,
             principal,
@@ -720,6 +751,18 @@ class AppointmentService:
                 )
             out = await self._cancellation_out(conn, view, row.id)
             devices = await signed_in_devices(conn, [row.cancelled_by]) if added else {}
+            first_of_user = added and [s.user_id for s in out.seen_by].count(principal.user_id) == 1
+            if first_of_user and self.events is not None:
+                await self.events.record(
+                    conn,
+                    DomainEvent(
+                        kind=CANCELLATION_SEEN,
+                        ids={"cancellationId": row.id, "appointmentId": row.appointment_id},
+                        recipients=[row.cancelled_by],
+                    ),
+                )
+        if first_of_user:
+            self._wake()
         if added and self.notifier is not None:
             await self.notifier.send_event(
                 devices,
@@ -741,6 +784,38 @@ class AppointmentService:
             users = list(await self.cases.schedule_audience(conn, case_id)) + therapists
             result[case_id] = list(await signed_in_devices(conn, users))
         return result
+
+    async def _record(
+        self,
+        conn: AsyncConnection,
+        case_ids: Iterable[UUID],
+        therapist_ids: Iterable[UUID],
+        principal: Principal,
+        kind: str,
+        ids: Any,
+        *,
+        urgent: bool = False,
+    ) -> None:
+        """In the transaction: the push, e-mail and SMS notices of the event, one event per
+        case, to its schedule audience and the session's therapists but the actor."""
+        if self.events is None:
+            return
+        therapists = list(therapist_ids)
+        for case_id in case_ids:
+            users = list(await self.cases.schedule_audience(conn, case_id)) + therapists
+            recipients = [u for u in dict.fromkeys(users) if u != principal.user_id]
+            await self.events.record(
+                conn,
+                DomainEvent(
+                    kind=kind, ids=ids(case_id), recipients=recipients, case_id=case_id,
+                    urgent=urgent,
+                ),
+            )  # fmt: skip
+
+    def _wake(self) -> None:
+        """After the commit: this instance's sender looks at the new notices now."""
+        if self.events is not None:
+            self.events.wake()
 
     async def _announce(
         self,

@@ -191,3 +191,19 @@ async def acks(conn: AsyncConnection, cancellation_id: UUID) -> list[Row]:
         .order_by(cancellation_acks.c.seen_at, cancellation_acks.c.device_id)
     )
     return list((await conn.execute(query)).all())
+
+
+async def scheduled_between(conn: AsyncConnection, start: datetime, end: datetime) -> list[Row]:
+    """(appointment_id, case_id) of the still scheduled attendances of the sessions
+    starting in [start, end), in every organisation (for reminders)."""
+    query = (
+        sa.select(appointment_cases.c.appointment_id, appointment_cases.c.case_id)
+        .join(appointments, appointments.c.id == appointment_cases.c.appointment_id)
+        .where(
+            appointments.c.starts_at >= start,
+            appointments.c.starts_at < end,
+            appointment_cases.c.status == "scheduled",
+        )
+        .order_by(appointments.c.starts_at, appointment_cases.c.appointment_id)
+    )
+    return list((await conn.execute(query)).all())

@@ -441,6 +441,10 @@ class CaseService:
         """user id -> case role of every member of the case."""
         return {r.user_id: r.role for r in await store.members(conn, case_id)}
 
+    async def open_periods(self, conn: AsyncConnection, day: date) -> list[tuple[UUID, Period]]:
+        """(org id, period) of every open case's period covering ``day`` (for reminders)."""
+        return [(r.org_id, period_of(r)) for r in await store.periods_covering(conn, day)]
+
     async def schedule_audience(self, conn: AsyncConnection, case_id: UUID) -> dict[UUID, str]:
         """user id -> case role of the members who see the case's schedule (caregivers
         only with the ``schedule`` scope): who hears of a cancelled session."""

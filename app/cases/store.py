@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -164,3 +165,18 @@ async def update_period(
         .where(therapy_periods.c.id == period_id, therapy_periods.c.case_id == case_id)
         .values(**values)
     )
+
+
+async def periods_covering(conn: AsyncConnection, day: date) -> list[Row]:
+    """The therapy periods of open cases that cover ``day``, with the case's org_id."""
+    query = (
+        sa.select(therapy_periods, cases.c.org_id)
+        .join(cases, cases.c.id == therapy_periods.c.case_id)
+        .where(
+            therapy_periods.c.starts_on <= day,
+            therapy_periods.c.ends_on >= day,
+            cases.c.closed_at.is_(None),
+        )
+        .order_by(therapy_periods.c.ends_on, therapy_periods.c.id)
+    )
+    return list((await conn.execute(query)).all())

@@ -417,3 +417,96 @@ cancellation_acks = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("seen_at", UTCDateTime, nullable=False),
 )
+
+# notifications (app/notifications): where and when to notify, never what was said
+
+# a device's Web Push subscription (RFC 8030): the push service's URL and the keys that
+# encrypt for the browser (RFC 8291); dropped when the push service answers 404/410
+push_subscriptions = sa.Table(
+    "push_subscriptions",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False, index=True),
+    # the device that registered it: a revoked device's subscriptions get nothing
+    sa.Column("device_id", sa.Uuid, sa.ForeignKey("devices.id"), nullable=False, index=True),
+    sa.Column("endpoint", sa.String(1024), nullable=False, unique=True),
+    # the browser's P-256 public key (65 bytes) and auth secret (16 bytes), base64url
+    sa.Column("p256dh", sa.String(100), nullable=False),
+    sa.Column("auth", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# a user's channels per event kind (JSON: kind -> ["push", "email", "sms"]); absent kinds
+# take the defaults (app/notifications/texts.py)
+notification_preferences = sa.Table(
+    "notification_preferences",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("channels", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# quiet hours of the child's devices in a case, set by a guardian: local wall-clock times
+# in Europe/Helsinki; push and outbox notices to the child wait until they end
+quiet_hours = sa.Table(
+    "quiet_hours",
+    metadata,
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), primary_key=True),
+    sa.Column("starts_minute", sa.Integer, nullable=False),
+    sa.Column("ends_minute", sa.Integer, nullable=False),
+    sa.Column("set_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("starts_minute BETWEEN 0 AND 1439", name="starts"),
+    sa.CheckConstraint("ends_minute BETWEEN 0 AND 1439", name="ends"),
+)
+
+# one notice to send on one channel: a push to one subscription, or an e-mail/SMS through
+# the gateway. Only the event kind and ids are stored; the text is made when it is sent.
+# Claimed by moving next_attempt_at ahead (a lease), so a crashed sender's row comes back.
+notification_outbox = sa.Table(
+    "notification_outbox",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column(
+        "subscription_id",
+        sa.Uuid,
+        sa.ForeignKey("push_subscriptions.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
+    sa.Column("kind", sa.String(64), nullable=False),
+    # the event's ids (JSON object of short strings), e.g. {"appointmentId": "…"}
+    sa.Column("ids", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    # given up (too many attempts, or refused for good); next_attempt_at is then NULL
+    sa.Column("failed_at", UTCDateTime, nullable=True),
+    # a stable code (http_503, timeout, gone, …), never a message or a body
+    sa.Column("last_error", sa.String(32), nullable=True),
+    sa.CheckConstraint("channel IN ('push','email','sms')", name="channel"),
+    sa.Index("ix_notification_outbox_due", "next_attempt_at"),
+)
+
+# a reminder decided for one recipient: the key makes it happen once across restarts and
+# instances (the insert and the reminder's outbox rows commit together)
+reminders_sent = sa.Table(
+    "reminders_sent",
+    metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("target_id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+)
+
+# a user's secret calendar feed URL; only the SHA-256 of its token is stored
+calendar_tokens = sa.Table(
+    "calendar_tokens",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

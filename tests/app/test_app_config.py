@@ -35,6 +35,13 @@ def test_cli_overrides_win_over_the_environment() -> None:
     assert Settings.from_env({"KAARI_PORT": "9000"}, port=9100).port == 9100
 
 
+VAPID_KEY = (
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"  # a valid P-256 scalar (base64url of 32 bytes)
+)
+REAL = {"KAARI_ENV": "production", "KAARI_SECRET_KEY": "s" * 40}
+PUSH = {"KAARI_VAPID_PRIVATE_KEY": VAPID_KEY, "KAARI_VAPID_SUBJECT": "mailto:ops@example.fi"}
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -48,6 +55,14 @@ def test_cli_overrides_win_over_the_environment() -> None:
         ({"KAARI_DATABASE_URL": "mysql://x/y"}, "KAARI_DATABASE_URL"),
         ({"KAARI_REDIS_URL": "http://x"}, "KAARI_REDIS_URL"),
         ({"KAARI_PAIRING_TTL_SECONDS": "0"}, "KAARI_PAIRING_TTL_SECONDS"),
+        ({**REAL, "KAARI_VAPID_SUBJECT": "mailto:a@b.fi"}, "KAARI_VAPID_PRIVATE_KEY must be set"),
+        ({**REAL, "KAARI_VAPID_PRIVATE_KEY": VAPID_KEY}, "KAARI_VAPID_SUBJECT must be set"),
+        ({"KAARI_VAPID_SUBJECT": "ops@example.fi"}, "mailto: or https:"),
+        ({**REAL, **PUSH, "KAARI_TEST_CLOCK_START": "2026-01-01T00:00:00+02:00"}, "development"),
+        ({**REAL, **PUSH, "KAARI_NOTIFY_GATEWAY_URL": "http://gw"}, "https:// in production"),
+        ({"KAARI_NOTIFY_GATEWAY_URL": "gw.example.fi"}, "KAARI_NOTIFY_GATEWAY_URL"),
+        ({"KAARI_NOTIFY_MAX_ATTEMPTS": "0"}, "KAARI_NOTIFY_MAX_ATTEMPTS"),
+        ({"KAARI_TEST_CLOCK_START": "2026-01-01T00:00:00"}, "with offset"),
     ],
 )
 def test_unsafe_or_invalid_settings_are_refused(env: dict[str, str], message: str) -> None:
@@ -55,7 +70,15 @@ def test_unsafe_or_invalid_settings_are_refused(env: dict[str, str], message: st
         Settings.from_env(env)
 
 
+PRODUCTION_PUSH = {
+    "KAARI_VAPID_PRIVATE_KEY": VAPID_KEY,
+    "KAARI_VAPID_SUBJECT": "mailto:ops@example.fi",
+}
+
+
 def test_production_accepts_a_real_secret() -> None:
-    s = Settings.from_env({"KAARI_ENV": "production", "KAARI_SECRET_KEY": "s" * 40})
+    s = Settings.from_env(
+        {"KAARI_ENV": "production", "KAARI_SECRET_KEY": "s" * 40, **PRODUCTION_PUSH}
+    )
     assert s.is_production
     assert s.secret_key != DEV_SECRET_KEY

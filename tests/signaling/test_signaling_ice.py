@@ -160,6 +160,8 @@ def test_good_rtc_configuration_is_read_from_the_environment() -> None:
             "KAARI_TURN_SECRETS": "n" * 32 + ", " + "o" * 32,
             "KAARI_TURN_CREDENTIAL_TTL_SECONDS": "7200",
             "KAARI_PRECALL_HOST_ADDRESSES": "127.0.0.1, ::1",
+            "KAARI_VAPID_PRIVATE_KEY": "A" * 42 + "E",
+            "KAARI_VAPID_SUBJECT": "mailto:ops@example.fi",
         }
     )
     assert s.turn_secret_list == ["n" * 32, "o" * 32]

@@ -1,0 +1,221 @@
+"""The sender: takes due outbox rows and sends them, with retries.
+
+Every instance runs ``loop``. A row is claimed by moving its ``next_attempt_at`` to the
+end of a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so instances never take the
+same row), sent outside the transaction, then settled: delivered, retried later with
+exponential backoff (429, 5xx, network errors; a push service's ``Retry-After`` is
+honoured), or given up (other 4xx, too many attempts). A push service's 404/410 means
+the subscription is gone: it is deleted. Delivery is at-least-once: a crash after the
+push service accepted a message but before it was settled sends it again after the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import msgspec
+
+from app.accounts.service import contacts
+from app.config import Settings
+from app.notifications import events as ev
+from app.notifications import store
+from app.notifications.texts import text
+from app.notifications.webpush import Vapid, encrypt
+from app.storage.engine import Database
+
+log = logging.getLogger("kaari.notifications")
+
+Clock = Callable[[], datetime]
+LEASE = timedelta(seconds=60)
+BATCH = 50
+CONCURRENCY = 10
+MAX_DELAY_SECONDS = 3600.0
+PUSH_TTL_SECONDS = 24 * 3600
+SEND_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to: delivered, retry (after at least ``retry_after``), or
+    given up; ``error`` is a short stable code, never a response body."""
+
+    delivered: bool = False
+    retry: bool = False
+    error: str | None = None
+    retry_after: float = 0.0
+    subscription_gone: bool = False
+
+
+def _http_outcome(response: httpx.Response, *, push: bool) -> Outcome:
+    status = response.status_code
+    if 200 <= status < 300:
+        return Outcome(delivered=True)
+    error = f"http_{status}"
+    if push and status in (404, 410):
+        return Outcome(error="subscription_gone", subscription_gone=True)
+    if status == 429 or status >= 500:
+        after = 0.0
+        try:
+            after = float(response.headers.get("retry-after", "0"))
+        except ValueError:
+            after = 0.0
+        return Outcome(retry=True, error=error, retry_after=min(max(after, 0.0), 86_400.0))
+    return Outcome(error=error)
+
+
+def push_payload(kind: str, ids: dict[str, str]) -> bytes:
+    """The whole push message before encryption: a type and ids, no content."""
+    return msgspec.json.encode({"type": kind, "ids": ids})
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        vapid: Vapid,
+        clock: Clock,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.vapid = vapid
+        self.clock = clock
+        self.http = http
+        self._kick = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look at the outbox now (rows were just committed by this instance)."""
+        self._kick.set()
+
+    async def run_once(self) -> int:
+        """Send what is due now; how many rows were attempted."""
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            rows = await store.claim_due(conn, now, now + LEASE, BATCH)
+        if not rows:
+            return 0
+        async with self.db.read() as conn:
+            people = await contacts(conn, {r.user_id for r in rows})
+            subs = {
+                r.subscription_id: await store.get_subscription(conn, r.subscription_id)
+                for r in rows
+                if r.subscription_id is not None
+            }
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def attempt(row: Any) -> Outcome:
+            async with gate:
+                try:
+                    return await self._send(row, people.get(row.user_id), subs)
+                except httpx.TimeoutException:
+                    return Outcome(retry=True, error="timeout")
+                except httpx.HTTPError:
+                    return Outcome(retry=True, error="network")
+
+        outcomes = await asyncio.gather(*(attempt(r) for r in rows))
+        settled = self.clock()
+        async with self.db.transaction() as conn:
+            for row, outcome in zip(rows, outcomes, strict=True):
+                await self._settle(conn, row, outcome, settled)
+        delivered = sum(o.delivered for o in outcomes)
+        log.info(
+            "notices sent",
+            extra={"count": len(rows), "delivered": delivered, "failed": len(rows) - delivered},
+        )
+        return len(rows)
+
+    async def _send(self, row: Any, person: Any, subs: dict[UUID, Any]) -> Outcome:
+        assert self.http is not None, "the sender needs an HTTP client (loop() makes one)"
+        if person is None:
+            return Outcome(error="recipient_gone")
+        if row.channel == "push":
+            sub = subs.get(row.subscription_id) if row.subscription_id else None
+            if sub is None:
+                return Outcome(error="subscription_gone")
+            body = encrypt(push_payload(row.kind, dict(row.ids)), sub.p256dh, sub.auth)
+            urgent = row.kind == ev.APPOINTMENT_CANCELLED
+            response = await self.http.post(
+                sub.endpoint,
+                content=body,
+                headers={
+                    "authorization": self.vapid.authorization(sub.endpoint),
+                    "content-encoding": "aes128gcm",
+                    "content-type": "application/octet-stream",
+                    "ttl": str(PUSH_TTL_SECONDS),
+                    "urgency": "high" if urgent else "normal",
+                },
+                timeout=SEND_TIMEOUT,
+            )
+            return _http_outcome(response, push=True)
+        if not self.settings.notify_gateway_url:
+            return Outcome(error="gateway_off")
+        message = {
+            "id": str(row.id),
+            "channel": row.channel,
+            "userId": str(row.user_id),
+            "to": person.email if row.channel == "email" else None,
+            "locale": person.locale,
+            "text": text(row.kind, person.locale, child=person.role == "child"),
+        }
+        response = await self.http.post(
+            self.settings.notify_gateway_url,
+            content=msgspec.json.encode(message),
+            headers={"content-type": "application/json", "idempotency-key": str(row.id)},
+            timeout=SEND_TIMEOUT,
+        )
+        return _http_outcome(response, push=False)
+
+    async def _settle(self, conn: Any, row: Any, outcome: Outcome, now: datetime) -> None:
+        if outcome.delivered:
+            await store.settle(
+                conn, row.id, delivered_at=now, next_attempt_at=None, last_error=None
+            )
+            return
+        if outcome.subscription_gone and row.subscription_id is not None:
+            await store.delete_subscription(conn, row.subscription_id)
+        attempts = row.attempts + 1
+        if outcome.retry and attempts < self.settings.notify_max_attempts:
+            delay = min(
+                self.settings.notify_retry_base_seconds * 2 ** (attempts - 1), MAX_DELAY_SECONDS
+            )
+            delay *= 0.8 + 0.4 * random.random()  # noqa: S311 (jitter)
+            delay = max(delay, outcome.retry_after)
+            await store.settle(
+                conn,
+                row.id,
+                next_attempt_at=now + timedelta(seconds=delay),
+                last_error=outcome.error,
+            )
+            return
+        await store.settle(
+            conn,
+            row.id,
+            failed_at=now,
+            next_attempt_at=None,
+            last_error=outcome.error if not outcome.retry else "gave_up",
+        )
+
+    async def loop(self) -> None:
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            self.http = http
+            while True:
+                self._kick.clear()
+                try:
+                    while await self.run_once() >= BATCH:
+                        pass
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("sending notices failed", extra={"error_type": type(exc).__name__})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._kick.wait(), self.settings.notify_poll_seconds)

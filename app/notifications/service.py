@@ -1,0 +1,329 @@
+"""Rules for notifications.
+
+* ``record`` (in the caller's transaction) turns a domain event into outbox rows: for each
+  recipient, the channels their preferences choose for the kind; one push row per
+  subscription of a signed-in device, an e-mail/SMS row when the gateway is configured.
+  A child's rows wait until the end of the case's quiet hours. The live WebSocket event
+  is the caller's (app/realtime) and is never deferred.
+* Push subscriptions belong to the device that made them; only https endpoints in
+  production (http on loopback too in development).
+* Preferences are per user; quiet hours per case, set by a guardian for the child.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection
+from datetime import datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.accounts.principal import Principal
+from app.accounts.service import contacts
+from app.appointments.series import ORG_ZONE, from_local, local_naive
+from app.audit.service import Audit
+from app.cases.service import CaseService
+from app.config import Settings
+from app.errors import InvalidInput, NotFound
+from app.notifications import store
+from app.notifications.events import KINDS, DomainEvent
+from app.notifications.schemas import (
+    PreferencesIn,
+    PreferencesOut,
+    PushSubscriptionIn,
+    PushSubscriptionOut,
+    QuietHoursIn,
+    QuietHoursOut,
+)
+from app.notifications.texts import DEFAULT_CHANNELS
+from app.notifications.webpush import valid_subscription_keys
+from app.storage.engine import Database
+
+Clock = Callable[[], datetime]
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def available_channels(settings: Settings) -> list[str]:
+    return ["push", "email", "sms"] if settings.notify_gateway_url else ["push"]
+
+
+def effective_channels(stored: Any, available: Collection[str]) -> dict[str, list[str]]:
+    """Every kind's channels: the user's choice where made, else the default; only the
+    channels this server has."""
+    chosen = stored if isinstance(stored, dict) else {}
+    result: dict[str, list[str]] = {}
+    for kind in KINDS:
+        channels = chosen.get(kind, DEFAULT_CHANNELS[kind])
+        result[kind] = [c for c in channels if c in available]
+    return result
+
+
+def quiet_until(now: datetime, starts_minute: int, ends_minute: int) -> datetime | None:
+    """The end of quiet hours if ``now`` falls in them (local Helsinki wall-clock time),
+    else None. Hours over midnight (20:00-07:00) end the next morning."""
+    local = local_naive(now)
+    minute = local.hour * 60 + local.minute
+    end_wall = time(ends_minute // 60, ends_minute % 60)
+    if starts_minute < ends_minute:
+        quiet = starts_minute <= minute < ends_minute
+        end_day = local.date()
+    else:
+        quiet = minute >= starts_minute or minute < ends_minute
+        end_day = local.date() + timedelta(days=1) if minute >= starts_minute else local.date()
+    if not quiet:
+        return None
+    return from_local(datetime.combine(end_day, end_wall))
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def check_endpoint(endpoint: str, settings: Settings) -> None:
+    parts = urlsplit(endpoint)
+    ok = (
+        parts.scheme == "https"
+        or (
+            not settings.is_production
+            and parts.scheme == "http"
+            and (parts.hostname or "") in LOOPBACK_HOSTS
+        )
+    ) and bool(parts.hostname)
+    if not ok or parts.username or parts.password or parts.fragment:
+        raise InvalidInput(
+            "A push endpoint is an https:// URL of a push service", code="push_endpoint_invalid"
+        )
+
+
+class Notifications:
+    """The event sink (app/notifications/events.py) and the settings behind /me and cases."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        audit: Audit,
+        cases: CaseService,
+        clock: Clock,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.audit = audit
+        self.cases = cases
+        self.clock = clock
+        self._wake = wake
+
+    # the sink
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake()
+
+    async def record(self, conn: AsyncConnection, event: DomainEvent) -> int:
+        recipients = list(dict.fromkeys(event.recipients))
+        people = await contacts(conn, recipients)
+        if not people:
+            return 0
+        available = available_channels(self.settings)
+        prefs = await store.preferences(conn, list(people))
+        subscriptions: dict[UUID, list[UUID]] = {}
+        for s in await store.live_subscriptions(conn, list(people)):
+            subscriptions.setdefault(s.user_id, []).append(s.id)
+        quiet = (
+            (await store.quiet_hours_of(conn, [event.case_id])).get(event.case_id)
+            if event.case_id is not None
+            else None
+        )
+        now = self.clock()
+        ids = {k: str(v) for k, v in event.ids.items()}
+        rows: list[dict[str, Any]] = []
+        for user_id, person in people.items():
+            channels = effective_channels(prefs.get(user_id), available)[event.kind]
+            due = now
+            if person.role == "child" and quiet is not None:
+                due = quiet_until(now, quiet.starts_minute, quiet.ends_minute) or now
+            base = {
+                "user_id": user_id,
+                "kind": event.kind,
+                "ids": ids,
+                "created_at": now,
+                "attempts": 0,
+                "next_attempt_at": due,
+            }
+            if "push" in channels:
+                for sub in subscriptions.get(user_id, []):
+                    rows.append(
+                        {**base, "id": uuid.uuid4(), "channel": "push", "subscription_id": sub}
+                    )
+            if "email" in channels and person.email:
+                rows.append({**base, "id": uuid.uuid4(), "channel": "email"})
+            if "sms" in channels:
+                rows.append({**base, "id": uuid.uuid4(), "channel": "sms"})
+        await store.enqueue(conn, rows)
+        return len(rows)
+
+    # push subscriptions
+
+    async def subscribe(
+        self, principal: Principal, body: PushSubscriptionIn, address: str
+    ) -> PushSubscriptionOut:
+        check_endpoint(body.endpoint, self.settings)
+        if not valid_subscription_keys(body.keys.p256dh, body.keys.auth):
+            raise InvalidInput(
+                "keys.p256dh must be a P-256 point and keys.auth 16 bytes (base64url)",
+                code="push_keys_invalid",
+            )
+        now = self.clock()
+        subscription_id = uuid.uuid4()
+        async with self.db.transaction() as conn:
+            await store.replace_subscription(
+                conn,
+                id=subscription_id,
+                user_id=principal.user_id,
+                device_id=principal.device_id,
+                endpoint=body.endpoint,
+                p256dh=body.keys.p256dh,
+                auth=body.keys.auth,
+                created_at=now,
+            )
+            await self.audit.record(
+                conn,
+                "push.subscribed",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="push_subscription",
+                target_id=subscription_id,
+                address=address,
+            )
+        return PushSubscriptionOut(
+            id=subscription_id,
+            device_id=principal.device_id,
+            endpoint=body.endpoint,
+            created_at=now,
+        )
+
+    async def subscriptions(self, principal: Principal) -> list[PushSubscriptionOut]:
+        async with self.db.read() as conn:
+            rows = await store.subscriptions_of_user(conn, principal.user_id)
+        return [
+            PushSubscriptionOut(
+                id=r.id, device_id=r.device_id, endpoint=r.endpoint, created_at=r.created_at
+            )
+            for r in rows
+        ]
+
+    async def unsubscribe(self, principal: Principal, subscription_id: UUID, address: str) -> None:
+        async with self.db.transaction() as conn:
+            row = await store.get_subscription(conn, subscription_id)
+            if row is None or row.user_id != principal.user_id:
+                raise NotFound("No such push subscription", code="push_subscription_not_found")
+            await store.delete_subscription(conn, subscription_id)
+            await self.audit.record(
+                conn,
+                "push.unsubscribed",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="push_subscription",
+                target_id=subscription_id,
+                address=address,
+            )
+
+    # preferences
+
+    async def preferences(self, principal: Principal) -> PreferencesOut:
+        async with self.db.read() as conn:
+            stored = (await store.preferences(conn, [principal.user_id])).get(principal.user_id)
+        available = available_channels(self.settings)
+        return PreferencesOut(channels=effective_channels(stored, available), available=available)
+
+    async def set_preferences(self, principal: Principal, body: PreferencesIn) -> PreferencesOut:
+        available = available_channels(self.settings)
+        for channels in body.channels.values():
+            off = [c for c in channels if c not in available]
+            if off:
+                raise InvalidInput(
+                    f"This server does not send {off[0]} notices", code="channel_unavailable"
+                )
+        async with self.db.transaction() as conn:
+            stored = (await store.preferences(conn, [principal.user_id])).get(principal.user_id)
+            merged = dict(stored) if isinstance(stored, dict) else {}
+            for kind, channels in body.channels.items():
+                merged[kind] = list(dict.fromkeys(channels))
+            await store.put_preferences(conn, principal.user_id, merged, self.clock())
+        return PreferencesOut(channels=effective_channels(merged, available), available=available)
+
+    # quiet hours
+
+    async def quiet_hours(self, principal: Principal, case_id: UUID) -> QuietHoursOut:
+        async with self.db.read() as conn:
+            (await self.cases.access(conn, principal, case_id)).require(
+                "guardian", "therapist", "child"
+            )
+            row = (await store.quiet_hours_of(conn, [case_id])).get(case_id)
+        return _quiet_out(case_id, row)
+
+    async def set_quiet_hours(
+        self, principal: Principal, case_id: UUID, body: QuietHoursIn, address: str
+    ) -> QuietHoursOut:
+        starts, ends = _minutes(body.start), _minutes(body.end)
+        if starts == ends:
+            raise InvalidInput("Quiet hours must start and end at different times",
+                               code="quiet_hours_empty")  # fmt: skip
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            (await self.cases.access(conn, principal, case_id)).require("guardian")
+            await store.put_quiet_hours(
+                conn,
+                case_id=case_id,
+                starts_minute=starts,
+                ends_minute=ends,
+                set_by=principal.user_id,
+                updated_at=now,
+            )
+            await self.audit.record(
+                conn,
+                "quiet_hours.set",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="case",
+                target_id=case_id,
+                details={"start": body.start, "end": body.end},
+                address=address,
+            )
+            row = (await store.quiet_hours_of(conn, [case_id])).get(case_id)
+        return _quiet_out(case_id, row)
+
+    async def clear_quiet_hours(self, principal: Principal, case_id: UUID, address: str) -> None:
+        async with self.db.transaction() as conn:
+            (await self.cases.access(conn, principal, case_id)).require("guardian")
+            if await store.delete_quiet_hours(conn, case_id):
+                await self.audit.record(
+                    conn,
+                    "quiet_hours.cleared",
+                    org_id=principal.org_id,
+                    actor=principal,
+                    target_type="case",
+                    target_id=case_id,
+                    address=address,
+                )
+
+
+def _quiet_out(case_id: UUID, row: Any) -> QuietHoursOut:
+    if row is None:
+        return QuietHoursOut(case_id=case_id, start=None, end=None)
+    return QuietHoursOut(
+        case_id=case_id,
+        start=_hhmm(row.starts_minute),
+        end=_hhmm(row.ends_minute),
+        time_zone=str(ORG_ZONE.key),
+        updated_at=row.updated_at,
+    )

@@ -1,0 +1,99 @@
+"""What notices say, in Finnish, Swedish and English, chosen by the recipient's locale.
+
+No text names a child, a diagnosis, a place or a reason: an e-mail or SMS passes through
+third parties, so it only says that something happened and to open the app. Push
+payloads carry no text at all (the app words them itself).
+"""
+
+from __future__ import annotations
+
+from app.notifications import events as ev
+
+CHANNELS = ("push", "email", "sms")
+
+DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
+    ev.APPOINTMENT_SCHEDULED: ("push",),
+    ev.APPOINTMENT_RESCHEDULED: ("push",),
+    ev.APPOINTMENT_CANCELLED: ("push", "email"),
+    ev.CANCELLATION_SEEN: ("push",),
+    ev.SESSION_REMINDER: ("push",),
+    ev.PERIOD_SESSIONS_LOW: ("push", "email"),
+    ev.PERIOD_ENDING: ("push", "email"),
+}
+
+_TEXTS: dict[str, dict[str, str]] = {
+    ev.APPOINTMENT_SCHEDULED: {
+        "fi": "Kaari: uusi terapiakäynti on sovittu. Katso tiedot sovelluksesta.",
+        "sv": "Kaari: ett nytt terapibesök har bokats. Se detaljerna i appen.",
+        "en": "Kaari: a new session has been scheduled. Open the app for details.",
+    },
+    ev.APPOINTMENT_RESCHEDULED: {
+        "fi": "Kaari: terapiakäynnin aika on muuttunut. Katso tiedot sovelluksesta.",
+        "sv": "Kaari: tiden för ett terapibesök har ändrats. Se detaljerna i appen.",
+        "en": "Kaari: a session has been moved. Open the app for details.",
+    },
+    ev.APPOINTMENT_CANCELLED: {
+        "fi": "Kaari: terapiakäynti on peruttu. Avaa sovellus.",
+        "sv": "Kaari: ett terapibesök har ställts in. Öppna appen.",
+        "en": "Kaari: a session was cancelled. Open the app.",
+    },
+    ev.CANCELLATION_SEEN: {
+        "fi": "Kaari: peruutuksesi on nähty. Avaa sovellus.",
+        "sv": "Kaari: din avbokning har setts. Öppna appen.",
+        "en": "Kaari: your cancellation has been seen. Open the app.",
+    },
+    ev.SESSION_REMINDER: {
+        "fi": "Kaari: muistutus huomisesta terapiakäynnistä. Katso aika sovelluksesta.",
+        "sv": "Kaari: påminnelse om morgondagens terapibesök. Se tiden i appen.",
+        "en": "Kaari: a reminder of tomorrow's session. Open the app for the time.",
+    },
+    ev.PERIOD_SESSIONS_LOW: {
+        "fi": "Kaari: terapiajaksosta on jäljellä enää muutama käynti. Avaa sovellus.",
+        "sv": "Kaari: bara några besök återstår av terapiperioden. Öppna appen.",
+        "en": "Kaari: only a few sessions of the therapy period remain. Open the app.",
+    },
+    ev.PERIOD_ENDING: {
+        "fi": "Kaari: terapiajakso päättyy kahden kuukauden kuluttua. Varatkaa lääkärin "
+        "vastaanotto seuraavaa jaksoa varten.",
+        "sv": "Kaari: terapiperioden slutar om två månader. Boka läkarbesöket för nästa period.",
+        "en": "Kaari: the therapy period ends in two months. Book the doctor's visit for "
+        "the next period.",
+    },
+}
+
+# a child's device: friendlier words, still nothing specific
+_CHILD_TEXTS: dict[str, dict[str, str]] = {
+    ev.APPOINTMENT_CANCELLED: {
+        "fi": "Kaari: sovittu terapiahetki jää tällä kertaa väliin. Nähdään pian!",
+        "sv": "Kaari: den här gången blir det ingen terapistund. Vi ses snart!",
+        "en": "Kaari: this time there is no therapy session. See you soon!",
+    },
+    ev.SESSION_REMINDER: {
+        "fi": "Kaari: huomenna on terapiahetki!",
+        "sv": "Kaari: i morgon är det terapistund!",
+        "en": "Kaari: tomorrow is a therapy day!",
+    },
+}
+
+CALENDAR_SUMMARY = {"fi": "Terapiakäynti", "sv": "Terapibesök", "en": "Therapy session"}
+CALENDAR_NAME = {"fi": "Kaari: terapiakäynnit", "sv": "Kaari: terapibesök", "en": "Kaari: sessions"}
+
+PLACE_KINDS: dict[str, dict[str, str]] = {
+    "home": {"fi": "Koti", "sv": "Hemma", "en": "Home"},
+    "school": {"fi": "Koulu", "sv": "Skola", "en": "School"},
+    "daycare": {"fi": "Päiväkoti", "sv": "Daghem", "en": "Daycare"},
+    "office": {"fi": "Vastaanotto", "sv": "Mottagning", "en": "Office"},
+    "video": {"fi": "Etäyhteys", "sv": "Videosamtal", "en": "Video call"},
+    "other": {"fi": "Muu paikka", "sv": "Annan plats", "en": "Other place"},
+}
+
+
+def text(kind: str, locale: str, *, child: bool = False) -> str:
+    table = _CHILD_TEXTS.get(kind) if child else None
+    table = table or _TEXTS[kind]
+    return table.get(locale) or table["en"]
+
+
+def place(kind: str, locale: str) -> str:
+    names = PLACE_KINDS.get(kind, PLACE_KINDS["other"])
+    return names.get(locale) or names["en"]
