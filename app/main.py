@@ -71,7 +71,7 @@ def wire_messaging(runtime: Runtime) -> None:
     messaging = MessagingService(runtime.db, runtime.settings, cases, keys, runtime.notifier)
     MailboxDelivery(messaging, runtime.settings.ws_queue_frames).install(runtime.gateway)
     expiry = Expiry(runtime.db, runtime.blobs)
-    runtime.spawn(expiry.loop(runtime.settings.purge_interval_seconds), "kaari-purge")
+    runtime.every(runtime.settings.purge_interval_seconds, expiry.run_once, "kaari-purge")
 
 
 def wire_signaling(runtime: Runtime) -> Signaling:
@@ -100,7 +100,7 @@ def wire_notifications(runtime: Runtime, clock: Clock) -> None:
     )
     reminders = Reminders(runtime.db, ReminderFacts(cases, appointments), notifications, clock)
     runtime.spawn(outbox.loop(), "kaari-notify-outbox")
-    runtime.spawn(reminders.loop(settings.reminder_interval_seconds), "kaari-reminders")
+    runtime.every(settings.reminder_interval_seconds, reminders.run_once, "kaari-reminders")
 
 
 def running_clock(start: str) -> Clock:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ from app.realtime.notifier import Notifier
 from app.realtime.service import TicketService
 from app.storage.blobs import BlobStore
 from app.storage.engine import Database
+
+log = logging.getLogger("kaari")
 
 
 @dataclass(slots=True)
@@ -78,6 +81,11 @@ class Runtime:
         """Run a background job until shutdown (e.g. the purge loop)."""
         self.tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
 
+    def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+        """Run ``job`` now and then every ``seconds`` until shutdown; a failed run is
+        logged (its error type only) and the next one comes on time."""
+        self.spawn(_periodic(seconds, job, name), name)
+
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
@@ -90,3 +98,16 @@ class Runtime:
             await self.redis.aclose()
         await self.db.dispose()
         self.passwords.close()
+
+
+async def _periodic(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "background job failed", extra={"route": name, "error_type": type(exc).__name__}
+            )
+        await asyncio.sleep(seconds)

@@ -179,7 +179,8 @@ def cmd_send(args: argparse.Namespace, profile: Profile) -> int:
     thread = _thread(messenger, args.thread)
     messenger.top_up()
     result = messenger.send_text(thread["id"], args.text)
-    print(f"Sent to {result['recipients']} devices.")
+    n = result["recipients"]
+    print(f"Sent to {n} device{'' if n == 1 else 's'}.")
     return 0
 
 
@@ -195,7 +196,8 @@ def cmd_send_file(args: argparse.Namespace, profile: Profile) -> int:
     path = Path(args.path)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     result, _ = messenger.send_attachment(thread["id"], _file_chunks(path), media_type, path.name)
-    print(f"Sent {path.name} to {result['recipients']} devices.")
+    n = result["recipients"]
+    print(f"Sent {path.name} to {n} device{'' if n == 1 else 's'}.")
     return 0
 
 

@@ -1,12 +1,11 @@
 """Deleting what has expired: undelivered mailbox rows, envelopes, attachment blobs.
 
-Each instance runs ``loop`` every ``purge_interval_seconds``; the deletes are idempotent,
-so several instances may run it at once. ``kaari purge`` runs it once.
+Each instance runs ``run_once`` every ``purge_interval_seconds`` (``Runtime.every``); the
+deletes are idempotent, so several instances may run it at once. ``kaari purge`` runs it once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,13 +42,3 @@ class Expiry:
                 extra={"count": rows + envelopes + len(blob_ids)},
             )
         return purged
-
-    async def loop(self, interval: float) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("purge failed", extra={"error_type": type(exc).__name__})
-            await asyncio.sleep(interval)

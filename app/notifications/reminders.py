@@ -17,7 +17,6 @@ restart, finds the key and sends nothing. Appointments and periods are read thro
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -137,13 +136,3 @@ class Reminders:
             self.notifications.wake()
             log.info("reminders queued", extra={"count": made})
         return made
-
-    async def loop(self, interval: float) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("reminders failed", extra={"error_type": type(exc).__name__})
-            await asyncio.sleep(interval)
