@@ -16,7 +16,6 @@ from typing import Literal, TypeVar
 from app.homework.schedule import (
     Plan,
     Rule,
-    active_on,
     due_on,
     expected_between,
     rule_on,
@@ -164,9 +163,10 @@ def case_streak(plans: Sequence[Plan], ticks: Collection[date], today: date) -> 
     today.
 
     A ticked day counts (today only once ticked; an unticked today is skipped). An
-    unticked day on which no task was active is skipped; the first unticked day on
-    which some task was active ends the streak. The walk stops before the earliest
-    task start and after :data:`CASE_STREAK_DAYS` days.
+    unticked day on which nothing was due is skipped (a rest day of a weekly task, any
+    day of an "N times a week" task, a pause); the first unticked day on which some
+    task was due ends the streak. The walk stops before the earliest task start and
+    after :data:`CASE_STREAK_DAYS` days.
     """
     if not plans:
         return 0
@@ -179,7 +179,7 @@ def case_streak(plans: Sequence[Plan], ticks: Collection[date], today: date) -> 
             break
         if day in ticked:
             count += 1
-        elif day != today and any(active_on(p, day) for p in plans):
+        elif day != today and any(due_on(p, day) for p in plans):
             break
         day -= _DAY
     return count

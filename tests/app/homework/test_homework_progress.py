@@ -189,13 +189,22 @@ def test_case_weeks_sum_per_week() -> None:
     assert case_weeks([]) == []
 
 
-def test_case_streak_skips_days_without_active_tasks() -> None:
+def test_case_streak_skips_days_on_which_nothing_was_due() -> None:
     plans = [plan(DAILY, jun(1), jun(5)), plan(MON_WED_FRI, jun(10))]
     ticks = days(3, 4, 5, 10, 11)
     assert case_streak(plans, ticks, jun(12)) == 5  # 11, 10, (9..6 idle), 5, 4, 3
     assert case_streak(plans, ticks | days(12), jun(12)) == 6
-    assert case_streak(plans, ticks - days(11), jun(12)) == 0  # Thursday 11th active
-    assert case_streak([], ticks, jun(12)) == 0
+    # Thursday the 11th is a rest day of the weekly task: not ticking it breaks nothing
+    assert case_streak(plans, ticks - days(11), jun(12)) == 4
+    # Friday the 12th is due and unticked, but it is today: the walk starts at the 11th
+    assert case_streak(plans, ticks, jun(13)) == 0  # Friday 12th was due, not ticked
+    assert case_streak(plans, ticks - days(10), jun(11)) == 1  # Wednesday 10th missed
+
+
+def test_case_streak_of_flexible_tasks_counts_the_days_practised() -> None:
+    plans = [plan(per_week(3), jun(1))]
+    assert case_streak(plans, days(1, 3, 5, 8), jun(9)) == 4  # no day was due
+    assert case_streak([], days(1, 3), jun(9)) == 0
 
 
 def test_case_streak_counts_a_ticked_day_later_paused() -> None:
