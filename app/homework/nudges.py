@@ -24,6 +24,7 @@ from app.appointments.series import local_naive
 from app.cases.service import CaseService
 from app.homework import progress as prog
 from app.homework import store
+from app.homework.schedule import week_start
 from app.homework.service import CHILDREN, THERAPISTS, TaskRow
 from app.notifications import events as ev
 from app.notifications.service import Notifications
@@ -121,7 +122,7 @@ class HomeworkNudges:
 
     async def _undone_today(self, conn: AsyncConnection, case_id: UUID, today: date) -> bool:
         tasks = [TaskRow(r) for r in await store.tasks_of_cases(conn, [case_id], "active")]
-        days = await store.tick_days(conn, [t.id for t in tasks])
+        days = await store.tick_days(conn, [t.id for t in tasks], week_start(today))
         for task in tasks:
             status = prog.today_status(task.plan, days[task.id], today)
             if status is not None and not status.done:

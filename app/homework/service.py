@@ -542,7 +542,8 @@ class HomeworkService:
             ]
             roles = {m.case_id: m.role for m in memberships}
             tasks = [TaskRow(r) for r in await store.tasks_of_cases(conn, list(roles), "active")]
-            days = await store.tick_days(conn, [t.id for t in tasks])
+            # today's view needs this week's ticks only
+            days = await store.tick_days(conn, [t.id for t in tasks], week_start(today))
         items: list[TodayTaskOut] = []
         for t in tasks:
             status = prog.today_status(t.plan, days[t.id], today)

@@ -95,14 +95,18 @@ async def ticks(
     return list((await conn.execute(query)).all())
 
 
-async def tick_days(conn: AsyncConnection, task_ids: Collection[UUID]) -> dict[UUID, set[date]]:
-    """task id -> the days ticked (progress needs nothing else)."""
+async def tick_days(
+    conn: AsyncConnection, task_ids: Collection[UUID], since: date | None = None
+) -> dict[UUID, set[date]]:
+    """task id -> the days ticked (from ``since`` on): progress needs nothing else."""
     result: dict[UUID, set[date]] = {t: set() for t in task_ids}
     if not task_ids:
         return result
     query = sa.select(homework_ticks.c.task_id, homework_ticks.c.day).where(
         homework_ticks.c.task_id.in_(list(task_ids))
     )
+    if since is not None:
+        query = query.where(homework_ticks.c.day >= since)
     for row in (await conn.execute(query)).all():
         result[row.task_id].add(row.day)
     return result
