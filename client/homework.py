@@ -45,6 +45,10 @@ class HomeworkError(Exception):
     """Something this device cannot do (no child thread, unreadable task to edit, ...)."""
 
 
+class InvalidContent(HomeworkError, ValueError):
+    """Content out of the bounds every receiver checks (a 201-character title, ...)."""
+
+
 class Schedule(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
     """A task's rule as the server sees it (see "Schedules" in docs/homework.md)."""
 
@@ -159,7 +163,7 @@ def _checked(payload: Payload) -> None:
     try:
         msgspec.json.decode(msgspec.json.encode(payload), type=type(payload))
     except msgspec.ValidationError as exc:
-        raise ValueError(f"invalid {type(payload).__name__}: {exc}") from exc
+        raise InvalidContent(f"invalid {type(payload).__name__}: {exc}") from exc
 
 
 class Homework:
