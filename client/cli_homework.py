@@ -91,7 +91,9 @@ def cmd_assign(args: argparse.Namespace, profile: Profile) -> int:
 def cmd_list(args: argparse.Namespace, profile: Profile) -> int:
     messenger, _ = _open(profile)
     case = _case(messenger, args.case)
-    tasks = Homework(messenger).tasks(case["id"], args.status)
+    homework = Homework(messenger)
+    homework.keep_keys_shared(case["id"])  # a device that joined since can read them too
+    tasks = homework.tasks(case["id"], args.status)
     for task in tasks:
         print(f"{task.id[:8]}  {_title(task)} — {task.schedule.describe()}, {task.status}")
         if task.instructions:
@@ -145,6 +147,7 @@ def cmd_progress(args: argparse.Namespace, profile: Profile) -> int:
     messenger, _ = _open(profile)
     case = _case(messenger, args.case)
     homework = Homework(messenger)
+    homework.keep_keys_shared(case["id"])
     progress = homework.progress(case["id"], args.weeks)
     titles = {t.id: _title(t) for t in homework.tasks(case["id"])}
     print(f"Homework of {case['childName'] or 'the case'}, {progress['today']}:")

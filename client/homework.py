@@ -216,6 +216,17 @@ class Homework:
         self.device.put_record(name, msgspec.json.encode(state))
         return len(new)
 
+    def keep_keys_shared(self, case_id: str) -> int:
+        """:meth:`share_key` if this user's devices wrote case content before, else nothing.
+
+        What an app runs when it opens a case or hears that a device joined: a device
+        that joined later can read only what a writer's device shares with it, and a
+        reader that never wrote need not make a session just to share it.
+        """
+        if not self.device.history_shares_for(case_id):
+            return 0
+        return self.share_key(case_id)
+
     def _encrypt(self, case_id: str, payload: Payload) -> dict[str, Any]:
         _checked(payload)
         self.share_key(case_id)

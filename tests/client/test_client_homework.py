@@ -145,7 +145,15 @@ def test_a_device_that_joins_later_gets_the_history(server: FakeServer, tmp_path
     assert tablet.failed == []
     # nothing new: nothing sent
     assert hw.share_key(server.case_id) == 0
+    assert hw.keep_keys_shared(server.case_id) == 0
     assert len(server.sent) == 3
+    # a reader that never wrote makes no session just to share it
+    assert Homework(guardian).keep_keys_shared(server.case_id) == 0
+    assert len(server.sent) == 3
+    # a device that joined later gets the writer's keys when the writer's app looks
+    laptop = server.device(tmp_path, "guardian", user=guardian.device.user_id)
+    assert hw.keep_keys_shared(server.case_id) == 1
+    assert Homework(laptop).task(first.id).title == first.title
 
 
 def test_content_swapped_between_tasks_is_never_shown_under_the_wrong_task(
