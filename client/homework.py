@@ -192,16 +192,22 @@ class Homework:
 
         Sends only what is missing: the current key to devices that do not hold it yet,
         and the exported history to devices that never got a key from this device while
-        it has written before. Returns how many devices were new to the current session.
+        it has written before. When a device that held the key has left the thread
+        (revoked, its person removed from the case), the session is rotated first, so
+        it cannot read what is written next. Returns how many devices got the current
+        session now.
         """
         thread_id = self.child_thread(case_id)
         devices = {d["deviceId"] for d in self.api.thread_devices(thread_id)}
-        share = self.device.room_key_share_for(case_id)
         name = f"homework.keys.{uuid.UUID(case_id).hex}"
         raw = self.device.get_record(name)
         state = msgspec.json.decode(raw, type=_Shared) if raw else _Shared()
+        share = self.device.room_key_share_for(case_id)
+        if share.session_id == state.session_id and set(state.current) - devices:
+            self.device.rotate_case_session(case_id)
+            share = self.device.room_key_share_for(case_id)
         if state.session_id != share.session_id:
-            state = _Shared(share.session_id, [], state.ever)
+            state = _Shared(share.session_id, [], sorted(set(state.ever) & devices))
         new = devices - set(state.current)
         if not new:
             return 0

@@ -16,7 +16,7 @@ from homework_fake import FakeServer
 
 from client.homework import Homework, HomeworkError, Schedule
 from client.messenger import Messenger
-from crypto.envelope import OlmCiphertext
+from crypto.envelope import MegolmCiphertext, OlmCiphertext
 from crypto.errors import UnknownSessionError
 from crypto.payloads import CompletionNote, HomeworkContent, TextMessage
 
@@ -280,3 +280,22 @@ def test_olm_rows_of_other_kinds_still_arrive(server: FakeServer, tmp_path: Path
     (row,) = server.mailboxes[guardian.device.device_id]
     assert msgspec.convert(row["ciphertext"], OlmCiphertext).message_type == 0
     assert [m.payload for m in guardian.sync()] == [TextMessage(body="moi")]
+
+
+def test_a_device_that_left_cannot_read_what_comes_next(server: FakeServer, tmp_path: Path) -> None:
+    therapist, guardian, child = _family(server, tmp_path)
+    hw = Homework(therapist)
+    first = hw.assign(server.case_id, "Ride a bike", schedule=Schedule.daily(), starts_on=TODAY)
+    assert Homework(guardian).task(first.id).readable
+    del server.bundles[guardian.device.device_id]  # removed from the case
+    second = hw.assign(server.case_id, "Tidy up", schedule=Schedule.daily(), starts_on=TODAY)
+    assert (
+        server.tasks[second.id]["content"]["sessionId"]
+        != (server.tasks[first.id]["content"]["sessionId"])
+    )
+    assert Homework(child).task(second.id).title == "Tidy up"
+    with pytest.raises(UnknownSessionError):
+        guardian.device.decrypt_case_content(
+            msgspec.convert(server.tasks[second.id]["content"], MegolmCiphertext)
+        )
+    assert hw.share_key(server.case_id) == 0  # settled: nothing more to send
