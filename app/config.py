@@ -162,6 +162,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_NOTIFY_MAX_ATTEMPTS: a notice is given up after this many failed attempts."""
     reminder_interval_seconds: float = 60.0
     """KAARI_REMINDER_INTERVAL_SECONDS: how often each instance looks for reminders due."""
+    homework_digest_minutes: float = 60.0
+    """KAARI_HOMEWORK_DIGEST_MINUTES: a therapist gets at most one push per case in this
+    time about the homework ticked (the live event goes at once)."""
     test_clock_start: str = ""
     """KAARI_TEST_CLOCK_START: development only: the server's clock starts at this RFC 3339
     instant and runs on from the process start (scenario tests of reminders)."""
@@ -267,6 +270,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "notify_retry_base_seconds",
             "notify_max_attempts",
             "reminder_interval_seconds",
+            "homework_digest_minutes",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"KAARI_{name.upper()} must be positive")

@@ -18,6 +18,7 @@ from app.appointments.reminder_facts import ReminderFacts
 from app.appointments.series import Clock
 from app.appointments.service import AppointmentService
 from app.cases.service import CaseService
+from app.homework.service import HomeworkService
 from app.keys.service import KeyService
 from app.messaging.attachments import AttachmentService
 from app.messaging.service import MessagingService
@@ -90,6 +91,25 @@ def provide_notifications(
     return Notifications(runtime.db, runtime.settings, runtime.audit, cases, clock, wake)
 
 
+def provide_homework(
+    runtime: NamedDependency[Runtime],
+    cases: NamedDependency[CaseService],
+    clock: NamedDependency[Clock],
+    notifications: NamedDependency[Notifications],
+    appointments: NamedDependency[AppointmentService],
+) -> HomeworkService:
+    return HomeworkService(
+        runtime.db,
+        runtime.audit,
+        cases,
+        runtime.notifier,
+        clock,
+        events=notifications,
+        sessions=appointments,
+        quiet=notifications,
+    )
+
+
 def provide_calendar(
     runtime: NamedDependency[Runtime],
     cases: NamedDependency[CaseService],
@@ -156,6 +176,7 @@ dependencies = {
     "appointments": Provide(provide_appointments, sync_to_thread=False),
     "notifications": Provide(provide_notifications, sync_to_thread=False),
     "calendar": Provide(provide_calendar, sync_to_thread=False),
+    "homework": Provide(provide_homework, sync_to_thread=False),
     "invites": Provide(provide_invites, sync_to_thread=False),
     "pairing": Provide(provide_pairing, sync_to_thread=False),
     "orgs": Provide(provide_orgs, sync_to_thread=False),

@@ -36,6 +36,8 @@ from app.config import Settings
 from app.deps import dependencies, provide_clock
 from app.errors import exception_handlers
 from app.health import health, ready
+from app.homework.nudges import HomeworkNudges
+from app.homework.routes import CaseHomeworkController, HomeworkController, MeHomeworkController
 from app.keys.routes import KeyController
 from app.keys.service import KeyService
 from app.logs import RequestLogMiddleware
@@ -89,7 +91,8 @@ def wire_signaling(runtime: Runtime) -> Signaling:
 
 
 def wire_notifications(runtime: Runtime, clock: Clock) -> None:
-    """The outbox sender (push, e-mail, SMS) and the reminder scheduler of this instance."""
+    """The outbox sender (push, e-mail, SMS), the reminder scheduler and homework's
+    digests and daily reminders of this instance."""
     settings = runtime.settings
     outbox = Outbox(runtime.db, settings, load_vapid(settings), clock)
     runtime.outbox = outbox
@@ -101,6 +104,10 @@ def wire_notifications(runtime: Runtime, clock: Clock) -> None:
     reminders = Reminders(runtime.db, ReminderFacts(cases, appointments), notifications, clock)
     runtime.spawn(outbox.loop(), "kaari-notify-outbox")
     runtime.every(settings.reminder_interval_seconds, reminders.run_once, "kaari-reminders")
+    nudges = HomeworkNudges(
+        runtime.db, cases, notifications, clock, settings.homework_digest_minutes
+    )
+    runtime.every(settings.reminder_interval_seconds, nudges.run_once, "kaari-homework-nudges")
 
 
 def running_clock(start: str) -> Clock:
@@ -141,6 +148,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AppointmentController,
             CaseAppointmentController,
             CancellationController,
+            CaseHomeworkController,
+            HomeworkController,
+            MeHomeworkController,
             MeNotificationController,
             PushController,
             QuietHoursController,

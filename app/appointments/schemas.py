@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from app.accounts.schemas import Camel
+from app.case_content import MegolmCiphertextIn
 
 PlaceKind = Literal["home", "school", "daycare", "office", "video", "other"]
 GroupKind = Literal["children", "adults"]
@@ -29,30 +29,6 @@ AwareDateTime = Annotated[datetime, Meta(tz=True)]
 #: the most cases of one appointment: 5 adults per therapist, at most 3 therapists
 MAX_CASES = 15
 MAX_CO_THERAPISTS = 2
-#: the base64 body of one Megolm message: details and notes are short (crypto allows 256 KiB)
-MAX_MEGOLM_BODY = 16 * 1024
-
-Key32 = Annotated[str, Meta(min_length=43, max_length=44, pattern=r"^[A-Za-z0-9+/]{43}=?$")]
-MegolmBody = Annotated[
-    str, Meta(min_length=1, max_length=MAX_MEGOLM_BODY, pattern=r"^[A-Za-z0-9+/]+={0,2}$")
-]
-SessionId = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+/=_-]+$")]
-
-
-class MegolmCiphertextIn(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
-    """Case content encrypted with the sender device's Megolm session for the case
-    (crypto.envelope.MegolmCiphertext). Stored and returned as it came."""
-
-    type: Literal["megolm"]
-    v: Literal[1] = 1
-    case_id: UUID
-    sender_user_id: UUID
-    sender_device_id: UUID
-    sender_curve25519: Key32
-    session_id: SessionId
-    body: MegolmBody
-
-
 Ciphertexts = Annotated[list[MegolmCiphertextIn], Meta(max_length=MAX_CASES)]
 
 

@@ -43,12 +43,12 @@ from app.appointments.schemas import (
     AttendanceOut,
     CancelIn,
     CancellationOut,
-    MegolmCiphertextIn,
     OutcomeIn,
     SeenOut,
 )
 from app.appointments.series import Clock, local_naive, shifted, weekly
 from app.audit.service import Audit
+from app.case_content import MegolmCiphertextIn
 from app.cases.service import CaseService, Membership
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.notifications.events import DomainEvent, EventSink
@@ -770,6 +770,13 @@ class AppointmentService:
                 {"cancellationId": row.id, "appointmentId": row.appointment_id},
             )
         return out
+
+    async def last_session_before(
+        self, conn: AsyncConnection, case_id: UUID, at: datetime
+    ) -> datetime | None:
+        """When the case's latest session before ``at`` started (homework's summary runs
+        from the day after it)."""
+        return await store.last_start_before(conn, case_id, at)
 
     # live events
 

@@ -207,3 +207,23 @@ async def scheduled_between(conn: AsyncConnection, start: datetime, end: datetim
         .order_by(appointments.c.starts_at, appointment_cases.c.appointment_id)
     )
     return list((await conn.execute(query)).all())
+
+
+async def last_start_before(conn: AsyncConnection, case_id: UUID, at: datetime) -> datetime | None:
+    """When the case's latest session before ``at`` started (held or still marked
+    scheduled; not cancelled, not a no-show)."""
+    query = (
+        sa.select(sa.func.max(appointments.c.starts_at))
+        .select_from(
+            appointment_cases.join(
+                appointments, appointments.c.id == appointment_cases.c.appointment_id
+            )
+        )
+        .where(
+            appointment_cases.c.case_id == case_id,
+            appointments.c.starts_at < at,
+            appointment_cases.c.status.in_(("scheduled", "completed")),
+        )
+    )
+    value: datetime | None = (await conn.execute(query)).scalar()
+    return value

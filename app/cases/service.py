@@ -454,6 +454,15 @@ class CaseService:
             if r.role != "caregiver" or "schedule" in (r.scopes or [])
         }
 
+    async def homework_audience(self, conn: AsyncConnection, case_id: UUID) -> dict[UUID, str]:
+        """user id -> case role of the members who see the case's homework (caregivers
+        only with the ``homework`` scope)."""
+        return {
+            r.user_id: r.role
+            for r in await store.members(conn, case_id)
+            if r.role != "caregiver" or "homework" in (r.scopes or [])
+        }
+
 
 def period_of(row: Any) -> Period:
     return Period(

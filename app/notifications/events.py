@@ -1,6 +1,6 @@
 """Domain events as the notification pipeline receives them.
 
-Appointments (and later homework) record an event inside their own transaction, so the
+Appointments and homework record an event inside their own transaction, so the
 notices commit with the change itself or not at all; after the commit they call
 ``wake()`` so this instance's sender does not wait for its next poll.
 """
@@ -22,6 +22,9 @@ CANCELLATION_SEEN = "cancellation_seen"
 SESSION_REMINDER = "session_reminder"
 PERIOD_SESSIONS_LOW = "period_sessions_low"
 PERIOD_ENDING = "period_ending"
+HOMEWORK_ASSIGNED = "homework_assigned"
+HOMEWORK_TICKED = "homework_ticked"
+HOMEWORK_REMINDER = "homework_reminder"
 
 KINDS = (
     APPOINTMENT_SCHEDULED,
@@ -31,6 +34,9 @@ KINDS = (
     SESSION_REMINDER,
     PERIOD_SESSIONS_LOW,
     PERIOD_ENDING,
+    HOMEWORK_ASSIGNED,
+    HOMEWORK_TICKED,
+    HOMEWORK_REMINDER,
 )
 
 

@@ -20,6 +20,9 @@ Kind = Literal[
     "session_reminder",
     "period_sessions_low",
     "period_ending",
+    "homework_assigned",
+    "homework_ticked",
+    "homework_reminder",
 ]
 B64Url = Annotated[str, Meta(min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+={0,2}$")]
 Channels = Annotated[list[Channel], Meta(max_length=3)]

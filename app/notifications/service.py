@@ -171,6 +171,25 @@ class Notifications:
         await store.enqueue(conn, rows)
         return len(rows)
 
+    # for other domains' jobs
+
+    async def claim_once(
+        self, conn: AsyncConnection, kind: str, target_id: UUID, user_id: UUID, at: datetime
+    ) -> bool:
+        """In the caller's transaction: record that a notice of ``kind`` about ``target_id``
+        goes to ``user_id``; False if it already went (from any instance, ever)."""
+        return await store.claim_reminder(conn, kind, target_id, user_id, at)
+
+    async def in_quiet_hours(self, conn: AsyncConnection, case_id: UUID, minute: int) -> bool:
+        """Does this local minute of the day fall in the case's quiet hours?"""
+        row = (await store.quiet_hours_of(conn, [case_id])).get(case_id)
+        if row is None:
+            return False
+        starts, ends = row.starts_minute, row.ends_minute
+        if starts < ends:
+            return bool(starts <= minute < ends)
+        return bool(minute >= starts or minute < ends)
+
     # push subscriptions
 
     async def subscribe(

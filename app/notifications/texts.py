@@ -19,6 +19,9 @@ DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
     ev.SESSION_REMINDER: ("push",),
     ev.PERIOD_SESSIONS_LOW: ("push", "email"),
     ev.PERIOD_ENDING: ("push", "email"),
+    ev.HOMEWORK_ASSIGNED: ("push",),
+    ev.HOMEWORK_TICKED: ("push",),
+    ev.HOMEWORK_REMINDER: ("push",),
 }
 
 _TEXTS: dict[str, dict[str, str]] = {
@@ -59,6 +62,21 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Kaari: the therapy period ends in two months. Book the doctor's visit for "
         "the next period.",
     },
+    ev.HOMEWORK_ASSIGNED: {
+        "fi": "Kaari: uusi kotitehtävä. Katso se sovelluksesta.",
+        "sv": "Kaari: en ny hemuppgift. Se den i appen.",
+        "en": "Kaari: new homework. Open the app to see it.",
+    },
+    ev.HOMEWORK_TICKED: {
+        "fi": "Kaari: kotitehtäviä on merkitty tehdyiksi. Katso edistyminen sovelluksesta.",
+        "sv": "Kaari: hemuppgifter har markerats som gjorda. Se framstegen i appen.",
+        "en": "Kaari: homework has been ticked off. Open the app to see the progress.",
+    },
+    ev.HOMEWORK_REMINDER: {
+        "fi": "Kaari: muistathan tämän päivän kotitehtävät.",
+        "sv": "Kaari: kom ihåg dagens hemuppgifter.",
+        "en": "Kaari: a reminder of today's homework.",
+    },
 }
 
 # a child's device: friendlier words, still nothing specific
@@ -72,6 +90,16 @@ _CHILD_TEXTS: dict[str, dict[str, str]] = {
         "fi": "Kaari: huomenna on terapiahetki!",
         "sv": "Kaari: i morgon är det terapistund!",
         "en": "Kaari: tomorrow is a therapy day!",
+    },
+    ev.HOMEWORK_ASSIGNED: {
+        "fi": "Kaari: sinulle on uusi tehtävä!",
+        "sv": "Kaari: du har en ny uppgift!",
+        "en": "Kaari: you have a new task!",
+    },
+    ev.HOMEWORK_REMINDER: {
+        "fi": "Kaari: tämän päivän tehtävät odottavat sinua!",
+        "sv": "Kaari: dagens uppgifter väntar på dig!",
+        "en": "Kaari: today's tasks are waiting for you!",
     },
 }
 

@@ -510,3 +510,56 @@ calendar_tokens = sa.Table(
     sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+# homework (app/homework): the schedule, the status and the ticks are server-visible; a
+# task's title, instructions and media and a tick's note are Megolm ciphertexts (JSON text)
+
+# a task: its id is chosen by the therapist's device (the encrypted content names it);
+# ``plan`` is the schedule as JSON: start, end and the segments (a rule, or a pause), so an
+# edit never rewrites the weeks already past
+homework_tasks = sa.Table(
+    "homework_tasks",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("created_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("content_version", sa.Integer, nullable=False),
+    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("ends_on", sa.Date, nullable=True),
+    sa.Column("tick_by", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("status IN ('active','paused','finished')", name="status"),
+    sa.CheckConstraint("tick_by IN ('child','guardian','both')", name="tick_by"),
+)
+
+# one tick of a task for one local day: who, from which device, the device's clock and the
+# server's; ``notified_at`` is set once the therapists' batched push has covered it
+homework_ticks = sa.Table(
+    "homework_ticks",
+    metadata,
+    sa.Column("task_id", sa.Uuid, sa.ForeignKey("homework_tasks.id"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("device_id", sa.Uuid, nullable=False),
+    sa.Column("client_time", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("notified_at", UTCDateTime, nullable=True),
+    sa.Index("ix_homework_ticks_unnotified", "notified_at", "received_at"),
+)
+
+# a case's daily homework reminder on the child's devices, at a local time a guardian chose
+homework_reminders = sa.Table(
+    "homework_reminders",
+    metadata,
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), primary_key=True),
+    sa.Column("minute", sa.Integer, nullable=False),
+    sa.Column("set_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("minute BETWEEN 0 AND 1439", name="minute"),
+)

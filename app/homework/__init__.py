@@ -1,0 +1,1 @@
+"""Homework: tasks (encrypted content + schedule), ticks, progress."""

@@ -1,0 +1,632 @@
+"""Rules of homework (DESIGN.md sections 4 and 8, docs/homework.md).
+
+* A therapist of the case sets a task: encrypted content (checked for case and sender,
+  never opened), a schedule, start and end, who ticks. The id is chosen by the device, so
+  a retried create returns the first task.
+* Edits never rewrite the past: a new rule, a pause, a resume and a finish each add a
+  segment from today (app/homework/schedule.py). Ticks are kept.
+* The child (or a guardian, per ``tickBy``) ticks a day the task is due; ticks are
+  idempotent, may arrive up to 7 days late (offline), and can be undone on the day they
+  reached the server.
+* Progress is computed from the segments and the tick days alone (app/homework/progress.py).
+* Who sees what: members of the case; a caregiver only with the guardian's ``homework``
+  grant. A foreign case or task is 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.accounts.principal import CaseRole, Principal
+from app.accounts.service import signed_in_devices
+from app.appointments.series import local_date
+from app.audit.service import Audit
+from app.case_content import MegolmCiphertextIn, from_caller
+from app.case_content import decode as decode_ciphertext
+from app.case_content import encode as encode_ciphertext
+from app.cases.service import CaseService, Membership
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.homework import progress as prog
+from app.homework import store
+from app.homework.schedule import (
+    Plan,
+    Rule,
+    Segment,
+    active_on,
+    plan_from_json,
+    plan_to_json,
+    rule_from_json,
+    rule_to_json,
+    tickable_on,
+    validate_rule,
+    week_start,
+    with_change,
+)
+from app.homework.schemas import (
+    ProgressOut,
+    ReminderIn,
+    ReminderOut,
+    ScheduleIn,
+    ScheduleOut,
+    SegmentOut,
+    SummaryOut,
+    SummaryTaskOut,
+    TaskContentIn,
+    TaskCreate,
+    TaskOut,
+    TaskProgressOut,
+    TaskUpdate,
+    TickIn,
+    TickOut,
+    TodayOut,
+    TodayTaskOut,
+    WeekOut,
+)
+from app.notifications.events import HOMEWORK_ASSIGNED, DomainEvent, EventSink
+from app.realtime.notifier import Notifier
+from app.storage.engine import Database
+
+Clock = Callable[[], datetime]
+
+#: an offline tick may arrive this many days after its day
+LATE_TICK_DAYS = 7
+#: a device clock this far ahead of the server's is wrong, not early
+CLOCK_SKEW = timedelta(minutes=5)
+#: a task is set at most this far back (a task the therapist forgot to enter last week)
+#: and lasts at most three years (a therapy period's longest)
+EARLIEST_START_DAYS = 7
+LONGEST_TASK_DAYS = 3 * 366
+MAX_PROGRESS_WEEKS = 26
+THERAPISTS: tuple[CaseRole, ...] = ("therapist",)
+CHILDREN: tuple[CaseRole, ...] = ("child",)
+EVERYONE: tuple[CaseRole, ...] = ("therapist", "guardian", "child", "caregiver")
+FAMILY: tuple[CaseRole, ...] = ("guardian", "child", "caregiver")
+
+# live events (docs/realtime.md)
+HOMEWORK_TICKED_LIVE = "homework_ticked"
+HOMEWORK_UNTICKED = "homework_unticked"
+HOMEWORK_CHANGED = "homework_changed"
+
+_encoder = msgspec.json.Encoder()
+_dict_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+class LastSession(Protocol):
+    """When the case last had a session (app/appointments answers; this package never
+    reads its tables)."""
+
+    async def last_session_before(
+        self, conn: AsyncConnection, case_id: UUID, at: datetime
+    ) -> datetime | None: ...
+
+
+class QuietHours(Protocol):
+    """Whether a local minute of the day falls in the case's quiet hours
+    (app/notifications answers)."""
+
+    async def in_quiet_hours(self, conn: AsyncConnection, case_id: UUID, minute: int) -> bool: ...
+
+
+def rule_of(body: ScheduleIn) -> Rule:
+    try:
+        return validate_rule(body.kind, body.weekdays, body.times_per_week)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="schedule_invalid") from None
+
+
+def schedule_out(rule: Rule | None) -> ScheduleOut | None:
+    if rule is None:
+        return None
+    return ScheduleOut(
+        kind=rule.kind,
+        weekdays=sorted(rule.weekdays),
+        times_per_week=rule.times_per_week or None,
+    )
+
+
+class TaskRow:
+    """A task row with its plan and current rule decoded."""
+
+    def __init__(self, row: Any) -> None:
+        self.row = row
+        stored = _dict_decoder.decode(row.plan)
+        self.rule = rule_from_json(stored["rule"])
+        self.plan: Plan = plan_from_json(stored["plan"])
+
+    @property
+    def id(self) -> UUID:
+        task_id: UUID = self.row.id
+        return task_id
+
+    @property
+    def case_id(self) -> UUID:
+        case_id: UUID = self.row.case_id
+        return case_id
+
+
+def _plan_text(rule: Rule, plan: Plan) -> str:
+    return _encoder.encode({"rule": rule_to_json(rule), "plan": plan_to_json(plan)}).decode()
+
+
+def task_out(task: TaskRow) -> TaskOut:
+    row = task.row
+    return TaskOut(
+        id=row.id,
+        case_id=row.case_id,
+        content=msgspec.json.decode(row.content, type=TaskContentIn),
+        content_version=row.content_version,
+        schedule=schedule_out(task.rule),
+        starts_on=row.starts_on,
+        ends_on=row.ends_on,
+        tick_by=row.tick_by,
+        status=row.status,
+        segments=[
+            SegmentOut(starts_on=s.starts_on, schedule=schedule_out(s.rule))
+            for s in task.plan.segments
+        ],
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def tick_out(row: Any) -> TickOut:
+    return TickOut(
+        task_id=row.task_id,
+        day=row.day,
+        user_id=row.user_id,
+        device_id=row.device_id,
+        client_time=row.client_time,
+        received_at=row.received_at,
+        note=decode_ciphertext(row.note) if row.note else None,
+    )
+
+
+def may_tick(role: str, tick_by: str) -> bool:
+    return (role == "child" and tick_by in ("child", "both")) or (
+        role == "guardian" and tick_by in ("guardian", "both")
+    )
+
+
+def _check_content(ct: MegolmCiphertextIn, principal: Principal, case_id: UUID, what: str) -> None:
+    if ct.case_id != case_id:
+        raise InvalidInput(f"The {what} must be encrypted for the task's case",
+                           code="ciphertext_case_mismatch")  # fmt: skip
+    if not from_caller(ct, principal.user_id, principal.device_id):
+        raise InvalidInput(f"The {what} must come from the sending device",
+                           code="ciphertext_mismatch")  # fmt: skip
+
+
+def _check_dates(starts_on: date, ends_on: date | None, rule: Rule) -> None:
+    if ends_on is None:
+        return
+    if ends_on < starts_on:
+        raise InvalidInput("A task cannot end before it starts", code="task_dates_invalid")
+    if rule.kind == "once" and ends_on != starts_on:
+        raise InvalidInput("A one-time task is done on its start day: leave endsOn out",
+                           code="task_dates_invalid")  # fmt: skip
+    if (ends_on - starts_on).days > LONGEST_TASK_DAYS:
+        raise InvalidInput("A task lasts at most three years", code="task_too_long")
+
+
+class HomeworkService:
+    def __init__(
+        self,
+        db: Database,
+        audit: Audit,
+        cases: CaseService,
+        notifier: Notifier | None,
+        clock: Clock,
+        events: EventSink | None = None,
+        sessions: LastSession | None = None,
+        quiet: QuietHours | None = None,
+    ) -> None:
+        self.db = db
+        self.audit = audit
+        self.cases = cases
+        self.notifier = notifier
+        self.clock = clock
+        self.events = events
+        self.sessions = sessions
+        self.quiet = quiet
+
+    def today(self) -> date:
+        return local_date(self.clock())
+
+    # access
+
+    async def _case(self, conn: AsyncConnection, principal: Principal, case_id: UUID) -> Membership:
+        """The caller's membership of a case whose homework they may see."""
+        return (await self.cases.access(conn, principal, case_id)).require_scope("homework")
+
+    async def _task(
+        self, conn: AsyncConnection, principal: Principal, task_id: UUID, *, lock: bool = False
+    ) -> tuple[TaskRow, Membership]:
+        row = await store.get_task(conn, task_id, lock=lock)
+        if row is None:
+            raise NotFound("No such task", code="task_not_found")
+        try:
+            membership = await self.cases.access(conn, principal, row.case_id)
+        except NotFound:
+            raise NotFound("No such task", code="task_not_found") from None
+        return TaskRow(row), membership.require_scope("homework")
+
+    async def _audience(
+        self, conn: AsyncConnection, case_id: UUID, roles: tuple[CaseRole, ...]
+    ) -> dict[UUID, str]:
+        """user id -> role of the active members in ``roles`` who see the case's homework."""
+        active = await self.cases.active_members(conn, case_id, roles)
+        scoped = await self.cases.homework_audience(conn, case_id)
+        return {u: r for u, r in active.items() if u in scoped}
+
+    # tasks
+
+    async def create(
+        self, principal: Principal, case_id: UUID, body: TaskCreate, address: str
+    ) -> tuple[TaskOut, bool]:
+        """The task and whether it is new (a retry with the same id returns the first)."""
+        rule = rule_of(body.schedule)
+        ends_on = body.starts_on if rule.kind == "once" and body.ends_on is None else body.ends_on
+        _check_dates(body.starts_on, ends_on, rule)
+        today = self.today()
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            (await self._case(conn, principal, case_id)).require("therapist")
+            _check_content(body.content, principal, case_id, "task's content")
+            if body.starts_on < today - timedelta(days=EARLIEST_START_DAYS):
+                raise InvalidInput("A task starts at most a week in the past",
+                                   code="task_starts_too_early")  # fmt: skip
+            plan = Plan(body.starts_on, ends_on, (Segment(body.starts_on, rule),))
+            inserted = await store.insert_task(
+                conn,
+                id=body.id,
+                case_id=case_id,
+                created_by=principal.user_id,
+                content=encode_ciphertext(body.content),
+                content_version=1,
+                plan=_plan_text(rule, plan),
+                starts_on=body.starts_on,
+                ends_on=ends_on,
+                tick_by=body.tick_by,
+                status="active",
+                created_at=now,
+                updated_at=now,
+            )
+            row = await store.get_task(conn, body.id)
+            assert row is not None
+            if not inserted:
+                if row.case_id != case_id or row.created_by != principal.user_id:
+                    raise Conflict("This task id is taken: make a new one", code="task_id_taken")
+                return task_out(TaskRow(row)), False
+            await self.audit.record(
+                conn, "homework.task_created", org_id=principal.org_id, actor=principal,
+                target_type="homework_task", target_id=body.id,
+                details={"caseId": str(case_id), "kind": rule.kind}, address=address,
+            )  # fmt: skip
+            family = await self._audience(conn, case_id, FAMILY)
+            if self.events is not None and family:
+                await self.events.record(
+                    conn,
+                    DomainEvent(
+                        kind=HOMEWORK_ASSIGNED,
+                        ids={"taskId": body.id, "caseId": case_id},
+                        recipients=list(family),
+                        case_id=case_id,
+                    ),
+                )
+            devices = await signed_in_devices(
+                conn, [*family, *await self._therapists(conn, case_id)]
+            )
+        if self.events is not None and family:
+            self.events.wake()
+        await self._announce(devices, principal, HOMEWORK_ASSIGNED, body.id, case_id)
+        return task_out(TaskRow(row)), True
+
+    async def _therapists(self, conn: AsyncConnection, case_id: UUID) -> list[UUID]:
+        return list(await self.cases.active_members(conn, case_id, THERAPISTS))
+
+    async def list_tasks(
+        self, principal: Principal, case_id: UUID, status: str | None = None
+    ) -> list[TaskOut]:
+        async with self.db.read() as conn:
+            await self._case(conn, principal, case_id)
+            rows = await store.tasks_of_cases(conn, [case_id], status)
+        return [task_out(TaskRow(r)) for r in rows]
+
+    async def get(self, principal: Principal, task_id: UUID) -> TaskOut:
+        async with self.db.read() as conn:
+            task, _ = await self._task(conn, principal, task_id)
+        return task_out(task)
+
+    async def update(
+        self, principal: Principal, task_id: UUID, body: TaskUpdate, address: str
+    ) -> TaskOut:
+        today = self.today()
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            task, membership = await self._task(conn, principal, task_id, lock=True)
+            membership.require("therapist")
+            row = task.row
+            values: dict[str, Any] = {}
+            rule, plan, status = task.rule, task.plan, row.status
+            if not isinstance(body.content, msgspec.UnsetType):
+                _check_content(body.content, principal, row.case_id, "task's content")
+                values["content"] = encode_ciphertext(body.content)
+                values["content_version"] = row.content_version + 1
+            if not isinstance(body.schedule, msgspec.UnsetType):
+                rule = rule_of(body.schedule)
+                if "once" in (rule.kind, task.rule.kind) and rule != task.rule:
+                    raise InvalidInput("A one-time task cannot change its kind of schedule: "
+                                       "finish it and set a new task",
+                                       code="schedule_invalid")  # fmt: skip
+                if status == "active":
+                    plan = with_change(plan, today, rule)
+            if not isinstance(body.status, msgspec.UnsetType) and body.status != status:
+                status = body.status
+                plan = with_change(plan, today, rule if status == "active" else None)
+            ends_on = plan.ends_on
+            if not isinstance(body.ends_on, msgspec.UnsetType):
+                ends_on = body.ends_on
+                _check_dates(plan.starts_on, ends_on, rule)
+                if rule.kind == "once" and ends_on is None:
+                    ends_on = plan.starts_on
+                plan = Plan(plan.starts_on, ends_on, plan.segments)
+            if not isinstance(body.tick_by, msgspec.UnsetType):
+                values["tick_by"] = body.tick_by
+            values.update(
+                plan=_plan_text(rule, plan), ends_on=ends_on, status=status, updated_at=now
+            )
+            await store.update_task(conn, task_id, **values)
+            await self.audit.record(
+                conn, "homework.task_updated", org_id=principal.org_id, actor=principal,
+                target_type="homework_task", target_id=task_id,
+                details={"fields": sorted(f for f in body.__struct_fields__
+                                          if getattr(body, f) is not msgspec.UNSET)},
+                address=address,
+            )  # fmt: skip
+            fresh = await store.get_task(conn, task_id)
+            assert fresh is not None
+            audience = await self._audience(conn, row.case_id, EVERYONE)
+            devices = await signed_in_devices(conn, audience)
+        await self._announce(devices, principal, HOMEWORK_CHANGED, task_id, row.case_id)
+        return task_out(TaskRow(fresh))
+
+    # ticks
+
+    async def tick(
+        self, principal: Principal, task_id: UUID, day: date, body: TickIn
+    ) -> tuple[TickOut, bool]:
+        now = self.clock()
+        today = local_date(now)
+        if body.client_time > now + CLOCK_SKEW or day > local_date(body.client_time):
+            raise InvalidInput("A task cannot be ticked for a day that has not come yet",
+                               code="tick_in_future")  # fmt: skip
+        if day < today - timedelta(days=LATE_TICK_DAYS):
+            raise InvalidInput(f"Ticks older than {LATE_TICK_DAYS} days are not accepted",
+                               code="tick_too_old")  # fmt: skip
+        async with self.db.transaction() as conn:
+            task, membership = await self._task(conn, principal, task_id)
+            self._check_ticker(membership, task.row.tick_by)
+            if body.note is not None:
+                _check_content(body.note, principal, task.case_id, "note")
+            if not active_on(task.plan, day):
+                raise Conflict("The task is not active on that day", code="task_not_active")
+            if not tickable_on(task.plan, day):
+                raise Conflict("The task is not due on that day", code="task_not_due")
+            inserted = await store.insert_tick(
+                conn,
+                task_id=task_id,
+                day=day,
+                case_id=task.case_id,
+                user_id=principal.user_id,
+                device_id=principal.device_id,
+                client_time=body.client_time,
+                received_at=now,
+                note=encode_ciphertext(body.note) if body.note is not None else None,
+            )
+            row = await store.get_tick(conn, task_id, day)
+            assert row is not None
+            devices: dict[UUID, UUID] = {}
+            if inserted:
+                audience = await self._audience(conn, task.case_id, EVERYONE)
+                devices = await signed_in_devices(conn, audience)
+        if inserted:
+            await self._announce(
+                devices, principal, HOMEWORK_TICKED_LIVE, task_id, task.case_id, day
+            )
+        return tick_out(row), inserted
+
+    def _check_ticker(self, membership: Membership, tick_by: str) -> None:
+        if not may_tick(membership.role, tick_by):
+            who = {
+                "child": "the child",
+                "guardian": "a guardian",
+                "both": "the child or a guardian",
+            }
+            raise Forbidden(f"This task is ticked by {who[tick_by]}", code="not_your_tick")
+
+    async def undo(self, principal: Principal, task_id: UUID, day: date) -> None:
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            task, membership = await self._task(conn, principal, task_id)
+            self._check_ticker(membership, task.row.tick_by)
+            row = await store.get_tick(conn, task_id, day)
+            if row is None:
+                return  # a retried undo
+            if local_date(row.received_at) != local_date(now):
+                raise Conflict("A tick can be undone only on the day it was made",
+                               code="undo_too_late")  # fmt: skip
+            await store.delete_tick(conn, task_id, day)
+            audience = await self._audience(conn, task.case_id, EVERYONE)
+            devices = await signed_in_devices(conn, audience)
+        await self._announce(devices, principal, HOMEWORK_UNTICKED, task_id, task.case_id, day)
+
+    async def ticks(
+        self, principal: Principal, task_id: UUID, first: date | None, last: date | None
+    ) -> list[TickOut]:
+        async with self.db.read() as conn:
+            await self._task(conn, principal, task_id)
+            rows = await store.ticks(conn, [task_id], first, last)
+        return [tick_out(r) for r in rows]
+
+    # progress
+
+    async def progress(self, principal: Principal, case_id: UUID, weeks: int) -> ProgressOut:
+        if not 1 <= weeks <= MAX_PROGRESS_WEEKS:
+            raise InvalidInput(f"weeks is 1 to {MAX_PROGRESS_WEEKS}", code="weeks_out_of_range")
+        now = self.clock()
+        today = local_date(now)
+        async with self.db.read() as conn:
+            await self._case(conn, principal, case_id)
+            tasks = [TaskRow(r) for r in await store.tasks_of_cases(conn, [case_id])]
+            days = await store.tick_days(conn, [t.id for t in tasks])
+            last = (
+                await self.sessions.last_session_before(conn, case_id, now)
+                if self.sessions is not None
+                else None
+            )
+        per_task = [prog.task_progress(t.plan, days[t.id], today, weeks) for t in tasks]
+        if last is not None:
+            since = min(local_date(last) + timedelta(days=1), today)
+        else:
+            since = min((t.plan.starts_on for t in tasks), default=today)
+        since = min(since, today)
+        expected, done, by_task = prog.summary({t.id: t.plan for t in tasks}, days, since, today)
+        all_days = {d for ds in days.values() for d in ds}
+        return ProgressOut(
+            case_id=case_id,
+            today=today,
+            tasks=[
+                TaskProgressOut(
+                    task_id=t.id,
+                    status=t.row.status,
+                    weeks=[_week(w) for w in p.weeks],
+                    streak=p.streak,
+                    streak_unit=p.streak_unit,
+                    expected=p.expected,
+                    done=p.done,
+                )
+                for t, p in zip(tasks, per_task, strict=True)
+            ],
+            weeks=[_week(w) for w in prog.case_weeks(per_task)]
+            if per_task
+            else _no_weeks(today, weeks),
+            streak=prog.case_streak([t.plan for t in tasks], all_days, today),
+            summary=SummaryOut(
+                since=since,
+                until=today,
+                expected=expected,
+                done=done,
+                tasks=[
+                    SummaryTaskOut(task_id=t, expected=e, done=d) for t, (e, d) in by_task.items()
+                ],
+            ),
+        )
+
+    async def today_view(self, principal: Principal) -> TodayOut:
+        """The tasks due today in every case of the caller who is family (the child, a
+        guardian, a caregiver with the ``homework`` grant), and whether each is done."""
+        today = self.today()
+        async with self.db.read() as conn:
+            memberships = [
+                m
+                for m in await self.cases.memberships(conn, principal)
+                if m.role != "therapist"
+                and (m.role != "caregiver" or "homework" in (m.scopes or []))
+            ]
+            roles = {m.case_id: m.role for m in memberships}
+            tasks = [TaskRow(r) for r in await store.tasks_of_cases(conn, list(roles), "active")]
+            days = await store.tick_days(conn, [t.id for t in tasks])
+        items: list[TodayTaskOut] = []
+        for t in tasks:
+            status = prog.today_status(t.plan, days[t.id], today)
+            if status is None:
+                continue
+            items.append(
+                TodayTaskOut(
+                    task_id=t.id,
+                    case_id=t.case_id,
+                    content=msgspec.json.decode(t.row.content, type=TaskContentIn),
+                    done=status.done,
+                    may_tick=may_tick(roles[t.case_id], t.row.tick_by),
+                    week_done=status.week_done,
+                    week_target=status.week_target,
+                )
+            )
+        return TodayOut(day=today, tasks=items)
+
+    # the daily reminder
+
+    async def reminder(self, principal: Principal, case_id: UUID) -> ReminderOut:
+        async with self.db.read() as conn:
+            await self._case(conn, principal, case_id)
+            row = await store.get_reminder(conn, case_id)
+        return ReminderOut(case_id=case_id, time=_hhmm(row.minute) if row else None)
+
+    async def set_reminder(
+        self, principal: Principal, case_id: UUID, body: ReminderIn, address: str
+    ) -> ReminderOut:
+        minute = _minutes(body.time) if body.time is not None else None
+        async with self.db.transaction() as conn:
+            (await self._case(conn, principal, case_id)).require("guardian")
+            if (
+                minute is not None
+                and self.quiet is not None
+                and await self.quiet.in_quiet_hours(conn, case_id, minute)
+            ):
+                raise InvalidInput("The reminder falls in the child's quiet hours: choose "
+                                   "another time", code="reminder_in_quiet_hours")  # fmt: skip
+            await store.set_reminder(conn, case_id, minute, principal.user_id, self.clock())
+            await self.audit.record(
+                conn, "homework.reminder_set", org_id=principal.org_id, actor=principal,
+                target_type="case", target_id=case_id, details={"time": body.time},
+                address=address,
+            )  # fmt: skip
+        return ReminderOut(case_id=case_id, time=body.time)
+
+    # live events
+
+    async def _announce(
+        self,
+        devices: dict[UUID, UUID],
+        principal: Principal,
+        event: str,
+        task_id: UUID,
+        case_id: UUID,
+        day: date | None = None,
+    ) -> None:
+        """After the commit: a live event (ids only) to every device but the caller's."""
+        if self.notifier is None or not devices:
+            return
+        ids: dict[str, str | UUID] = {"taskId": task_id, "caseId": case_id}
+        if day is not None:
+            ids["day"] = day.isoformat()
+        others = [d for d in devices if d != principal.device_id]
+        await self.notifier.send_event(others, event, ids)
+
+
+def _no_weeks(today: date, weeks: int) -> list[WeekOut]:
+    monday = week_start(today)
+    return [
+        WeekOut(week_start=monday - timedelta(weeks=weeks - 1 - i), expected=0, done=0)
+        for i in range(weeks)
+    ]
+
+
+def _week(w: prog.WeekCount) -> WeekOut:
+    return WeekOut(week_start=w.week_start, expected=w.expected, done=w.done)
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"

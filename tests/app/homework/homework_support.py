@@ -1,0 +1,134 @@
+"""Helpers for the homework tests: tasks and ticks over HTTP on a settable clock."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import TEST_SECRET, World
+from litestar.testing import TestClient
+from support import Session, run
+
+from app.appointments.accounting import sessions_used
+from app.audit.service import Audit
+from app.cases.service import CaseService
+from app.config import Settings
+from app.homework.nudges import HomeworkNudges
+from app.notifications.service import Notifications
+from app.storage.engine import Database
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "appointments"))
+from appointments_support import megolm, new_caregiver, pair_child, set_now
+
+HEL = ZoneInfo("Europe/Helsinki")
+#: "now" in most tests: Wednesday 14 October 2026, 10:00 in Helsinki
+NOW = datetime(2026, 10, 14, 10, 0, tzinfo=HEL)
+TODAY = NOW.date()
+MONDAY = date(2026, 10, 12)
+
+__all__ = ["megolm", "new_caregiver", "pair_child", "set_now"]
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The periodic jobs wait an hour: tests run a round themselves (``nudge``)."""
+    return Settings(
+        database_url=database_url,
+        data_dir=str(tmp_path),
+        secret_key=TEST_SECRET,
+        reminder_interval_seconds=3600,
+    )
+
+
+def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=HEL)
+
+
+def schedule(kind: str = "daily", **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, **extra}
+
+
+def task_body(case_id: UUID | str, session: Session, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "content": megolm(session, case_id, b"task content ciphertext"),
+        "schedule": schedule(),
+        "startsOn": MONDAY.isoformat(),
+    }
+    body.update(extra)
+    return body
+
+
+def assign(
+    client: TestClient[Any], world: World, session: Session | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A task of the world's case set by its therapist; the task."""
+    who = session or world.therapist
+    r = client.post(
+        f"/cases/{world.case_id}/homework",
+        json=task_body(world.case_id, who, **extra),
+        headers=who.headers,
+    )
+    assert r.status_code == 201, r.text
+    task: dict[str, Any] = r.json()
+    return task
+
+
+def tick(
+    client: TestClient[Any],
+    session: Session,
+    task_id: str,
+    day: date,
+    client_time: datetime | None = None,
+    **extra: Any,
+) -> Any:
+    when = client_time or at(day, 8)
+    return client.put(
+        f"/homework/{task_id}/ticks/{day.isoformat()}",
+        json={"clientTime": when.isoformat(), **extra},
+        headers=session.headers,
+    )
+
+
+def progress(
+    client: TestClient[Any], session: Session, case_id: UUID | str, weeks: int = 4
+) -> dict[str, Any]:
+    r = client.get(f"/cases/{case_id}/homework/progress?weeks={weeks}", headers=session.headers)
+    assert r.status_code == 200, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def tasks_of(client: TestClient[Any], session: Session, case_id: UUID | str) -> list[Any]:
+    r = client.get(f"/cases/{case_id}/homework", headers=session.headers)
+    assert r.status_code == 200, r.text
+    result: list[Any] = r.json()
+    return result
+
+
+def nudge(settings: Settings, when: datetime, digest_minutes: float = 60) -> int:
+    """One round of homework's periodic job at ``when`` (what every instance runs)."""
+
+    async def go() -> int:
+        db = Database(settings.effective_database_url)
+        try:
+            audit = Audit(settings.secret_key)
+            cases = CaseService(db, audit, sessions_used)
+            clock = lambda: when.astimezone(UTC)  # noqa: E731
+            notifications = Notifications(db, settings, audit, cases, clock)
+            return await HomeworkNudges(db, cases, notifications, clock, digest_minutes).run_once()
+        finally:
+            await db.dispose()
+
+    made: int = run(go())
+    return made
+
+
+def days_ago(n: int) -> date:
+    return TODAY - timedelta(days=n)
