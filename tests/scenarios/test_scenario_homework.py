@@ -67,6 +67,7 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
         "feel": "Tell how you feel today",
         "feel-how": "Pick a face from the card and tell one thing that happened.",
         "note": "Ajoin koko matkan itse, ilman apupyöriä!",
+        "feel-edit": "Draw how you feel, then tell Anna about the drawing.",
     }
     try:
         people = onboard(server, tmp_path / "devices")
@@ -125,6 +126,15 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
             guardian.tick(feel.id, today, client_time=now)
         assert refused.value.status == 403
 
+        # ticking the same day again is the same tick; an edit reaches the family
+        again = child.tick(bike.id, today, client_time=now)
+        assert (again.received_at, again.note) == (tick.received_at, plain["note"])
+        edited = therapist.edit(feel.id, instructions=plain["feel-edit"])
+        assert (edited.title, edited.content_version) == (plain["feel"], 2)
+        assert {t.task_id: t.instructions for t in child.today().tasks}[feel.id] == (
+            plain["feel-edit"]
+        )
+
         # Anna adds a laptop after the tasks were written: when the writers' apps next
         # look at the case, they share their history with it
         laptop_body = Api(server.url).login("anna@example.fi", PASSWORD, "Anna's laptop")
@@ -133,9 +143,9 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
         assert therapist.keep_keys_shared(p.case_id) >= 1
         assert child.keep_keys_shared(p.case_id) >= 1
         late = Homework(laptop)
-        assert {t.id: t.title for t in late.tasks(p.case_id)} == {
-            bike.id: plain["bike"],
-            feel.id: plain["feel"],
+        assert {t.id: (t.title, t.instructions) for t in late.tasks(p.case_id)} == {
+            bike.id: (plain["bike"], plain["bike-how"]),
+            feel.id: (plain["feel"], plain["feel-edit"]),
         }
         assert [t.note for t in late.ticks(bike.id)] == [plain["note"]]
         assert late.progress(p.case_id) == progress
