@@ -43,6 +43,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=str(tmp_path),
         secret_key=TEST_SECRET,
         reminder_interval_seconds=3600,
+        notify_poll_seconds=0.05,
     )
 
 
