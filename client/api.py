@@ -192,3 +192,62 @@ class Api:
                     response.status_code, body.get("code", ""), body.get("detail", ""), body
                 )
             yield from response.iter_bytes()
+
+    # homework (docs/homework.md): contents are Megolm ciphertexts made by client.homework
+
+    def case_threads(self, case_id: UUID | str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.get(f"/cases/{case_id}/threads")
+        return result
+
+    def create_task(self, case_id: UUID | str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.post(f"/cases/{case_id}/homework", body)
+        return result
+
+    def tasks(self, case_id: UUID | str, status: str | None = None) -> list[dict[str, Any]]:
+        params = {"status": status} if status else {}
+        result: list[dict[str, Any]] = self.get(f"/cases/{case_id}/homework", **params)
+        return result
+
+    def task(self, task_id: UUID | str) -> dict[str, Any]:
+        result: dict[str, Any] = self.get(f"/homework/{task_id}")
+        return result
+
+    def update_task(self, task_id: UUID | str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("PATCH", f"/homework/{task_id}", json=body).json()
+        return result
+
+    def tick(self, task_id: UUID | str, day: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``PUT`` a tick: 201 the first time, 200 with the same tick for a repeat."""
+        result: dict[str, Any] = self.request(
+            "PUT", f"/homework/{task_id}/ticks/{day}", json=body
+        ).json()
+        return result
+
+    def undo_tick(self, task_id: UUID | str, day: str) -> None:
+        self.request("DELETE", f"/homework/{task_id}/ticks/{day}")
+
+    def ticks(
+        self, task_id: UUID | str, since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]:
+        params = {k: v for k, v in (("from", since), ("to", until)) if v}
+        result: list[dict[str, Any]] = self.get(f"/homework/{task_id}/ticks", **params)
+        return result
+
+    def progress(self, case_id: UUID | str, weeks: int | None = None) -> dict[str, Any]:
+        params = {"weeks": weeks} if weeks else {}
+        result: dict[str, Any] = self.get(f"/cases/{case_id}/homework/progress", **params)
+        return result
+
+    def homework_today(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.get("/me/homework/today")
+        return result
+
+    def homework_reminder(self, case_id: UUID | str) -> dict[str, Any]:
+        result: dict[str, Any] = self.get(f"/cases/{case_id}/homework/reminder")
+        return result
+
+    def set_homework_reminder(self, case_id: UUID | str, time: str | None) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "PUT", f"/cases/{case_id}/homework/reminder", json={"time": time}
+        ).json()
+        return result

@@ -6,6 +6,7 @@
     kaari client read [<thread>] [--wait 10]
     kaari client send-file <thread> photo.jpg
     kaari client save-file <message-id> out.jpg
+    kaari client homework today          (and assign, list, tick, undo, progress)
     kaari client logout
 
 The profile directory (``--profile``, ``KAARI_CLIENT_HOME``, default ``~/.kaari-client``)
@@ -35,6 +36,7 @@ import httpx
 
 from client.api import Api, ApiError
 from client.device import Device
+from client.homework import HomeworkError
 from client.live import DeviceRevoked, Live
 from client.messenger import Message, Messenger, SendFailed
 from crypto.errors import CryptoError, StoreError
@@ -280,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("path")
     save.set_defaults(func=cmd_save_file)
     sub.add_parser("logout", help="sign out and delete this profile").set_defaults(func=cmd_logout)
+    from client import cli_homework  # imports this module: registered once both are loaded
+
+    cli_homework.add_parser(sub)
     return parser
 
 
@@ -298,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     except DeviceRevoked:
         print("kaari client: this device was signed out; log in again", file=sys.stderr)
         return 1
-    except (SendFailed, StoreError, CryptoError) as exc:
+    except (SendFailed, StoreError, CryptoError, HomeworkError) as exc:
         print(f"kaari client: {exc}", file=sys.stderr)
         return 1
     except (CliError, OSError) as exc:

@@ -2,7 +2,8 @@
 
 ``Live`` gets a ticket, opens ``/ws``, sends ``sync`` from the device's cursor and then
 hands every pushed row to :meth:`client.messenger.Messenger.receive` (decrypt, store,
-move the cursor, atomically) before acknowledging it. A dropped socket is reopened
+move the cursor, atomically) before acknowledging it; a room key among them is imported
+there too, never handed on as a message. A dropped socket is reopened
 with backoff and syncs from the cursor again, so nothing is lost and nothing reaches
 the application twice. A revoked device (4403) or a refused sign-in stops for good.
 """

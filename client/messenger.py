@@ -13,6 +13,10 @@ Everything a person's device does with messages, over :class:`client.api.Api` an
   in one local transaction, so a crash never loses a message or hands it to the
   application twice; a replayed row is recognised and skipped. ``sync`` reads the
   mailbox over HTTP; :mod:`client.live` does the same over the WebSocket.
+* A row that carries a Megolm room key (:class:`crypto.payloads.RoomKeyShare`, how a
+  device shares the key of its case content, e.g. homework) is imported in that same
+  transaction and never shown as a message; a share the trust rules refuse lands in
+  ``failed`` like any other row that could not be opened.
 * Attachments are encrypted on the device and uploaded as opaque blobs; the pointer
   (blob id, key, hash) travels in the E2E message.
 """
@@ -29,11 +33,11 @@ from uuid import UUID
 import msgspec
 
 from client.api import Api, ApiError
-from client.device import ONE_TIME_KEY_TARGET, Device, PeerDevice
+from client.device import ONE_TIME_KEY_TARGET, Device, PeerDevice, Received
 from crypto.attachments import decrypt_stream, encrypt_stream
 from crypto.envelope import OlmCiphertext
 from crypto.errors import CryptoError, DuplicateMessageError, StoreError
-from crypto.payloads import AttachmentPointer, Payload, ReadReceipt, TextMessage
+from crypto.payloads import AttachmentPointer, Payload, ReadReceipt, RoomKeyShare, TextMessage
 
 log = logging.getLogger("kaari.client")
 
@@ -241,6 +245,9 @@ class Messenger:
         if str(received.sender.device_id) != item["senderDeviceId"]:
             self.failed.append((seq, "sender_mismatch"))
             return None
+        if isinstance(received.payload, RoomKeyShare):
+            self._accept_key(seq, received, sender)
+            return None
         return Message(
             seq=seq,
             envelope_id=item["envelopeId"],
@@ -251,6 +258,31 @@ class Messenger:
             sent_at=received.sent_at,
             payload=received.payload,
         )
+
+    def _accept_key(self, seq: int, received: Received, sender: PeerDevice) -> None:
+        """Import a room key share (called inside the row's transaction).
+
+        The share's origin is checked against the key directory: a direct share must come
+        from its origin, so the origin must be the sender's directory entry; a history
+        share may be forwarded by another device of the origin's user, so the origin's
+        own entry is looked up (absent when that device was since revoked: its old
+        content stays readable, and its signature over the session is still checked).
+        """
+        share = received.payload
+        assert isinstance(share, RoomKeyShare)
+        origin: PeerDevice | None = sender
+        if share.exported and share.origin.device_id != sender.device_id:
+            origin = self._peers.get(share.origin.device_id)
+            if origin is None:
+                self._peer_keys([share.origin.user_id])
+                origin = self._peers.get(share.origin.device_id)
+        try:
+            self.device.accept_room_key(received, expected_origin=origin)
+        except StoreError:
+            raise
+        except CryptoError as exc:
+            self.failed.append((seq, f"room_key_refused:{type(exc).__name__}"))
+            log.warning("a room key share was refused", extra={"count": seq})
 
     def sync(self) -> list[Message]:
         """Read the whole mailbox over HTTP, decrypt, store, acknowledge."""
@@ -266,6 +298,8 @@ class Messenger:
     def _remember_sent(
         self, thread_id: str, result: dict[str, Any], message_id: str, payload: Payload
     ) -> None:
+        if isinstance(payload, RoomKeyShare):
+            return  # key material for the device, not a message of the conversation
         message = Message(
             seq=0,
             envelope_id=result["id"],

@@ -1,0 +1,247 @@
+"""Homework end to end against real `kaari serve` processes (SQLite and PostgreSQL).
+
+The therapist's device assigns two tasks; the child's tablet decrypts them in its
+"today", ticks one with a note; the therapist hears of it live, sees the progress and
+reads the note; a guardian sees the same progress; a device the guardian adds later
+reads the tasks and the note through the history the writers' devices share. Then no
+title, instruction or note is found in the database, the blob store or the logs.
+A second test drives the same from terminals with `kaari client homework`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from scenario_people import PASSWORD, device_for, onboard
+from servers import KaariServer, fresh_postgres_database, postgres_dump
+
+from client.api import Api, ApiError
+from client.homework import Homework, Schedule
+from client.live import Live
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Iterator[str]:
+    empty = contextlib.nullcontext("")
+    with fresh_postgres_database() if request.param == "postgresql" else empty as url:
+        yield url
+
+
+def make_server(tmp_path: Path, database: str) -> KaariServer:
+    env = {"KAARI_DATA_DIR": str(tmp_path / "data")}
+    if database:
+        env["KAARI_DATABASE_URL"] = database
+    return KaariServer(env, tmp_path / "server.log")
+
+
+def stored_bytes(tmp_path: Path, database: str) -> bytes:
+    """Everything the server keeps: database files (or a full dump), blobs, logs."""
+    parts = [p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file()]
+    parts += [p.read_bytes() for p in tmp_path.glob("*.log")]
+    if database:
+        parts.append(postgres_dump(database).encode())
+    return b"\n".join(parts)
+
+
+def task_progress(progress: dict[str, Any], task_id: str) -> dict[str, Any]:
+    (entry,) = [t for t in progress["tasks"] if t["taskId"] == task_id]
+    return entry
+
+
+def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
+    server = make_server(tmp_path, database)
+    plain = {
+        "bike": "Ride a bike to the shop and back",
+        "bike-how": "Helmet on; Anna walks along. Stop at the crossing by the school.",
+        "feel": "Tell how you feel today",
+        "feel-how": "Pick a face from the card and tell one thing that happened.",
+        "note": "Ajoin koko matkan itse, ilman apupyöriä!",
+        "feel-edit": "Draw how you feel, then tell Anna about the drawing.",
+    }
+    try:
+        people = onboard(server, tmp_path / "devices")
+        p = people
+        now = datetime.now(HELSINKI)
+        today = now.date()
+        therapist = Homework(p.therapist)
+        bike = therapist.assign(
+            p.case_id, plain["bike"], plain["bike-how"],
+            schedule=Schedule.daily(), starts_on=today,
+        )  # fmt: skip
+        feel = therapist.assign(
+            p.case_id, plain["feel"], plain["feel-how"],
+            schedule=Schedule.weekly(today.isoweekday()), starts_on=today, tick_by="child",
+        )  # fmt: skip
+        assert (bike.title, feel.title) == (plain["bike"], plain["feel"])
+        assert feel.schedule.weekdays == (today.isoweekday(),)
+
+        # the child's tablet reads its day: the keys arrive in its mailbox first
+        child = Homework(p.child)
+        day = child.today()
+        assert day.day == today
+        shown = {t.task_id: t for t in day.tasks}
+        assert shown[bike.id].title == plain["bike"]
+        assert shown[feel.id].instructions == plain["feel-how"]
+        assert all(t.readable and t.may_tick and not t.done for t in day.tasks)
+
+        # the therapist listens live; the child ticks the bike ride with a note
+        live = Live(p.therapist)
+        live.connect()
+        tick = child.tick(bike.id, today, note=plain["note"], emoji="🚲", client_time=now)
+        assert (tick.note, tick.emoji) == (plain["note"], "🚲")
+        live.wait_for(lambda _: _ticked(live, bike.id), 10)
+        assert _ticked(live, bike.id), live.events
+        live.close()
+        assert {t.task_id: t.done for t in child.today().tasks} == {bike.id: True, feel.id: False}
+
+        # the therapist sees the progress and reads the note
+        progress = therapist.progress(p.case_id)
+        entry = task_progress(progress, bike.id)
+        assert entry["done"] == 1
+        assert entry["streak"] == 1
+        assert task_progress(progress, feel.id)["done"] == 0
+        (seen,) = therapist.ticks(bike.id)
+        assert (seen.note, seen.emoji, seen.day) == (plain["note"], "🚲", today)
+        assert seen.user_id == p.child.device.user_id
+        # a guardian sees the same
+        guardian = Homework(p.guardian)
+        assert guardian.progress(p.case_id) == progress
+        assert [t.note for t in guardian.ticks(bike.id)] == [plain["note"]]
+        # a guardian may not set tasks, nor tick one the child ticks
+        with pytest.raises(ApiError) as refused:
+            guardian.assign(p.case_id, "Skip school", schedule=Schedule.once(), starts_on=today)
+        assert refused.value.status == 403
+        with pytest.raises(ApiError) as refused:
+            guardian.tick(feel.id, today, client_time=now)
+        assert refused.value.status == 403
+
+        # ticking the same day again is the same tick; an edit reaches the family
+        again = child.tick(bike.id, today, client_time=now)
+        assert (again.received_at, again.note) == (tick.received_at, plain["note"])
+        edited = therapist.edit(feel.id, instructions=plain["feel-edit"])
+        assert (edited.title, edited.content_version) == (plain["feel"], 2)
+        assert {t.task_id: t.instructions for t in child.today().tasks}[feel.id] == (
+            plain["feel-edit"]
+        )
+
+        # Anna adds a laptop after the tasks were written: when the writers' apps next
+        # look at the case, they share their history with it
+        laptop_body = Api(server.url).login("anna@example.fi", PASSWORD, "Anna's laptop")
+        people.secrets.append(laptop_body["token"])
+        laptop = device_for(server.url, laptop_body, tmp_path / "devices", "guardian-laptop")
+        assert therapist.keep_keys_shared(p.case_id) >= 1
+        assert child.keep_keys_shared(p.case_id) >= 1
+        late = Homework(laptop)
+        assert {t.id: (t.title, t.instructions) for t in late.tasks(p.case_id)} == {
+            bike.id: (plain["bike"], plain["bike-how"]),
+            feel.id: (plain["feel"], plain["feel-edit"]),
+        }
+        assert [t.note for t in late.ticks(bike.id)] == [plain["note"]]
+        assert late.progress(p.case_id) == progress
+
+        # every device kept every key it was sent and refused none
+        for messenger in [*people.devices, laptop]:
+            messenger.sync()
+            assert messenger.failed == []
+    finally:
+        server.stop()
+
+    everything = stored_bytes(tmp_path, database)
+    for text in plain.values():
+        assert text.encode() not in everything, text
+    assert b"\\ud83d\\udeb2" not in everything
+    for secret in people.secrets:
+        assert secret.encode() not in everything
+
+
+def _ticked(live: Live, task_id: str) -> bool:
+    return any(
+        e.get("event") == "homework_ticked" and e.get("ids", {}).get("taskId") == task_id
+        for e in live.events
+    )
+
+
+def kaari_client(profile: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """A terminal on a device in Finland (its local date is the server's)."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "client", "--profile", str(profile), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TZ": "Europe/Helsinki"},
+    )
+
+
+def test_homework_from_the_terminal(tmp_path: Path) -> None:
+    server = make_server(tmp_path, "")
+    try:
+        people = onboard(server, tmp_path / "devices")
+        anna, terhi = tmp_path / "anna", tmp_path / "terhi"
+        for profile, email in ((anna, "anna@example.fi"), (terhi, "terhi@example.fi")):
+            done = kaari_client(
+                profile, "login", "--server", server.url, "--email", email,
+                "--password-stdin", stdin=PASSWORD + "\n",
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+        weekday = str(datetime.now(HELSINKI).isoweekday())
+
+        def ok(profile: Path, *args: str) -> str:
+            done = kaari_client(profile, "homework", *args)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        room = ok(terhi, "assign", "--case", "Eino", "--title", "Siivoa huone",
+                  "--instructions", "Lelut laatikkoon", "--daily")  # fmt: skip
+        assert "Assigned 'Siivoa huone'" in room
+        assert "daily from" in room
+        room_id = room.split("(")[1][:8]
+        feel = ok(terhi, "assign", "--case", people.case_id[:8], "--title", "Kerro miltä tuntuu",
+                  "--weekly", weekday, "--tick-by", "child")  # fmt: skip
+        assert "weekly on" in feel
+
+        listed = ok(anna, "list")  # Anna has one case: no --case needed
+        assert f"{room_id}  Siivoa huone — daily, active" in listed
+        assert "Lelut laatikkoon" in listed
+        today = ok(anna, "today")
+        assert f"[ ] {room_id}  Siivoa huone" in today
+        assert "Kerro miltä tuntuu (not yours to tick)" in today
+
+        ticked = ok(anna, "tick", room_id, "--note", "Huone on siisti", "--emoji", "✨")
+        assert "Ticked 'Siivoa huone' for" in ticked
+        assert f"[x] {room_id}  Siivoa huone" in ok(anna, "today")
+        progress = ok(terhi, "progress", "--case", "Eino")
+        assert "Siivoa huone: this week 1/" in progress
+        assert "streak 1 times" in progress
+        phone = Homework(people.therapist)  # Terhi's phone reads what the terminals wrote
+        (task,) = [t for t in phone.tasks(people.case_id) if t.title == "Siivoa huone"]
+        assert [(n.note, n.emoji) for n in phone.ticks(task.id)] == [("Huone on siisti", "✨")]
+
+        undone = ok(anna, "undo", room_id)
+        assert "Took back the tick of 'Siivoa huone'" in undone
+        assert "Siivoa huone: this week 0/" in ok(terhi, "progress")
+
+        # clear errors for what a person can get wrong
+        refused = kaari_client(anna, "homework", "assign", "--title", "x", "--daily")
+        assert refused.returncode == 1
+        assert "forbidden" in refused.stderr
+        missing = kaari_client(anna, "homework", "tick", "ffffffff")
+        assert missing.returncode == 1
+        assert "No single task matches" in missing.stderr
+    finally:
+        server.stop()
+    everything = stored_bytes(tmp_path, "")
+    for text in ("Siivoa huone", "Lelut laatikkoon", "Kerro miltä tuntuu", "Huone on siisti"):
+        assert text.encode() not in everything, text
