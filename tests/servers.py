@@ -134,3 +134,29 @@ def postgres_dump(url: str) -> str:
 
     result: str = run(go())
     return result
+
+
+def stored_bytes(tmp_path: Path, database: str) -> bytes:
+    """Everything the server keeps: database files (or a full dump), blobs, logs."""
+    parts = [p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file()]
+    parts += [p.read_bytes() for p in tmp_path.glob("*.log")]
+    if database:
+        parts.append(postgres_dump(database).encode())
+    return b"\n".join(parts)
+
+
+def kaari_client(
+    profile: Path, *args: str, stdin: str = "", tz: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`kaari client --profile PROFILE ARGS…` as a person runs it in a terminal (``tz``:
+    the terminal's time zone, e.g. a device in Finland)."""
+    env = {**os.environ, "TZ": tz} if tz else None
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "client", "--profile", str(profile), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from scenario_people import PASSWORD, onboard
-from servers import KaariServer
-
-
-def kaari_client(profile: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", "client", "--profile", str(profile), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from servers import KaariServer, kaari_client
 
 
 def test_a_guardian_and_the_therapist_message_each_other_from_the_terminal(

@@ -11,9 +11,7 @@ A second test drives the same from terminals with `kaari client homework`.
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
+import functools
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,13 +20,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from scenario_people import PASSWORD, device_for, onboard
-from servers import KaariServer, fresh_postgres_database, postgres_dump
+from servers import KaariServer, fresh_postgres_database, kaari_client, stored_bytes
 
 from client.api import Api, ApiError
 from client.homework import Homework, Schedule
 from client.live import Live
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
+
+#: a terminal on a device in Finland: its local date is the server's
+in_finland = functools.partial(kaari_client, tz="Europe/Helsinki")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -43,15 +44,6 @@ def make_server(tmp_path: Path, database: str) -> KaariServer:
     if database:
         env["KAARI_DATABASE_URL"] = database
     return KaariServer(env, tmp_path / "server.log")
-
-
-def stored_bytes(tmp_path: Path, database: str) -> bytes:
-    """Everything the server keeps: database files (or a full dump), blobs, logs."""
-    parts = [p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file()]
-    parts += [p.read_bytes() for p in tmp_path.glob("*.log")]
-    if database:
-        parts.append(postgres_dump(database).encode())
-    return b"\n".join(parts)
 
 
 def task_progress(progress: dict[str, Any], task_id: str) -> dict[str, Any]:
@@ -172,26 +164,13 @@ def _ticked(live: Live, task_id: str) -> bool:
     )
 
 
-def kaari_client(profile: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """A terminal on a device in Finland (its local date is the server's)."""
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", "client", "--profile", str(profile), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "TZ": "Europe/Helsinki"},
-    )
-
-
 def test_homework_from_the_terminal(tmp_path: Path) -> None:
     server = make_server(tmp_path, "")
     try:
         people = onboard(server, tmp_path / "devices")
         anna, terhi = tmp_path / "anna", tmp_path / "terhi"
         for profile, email in ((anna, "anna@example.fi"), (terhi, "terhi@example.fi")):
-            done = kaari_client(
+            done = in_finland(
                 profile, "login", "--server", server.url, "--email", email,
                 "--password-stdin", stdin=PASSWORD + "\n",
             )  # fmt: skip
@@ -199,7 +178,7 @@ def test_homework_from_the_terminal(tmp_path: Path) -> None:
         weekday = str(datetime.now(HELSINKI).isoweekday())
 
         def ok(profile: Path, *args: str) -> str:
-            done = kaari_client(profile, "homework", *args)
+            done = in_finland(profile, "homework", *args)
             assert done.returncode == 0, done.stderr
             return done.stdout
 
@@ -234,10 +213,10 @@ def test_homework_from_the_terminal(tmp_path: Path) -> None:
         assert "Siivoa huone: this week 0/" in ok(terhi, "progress")
 
         # clear errors for what a person can get wrong
-        refused = kaari_client(anna, "homework", "assign", "--title", "x", "--daily")
+        refused = in_finland(anna, "homework", "assign", "--title", "x", "--daily")
         assert refused.returncode == 1
         assert "forbidden" in refused.stderr
-        missing = kaari_client(anna, "homework", "tick", "ffffffff")
+        missing = in_finland(anna, "homework", "tick", "ffffffff")
         assert missing.returncode == 1
         assert "No single task matches" in missing.stderr
     finally:

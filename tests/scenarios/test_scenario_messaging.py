@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from scenario_people import live_until, onboard, texts
-from servers import KaariServer, fresh_postgres_database, postgres_dump
+from servers import KaariServer, fresh_postgres_database, stored_bytes
 from support import REDIS_URL, reachable, service_missing
 
 from client.api import ApiError
@@ -45,15 +45,6 @@ def make_server(tmp_path: Path, database: str, name: str = "server", **env: str)
     if database:
         values["KAARI_DATABASE_URL"] = database
     return KaariServer(values, tmp_path / f"{name}.log")
-
-
-def stored_bytes(tmp_path: Path, database: str) -> bytes:
-    """Everything the server keeps: database files (or a full dump), blobs, logs."""
-    parts = [p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file()]
-    parts += [p.read_bytes() for p in tmp_path.glob("*.log")]
-    if database:
-        parts.append(postgres_dump(database).encode())
-    return b"\n".join(parts)
 
 
 def test_family_messaging_end_to_end(tmp_path: Path, database: str) -> None:

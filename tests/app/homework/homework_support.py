@@ -10,8 +10,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import pytest
-from conftest import TEST_SECRET, World
+from conftest import World
 from litestar.testing import TestClient
 from support import Session, run
 
@@ -23,8 +22,11 @@ from app.homework.nudges import HomeworkNudges
 from app.notifications.service import Notifications
 from app.storage.engine import Database
 
+# the appointment and notification tests' helpers serve here too
 sys.path.insert(0, str(Path(__file__).parent.parent / "appointments"))
+sys.path.insert(0, str(Path(__file__).parent.parent / "notifications"))
 from appointments_support import megolm, new_caregiver, pair_child, set_now
+from notifications_support import settings  # a 50 ms sender; jobs wait an hour
 
 HEL = ZoneInfo("Europe/Helsinki")
 #: "now" in most tests: Wednesday 14 October 2026, 10:00 in Helsinki
@@ -32,19 +34,7 @@ NOW = datetime(2026, 10, 14, 10, 0, tzinfo=HEL)
 TODAY = NOW.date()
 MONDAY = date(2026, 10, 12)
 
-__all__ = ["megolm", "new_caregiver", "pair_child", "set_now"]
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    """The periodic jobs wait an hour: tests run a round themselves (``nudge``)."""
-    return Settings(
-        database_url=database_url,
-        data_dir=str(tmp_path),
-        secret_key=TEST_SECRET,
-        reminder_interval_seconds=3600,
-        notify_poll_seconds=0.05,
-    )
+__all__ = ["megolm", "new_caregiver", "pair_child", "set_now", "settings"]
 
 
 def at(day: date, hour: int = 10, minute: int = 0) -> datetime:

@@ -4,9 +4,7 @@ something is left to do, never in quiet hours."""
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +28,6 @@ from homework_support import (  # isort: skip
     tick,
 )
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "notifications"))
 from notifications_support import of_type, outbox, push, subscribe, wait_until  # isort: skip
 
 __all__ = ["push", "settings"]  # fixtures
