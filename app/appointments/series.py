@@ -40,6 +40,17 @@ def shifted(at: datetime, wall_delta: timedelta) -> datetime:
     return from_local(local_naive(at) + wall_delta)
 
 
+def minute_of_day(text: str) -> int:
+    """``"HH:MM"`` (a local wall-clock time) as minutes after midnight."""
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def hhmm(minute: int) -> str:
+    """Minutes after midnight as ``"HH:MM"``."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
 def local_date(at: datetime) -> date:
     return at.astimezone(ORG_ZONE).date()
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.principal import CaseRole, Principal
 from app.accounts.service import signed_in_devices
-from app.appointments.series import local_date
+from app.appointments.series import hhmm, local_date, minute_of_day
 from app.audit.service import Audit
 from app.case_content import MegolmCiphertextIn, from_caller
 from app.case_content import decode as decode_ciphertext
@@ -495,8 +495,7 @@ class HomeworkService:
         if last is not None:
             since = min(local_date(last) + timedelta(days=1), today)
         else:
-            since = min((t.plan.starts_on for t in tasks), default=today)
-        since = min(since, today)
+            since = min([today, *(t.plan.starts_on for t in tasks)])
         expected, done, by_task = prog.summary({t.id: t.plan for t in tasks}, days, since, today)
         all_days = {d for ds in days.values() for d in ds}
         return ProgressOut(
@@ -568,12 +567,12 @@ class HomeworkService:
         async with self.db.read() as conn:
             await self._case(conn, principal, case_id)
             row = await store.get_reminder(conn, case_id)
-        return ReminderOut(case_id=case_id, time=_hhmm(row.minute) if row else None)
+        return ReminderOut(case_id=case_id, time=hhmm(row.minute) if row else None)
 
     async def set_reminder(
         self, principal: Principal, case_id: UUID, body: ReminderIn, address: str
     ) -> ReminderOut:
-        minute = _minutes(body.time) if body.time is not None else None
+        minute = minute_of_day(body.time) if body.time is not None else None
         async with self.db.transaction() as conn:
             (await self._case(conn, principal, case_id)).require("guardian")
             if (
@@ -622,12 +621,3 @@ def _no_weeks(today: date, weeks: int) -> list[WeekOut]:
 
 def _week(w: prog.WeekCount) -> WeekOut:
     return WeekOut(week_start=w.week_start, expected=w.expected, done=w.done)
-
-
-def _minutes(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def _hhmm(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.principal import Principal
 from app.accounts.service import contacts
-from app.appointments.series import ORG_ZONE, from_local, local_naive
+from app.appointments.series import ORG_ZONE, from_local, hhmm, local_naive, minute_of_day
 from app.audit.service import Audit
 from app.cases.service import CaseService
 from app.config import Settings
@@ -61,30 +61,24 @@ def effective_channels(stored: Any, available: Collection[str]) -> dict[str, lis
     return result
 
 
+def is_quiet(minute: int, starts_minute: int, ends_minute: int) -> bool:
+    """Does a local minute of the day fall in quiet hours (over midnight: 20:00-07:00)?"""
+    if starts_minute < ends_minute:
+        return starts_minute <= minute < ends_minute
+    return minute >= starts_minute or minute < ends_minute
+
+
 def quiet_until(now: datetime, starts_minute: int, ends_minute: int) -> datetime | None:
     """The end of quiet hours if ``now`` falls in them (local Helsinki wall-clock time),
     else None. Hours over midnight (20:00-07:00) end the next morning."""
     local = local_naive(now)
     minute = local.hour * 60 + local.minute
-    end_wall = time(ends_minute // 60, ends_minute % 60)
-    if starts_minute < ends_minute:
-        quiet = starts_minute <= minute < ends_minute
-        end_day = local.date()
-    else:
-        quiet = minute >= starts_minute or minute < ends_minute
-        end_day = local.date() + timedelta(days=1) if minute >= starts_minute else local.date()
-    if not quiet:
+    if not is_quiet(minute, starts_minute, ends_minute):
         return None
+    over_midnight = starts_minute > ends_minute and minute >= starts_minute
+    end_day = local.date() + timedelta(days=1) if over_midnight else local.date()
+    end_wall = time(ends_minute // 60, ends_minute % 60)
     return from_local(datetime.combine(end_day, end_wall))
-
-
-def _minutes(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def _hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def check_endpoint(endpoint: str, settings: Settings) -> None:
@@ -185,10 +179,7 @@ class Notifications:
         row = (await store.quiet_hours_of(conn, [case_id])).get(case_id)
         if row is None:
             return False
-        starts, ends = row.starts_minute, row.ends_minute
-        if starts < ends:
-            return bool(starts <= minute < ends)
-        return bool(minute >= starts or minute < ends)
+        return is_quiet(minute, int(row.starts_minute), int(row.ends_minute))
 
     # push subscriptions
 
@@ -293,7 +284,7 @@ class Notifications:
     async def set_quiet_hours(
         self, principal: Principal, case_id: UUID, body: QuietHoursIn, address: str
     ) -> QuietHoursOut:
-        starts, ends = _minutes(body.start), _minutes(body.end)
+        starts, ends = minute_of_day(body.start), minute_of_day(body.end)
         if starts == ends:
             raise InvalidInput("Quiet hours must start and end at different times",
                                code="quiet_hours_empty")  # fmt: skip
@@ -341,8 +332,8 @@ def _quiet_out(case_id: UUID, row: Any) -> QuietHoursOut:
         return QuietHoursOut(case_id=case_id, start=None, end=None)
     return QuietHoursOut(
         case_id=case_id,
-        start=_hhmm(row.starts_minute),
-        end=_hhmm(row.ends_minute),
+        start=hhmm(row.starts_minute),
+        end=hhmm(row.ends_minute),
         time_zone=str(ORG_ZONE.key),
         updated_at=row.updated_at,
     )
