@@ -24,7 +24,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from app.demo import demo_instructions, seed_demo
     from app.main import create_app
-    from app.runtime import Runtime
+    from app.services import running_services
     from app.storage.migrate import upgrade
 
     settings = _settings(args)
@@ -35,11 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
 
         async def seed() -> None:
-            runtime = await Runtime.start(settings)
-            try:
-                info = await seed_demo(runtime)
-            finally:
-                await runtime.close()
+            async with running_services(settings) as (runtime, services):
+                info = await seed_demo(runtime, services)
             log.info("demo seeded" if info.created else "demo already present")
 
         asyncio.run(seed())
@@ -70,8 +67,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_create_org(args: argparse.Namespace) -> int:
-    from app.accounts.orgs import OrgService
-    from app.runtime import Runtime
+    from app.services import running_services
     from app.storage.migrate import upgrade
 
     settings = _settings(args)
@@ -84,13 +80,8 @@ def cmd_create_org(args: argparse.Namespace) -> int:
 
     async def run() -> UUID:
         await upgrade(settings.effective_database_url)
-        runtime = await Runtime.start(settings)
-        try:
-            return await OrgService(runtime.db, runtime.audit).create_org(
-                args.name.strip(), languages
-            )
-        finally:
-            await runtime.close()
+        async with running_services(settings) as (_, services):
+            return await services.orgs.create_org(args.name.strip(), languages)
 
     print(asyncio.run(run()))
     return 0
@@ -99,10 +90,10 @@ def cmd_create_org(args: argparse.Namespace) -> int:
 def cmd_create_user(args: argparse.Namespace) -> int:
     import msgspec
 
-    from app.accounts.orgs import OrgService
-    from app.accounts.schemas import DisplayName, Email, Password
-    from app.errors import KaariError
-    from app.runtime import Runtime
+    from app.accounts.schemas import Email, Password
+    from app.core.errors import KaariError
+    from app.core.wire import DisplayName
+    from app.services import running_services
     from app.storage.migrate import upgrade
 
     settings = _settings(args)
@@ -120,9 +111,8 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
     async def run() -> UUID:
         await upgrade(settings.effective_database_url)
-        runtime = await Runtime.start(settings)
-        try:
-            return await OrgService(runtime.db, runtime.audit).create_user(
+        async with running_services(settings) as (runtime, services):
+            return await services.orgs.create_user(
                 runtime.passwords,
                 org_id=args.org,
                 email=args.email,
@@ -131,8 +121,6 @@ def cmd_create_user(args: argparse.Namespace) -> int:
                 password=password,
                 locale=args.locale,
             )
-        finally:
-            await runtime.close()
 
     try:
         print(asyncio.run(run()))

@@ -4,17 +4,14 @@ sign-in), so a newcomer can try the API at once. Development mode only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from uuid import UUID
 
-from app.accounts import store as accounts_store
-from app.accounts.invites import InviteService
-from app.accounts.orgs import OrgService
-from app.accounts.schemas import AcceptInvite, DeviceInfo, LoginRequest
-from app.accounts.service import AccountService
-from app.cases.schemas import CaseCreate, CaseInviteRequest, PeriodCreate
-from app.cases.service import CaseService
+from app.accounts.schemas import AcceptInvite, CaseInviteRequest, DeviceInfo, LoginRequest
+from app.cases.schemas import CaseCreate, PeriodCreate
+from app.core.time import local_date
 from app.runtime import Runtime
+from app.services import Services
 
 DEMO_PASSWORD = "kaari-demo-password"  # noqa: S105 - printed for the newcomer, dev only
 THERAPIST = "terhi@demo.kaari.fi"
@@ -29,18 +26,11 @@ class DemoInfo:
     case_id: UUID | None
 
 
-async def seed_demo(runtime: Runtime) -> DemoInfo:
-    async with runtime.db.read() as conn:
-        if await accounts_store.get_user_by_email(conn, THERAPIST) is not None:
-            return DemoInfo(created=False, case_id=None)
-    orgs = OrgService(runtime.db, runtime.audit)
-    accounts = AccountService(
-        runtime.db, runtime.settings, runtime.passwords, runtime.limiter, runtime.audit
-    )
-    cases = CaseService(runtime.db, runtime.audit)
-    invites = InviteService(
-        runtime.db, runtime.settings, runtime.passwords, runtime.limiter, runtime.audit, cases
-    )
+async def seed_demo(runtime: Runtime, services: Services) -> DemoInfo:
+    if await services.accounts.email_registered(THERAPIST):
+        return DemoInfo(created=False, case_id=None)
+    orgs, accounts = services.orgs, services.accounts
+    cases, invites = services.cases, services.invites
     org_id = await orgs.create_org("Demo Therapy Oy", ["fi", "sv", "en"])
     await orgs.create_user(
         runtime.passwords,
@@ -56,7 +46,7 @@ async def seed_demo(runtime: Runtime) -> DemoInfo:
     therapist = await accounts.authenticate(session.token)
     assert therapist is not None
     case = await cases.create_case(therapist, CaseCreate(child_display_name="Eino"), LOCAL)
-    today = date.today()
+    today = local_date(services.clock())
     await cases.create_period(
         therapist,
         case.id,

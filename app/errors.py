@@ -1,7 +1,7 @@
-"""Errors a user can hit, and their RFC 9457 problem+json rendering.
+"""Errors a user can hit, rendered as RFC 9457 problem+json.
 
-Every error carries a stable machine-readable ``code``. Messages never contain
-content, tokens, codes or passwords.
+The error classes are in ``app/core/errors.py``; every error carries a stable
+machine-readable ``code``. Messages never contain content, tokens, codes or passwords.
 """
 
 from __future__ import annotations
@@ -19,70 +19,10 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from app.core.errors import KaariError
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("kaari.errors")
-
-
-class KaariError(Exception):
-    """A failure with an HTTP status and a stable ``code``."""
-
-    status = 400
-    code = "bad_request"
-    title = "Bad request"
-
-    def __init__(
-        self,
-        detail: str | None = None,
-        *,
-        code: str | None = None,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
-        self.headers = headers or {}
-        self.extra = extra or {}
-
-
-class Unauthenticated(KaariError):
-    status, code, title = 401, "unauthenticated", "Sign-in required"
-
-
-class Forbidden(KaariError):
-    status, code, title = 403, "forbidden", "Your role does not allow this"
-
-
-class NotFound(KaariError):
-    status, code, title = 404, "not_found", "Not found"
-
-
-class Conflict(KaariError):
-    status, code, title = 409, "conflict", "Conflict"
-
-
-class Gone(KaariError):
-    status, code, title = 410, "gone", "No longer valid"
-
-
-class InvalidInput(KaariError):
-    status, code, title = 422, "validation_error", "The request is not valid"
-
-
-class RateLimited(KaariError):
-    status, code, title = 429, "rate_limited", "Too many attempts"
-
-    def __init__(self, retry_after: int, detail: str | None = None) -> None:
-        retry_after = max(1, retry_after)
-        super().__init__(
-            detail or f"Too many attempts; try again in {retry_after} seconds",
-            headers={"Retry-After": str(retry_after)},
-            extra={"retryAfter": retry_after},
-        )
 
 
 def problem(
@@ -185,16 +125,4 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     Exception: _internal_error,
 }
 
-__all__ = [
-    "PROBLEM_JSON",
-    "Conflict",
-    "Forbidden",
-    "Gone",
-    "InvalidInput",
-    "KaariError",
-    "NotFound",
-    "RateLimited",
-    "Unauthenticated",
-    "exception_handlers",
-    "problem",
-]
+__all__ = ["PROBLEM_JSON", "exception_handlers", "problem"]

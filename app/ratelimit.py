@@ -8,7 +8,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from app.errors import RateLimited
+from app.core.errors import RateLimited
 
 
 class RateLimitStore(Protocol):

@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 from app.accounts.passwords import Passwords
 from app.audit.service import Audit
 from app.config import Settings
-from app.notifications.outbox import Outbox
 from app.ratelimit import MemoryRateLimitStore, RateLimiter, RateLimitStore, RedisRateLimitStore
-from app.realtime.bus import Bus, make_bus
+from app.realtime.bus import Bus
+from app.realtime.buses import make_bus
 from app.realtime.gateway import Gateway
 from app.realtime.notifier import Notifier
 from app.realtime.service import TicketService
@@ -39,8 +39,6 @@ class Runtime:
     notifier: Notifier
     blobs: BlobStore
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    outbox: Outbox | None = None
-    """the notification sender of this instance (app/main.py wires it)"""
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:

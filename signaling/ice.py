@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 from datetime import UTC, datetime
 
 from signaling.ports import Settings
@@ -57,7 +56,7 @@ def turn_urls(settings: Settings) -> list[str]:
     return urls
 
 
-def ice_servers(settings: Settings, user: str, now: float | None = None) -> IceServersOut:
+def ice_servers(settings: Settings, user: str, now: float) -> IceServersOut:
     """STUN (if any) and, when TURN is configured, TURN with a fresh credential for ``user``."""
     servers: list[IceServer] = []
     stun = stun_urls(settings)
@@ -67,7 +66,7 @@ def ice_servers(settings: Settings, user: str, now: float | None = None) -> IceS
     if not settings.turn_host or not secrets:
         return IceServersOut(ice_servers=servers, relay=False, expires_at=None, ttl_seconds=None)
     ttl = settings.turn_credential_ttl_seconds
-    expires = int(time.time() if now is None else now) + ttl
+    expires = int(now) + ttl
     username, password = turn_credential(secrets[0], user, expires)
     servers.append(IceServer(urls=turn_urls(settings), username=username, credential=password))
     return IceServersOut(

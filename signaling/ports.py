@@ -1,7 +1,7 @@
 """Everything ``signaling`` takes from ``app``, in one place (DESIGN.md section 3).
 
 ``signaling`` is mounted by ``app/main.py`` and asks ``app`` only for identity (the
-authenticated :class:`Principal`), settings, the shared rate limiter, the error
+authenticated :class:`Principal`), settings, the app's clock, the shared rate limiter, the error
 types that render as problem+json, the WebSocket gateway (frame types, handlers,
 ``Notifier`` to reach a device on any instance) and appointment facts for rooms
 (:class:`AppointmentFactsSource`, implemented by ``app``'s appointments service).
@@ -13,10 +13,19 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
-from app.accounts.principal import Principal
 from app.appointments.facts import AppointmentFacts, CaseFacts
 from app.config import Settings
-from app.errors import Conflict, Forbidden, Gone, InvalidInput, KaariError, NotFound, RateLimited
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    KaariError,
+    NotFound,
+    RateLimited,
+)
+from app.core.principal import Principal
+from app.core.time import Clock, unix_seconds
 from app.ratelimit import RateLimiter
 from app.realtime.gateway import Connection, Gateway
 from app.realtime.notifier import Notifier
@@ -37,6 +46,7 @@ __all__ = [
     "AppointmentFacts",
     "AppointmentFactsSource",
     "CaseFacts",
+    "Clock",
     "Conflict",
     "Connection",
     "Forbidden",
@@ -53,4 +63,5 @@ __all__ = [
     "RateLimiter",
     "Settings",
     "Unavailable",
+    "unix_seconds",
 ]

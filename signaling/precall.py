@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -85,17 +86,15 @@ class PassHolder:
     device_id: UUID
 
 
-def issue_pass(
-    settings: Settings, principal: Principal, now: float | None = None
-) -> tuple[str, int]:
+def issue_pass(settings: Settings, principal: Principal, now: float) -> tuple[str, int]:
     """A stateless pass (any instance can check it): ``payload.mac``; returns (pass, expiry)."""
-    expires = int(time.time() if now is None else now) + settings.precall_pass_ttl_seconds
+    expires = int(now) + settings.precall_pass_ttl_seconds
     payload = f"{_FORMAT_VERSION}.{expires}.{principal.user_id}.{principal.device_id}".encode()
     mac = hmac.new(_pass_key(settings.secret_key), payload, hashlib.sha256).digest()
     return f"{_b64(payload)}.{_b64(mac)}", expires
 
 
-def check_pass(settings: Settings, token: str, now: float | None = None) -> PassHolder:
+def check_pass(settings: Settings, token: str, now: float) -> PassHolder:
     """The holder of a valid, unexpired pass; :class:`PrecallPassInvalid` otherwise."""
     refused = PrecallPassInvalid("Open the pre-call test again from the Kaari app")
     payload_b64, sep, mac_b64 = token.partition(".")
@@ -111,7 +110,7 @@ def check_pass(settings: Settings, token: str, now: float | None = None) -> Pass
     try:
         version, expires, user_id, device_id = payload.decode("ascii").split(".")
         holder = PassHolder(UUID(user_id), UUID(device_id))
-        expired = int(expires) <= (time.time() if now is None else now)
+        expired = int(expires) <= now
     except ValueError:
         raise refused from None
     if version != _FORMAT_VERSION or expired:
@@ -151,12 +150,12 @@ def restrict_host_addresses(addresses: list[str] | None) -> None:
 # --- the echo peers -----------------------------------------------------------------------
 
 
-def rtc_ice_servers(settings: Settings, user: str) -> list[RTCIceServer]:
+def rtc_ice_servers(settings: Settings, user: str, now: float) -> list[RTCIceServer]:
     """aiortc's ICE servers for ``user``: an explicit list, never None (aiortc's default
     would be a third party's public STUN server)."""
     return [
         RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
-        for s in ice_servers(settings, user).ice_servers
+        for s in ice_servers(settings, user, now).ice_servers
     ]
 
 
@@ -186,8 +185,9 @@ class EchoPeer:
 class PrecallEchoes:
     """The running echo peers of this instance."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, now: Callable[[], float]) -> None:
         self.settings = settings
+        self._now = now
         self._peers: dict[UUID, EchoPeer] = {}
         self._closing = False
         if settings.precall_host_address_list:
@@ -215,7 +215,7 @@ class PrecallEchoes:
                 extra={"retryAfter": retry},
             )
         pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=rtc_ice_servers(settings, ECHO_TURN_USER))
+            RTCConfiguration(iceServers=rtc_ice_servers(settings, ECHO_TURN_USER, self._now()))
         )
         peer = EchoPeer(holder.user_id, pc)
         self._peers[holder.user_id] = peer  # reserved before the first await below

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,7 +106,8 @@ class Rooms:
         store: RoomStore,
         facts: AppointmentFactsSource,
         notifier: Notifier,
-        clock: Callable[[], float] = time.time,
+        *,
+        clock: Callable[[], float],
     ) -> None:
         self.settings = settings
         self.store = store

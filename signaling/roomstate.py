@@ -16,7 +16,6 @@ must survive the appointment.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Literal, Protocol, TypeVar
 
@@ -100,7 +99,8 @@ class RoomStore(Protocol):
 class MemoryRoomStore:
     """One process: values in a dict, changes one at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
         self._rooms: dict[str, bytes] = {}
         self._lock = asyncio.Lock()
 
@@ -112,7 +112,7 @@ class MemoryRoomStore:
         async with self._lock:
             data = self._rooms.get(room_id)
             room = decode(data) if data is not None else None
-            if room is not None and room.closes_at + EXPIRY_SLACK < time.time():
+            if room is not None and room.closes_at + EXPIRY_SLACK < self._now():
                 room = None
             new, result = change(room)
             if new is None:
@@ -128,7 +128,8 @@ class MemoryRoomStore:
 class RedisRoomStore:
     """Shared by instances: ``<prefix>rtc:room:<id>`` holds the room."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, now: Callable[[], float]) -> None:
+        self._now = now
         self._redis = redis
         self._prefix = f"{prefix}rtc:room:"
 
@@ -152,8 +153,8 @@ class RedisRoomStore:
                     if new is None:
                         pipe.delete(key)
                     else:
-                        expires_ms = int((new.closes_at + EXPIRY_SLACK) * 1000)
-                        pipe.set(key, encode(new), pxat=max(expires_ms, int(time.time() * 1000)))
+                        left_ms = int((new.closes_at + EXPIRY_SLACK - self._now()) * 1000)
+                        pipe.set(key, encode(new), px=max(1, left_ms))
                     await pipe.execute()
                     return result
                 except WatchError:
@@ -170,7 +171,8 @@ def _bytes(data: bytes | str) -> bytes:
     return data.encode() if isinstance(data, str) else data
 
 
-def make_room_store(redis: Redis | None, prefix: str) -> RoomStore:
+def make_room_store(redis: Redis | None, prefix: str, now: Callable[[], float]) -> RoomStore:
+    """Rooms expire ``EXPIRY_SLACK`` after they close by ``now`` (the app's clock)."""
     if redis is not None:
-        return RedisRoomStore(redis, prefix)
-    return MemoryRoomStore()
+        return RedisRoomStore(redis, prefix, now)
+    return MemoryRoomStore(now)

@@ -53,7 +53,7 @@ class IceController(Controller):
         signed-in user (coturn REST scheme). ``relay`` false: no TURN is configured.
         See docs/signaling.md."""
         await signaling.limiter.hit(f"rtc:ice:{principal.device_id}", ICE_PER_DEVICE_PER_MINUTE, 60)
-        return ice_servers(signaling.settings, str(principal.user_id))
+        return ice_servers(signaling.settings, str(principal.user_id), signaling.now())
 
 
 class PrecallController(Controller):
@@ -69,7 +69,7 @@ class PrecallController(Controller):
         await signaling.limiter.hit(
             f"rtc:precall:pass:{principal.device_id}", PASSES_PER_DEVICE, WINDOW
         )
-        token, expires = issue_pass(signaling.settings, principal)
+        token, expires = issue_pass(signaling.settings, principal, signaling.now())
         return PrecallPassOut(
             precall_pass=token, expires_at=pass_expiry(expires), url=f"/precall#pass={token}"
         )
@@ -79,11 +79,11 @@ class PrecallController(Controller):
         self, data: JSONBody[PrecallStart], signaling: NamedDependency[Signaling]
     ) -> IceServersOut:
         """ICE servers for the pre-call page; authenticated by the pass, not a session."""
-        holder = check_pass(signaling.settings, data.precall_pass)
+        holder = check_pass(signaling.settings, data.precall_pass, signaling.now())
         await signaling.limiter.hit(
             f"rtc:precall:start:{holder.user_id}", PRECALL_STARTS_PER_USER, WINDOW
         )
-        return ice_servers(signaling.settings, str(holder.user_id))
+        return ice_servers(signaling.settings, str(holder.user_id), signaling.now())
 
     @post("/offer", opt=PUBLIC, status_code=200, security=[])
     async def precall_offer(
@@ -92,7 +92,7 @@ class PrecallController(Controller):
         """The page's SDP offer; the answer comes from the server's echo peer, which
         sends the caller's audio and video back and answers ``ping`` on a data channel.
         503 ``precall_busy`` (with Retry-After) when the instance runs its maximum."""
-        holder = check_pass(signaling.settings, data.precall_pass)
+        holder = check_pass(signaling.settings, data.precall_pass, signaling.now())
         await signaling.limiter.hit(
             f"rtc:precall:offer:{holder.user_id}", PRECALL_OFFERS_PER_USER, WINDOW
         )

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from signaling.ports import AppointmentFactsSource, Gateway, Notifier, RateLimiter, Settings
+from signaling.ports import (
+    AppointmentFactsSource,
+    Clock,
+    Gateway,
+    Notifier,
+    RateLimiter,
+    Settings,
+    unix_seconds,
+)
 from signaling.precall import PrecallEchoes
 from signaling.rooms import Rooms
 from signaling.roomstate import make_room_store
@@ -16,8 +24,9 @@ from signaling.roomstate import make_room_store
 class Signaling:
     settings: Settings
     limiter: RateLimiter
+    clock: Clock
     echoes: PrecallEchoes
-    rooms: Rooms | None = None
+    rooms: Rooms
 
     @classmethod
     def start(
@@ -25,25 +34,35 @@ class Signaling:
         settings: Settings,
         limiter: RateLimiter,
         *,
-        gateway: Gateway | None = None,
-        notifier: Notifier | None = None,
-        facts: AppointmentFactsSource | None = None,
-        redis: Redis | None = None,
+        clock: Clock,
+        gateway: Gateway,
+        notifier: Notifier,
+        facts: AppointmentFactsSource,
+        redis: Redis | None,
     ) -> Signaling:
-        """With ``gateway``, ``notifier`` and ``facts``: rooms and the relay on the socket
-        (call ``start_rooms`` on the running loop)."""
-        rooms = None
-        if gateway is not None and notifier is not None and facts is not None:
-            store = make_room_store(redis, settings.redis_prefix)
-            rooms = Rooms(settings, store, facts, notifier)
-            rooms.install(gateway)
-        return cls(settings=settings, limiter=limiter, echoes=PrecallEchoes(settings), rooms=rooms)
+        """Rooms and the relay on the socket (call ``start_rooms`` on the running loop)."""
+
+        def seconds() -> float:
+            return unix_seconds(clock)
+
+        store = make_room_store(redis, settings.redis_prefix, seconds)
+        rooms = Rooms(settings, store, facts, notifier, clock=seconds)
+        rooms.install(gateway)
+        return cls(
+            settings=settings,
+            limiter=limiter,
+            clock=clock,
+            echoes=PrecallEchoes(settings, seconds),
+            rooms=rooms,
+        )
+
+    def now(self) -> float:
+        """The app's clock in seconds since the epoch (passes, TURN credentials)."""
+        return unix_seconds(self.clock)
 
     async def start_rooms(self) -> None:
-        if self.rooms is not None:
-            await self.rooms.start()
+        await self.rooms.start()
 
     async def close(self) -> None:
-        if self.rooms is not None:
-            await self.rooms.close()
+        await self.rooms.close()
         await self.echoes.close()

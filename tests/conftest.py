@@ -25,10 +25,9 @@ from support import (
     service_missing,
 )
 
-from app.accounts.orgs import OrgService
 from app.config import Settings
 from app.main import create_app
-from app.runtime import Runtime
+from app.services import running_services
 from app.storage.migrate import upgrade
 from app.storage.schema import metadata
 
@@ -127,9 +126,8 @@ def seed_org(
     """What `kaari admin create-org` and `create-user` do."""
 
     async def go() -> UUID:
-        runtime = await Runtime.start(settings)
-        try:
-            orgs = OrgService(runtime.db, runtime.audit)
+        async with running_services(settings) as (runtime, services):
+            orgs = services.orgs
             org_id = await orgs.create_org(name, ["fi", "sv", "en"])
             await orgs.create_user(
                 runtime.passwords,
@@ -140,8 +138,6 @@ def seed_org(
                 password=PASSWORD,
             )
             return org_id
-        finally:
-            await runtime.close()
 
     result: UUID = run(go())
     return result

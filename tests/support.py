@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
@@ -98,3 +101,21 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["title"]
     assert body["detail"]
     return body
+
+
+@asynccontextmanager
+async def services_at(settings: Any, clock: Callable[[], datetime]) -> AsyncIterator[Any]:
+    """The app's services from its composition root, on ``clock``, without the HTTP app:
+    to run one round of a background job at a chosen time."""
+    from app.runtime import Runtime
+    from app.services import build_services
+
+    runtime = await Runtime.start(settings)
+    try:
+        services = build_services(runtime, clock)
+        try:
+            yield services
+        finally:
+            await services.signaling.close()
+    finally:
+        await runtime.close()

@@ -6,8 +6,7 @@ from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from app.accounts.service import AccountService
-from app.errors import Unauthenticated
-from app.runtime import Runtime
+from app.core.errors import Unauthenticated
 
 MAX_TOKEN_LENGTH = 200
 
@@ -18,11 +17,8 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
             raise Unauthenticated("Sign in and send your session token as a Bearer token")
-        runtime = connection.app.state.runtime
-        assert isinstance(runtime, Runtime)
-        accounts = AccountService(
-            runtime.db, runtime.settings, runtime.passwords, runtime.limiter, runtime.audit
-        )
+        accounts = connection.app.state.services.accounts
+        assert isinstance(accounts, AccountService)
         principal = await accounts.authenticate(token.strip())
         if principal is None:
             raise Unauthenticated("This session has ended; sign in again", code="session_invalid")

@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts import store
 from app.accounts.passwords import Passwords
-from app.accounts.principal import CaseRole, Principal
 from app.accounts.schemas import (
     AcceptInvite,
+    CaseInviteRequest,
     InviteInfo,
     InviteOut,
     OrgInviteRequest,
@@ -28,13 +28,13 @@ from app.accounts.schemas import (
 from app.accounts.service import normalise_email, open_device_session, user_out
 from app.accounts.tokens import digest, invite_secret, new_invite_code
 from app.audit.service import Audit
-from app.cases.schemas import CaseInviteRequest
 from app.cases.service import CaseService
 from app.config import Settings
-from app.errors import Conflict, Forbidden, Gone, NotFound
+from app.core.errors import Conflict, Forbidden, Gone, NotFound
+from app.core.principal import CaseRole, Principal
+from app.core.time import utcnow
 from app.ratelimit import RateLimiter
 from app.storage.engine import Database
-from app.storage.types import utcnow
 
 
 class InviteInvalid(NotFound):

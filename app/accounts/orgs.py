@@ -12,15 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts import store
 from app.accounts.passwords import Passwords
-from app.accounts.principal import Principal, Role
-from app.accounts.schemas import Camel, OrgUserOut
+from app.accounts.schemas import OrgUserOut
 from app.accounts.service import normalise_email
 from app.audit.service import Audit
-from app.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.principal import Principal, Role
+from app.core.time import utcnow
+from app.core.wire import Camel
 from app.keys.service import KeyService
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
-from app.storage.types import utcnow
 
 DEFAULT_COUNTING = {
     "kela": {"lateCancellation": True, "noShow": True},
@@ -94,8 +95,8 @@ class OrgService:
         self,
         db: Database,
         audit: Audit,
-        notifier: Notifier | None = None,
-        keys: KeyService | None = None,
+        notifier: Notifier,
+        keys: KeyService,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -234,7 +235,6 @@ class OrgService:
                 details={"revokedDevices": len(revoked)},
                 address=address,
             )
-        if self.notifier is not None and revoked:
+        if revoked:
             await self.notifier.close_devices(revoked)
-        if self.keys is not None and revoked:
             await self.keys.device_list_changed(user_id)

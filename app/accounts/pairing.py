@@ -9,17 +9,18 @@ from datetime import timedelta
 from uuid import UUID
 
 from app.accounts import store
-from app.accounts.principal import Principal
 from app.accounts.schemas import PairingCodeOut, PairRequest, SessionOut
 from app.accounts.service import open_device_session, user_out
-from app.accounts.tokens import keyed_digest, new_pairing_code, normalise_pairing_code
+from app.accounts.tokens import new_pairing_code, normalise_pairing_code
 from app.audit.service import Audit
 from app.cases.service import CaseService
 from app.config import Settings
-from app.errors import Conflict, Gone, NotFound
+from app.core.digests import keyed_digest
+from app.core.errors import Conflict, Gone, NotFound
+from app.core.principal import Principal
+from app.core.time import utcnow
 from app.ratelimit import RateLimiter
 from app.storage.engine import Database
-from app.storage.types import utcnow
 
 
 class PairingService:

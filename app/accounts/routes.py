@@ -12,14 +12,16 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from app.accounts.invites import InviteService
 from app.accounts.orgs import OrgOut, OrgService, PolicyUpdate
 from app.accounts.pairing import PairingService
-from app.accounts.principal import Principal
 from app.accounts.schemas import (
     AcceptInvite,
+    CaseInviteRequest,
     DeviceOut,
+    InviteInfo,
     InviteOut,
     LoginRequest,
     OrgInviteRequest,
     OrgUserOut,
+    PairingCodeOut,
     PairRequest,
     PasswordChange,
     ProfileUpdate,
@@ -31,6 +33,7 @@ from app.accounts.schemas import (
 from app.accounts.service import AccountService
 from app.audit.schemas import AuditPage
 from app.audit.service import list_events
+from app.core.principal import Principal
 from app.runtime import Runtime
 
 PUBLIC = {"exclude_from_auth": True}
@@ -225,3 +228,54 @@ class OrgController(Controller):
         events = await list_events(runtime.db, principal.org_id, before, limit)
         next_before = events[-1].id if len(events) == limit else None
         return AuditPage(events=events, next_before=next_before)
+
+
+class CaseAccessController(Controller):
+    """Invites to a case and the child's pairing codes: accounts' rules at the case's
+    paths."""
+
+    path = "/cases"
+    tags = ["cases"]
+
+    @post("/{case_id:uuid}/invites", status_code=201)
+    async def invite(
+        self,
+        case_id: FromPath[UUID],
+        data: JSONBody[CaseInviteRequest],
+        principal: NamedDependency[Principal],
+        invites: NamedDependency[InviteService],
+        address: NamedDependency[str],
+    ) -> InviteOut:
+        """A therapist invites a guardian; a guardian invites a caregiver with scopes."""
+        return await invites.create_case_invite(principal, case_id, data, address)
+
+    @get("/{case_id:uuid}/invites")
+    async def pending_invites(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        invites: NamedDependency[InviteService],
+    ) -> list[InviteInfo]:
+        return await invites.list_case_invites(principal, case_id)
+
+    @delete("/{case_id:uuid}/invites/{invite_id:uuid}", status_code=204)
+    async def revoke_invite(
+        self,
+        case_id: FromPath[UUID],
+        invite_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        invites: NamedDependency[InviteService],
+        address: NamedDependency[str],
+    ) -> None:
+        await invites.revoke_case_invite(principal, case_id, invite_id, address)
+
+    @post("/{case_id:uuid}/pairing-codes", status_code=201)
+    async def pairing_code(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        pairing: NamedDependency[PairingService],
+        address: NamedDependency[str],
+    ) -> PairingCodeOut:
+        """A guardian's device shows this short code; the child's device pairs with it."""
+        return await pairing.create_code(principal, case_id, address)

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from app.accounts.principal import Locale, Role
+from app.cases.schemas import Scope
+from app.core.principal import Locale, Role
+from app.core.wire import Camel, DisplayName
 
 # Text the server stores is printable: PostgreSQL cannot store NUL, and control
 # characters in a name only ever serve to confuse a reader.
@@ -23,19 +24,12 @@ Email = Annotated[
 ]
 Password = Annotated[str, Meta(min_length=10, max_length=256)]
 AnyPassword = Annotated[str, Meta(min_length=1, max_length=256)]
-DisplayName = Annotated[
-    str, Meta(min_length=1, max_length=100, pattern=r"^(?=.*\S)[^\x00-\x1f\x7f]+$")
-]
 DeviceName = Annotated[
     str, Meta(min_length=1, max_length=100, pattern=r"^(?=.*\S)[^\x00-\x1f\x7f]+$")
 ]
 Platform = Literal["ios", "android", "web", "desktop", "cli", "other"]
 InviteCode = Annotated[str, Meta(min_length=8, max_length=200)]
 PairingCode = Annotated[str, Meta(min_length=6, max_length=20)]
-
-
-class Camel(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
-    pass
 
 
 class DeviceInfo(Camel):
@@ -141,3 +135,8 @@ class OrgUserOut(Camel):
     display_name: str
     email: str | None
     disabled: bool
+
+
+class CaseInviteRequest(Camel):
+    role: Literal["guardian", "caregiver"] = "guardian"
+    scopes: Annotated[list[Scope], Meta(max_length=2)] | None = None

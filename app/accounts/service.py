@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts import store
 from app.accounts.passwords import Passwords
-from app.accounts.principal import Principal
 from app.accounts.schemas import (
     DeviceInfo,
     DeviceOut,
@@ -25,12 +24,13 @@ from app.accounts.schemas import (
 from app.accounts.tokens import digest, new_session_token
 from app.audit.service import Audit
 from app.config import Settings
-from app.errors import InvalidInput, NotFound, Unauthenticated
+from app.core.errors import InvalidInput, NotFound, Unauthenticated
+from app.core.principal import Locale, Principal, UserFacts
+from app.core.time import utcnow
 from app.keys.service import KeyService
 from app.ratelimit import RateLimiter
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
-from app.storage.types import utcnow
 
 LAST_SEEN_GRANULARITY = timedelta(minutes=5)
 
@@ -72,12 +72,6 @@ async def open_device_session(
     return device_id, token
 
 
-async def signed_in_devices(conn: AsyncConnection, user_ids: Iterable[UUID]) -> dict[UUID, UUID]:
-    """device id -> user id of every signed-in device of the users, keyed or not: where a
-    live event (names and ids, no content) for those users goes."""
-    return await store.live_devices_of_users(conn, list(dict.fromkeys(user_ids)))
-
-
 class AccountService:
     def __init__(
         self,
@@ -86,8 +80,8 @@ class AccountService:
         passwords: Passwords,
         limiter: RateLimiter,
         audit: Audit,
-        notifier: Notifier | None = None,
-        keys: KeyService | None = None,
+        notifier: Notifier,
+        keys: KeyService,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -97,15 +91,51 @@ class AccountService:
         self.notifier = notifier
         self.keys = keys
 
+    # facts other domains ask for (app/core/fanout.py, app/cases/service.py)
+
+    async def signed_in_devices(
+        self, conn: AsyncConnection, user_ids: Iterable[UUID]
+    ) -> dict[UUID, UUID]:
+        """device id -> user id of every signed-in device of the users, keyed or not: where
+        a live event (names and ids, no content) for those users goes."""
+        return await store.live_devices_of_users(conn, list(dict.fromkeys(user_ids)))
+
+    async def email_registered(self, email: str) -> bool:
+        async with self.db.read() as conn:
+            return await store.get_user_by_email(conn, normalise_email(email)) is not None
+
+    async def user_facts(self, conn: AsyncConnection, user_id: UUID) -> UserFacts | None:
+        row = await store.get_user(conn, user_id)
+        if row is None:
+            return None
+        return UserFacts(row.id, row.org_id, row.role, active=row.disabled_at is None)
+
+    async def create_child(
+        self, conn: AsyncConnection, org_id: UUID, display_name: str, locale: Locale
+    ) -> UUID:
+        """A child's account, in the caller's transaction (a case is opened with it); the
+        child signs in by pairing, so it has no e-mail and no password."""
+        child_id = uuid.uuid4()
+        await store.insert_user(
+            conn,
+            id=child_id,
+            org_id=org_id,
+            role="child",
+            email=None,
+            display_name=display_name,
+            locale=locale,
+            password_hash=None,
+            created_at=utcnow(),
+        )
+        return child_id
+
     async def _disconnect(self, user_id: UUID, device_ids: list[UUID]) -> None:
         """Close the revoked devices' live sockets now (after the commit), on any instance,
         and tell the user's co-members that the device list changed."""
         if not device_ids:
             return
-        if self.notifier is not None:
-            await self.notifier.close_devices(device_ids)
-        if self.keys is not None:
-            await self.keys.device_list_changed(user_id)
+        await self.notifier.close_devices(device_ids)
+        await self.keys.device_list_changed(user_id)
 
     # authentication of every request
 

@@ -1,13 +1,13 @@
 """Session tokens, invite codes and pairing codes: generation and server-side digests.
 
 Only digests are stored. Session tokens and invite secrets carry 256 and 160 random
-bits, so SHA-256 suffices; pairing codes are short, so they are keyed with HMAC.
+bits, so SHA-256 suffices; pairing codes are short, so they are keyed with HMAC
+(``app.core.digests.keyed_digest``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 # Crockford-style alphabet without 0/O, 1/I/L, U: easy to read aloud and type on a tablet.
@@ -44,13 +44,3 @@ def new_pairing_code() -> str:
 
 def normalise_pairing_code(code: str) -> str:
     return code.strip().upper().replace("-", "").replace(" ", "")
-
-
-def keyed_digest(key: str, value: str) -> bytes:
-    return hmac.new(key.encode(), value.encode(), hashlib.sha256).digest()
-
-
-def ip_hash(key: str, address: str | None) -> str | None:
-    if not address:
-        return None
-    return hmac.new(key.encode(), b"ip:" + address.encode(), hashlib.sha256).hexdigest()[:32]

@@ -4,7 +4,7 @@ Why it lives here: the count is derived from appointments, so only this package 
 the appointment tables for it (DESIGN.md section 3: no domain reads another's store).
 The cases package shows ``sessionsUsed`` on its periods, but it must not import this
 package (appointments already depends on cases for access checks); instead
-``CaseService`` takes a ``SessionCounter`` at construction and app/deps.py hands it
+``CaseService`` takes a ``SessionCounter`` at construction and app/services.py hands it
 :func:`sessions_used`. The dependency stays one way: appointments -> cases.
 
 used = completed
@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.accounts.orgs import CancellationPolicy, cancellation_policy
 from app.appointments import store
 from app.appointments.schemas import ScheduleWarning
-from app.appointments.series import day_bounds, local_date
 from app.cases.service import CaseService, Period
+from app.core.time import day_bounds, local_date
 
 
 def used_of(tally: dict[tuple[str, bool], int], policy: CancellationPolicy, payer: str) -> int:
@@ -41,7 +41,7 @@ def used_of(tally: dict[tuple[str, bool], int], policy: CancellationPolicy, paye
 
 
 async def sessions_used(conn: AsyncConnection, org_id: UUID, period: Period) -> int:
-    """The ``SessionCounter`` given to ``CaseService`` (app/deps.py)."""
+    """The ``SessionCounter`` given to ``CaseService`` (app/services.py)."""
     policy = await cancellation_policy(conn, org_id)
     tally = await store.period_tally(
         conn, period.case_id, *day_bounds(period.starts_on, period.ends_on)

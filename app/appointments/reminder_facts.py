@@ -9,11 +9,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.accounts.principal import Principal
 from app.appointments import store
 from app.appointments.accounting import sessions_used
 from app.appointments.service import AppointmentService
 from app.cases.service import CaseService
+from app.core.principal import Principal
 from app.notifications.calendar import FeedEntry
 from app.notifications.reminders import PeriodFact, SessionFact
 

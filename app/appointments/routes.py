@@ -10,7 +10,7 @@ from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from app.accounts.principal import Principal
+from app.appointments.cancellations import CancellationService
 from app.appointments.schemas import (
     AppointmentCreate,
     AppointmentOut,
@@ -21,6 +21,7 @@ from app.appointments.schemas import (
     OutcomeIn,
 )
 from app.appointments.service import AppointmentService
+from app.core.principal import Principal
 
 From = Annotated[datetime | None, QueryParameter(name="from")]
 To = Annotated[datetime | None, QueryParameter(name="to")]
@@ -92,11 +93,11 @@ class AppointmentController(Controller):
         appointment_id: FromPath[UUID],
         data: JSONBody[CancelIn],
         principal: NamedDependency[Principal],
-        appointments: NamedDependency[AppointmentService],
+        cancellations: NamedDependency[CancellationService],
         address: NamedDependency[str],
     ) -> Response[CancellationOut]:
         """Cancel before the start: 201 the first time, 200 with the same result after."""
-        result, created = await appointments.cancel(principal, appointment_id, data, address)
+        result, created = await cancellations.cancel(principal, appointment_id, data, address)
         return Response(result, status_code=201 if created else 200)
 
 
@@ -125,17 +126,17 @@ class CancellationController(Controller):
         self,
         cancellation_id: FromPath[UUID],
         principal: NamedDependency[Principal],
-        appointments: NamedDependency[AppointmentService],
+        cancellations: NamedDependency[CancellationService],
     ) -> CancellationOut:
         """The notice and who has seen it (user, role, device, when)."""
-        return await appointments.get_cancellation(principal, cancellation_id)
+        return await cancellations.get_cancellation(principal, cancellation_id)
 
     @post("/{cancellation_id:uuid}/acks", status_code=200)
     async def acknowledge(
         self,
         cancellation_id: FromPath[UUID],
         principal: NamedDependency[Principal],
-        appointments: NamedDependency[AppointmentService],
+        cancellations: NamedDependency[CancellationService],
     ) -> CancellationOut:
         """This device has shown the notice to its user (idempotent)."""
-        return await appointments.acknowledge(principal, cancellation_id)
+        return await cancellations.acknowledge(principal, cancellation_id)

@@ -13,8 +13,8 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
-from app.accounts.schemas import Camel
-from app.case_content import MegolmCiphertextIn
+from app.core.case_content import MegolmCiphertextIn
+from app.core.wire import Camel
 
 PlaceKind = Literal["home", "school", "daycare", "office", "video", "other"]
 GroupKind = Literal["children", "adults"]

@@ -7,12 +7,12 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.accounts.principal import Principal
-from app.accounts.tokens import ip_hash
 from app.audit import store
 from app.audit.schemas import AuditEvent
+from app.core.digests import ip_hash
+from app.core.principal import Principal
+from app.core.time import utcnow
 from app.storage.engine import Database
-from app.storage.types import utcnow
 
 
 class Audit:

@@ -1,4 +1,5 @@
-"""HTTP routes for cases, their members, invites, child pairing and therapy periods."""
+"""HTTP routes for cases, their members and therapy periods (a case's invites and
+pairing codes are accounts' rules: app/accounts/routes.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,9 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from app.accounts.invites import InviteService
-from app.accounts.pairing import PairingService
-from app.accounts.principal import Principal
-from app.accounts.schemas import InviteInfo, InviteOut, PairingCodeOut
 from app.cases.schemas import (
     AddTherapist,
     CaseCreate,
-    CaseInviteRequest,
     CaseOut,
     MemberOut,
     PeriodCreate,
@@ -24,6 +20,7 @@ from app.cases.schemas import (
     ScopesUpdate,
 )
 from app.cases.service import CaseService
+from app.core.principal import Principal
 
 
 class CaseController(Controller):
@@ -101,49 +98,6 @@ class CaseController(Controller):
     ) -> None:
         """A therapist of the case adds a colleague (a substitute, a co-therapist)."""
         await cases.add_therapist(principal, case_id, data.user_id, address)
-
-    @post("/{case_id:uuid}/invites", status_code=201)
-    async def invite(
-        self,
-        case_id: FromPath[UUID],
-        data: JSONBody[CaseInviteRequest],
-        principal: NamedDependency[Principal],
-        invites: NamedDependency[InviteService],
-        address: NamedDependency[str],
-    ) -> InviteOut:
-        """A therapist invites a guardian; a guardian invites a caregiver with scopes."""
-        return await invites.create_case_invite(principal, case_id, data, address)
-
-    @get("/{case_id:uuid}/invites")
-    async def pending_invites(
-        self,
-        case_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        invites: NamedDependency[InviteService],
-    ) -> list[InviteInfo]:
-        return await invites.list_case_invites(principal, case_id)
-
-    @delete("/{case_id:uuid}/invites/{invite_id:uuid}", status_code=204)
-    async def revoke_invite(
-        self,
-        case_id: FromPath[UUID],
-        invite_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        invites: NamedDependency[InviteService],
-        address: NamedDependency[str],
-    ) -> None:
-        await invites.revoke_case_invite(principal, case_id, invite_id, address)
-
-    @post("/{case_id:uuid}/pairing-codes", status_code=201)
-    async def pairing_code(
-        self,
-        case_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        pairing: NamedDependency[PairingService],
-        address: NamedDependency[str],
-    ) -> PairingCodeOut:
-        """A guardian's device shows this short code; the child's device pairs with it."""
-        return await pairing.create_code(principal, case_id, address)
 
     @get("/{case_id:uuid}/periods")
     async def periods(

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
-from app.accounts.principal import CaseRole, Locale
-from app.accounts.schemas import Camel, DisplayName
+from app.core.principal import CaseRole, Locale
+from app.core.wire import Camel, DisplayName
 
 Payer = Literal["kela", "municipality", "self", "other"]
 Scope = Literal["schedule", "homework"]
@@ -40,11 +40,6 @@ class MemberOut(Camel):
     role: CaseRole
     scopes: list[str] | None
     added_at: datetime
-
-
-class CaseInviteRequest(Camel):
-    role: Literal["guardian", "caregiver"] = "guardian"
-    scopes: Annotated[list[Scope], Meta(max_length=2)] | None = None
 
 
 class ScopesUpdate(Camel):

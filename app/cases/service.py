@@ -16,8 +16,6 @@ from uuid import UUID
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.accounts import store as accounts_store
-from app.accounts.principal import CaseRole, Principal
 from app.audit.service import Audit
 from app.cases import store
 from app.cases.schemas import (
@@ -28,9 +26,10 @@ from app.cases.schemas import (
     PeriodOut,
     PeriodUpdate,
 )
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.principal import CaseRole, Locale, Principal, UserFacts
+from app.core.time import utcnow
 from app.storage.engine import Database
-from app.storage.types import utcnow
 
 MAX_PERIOD_YEARS = 3  # a therapy period is granted for at most three years
 
@@ -82,7 +81,7 @@ def _case_out(m: Membership) -> CaseOut:
 
 class SessionCounter(Protocol):
     """Counts the sessions used of a therapy period. Appointments own that count
-    (``app.appointments.accounting``); app/deps.py hands it in, so this package never
+    (``app.appointments.accounting``); app/services.py hands it in, so this package never
     imports the appointments package."""
 
     async def __call__(self, conn: AsyncConnection, org_id: UUID, period: Period) -> int: ...
@@ -100,17 +99,25 @@ class Period:
     sessions_granted: int
 
 
-async def _nothing_used(conn: AsyncConnection, org_id: UUID, period: Period) -> int:
-    return 0
+class UserDirectory(Protocol):
+    """What cases asks of accounts (``AccountService`` answers): a user's facts, and the
+    child's account opened with a case, both in the caller's transaction."""
+
+    async def user_facts(self, conn: AsyncConnection, user_id: UUID) -> UserFacts | None: ...
+
+    async def create_child(
+        self, conn: AsyncConnection, org_id: UUID, display_name: str, locale: Locale
+    ) -> UUID: ...
 
 
 class CaseService:
     def __init__(
-        self, db: Database, audit: Audit, sessions_used: SessionCounter | None = None
+        self, db: Database, audit: Audit, users: UserDirectory, sessions_used: SessionCounter
     ) -> None:
         self.db = db
         self.audit = audit
-        self.count_used: SessionCounter = sessions_used or _nothing_used
+        self.users = users
+        self.count_used = sessions_used
 
     # access, used by every domain that holds case data
 
@@ -134,8 +141,8 @@ class CaseService:
         row = await store.membership(conn, case_id, user_id)
         if row is None or row.role not in roles:
             return False
-        user = await accounts_store.get_user(conn, user_id)
-        return user is not None and user.disabled_at is None
+        user = await self.users.user_facts(conn, user_id)
+        return user is not None and user.active
 
     async def active_members(
         self, conn: AsyncConnection, case_id: UUID, roles: Collection[CaseRole]
@@ -177,18 +184,10 @@ class CaseService:
         if principal.role != "therapist":
             raise Forbidden("Only therapists open cases")
         now = utcnow()
-        case_id, child_id = uuid.uuid4(), uuid.uuid4()
+        case_id = uuid.uuid4()
         async with self.db.transaction() as conn:
-            await accounts_store.insert_user(
-                conn,
-                id=child_id,
-                org_id=principal.org_id,
-                role="child",
-                email=None,
-                display_name=body.child_display_name.strip(),
-                locale=body.child_locale,
-                password_hash=None,
-                created_at=now,
+            child_id = await self.users.create_child(
+                conn, principal.org_id, body.child_display_name.strip(), body.child_locale
             )
             await store.insert_case(
                 conn,
@@ -256,8 +255,8 @@ class CaseService:
                 raise Forbidden(f"A {me.role} cannot remove a {target.role} from a case")
             if target.role == "therapist":
                 # a case keeps at least one active therapist (disabled accounts do not count)
-                target_user = await accounts_store.get_user(conn, user_id)
-                target_active = target_user is not None and target_user.disabled_at is None
+                target_user = await self.users.user_facts(conn, user_id)
+                target_active = target_user is not None and target_user.active
                 active = await store.count_role(conn, case_id, "therapist")
                 if active - (1 if target_active else 0) < 1:
                     raise Conflict(
@@ -305,12 +304,12 @@ class CaseService:
     ) -> None:
         async with self.db.transaction() as conn:
             (await self.access(conn, principal, case_id)).require("therapist")
-            user = await accounts_store.get_user(conn, user_id)
+            user = await self.users.user_facts(conn, user_id)
             if (
                 user is None
                 or user.org_id != principal.org_id
                 or user.role != "therapist"
-                or user.disabled_at is not None
+                or not user.active
             ):
                 raise NotFound("No such therapist in your organisation", code="user_not_found")
             await self.add_member(

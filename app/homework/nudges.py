@@ -14,25 +14,24 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.appointments.series import local_naive
 from app.cases.service import CaseService
+from app.core import events as ev
+from app.core.time import Clock, local_naive
 from app.homework import progress as prog
 from app.homework import store
 from app.homework.schedule import week_start
-from app.homework.service import CHILDREN, THERAPISTS, TaskRow
-from app.notifications import events as ev
+from app.homework.service import CHILDREN, THERAPISTS
+from app.homework.shapes import TaskRow
 from app.notifications.service import Notifications
 from app.storage.engine import Database
 
 log = logging.getLogger("kaari.homework")
 
-Clock = Callable[[], datetime]
 #: a daily reminder not sent within this long after its time is skipped for the day
 REMINDER_WINDOW_MINUTES = 120
 REMINDER_NAMESPACE = uuid.UUID("6f1c3f0e-3b5e-4f55-9d59-6b6172690007")

@@ -10,7 +10,7 @@ from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from app.accounts.principal import Principal
+from app.core.principal import Principal
 from app.homework.schemas import (
     ProgressOut,
     ReminderIn,

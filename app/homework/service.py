@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
@@ -23,15 +22,16 @@ from uuid import UUID
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.accounts.principal import CaseRole, Principal
-from app.accounts.service import signed_in_devices
-from app.appointments.series import hhmm, local_date, minute_of_day
 from app.audit.service import Audit
-from app.case_content import MegolmCiphertextIn, from_caller
-from app.case_content import decode as decode_ciphertext
-from app.case_content import encode as encode_ciphertext
 from app.cases.service import CaseService, Membership
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core import events as ev
+from app.core.case_content import MegolmCiphertextIn, from_caller
+from app.core.case_content import encode as encode_ciphertext
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.events import DomainEvent
+from app.core.fanout import FanOut
+from app.core.principal import CaseRole, Principal
+from app.core.time import Clock, hhmm, local_date, minute_of_day
 from app.homework import progress as prog
 from app.homework import store
 from app.homework.schedule import (
@@ -39,12 +39,7 @@ from app.homework.schedule import (
     Rule,
     Segment,
     active_on,
-    plan_from_json,
-    plan_to_json,
-    rule_from_json,
-    rule_to_json,
     tickable_on,
-    validate_rule,
     week_start,
     with_change,
 )
@@ -52,9 +47,6 @@ from app.homework.schemas import (
     ProgressOut,
     ReminderIn,
     ReminderOut,
-    ScheduleIn,
-    ScheduleOut,
-    SegmentOut,
     SummaryOut,
     SummaryTaskOut,
     TaskContentIn,
@@ -66,13 +58,17 @@ from app.homework.schemas import (
     TickOut,
     TodayOut,
     TodayTaskOut,
-    WeekOut,
 )
-from app.notifications.events import HOMEWORK_ASSIGNED, DomainEvent, EventSink
-from app.realtime.notifier import Notifier
+from app.homework.shapes import (
+    TaskRow,
+    no_weeks,
+    plan_text,
+    rule_of,
+    task_out,
+    tick_out,
+    week_out,
+)
 from app.storage.engine import Database
-
-Clock = Callable[[], datetime]
 
 #: an offline tick may arrive this many days after its day
 LATE_TICK_DAYS = 7
@@ -87,14 +83,6 @@ THERAPISTS: tuple[CaseRole, ...] = ("therapist",)
 CHILDREN: tuple[CaseRole, ...] = ("child",)
 EVERYONE: tuple[CaseRole, ...] = ("therapist", "guardian", "child", "caregiver")
 FAMILY: tuple[CaseRole, ...] = ("guardian", "child", "caregiver")
-
-# live events (docs/realtime.md)
-HOMEWORK_TICKED_LIVE = "homework_ticked"
-HOMEWORK_UNTICKED = "homework_unticked"
-HOMEWORK_CHANGED = "homework_changed"
-
-_encoder = msgspec.json.Encoder()
-_dict_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
 class LastSession(Protocol):
@@ -111,81 +99,6 @@ class QuietHours(Protocol):
     (app/notifications answers)."""
 
     async def in_quiet_hours(self, conn: AsyncConnection, case_id: UUID, minute: int) -> bool: ...
-
-
-def rule_of(body: ScheduleIn) -> Rule:
-    try:
-        return validate_rule(body.kind, body.weekdays, body.times_per_week)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), code="schedule_invalid") from None
-
-
-def schedule_out(rule: Rule | None) -> ScheduleOut | None:
-    if rule is None:
-        return None
-    return ScheduleOut(
-        kind=rule.kind,
-        weekdays=sorted(rule.weekdays),
-        times_per_week=rule.times_per_week or None,
-    )
-
-
-class TaskRow:
-    """A task row with its plan and current rule decoded."""
-
-    def __init__(self, row: Any) -> None:
-        self.row = row
-        stored = _dict_decoder.decode(row.plan)
-        self.rule = rule_from_json(stored["rule"])
-        self.plan: Plan = plan_from_json(stored["plan"])
-
-    @property
-    def id(self) -> UUID:
-        task_id: UUID = self.row.id
-        return task_id
-
-    @property
-    def case_id(self) -> UUID:
-        case_id: UUID = self.row.case_id
-        return case_id
-
-
-def _plan_text(rule: Rule, plan: Plan) -> str:
-    return _encoder.encode({"rule": rule_to_json(rule), "plan": plan_to_json(plan)}).decode()
-
-
-def task_out(task: TaskRow) -> TaskOut:
-    row = task.row
-    return TaskOut(
-        id=row.id,
-        case_id=row.case_id,
-        content=msgspec.json.decode(row.content, type=TaskContentIn),
-        content_version=row.content_version,
-        schedule=schedule_out(task.rule),
-        starts_on=row.starts_on,
-        ends_on=row.ends_on,
-        tick_by=row.tick_by,
-        status=row.status,
-        segments=[
-            SegmentOut(starts_on=s.starts_on, schedule=schedule_out(s.rule))
-            for s in task.plan.segments
-        ],
-        created_by=row.created_by,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def tick_out(row: Any) -> TickOut:
-    return TickOut(
-        task_id=row.task_id,
-        day=row.day,
-        user_id=row.user_id,
-        device_id=row.device_id,
-        client_time=row.client_time,
-        received_at=row.received_at,
-        note=decode_ciphertext(row.note) if row.note else None,
-    )
 
 
 def may_tick(role: str, tick_by: str) -> bool:
@@ -221,18 +134,17 @@ class HomeworkService:
         db: Database,
         audit: Audit,
         cases: CaseService,
-        notifier: Notifier | None,
+        fanout: FanOut,
         clock: Clock,
-        events: EventSink | None = None,
-        sessions: LastSession | None = None,
-        quiet: QuietHours | None = None,
+        *,
+        sessions: LastSession,
+        quiet: QuietHours,
     ) -> None:
         self.db = db
         self.audit = audit
         self.cases = cases
-        self.notifier = notifier
+        self.fanout = fanout
         self.clock = clock
-        self.events = events
         self.sessions = sessions
         self.quiet = quiet
 
@@ -276,6 +188,7 @@ class HomeworkService:
         _check_dates(body.starts_on, ends_on, rule)
         today = self.today()
         now = self.clock()
+        announcement = self.fanout.begin(principal.device_id)
         async with self.db.transaction() as conn:
             (await self._case(conn, principal, case_id)).require("therapist")
             _check_content(body.content, principal, case_id, "task's content")
@@ -290,7 +203,7 @@ class HomeworkService:
                 created_by=principal.user_id,
                 content=encode_ciphertext(body.content),
                 content_version=1,
-                plan=_plan_text(rule, plan),
+                plan=plan_text(rule, plan),
                 starts_on=body.starts_on,
                 ends_on=ends_on,
                 tick_by=body.tick_by,
@@ -310,26 +223,13 @@ class HomeworkService:
                 details={"caseId": str(case_id), "kind": rule.kind}, address=address,
             )  # fmt: skip
             family = await self._audience(conn, case_id, FAMILY)
-            if self.events is not None and family:
-                await self.events.record(
-                    conn,
-                    DomainEvent(
-                        kind=HOMEWORK_ASSIGNED,
-                        ids={"taskId": body.id, "caseId": case_id},
-                        recipients=list(family),
-                        case_id=case_id,
-                    ),
-                )
-            devices = await signed_in_devices(
-                conn, [*family, *await self._therapists(conn, case_id)]
-            )
-        if self.events is not None and family:
-            self.events.wake()
-        await self._announce(devices, principal, HOMEWORK_ASSIGNED, body.id, case_id)
+            ids = _ids(body.id, case_id)
+            notice = DomainEvent(ev.HOMEWORK_ASSIGNED, ids, list(family), case_id=case_id)
+            await announcement.notice(conn, notice)
+            therapists = await self.cases.active_members(conn, case_id, THERAPISTS)
+            await announcement.live(conn, [*family, *therapists], ev.HOMEWORK_ASSIGNED, ids)
+        await announcement.send()
         return task_out(TaskRow(row)), True
-
-    async def _therapists(self, conn: AsyncConnection, case_id: UUID) -> list[UUID]:
-        return list(await self.cases.active_members(conn, case_id, THERAPISTS))
 
     async def list_tasks(
         self, principal: Principal, case_id: UUID, status: str | None = None
@@ -349,6 +249,7 @@ class HomeworkService:
     ) -> TaskOut:
         today = self.today()
         now = self.clock()
+        announcement = self.fanout.begin(principal.device_id)
         async with self.db.transaction() as conn:
             task, membership = await self._task(conn, principal, task_id, lock=True)
             membership.require("therapist")
@@ -380,7 +281,7 @@ class HomeworkService:
             if not isinstance(body.tick_by, msgspec.UnsetType):
                 values["tick_by"] = body.tick_by
             values.update(
-                plan=_plan_text(rule, plan), ends_on=ends_on, status=status, updated_at=now
+                plan=plan_text(rule, plan), ends_on=ends_on, status=status, updated_at=now
             )
             await store.update_task(conn, task_id, **values)
             await self.audit.record(
@@ -393,8 +294,8 @@ class HomeworkService:
             fresh = await store.get_task(conn, task_id)
             assert fresh is not None
             audience = await self._audience(conn, row.case_id, EVERYONE)
-            devices = await signed_in_devices(conn, audience)
-        await self._announce(devices, principal, HOMEWORK_CHANGED, task_id, row.case_id)
+            await announcement.live(conn, audience, ev.HOMEWORK_CHANGED, _ids(task_id, row.case_id))
+        await announcement.send()
         return task_out(TaskRow(fresh))
 
     # ticks
@@ -410,6 +311,7 @@ class HomeworkService:
         if day < today - timedelta(days=LATE_TICK_DAYS):
             raise InvalidInput(f"Ticks older than {LATE_TICK_DAYS} days are not accepted",
                                code="tick_too_old")  # fmt: skip
+        announcement = self.fanout.begin(principal.device_id)
         async with self.db.transaction() as conn:
             task, membership = await self._task(conn, principal, task_id)
             self._check_ticker(membership, task.row.tick_by)
@@ -432,14 +334,11 @@ class HomeworkService:
             )
             row = await store.get_tick(conn, task_id, day)
             assert row is not None
-            devices: dict[UUID, UUID] = {}
             if inserted:
                 audience = await self._audience(conn, task.case_id, EVERYONE)
-                devices = await signed_in_devices(conn, audience)
-        if inserted:
-            await self._announce(
-                devices, principal, HOMEWORK_TICKED_LIVE, task_id, task.case_id, day
-            )
+                ids = _ids(task_id, task.case_id, day)
+                await announcement.live(conn, audience, ev.HOMEWORK_TICKED, ids)
+        await announcement.send()
         return tick_out(row), inserted
 
     def _check_ticker(self, membership: Membership, tick_by: str) -> None:
@@ -453,6 +352,7 @@ class HomeworkService:
 
     async def undo(self, principal: Principal, task_id: UUID, day: date) -> None:
         now = self.clock()
+        announcement = self.fanout.begin(principal.device_id)
         async with self.db.transaction() as conn:
             task, membership = await self._task(conn, principal, task_id)
             self._check_ticker(membership, task.row.tick_by)
@@ -464,8 +364,9 @@ class HomeworkService:
                                code="undo_too_late")  # fmt: skip
             await store.delete_tick(conn, task_id, day)
             audience = await self._audience(conn, task.case_id, EVERYONE)
-            devices = await signed_in_devices(conn, audience)
-        await self._announce(devices, principal, HOMEWORK_UNTICKED, task_id, task.case_id, day)
+            ids = _ids(task_id, task.case_id, day)
+            await announcement.live(conn, audience, ev.HOMEWORK_UNTICKED, ids)
+        await announcement.send()
 
     async def ticks(
         self, principal: Principal, task_id: UUID, first: date | None, last: date | None
@@ -486,11 +387,7 @@ class HomeworkService:
             await self._case(conn, principal, case_id)
             tasks = [TaskRow(r) for r in await store.tasks_of_cases(conn, [case_id])]
             days = await store.tick_days(conn, [t.id for t in tasks])
-            last = (
-                await self.sessions.last_session_before(conn, case_id, now)
-                if self.sessions is not None
-                else None
-            )
+            last = await self.sessions.last_session_before(conn, case_id, now)
         per_task = [prog.task_progress(t.plan, days[t.id], today, weeks) for t in tasks]
         if last is not None:
             since = min(local_date(last) + timedelta(days=1), today)
@@ -505,7 +402,7 @@ class HomeworkService:
                 TaskProgressOut(
                     task_id=t.id,
                     status=t.row.status,
-                    weeks=[_week(w) for w in p.weeks],
+                    weeks=[week_out(w) for w in p.weeks],
                     streak=p.streak,
                     streak_unit=p.streak_unit,
                     expected=p.expected,
@@ -513,9 +410,9 @@ class HomeworkService:
                 )
                 for t, p in zip(tasks, per_task, strict=True)
             ],
-            weeks=[_week(w) for w in prog.case_weeks(per_task)]
+            weeks=[week_out(w) for w in prog.case_weeks(per_task)]
             if per_task
-            else _no_weeks(today, weeks),
+            else no_weeks(today, weeks),
             streak=prog.case_streak([t.plan for t in tasks], all_days, today),
             summary=SummaryOut(
                 since=since,
@@ -575,11 +472,7 @@ class HomeworkService:
         minute = minute_of_day(body.time) if body.time is not None else None
         async with self.db.transaction() as conn:
             (await self._case(conn, principal, case_id)).require("guardian")
-            if (
-                minute is not None
-                and self.quiet is not None
-                and await self.quiet.in_quiet_hours(conn, case_id, minute)
-            ):
+            if minute is not None and await self.quiet.in_quiet_hours(conn, case_id, minute):
                 raise InvalidInput("The reminder falls in the child's quiet hours: choose "
                                    "another time", code="reminder_in_quiet_hours")  # fmt: skip
             await store.set_reminder(conn, case_id, minute, principal.user_id, self.clock())
@@ -590,34 +483,10 @@ class HomeworkService:
             )  # fmt: skip
         return ReminderOut(case_id=case_id, time=body.time)
 
-    # live events
 
-    async def _announce(
-        self,
-        devices: dict[UUID, UUID],
-        principal: Principal,
-        event: str,
-        task_id: UUID,
-        case_id: UUID,
-        day: date | None = None,
-    ) -> None:
-        """After the commit: a live event (ids only) to every device but the caller's."""
-        if self.notifier is None or not devices:
-            return
-        ids: dict[str, str | UUID] = {"taskId": task_id, "caseId": case_id}
-        if day is not None:
-            ids["day"] = day.isoformat()
-        others = [d for d in devices if d != principal.device_id]
-        await self.notifier.send_event(others, event, ids)
-
-
-def _no_weeks(today: date, weeks: int) -> list[WeekOut]:
-    monday = week_start(today)
-    return [
-        WeekOut(week_start=monday - timedelta(weeks=weeks - 1 - i), expected=0, done=0)
-        for i in range(weeks)
-    ]
-
-
-def _week(w: prog.WeekCount) -> WeekOut:
-    return WeekOut(week_start=w.week_start, expected=w.expected, done=w.done)
+def _ids(task_id: UUID, case_id: UUID, day: date | None = None) -> dict[str, str | UUID]:
+    """The ids of a homework event (docs/realtime.md)."""
+    ids: dict[str, str | UUID] = {"taskId": task_id, "caseId": case_id}
+    if day is not None:
+        ids["day"] = day.isoformat()
+    return ids

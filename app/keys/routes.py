@@ -6,7 +6,7 @@ from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from app.accounts.principal import Principal
+from app.core.principal import Principal
 from app.keys.schemas import (
     ClaimRequest,
     ClaimResponse,

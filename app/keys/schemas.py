@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from app.accounts.schemas import Camel
+from app.core.wire import Camel
 
 MAX_ONE_TIME_KEYS_PER_UPLOAD = 100
 MAX_CLAIM_DEVICES = 100

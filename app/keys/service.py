@@ -24,9 +24,11 @@ from uuid import UUID
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.accounts.principal import Principal
 from app.audit.service import Audit
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.events import DEVICE_LIST_CHANGED
+from app.core.principal import Principal
+from app.core.time import utcnow
 from app.keys import store
 from app.keys.schemas import (
     ClaimedKey,
@@ -44,9 +46,8 @@ from app.keys.schemas import (
     UserKeys,
 )
 from app.ratelimit import RateLimiter
-from app.realtime.notifier import DEVICE_LIST_CHANGED, Notifier
+from app.realtime.notifier import Notifier
 from app.storage.engine import Database
-from app.storage.types import utcnow
 from crypto.cross_signing import verify_cross_signed_device, verify_master_key
 from crypto.errors import BundleError, SignatureError
 from crypto.identity import (
@@ -157,8 +158,8 @@ class KeyService:
         self,
         db: Database,
         audit: Audit,
-        notifier: Notifier | None = None,
-        limiter: RateLimiter | None = None,
+        notifier: Notifier,
+        limiter: RateLimiter,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -189,8 +190,6 @@ class KeyService:
             log.warning("device list announcement failed", extra={"error_type": type(exc).__name__})
 
     async def _announce(self, user_id: UUID) -> None:
-        if self.notifier is None:
-            return
         async with self.db.read() as conn:
             audience = await store.co_member_users(conn, user_id)
             devices = await store.live_devices_of_users(conn, audience)
@@ -351,8 +350,8 @@ class KeyService:
     # claim
 
     async def claim(self, principal: Principal, body: ClaimRequest) -> ClaimResponse:
-        if self.limiter is not None:  # a member must not drain other devices' keys
-            await self.limiter.hit(f"keys:claim:{principal.device_id}", CLAIMS_PER_MINUTE, 60)
+        # a member must not drain other devices' keys
+        await self.limiter.hit(f"keys:claim:{principal.device_id}", CLAIMS_PER_MINUTE, 60)
         targets = list(dict.fromkeys(body.devices))
         out: dict[UUID, ClaimedKey] = {}
         now = utcnow()

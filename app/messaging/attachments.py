@@ -14,15 +14,15 @@ from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 from uuid import UUID
 
-from app.accounts.principal import Principal
 from app.config import Settings
-from app.errors import InvalidInput, KaariError, NotFound
+from app.core.errors import InvalidInput, KaariError, NotFound
+from app.core.principal import Principal
+from app.core.time import utcnow
 from app.messaging import store
 from app.messaging.schemas import AttachmentOut
 from app.messaging.service import MessagingService
 from app.storage.blobs import BlobStore, BlobTooLarge
 from app.storage.engine import Database
-from app.storage.types import utcnow
 
 log = logging.getLogger("kaari.messaging")
 

@@ -10,10 +10,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.core.time import utcnow
 from app.messaging import store
 from app.storage.blobs import BlobStore
 from app.storage.engine import Database
-from app.storage.types import utcnow
 
 log = logging.getLogger("kaari.messaging")
 

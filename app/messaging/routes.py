@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
-from app.accounts.principal import Principal
+from app.core.principal import Principal
 from app.messaging.attachments import AttachmentService, PayloadTooLarge
 from app.messaging.schemas import (
     AckRequest,

@@ -31,10 +31,12 @@ import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.accounts.principal import CaseRole, Principal
 from app.cases.service import CaseService, Membership
 from app.config import Settings
-from app.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.events import MESSAGE_DELIVERED
+from app.core.principal import CaseRole, Principal
+from app.core.time import utcnow
 from app.keys.service import KeyService
 from app.messaging import store
 from app.messaging.schemas import (
@@ -53,7 +55,6 @@ from app.messaging.schemas import (
 )
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
-from app.storage.types import utcnow
 
 log = logging.getLogger("kaari.messaging")
 
@@ -65,7 +66,6 @@ THREAD_NAMESPACE = uuid.UUID("6f1c3f0e-3b5e-4f55-9d59-6b6172690001")
 MAX_PAGE = 200
 
 # live events (docs/realtime.md)
-MESSAGE_DELIVERED = "message_delivered"
 
 _encoder = msgspec.json.Encoder()
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from app.accounts.principal import Principal
 from app.accounts.service import contacts
-from app.appointments.series import ORG_ZONE, local_naive
 from app.audit.service import Audit
-from app.errors import Forbidden, NotFound
+from app.core.errors import Forbidden, NotFound
+from app.core.principal import Principal
+from app.core.time import ORG_ZONE, local_naive
 from app.notifications import store
 from app.notifications.schemas import CalendarTokenOut
 from app.notifications.texts import CALENDAR_NAME, CALENDAR_SUMMARY, place

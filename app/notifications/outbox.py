@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +25,8 @@ import msgspec
 
 from app.accounts.service import contacts
 from app.config import Settings
-from app.notifications import events as ev
+from app.core import events as ev
+from app.core.time import Clock
 from app.notifications import store
 from app.notifications.texts import text
 from app.notifications.webpush import Vapid, encrypt
@@ -34,7 +34,6 @@ from app.storage.engine import Database
 
 log = logging.getLogger("kaari.notifications")
 
-Clock = Callable[[], datetime]
 LEASE = timedelta(seconds=60)
 BATCH = 50
 CONCURRENCY = 10

@@ -18,7 +18,7 @@ restart, finds the key and sends nothing. Appointments and periods are read thro
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -26,15 +26,14 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.appointments.series import day_bounds, local_naive
-from app.notifications import events as ev
+from app.core import events as ev
+from app.core.time import Clock, day_bounds, local_naive
 from app.notifications import store
 from app.notifications.service import Notifications
 from app.storage.engine import Database
 
 log = logging.getLogger("kaari.notifications")
 
-Clock = Callable[[], datetime]
 EVENING_HOUR = 18
 PERIOD_ENDING_DAYS = 60
 SESSIONS_LOW = 2

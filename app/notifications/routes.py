@@ -8,8 +8,9 @@ from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from app.accounts.principal import Principal
+from app.core.principal import Principal
 from app.notifications.calendar import CalendarService
+from app.notifications.outbox import Outbox
 from app.notifications.schemas import (
     CalendarTokenOut,
     PreferencesIn,
@@ -21,7 +22,6 @@ from app.notifications.schemas import (
     VapidKeyOut,
 )
 from app.notifications.service import Notifications
-from app.runtime import Runtime
 
 PUBLIC = {"exclude_from_auth": True}
 
@@ -103,10 +103,9 @@ class PushController(Controller):
     tags = ["notifications"]
 
     @get("/vapid-public-key")
-    async def vapid_public_key(self, runtime: NamedDependency[Runtime]) -> VapidKeyOut:
+    async def vapid_public_key(self, outbox: NamedDependency[Outbox]) -> VapidKeyOut:
         """The ``applicationServerKey`` to subscribe with."""
-        assert runtime.outbox is not None
-        return VapidKeyOut(public_key=runtime.outbox.vapid.public_key)
+        return VapidKeyOut(public_key=outbox.vapid.public_key)
 
 
 class QuietHoursController(Controller):

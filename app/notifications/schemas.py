@@ -9,7 +9,7 @@ from uuid import UUID
 
 from msgspec import Meta
 
-from app.accounts.schemas import Camel
+from app.core.wire import Camel
 
 Channel = Literal["push", "email", "sms"]
 Kind = Literal[

@@ -21,15 +21,15 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.accounts.principal import Principal
 from app.accounts.service import contacts
-from app.appointments.series import ORG_ZONE, from_local, hhmm, local_naive, minute_of_day
 from app.audit.service import Audit
 from app.cases.service import CaseService
 from app.config import Settings
-from app.errors import InvalidInput, NotFound
+from app.core.errors import InvalidInput, NotFound
+from app.core.events import NOTICE_KINDS, DomainEvent
+from app.core.principal import Principal
+from app.core.time import ORG_ZONE, Clock, from_local, hhmm, local_naive, minute_of_day
 from app.notifications import store
-from app.notifications.events import KINDS, DomainEvent
 from app.notifications.schemas import (
     PreferencesIn,
     PreferencesOut,
@@ -42,7 +42,6 @@ from app.notifications.texts import DEFAULT_CHANNELS
 from app.notifications.webpush import valid_subscription_keys
 from app.storage.engine import Database
 
-Clock = Callable[[], datetime]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
@@ -55,7 +54,7 @@ def effective_channels(stored: Any, available: Collection[str]) -> dict[str, lis
     channels this server has."""
     chosen = stored if isinstance(stored, dict) else {}
     result: dict[str, list[str]] = {}
-    for kind in KINDS:
+    for kind in NOTICE_KINDS:
         channels = chosen.get(kind, DEFAULT_CHANNELS[kind])
         result[kind] = [c for c in channels if c in available]
     return result

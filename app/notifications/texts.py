@@ -7,9 +7,7 @@ payloads carry no text at all (the app words them itself).
 
 from __future__ import annotations
 
-from app.notifications import events as ev
-
-CHANNELS = ("push", "email", "sms")
+from app.core import events as ev
 
 DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
     ev.APPOINTMENT_SCHEDULED: ("push",),

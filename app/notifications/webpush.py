@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import struct
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.config import ConfigError, Settings
+from app.core.time import unix_seconds
 
 RECORD_SIZE = 4096
 JWT_LIFETIME_SECONDS = 12 * 3600  # RFC 8292: at most 24 hours
@@ -111,7 +111,7 @@ class Vapid:
         parts = urlsplit(endpoint)
         claims = {
             "aud": f"{parts.scheme}://{parts.netloc}",
-            "exp": int((now if now is not None else time.time()) + JWT_LIFETIME_SECONDS),
+            "exp": int((now if now is not None else unix_seconds()) + JWT_LIFETIME_SECONDS),
             "sub": self.subject,
         }
         signing_input = (

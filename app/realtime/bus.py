@@ -12,7 +12,6 @@ from typing import Protocol
 from uuid import UUID
 
 import msgspec
-from redis.asyncio import Redis
 
 Receiver = Callable[[str, bytes], None]
 """Called with (channel, data) for each message; must not block (it only enqueues)."""
@@ -92,14 +91,3 @@ def decode(data: bytes) -> AnyBusMessage:
 
 def device_channel(prefix: str, device_id: UUID) -> str:
     return f"{prefix}rt:d:{device_id}"
-
-
-def make_bus(redis: Redis | None, prefix: str) -> Bus:
-    """The in-process bus, or the Redis bus when Redis is configured."""
-    if redis is not None:
-        from app.realtime.redis import RedisBus
-
-        return RedisBus(redis, prefix)
-    from app.realtime.memory import MemoryBus
-
-    return MemoryBus()

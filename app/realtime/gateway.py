@@ -23,9 +23,9 @@ import msgspec
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
-from app.accounts.principal import Principal
 from app.config import Settings
-from app.errors import KaariError
+from app.core.errors import KaariError
+from app.core.principal import Principal
 from app.realtime import bus as busmod
 from app.realtime import store
 from app.realtime.bus import Bus
@@ -265,10 +265,6 @@ class Gateway:
 
     def connections(self, device_id: UUID) -> list[Connection]:
         return list(self._by_channel.get(busmod.device_channel(self.prefix, device_id), ()))
-
-    @property
-    def connection_count(self) -> int:
-        return sum(len(c) for c in self._by_channel.values())
 
     # lifecycle
 

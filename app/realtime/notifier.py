@@ -23,10 +23,6 @@ ID_KEY = re.compile(r"^[a-z][A-Za-z0-9]{0,31}$")
 MAX_IDS = 8
 MAX_ID_LENGTH = 64
 
-# Live events (docs/realtime.md lists each with its ids)
-DEVICE_LIST_CHANGED = "device_list_changed"
-"""ids: ``userId`` — whose device list changed (a device added, revoked or re-keyed)."""
-
 
 class Notifier:
     def __init__(self, bus: Bus, prefix: str) -> None:

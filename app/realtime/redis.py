@@ -47,7 +47,6 @@ class RedisBus:
         self._task: asyncio.Task[None] | None = None
         self._receiver: Receiver = _drop
         self._on_resume: Resume = _nothing
-        self._connected = asyncio.Event()
         self.reconnects = 0
 
     def attach(self, receiver: Receiver, on_resume: Resume) -> None:
@@ -82,10 +81,6 @@ class RedisBus:
         self._wanted.discard(channel)
         await self._reconcile(channel)
 
-    async def wait_connected(self) -> None:
-        """Wait until the pub/sub connection is up (bound it with ``asyncio.timeout``)."""
-        await self._connected.wait()
-
     async def _reconcile(self, channel: str) -> None:
         # Under the lock, bring one channel to its latest wanted state, so a quick
         # unsubscribe/subscribe pair from two sockets can never end unsubscribed.
@@ -109,7 +104,6 @@ class RedisBus:
     async def _drop_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
         self._active = set()
-        self._connected.clear()
         if pubsub is not None:
             if pubsub.connection is not None:
                 # the connection returns to the pool: it must not resume us later
@@ -128,7 +122,6 @@ class RedisBus:
             # redis-py may reconnect (and resubscribe) by itself inside a read; a message
             # published in that gap is lost, so resume exactly as after our own rebuild
             pubsub.connection.register_connect_callback(self._reconnected)
-        self._connected.set()
         return pubsub
 
     async def _reconnected(self, connection: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, WebSocket, post, websocket
 from litestar.di import NamedDependency
 
-from app.accounts.principal import Principal
+from app.core.principal import Principal
 from app.realtime.schemas import TicketOut
 from app.realtime.service import TicketService
 from app.runtime import Runtime

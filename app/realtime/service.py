@@ -10,13 +10,13 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from app.accounts.principal import Principal
 from app.config import Settings
+from app.core.principal import Principal
+from app.core.time import utcnow
 from app.ratelimit import RateLimiter
 from app.realtime import store
 from app.realtime.schemas import TicketOut
 from app.storage.engine import Database
-from app.storage.types import utcnow
 
 MAX_TICKET_LENGTH = 100
 TICKETS_PER_MINUTE = 30

@@ -116,7 +116,7 @@ def test_without_turn_the_answer_says_so(sqlite_template: Path, tmp_path: Path) 
         body = client.get("/rtc/ice-servers", headers=session.headers).json()
     assert body == {"iceServers": [], "relay": False, "expiresAt": None, "ttlSeconds": None}
     stun_only = Settings(stun_urls="stun:stun.example.fi:3478")
-    out = ice_servers(stun_only, "u1")
+    out = ice_servers(stun_only, "u1", time.time())
     assert [s.urls for s in out.ice_servers] == [["stun:stun.example.fi:3478"]]
     assert out.relay is False
 
@@ -166,4 +166,7 @@ def test_good_rtc_configuration_is_read_from_the_environment() -> None:
     )
     assert s.turn_secret_list == ["n" * 32, "o" * 32]
     assert s.precall_host_address_list == ["127.0.0.1", "::1"]
-    assert ice_servers(s, "u").ice_servers[-1].urls[0] == "turn:[2001:db8::1]:3478?transport=udp"
+    assert (
+        ice_servers(s, "u", time.time()).ice_servers[-1].urls[0]
+        == "turn:[2001:db8::1]:3478?transport=udp"
+    )

@@ -41,7 +41,7 @@ async def race(stores: list[RoomStore], room_id: str) -> tuple[int, int]:
 
 
 def test_memory_store_keeps_the_limit() -> None:
-    assert run(race([MemoryRoomStore()], "r1")) == (LIMIT, LIMIT)
+    assert run(race([MemoryRoomStore(time.time)], "r1")) == (LIMIT, LIMIT)
 
 
 @pytest.mark.parametrize("clients", [1, 3])
@@ -53,7 +53,7 @@ def test_redis_store_keeps_the_limit_across_clients(clients: int) -> None:
     async def go() -> tuple[int, int]:
         redises = [Redis.from_url(REDIS_URL) for _ in range(clients)]
         try:
-            stores: list[RoomStore] = [RedisRoomStore(r, prefix) for r in redises]
+            stores: list[RoomStore] = [RedisRoomStore(r, prefix, time.time) for r in redises]
             result = await race(stores, "r1")
             ttl = await redises[0].pttl(f"{prefix}rtc:room:r1")
             assert 0 < ttl <= 661_000  # expires a minute after the room closes

@@ -13,10 +13,10 @@ from litestar.testing import AsyncTestClient, TestClient
 from support import PASSWORD, accept_invite, assert_problem, run
 
 from app.config import Settings
+from app.core.time import utcnow
 from app.main import create_app
 from app.storage.engine import Database
 from app.storage.schema import invites, users
-from app.storage.types import utcnow
 
 
 def expire_all_invites(settings: Settings) -> None:

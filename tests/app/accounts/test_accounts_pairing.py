@@ -10,10 +10,10 @@ from litestar.testing import TestClient
 from support import assert_problem, run, session_from
 
 from app.config import Settings
+from app.core.time import utcnow
 from app.main import create_app
 from app.storage.engine import Database
 from app.storage.schema import pairing_codes
-from app.storage.types import utcnow
 
 
 def new_code(client: TestClient[Any], world: World) -> str:

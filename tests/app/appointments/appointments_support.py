@@ -22,7 +22,7 @@ START = datetime(2026, 10, 6, 16, 0, tzinfo=HEL)
 
 
 def set_now(client: TestClient[Any], when: datetime) -> None:
-    """The time the service's rules see (app.state.clock, read by app/deps.py)."""
+    """The time the service's rules see (app.state.clock, read by app/main.py's app clock)."""
     client.app.state.clock = lambda: when.astimezone(UTC)
 
 

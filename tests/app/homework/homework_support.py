@@ -10,17 +10,12 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import msgspec
 from conftest import World
 from litestar.testing import TestClient
-from support import Session, run
+from support import Session, run, services_at
 
-from app.appointments.accounting import sessions_used
-from app.audit.service import Audit
-from app.cases.service import CaseService
 from app.config import Settings
-from app.homework.nudges import HomeworkNudges
-from app.notifications.service import Notifications
-from app.storage.engine import Database
 
 # the appointment and notification tests' helpers serve here too
 sys.path.insert(0, str(Path(__file__).parent.parent / "appointments"))
@@ -107,15 +102,10 @@ def nudge(settings: Settings, when: datetime, digest_minutes: float = 60) -> int
     """One round of homework's periodic job at ``when`` (what every instance runs)."""
 
     async def go() -> int:
-        db = Database(settings.effective_database_url)
-        try:
-            audit = Audit(settings.secret_key)
-            cases = CaseService(db, audit, sessions_used)
-            clock = lambda: when.astimezone(UTC)  # noqa: E731
-            notifications = Notifications(db, settings, audit, cases, clock)
-            return await HomeworkNudges(db, cases, notifications, clock, digest_minutes).run_once()
-        finally:
-            await db.dispose()
+        at = msgspec.structs.replace(settings, homework_digest_minutes=digest_minutes)
+        async with services_at(at, lambda: when.astimezone(UTC)) as services:
+            made: int = await services.nudges.run_once()
+            return made
 
     made: int = run(go())
     return made

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.appointments.series import local_date
+from app.core.time import local_date
 from app.homework.schedule import (
     Plan,
     Rule,

@@ -14,10 +14,10 @@ from messaging_support import counts, family
 from support import assert_problem, run
 
 from app.config import Settings
+from app.core.time import utcnow
 from app.messaging.expiry import Expiry
 from app.storage.blobs import BlobStore
 from app.storage.engine import Database
-from app.storage.types import utcnow
 from client.api import ApiError
 from crypto.errors import AttachmentError
 from crypto.payloads import AttachmentPointer

@@ -39,7 +39,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def push(client: TestClient[Any]) -> Iterator[PushService]:
     """A push service that accepts only what the app's published VAPID key signed."""
-    service = PushService(expected_key=client.app.state.runtime.outbox.vapid.public_key)
+    service = PushService(expected_key=client.app.state.services.outbox.vapid.public_key)
     yield service
     service.close()
 

@@ -12,7 +12,7 @@ from conftest import World
 from litestar.testing import TestClient
 from support import assert_problem
 
-from app.appointments.series import from_local
+from app.core.time import from_local
 
 from notifications_support import settings  # isort: skip
 from appointments_support import HEL, NOW, cancel, create, megolm, set_now  # isort: skip

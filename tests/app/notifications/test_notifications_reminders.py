@@ -11,16 +11,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import World
 from litestar.testing import TestClient
-from support import run
+from support import run, services_at
 
-from app.appointments.accounting import sessions_used
-from app.appointments.reminder_facts import ReminderFacts
-from app.appointments.service import AppointmentService
-from app.audit.service import Audit
-from app.cases.service import CaseService
 from app.config import Settings
-from app.notifications.reminders import Reminders
-from app.notifications.service import Notifications
 from app.storage.engine import Database
 from app.storage.schema import reminders_sent
 
@@ -39,17 +32,9 @@ def remind(settings: Settings, when: datetime) -> int:
     """One scheduler round at ``when`` (what every instance's loop does)."""
 
     async def go() -> int:
-        db = Database(settings.effective_database_url)
-        try:
-            audit = Audit(settings.secret_key)
-            cases = CaseService(db, audit, sessions_used)
-            clock = lambda: when  # noqa: E731
-            notifications = Notifications(db, settings, audit, cases, clock)
-            appointments = AppointmentService(db, audit, cases, None, clock, notifications)
-            reminders = Reminders(db, ReminderFacts(cases, appointments), notifications, clock)
-            return await reminders.run_once()
-        finally:
-            await db.dispose()
+        async with services_at(settings, lambda: when) as services:
+            made: int = await services.reminders.run_once()
+            return made
 
     made: int = run(go())
     return made

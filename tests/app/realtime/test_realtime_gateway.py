@@ -15,14 +15,14 @@ from support import PASSWORD, Session, login, run
 from ws_support import close, closed_with, connect, fast, receive, receive_until
 
 from app.config import Settings
-from app.errors import NotFound
+from app.core.errors import NotFound
+from app.core.events import DEVICE_LIST_CHANGED
+from app.core.time import utcnow
 from app.main import create_app
 from app.realtime.gateway import Connection
-from app.realtime.notifier import DEVICE_LIST_CHANGED
 from app.realtime.schemas import EventOut, InFrame
 from app.storage.engine import Database
 from app.storage.schema import devices
-from app.storage.types import utcnow
 
 
 def not_ping(frame: dict[str, Any]) -> bool:

@@ -23,9 +23,9 @@ from websockets.sync.client import connect as ws_connect
 from ws_support import close, closed_with, connect, receive_until
 
 from app.config import Settings
+from app.core.events import DEVICE_LIST_CHANGED
 from app.main import create_app
 from app.realtime.bus import device_channel
-from app.realtime.notifier import DEVICE_LIST_CHANGED
 
 pytestmark = pytest.mark.redis
 

@@ -1,4 +1,5 @@
-"""Who is calling: the signed-in user and device, as the auth middleware found them."""
+"""Who is calling: the signed-in user and device, as the auth middleware found them,
+and the roles every domain speaks of."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientInfo:
-    """The caller's network address (for rate limits and the hashed audit trail)."""
+class UserFacts:
+    """A user as other domains see them (accounts answers; see ``cases.UserDirectory``)."""
 
-    address: str
+    user_id: UUID
+    org_id: UUID
+    role: Role
+    active: bool
+    """not disabled"""

@@ -1,8 +1,13 @@
-"""Domain events as the notification pipeline receives them.
+"""The registry of event names, and the notice a domain records with its change.
 
-Appointments and homework record an event inside their own transaction, so the
-notices commit with the change itself or not at all; after the commit they call
-``wake()`` so this instance's sender does not wait for its next poll.
+One place for every name (as Synapse keeps its ``EduTypes``): the live events sent over
+the WebSocket (``docs/realtime.md`` lists each with its ids) and the kinds of notice the
+notification pipeline sends by push, e-mail or SMS (``docs/notifications.md``). Many
+names are both: a cancellation is a live event and an urgent push.
+
+A domain that notifies records a :class:`DomainEvent` through an :class:`EventSink`
+inside its own transaction, so the notices commit with the change or not at all, and
+wakes the sender after the commit (``app/core/fanout.py`` does both in one place).
 """
 
 from __future__ import annotations
@@ -14,19 +19,30 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-# event kinds: the live event names (docs/realtime.md) and the reminders
+# Live events and notices
+DEVICE_LIST_CHANGED = "device_list_changed"
+"""live; ids: ``userId`` — whose device list changed (a device added, revoked or re-keyed)."""
+MESSAGE_DELIVERED = "message_delivered"
+"""live; a device acknowledged a message."""
 APPOINTMENT_SCHEDULED = "appointment_scheduled"
 APPOINTMENT_RESCHEDULED = "appointment_rescheduled"
 APPOINTMENT_CANCELLED = "appointment_cancelled"
 CANCELLATION_SEEN = "cancellation_seen"
+HOMEWORK_ASSIGNED = "homework_assigned"
+HOMEWORK_CHANGED = "homework_changed"
+"""live only"""
+HOMEWORK_TICKED = "homework_ticked"
+"""live at once; as a notice, the therapists' batched digest"""
+HOMEWORK_UNTICKED = "homework_unticked"
+"""live only"""
+
+# Notices only (sent by the reminder jobs)
 SESSION_REMINDER = "session_reminder"
 PERIOD_SESSIONS_LOW = "period_sessions_low"
 PERIOD_ENDING = "period_ending"
-HOMEWORK_ASSIGNED = "homework_assigned"
-HOMEWORK_TICKED = "homework_ticked"
 HOMEWORK_REMINDER = "homework_reminder"
 
-KINDS = (
+NOTICE_KINDS = (
     APPOINTMENT_SCHEDULED,
     APPOINTMENT_RESCHEDULED,
     APPOINTMENT_CANCELLED,
@@ -38,6 +54,7 @@ KINDS = (
     HOMEWORK_TICKED,
     HOMEWORK_REMINDER,
 )
+"""the kinds a user has notification preferences for"""
 
 
 @dataclass(frozen=True, slots=True)

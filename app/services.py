@@ -1,0 +1,157 @@
+"""The composition root: every service of one app instance, built once, in one place.
+
+``build_services`` is the only code that knows which service needs which: each takes
+its collaborators at construction, all of them required, so a missing one is a type
+error here rather than a silent no-op at run time. Routes receive the services through
+``app/deps.py``; the auth middleware, the CLI and the demo seed take them from here too.
+``start_jobs`` starts the background jobs of the instance (outbox sender, reminders,
+homework nudges, the purge) and ``install_sockets`` hands the WebSocket handlers to the
+gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from app.accounts.invites import InviteService
+from app.accounts.orgs import OrgService
+from app.accounts.pairing import PairingService
+from app.accounts.service import AccountService
+from app.appointments.accounting import sessions_used
+from app.appointments.cancellations import CancellationService
+from app.appointments.reminder_facts import ReminderFacts
+from app.appointments.service import AppointmentService
+from app.cases.service import CaseService
+from app.config import Settings
+from app.core.fanout import FanOut
+from app.core.time import Clock, utcnow
+from app.homework.nudges import HomeworkNudges
+from app.homework.service import HomeworkService
+from app.keys.service import KeyService
+from app.messaging.attachments import AttachmentService
+from app.messaging.delivery import MailboxDelivery
+from app.messaging.expiry import Expiry
+from app.messaging.service import MessagingService
+from app.notifications.calendar import CalendarService
+from app.notifications.outbox import Outbox
+from app.notifications.reminders import Reminders
+from app.notifications.service import Notifications
+from app.notifications.webpush import load_vapid
+from app.realtime.service import TicketService
+from app.runtime import Runtime
+from signaling.service import Signaling
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The services of one app instance (stateless but for their collaborators)."""
+
+    clock: Clock
+    accounts: AccountService
+    orgs: OrgService
+    invites: InviteService
+    pairing: PairingService
+    cases: CaseService
+    keys: KeyService
+    messaging: MessagingService
+    attachments: AttachmentService
+    appointments: AppointmentService
+    cancellations: CancellationService
+    notifications: Notifications
+    calendar: CalendarService
+    homework: HomeworkService
+    tickets: TicketService
+    outbox: Outbox
+    reminders: Reminders
+    nudges: HomeworkNudges
+    expiry: Expiry
+    signaling: Signaling
+
+
+def build_services(runtime: Runtime, clock: Clock) -> Services:
+    """Every service, once, from the instance's shared parts; ``clock`` is what every
+    rule reads as now."""
+    db, settings, audit, notifier = runtime.db, runtime.settings, runtime.audit, runtime.notifier
+    keys = KeyService(db, audit, notifier, runtime.limiter)
+    accounts = AccountService(
+        db, settings, runtime.passwords, runtime.limiter, audit, notifier, keys
+    )
+    orgs = OrgService(db, audit, notifier, keys)
+    cases = CaseService(db, audit, accounts, sessions_used)
+    outbox = Outbox(db, settings, load_vapid(settings), clock)
+    notifications = Notifications(db, settings, audit, cases, clock, outbox.wake)
+    fanout = FanOut(accounts, notifications, notifier)
+    appointments = AppointmentService(db, audit, cases, fanout, clock)
+    cancellations = CancellationService(db, audit, cases, fanout, clock)
+    facts = ReminderFacts(cases, appointments)
+    homework = HomeworkService(
+        db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications
+    )
+    messaging = MessagingService(db, settings, cases, keys, notifier)
+    signaling = Signaling.start(
+        settings,
+        runtime.limiter,
+        clock=clock,
+        gateway=runtime.gateway,
+        notifier=notifier,
+        facts=appointments,
+        redis=runtime.redis,
+    )
+    return Services(
+        clock=clock,
+        accounts=accounts,
+        orgs=orgs,
+        invites=InviteService(db, settings, runtime.passwords, runtime.limiter, audit, cases),
+        pairing=PairingService(db, settings, runtime.limiter, audit, cases),
+        cases=cases,
+        keys=keys,
+        messaging=messaging,
+        attachments=AttachmentService(db, settings, runtime.blobs, messaging),
+        appointments=appointments,
+        cancellations=cancellations,
+        notifications=notifications,
+        calendar=CalendarService(db, audit, facts.schedule, clock),
+        homework=homework,
+        tickets=runtime.gateway.tickets,
+        outbox=outbox,
+        reminders=Reminders(db, facts, notifications, clock),
+        nudges=HomeworkNudges(db, cases, notifications, clock, settings.homework_digest_minutes),
+        expiry=Expiry(db, runtime.blobs),
+        signaling=signaling,
+    )
+
+
+def install_sockets(runtime: Runtime, services: Services) -> None:
+    """The WebSocket handlers of the domains that speak on the socket."""
+    MailboxDelivery(services.messaging, runtime.settings.ws_queue_frames).install(runtime.gateway)
+
+
+async def start_jobs(runtime: Runtime, services: Services) -> None:
+    """The background jobs of this instance, until ``runtime.close()``."""
+    settings = runtime.settings
+    runtime.spawn(services.outbox.loop(), "kaari-notify-outbox")
+    runtime.every(
+        settings.reminder_interval_seconds, services.reminders.run_once, "kaari-reminders"
+    )
+    runtime.every(
+        settings.reminder_interval_seconds, services.nudges.run_once, "kaari-homework-nudges"
+    )
+    runtime.every(settings.purge_interval_seconds, services.expiry.run_once, "kaari-purge")
+    await services.signaling.start_rooms()
+
+
+@asynccontextmanager
+async def running_services(settings: Settings) -> AsyncIterator[tuple[Runtime, Services]]:
+    """The instance's parts and services without the HTTP app or its jobs, on the system
+    clock: for the CLI's admin commands and the demo seed."""
+    runtime = await Runtime.start(settings)
+    try:
+        services = build_services(runtime, utcnow)
+        try:
+            yield runtime, services
+        finally:
+            await services.signaling.close()
+    finally:
+        await runtime.close()
