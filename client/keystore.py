@@ -29,6 +29,9 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+import msgspec
 
 from crypto.errors import CorruptStoreError, StoreError
 from crypto.store import SALT_BYTES, StoreKeys
@@ -39,6 +42,8 @@ DB_NAME = "store.sqlite3"
 SEEN_LIMIT = 40_000
 #: Drop tags beyond the limit once per this many insertions.
 COMPACT_EVERY = 1_000
+
+T = TypeVar("T")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,120}$")
 _SCHEMA = """
@@ -83,10 +88,6 @@ class KeyStore:
         except sqlite3.Error as exc:
             raise _corrupt(exc) from exc
         self._seq: int = row[0]
-
-    @property
-    def db_path(self) -> Path:
-        return self.path / DB_NAME
 
     @classmethod
     def create(
@@ -208,6 +209,20 @@ class KeyStore:
         if not isinstance(row[0], bytes):
             raise CorruptStoreError(f"store record {name!r} is not a blob")
         return self.keys.open(name, row[0])
+
+    def tagged_name(self, prefix: str, kind: str, value: str) -> str:
+        """The record name ``<prefix>.<keyed tag of value>``: it does not reveal ``value``."""
+        return f"{prefix}.{self.keys.tag(kind, value).hex()}"
+
+    def get_json(self, name: str, type_: type[T]) -> T | None:
+        """A record holding JSON of ``type_`` (:class:`CorruptStoreError` if it does not)."""
+        raw = self.get(name)
+        if raw is None:
+            return None
+        try:
+            return msgspec.json.decode(raw, type=type_)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise CorruptStoreError(f"record {name!r} is unreadable") from exc
 
     def delete(self, name: str) -> None:
         self._check_name(name)

@@ -277,7 +277,7 @@ class Messenger:
                 self._peer_keys([share.origin.user_id])
                 origin = self._peers.get(share.origin.device_id)
         try:
-            self.device.accept_room_key(received, expected_origin=origin)
+            self.device.cases.accept_room_key(received, expected_origin=origin)
         except StoreError:
             raise
         except CryptoError as exc:
