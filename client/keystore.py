@@ -10,7 +10,8 @@ Layout of ``<dir>/store.sqlite3`` (WAL journal, ``synchronous=FULL``,
                                               -- and message ids (duplicate detection)
 
 Record names carry no plaintext identifiers: whatever is derived from a peer
-key, case or session id is a keyed tag (:meth:`crypto.store.StoreKeys.tag`).
+key, case or session id is a keyed tag (:meth:`crypto.store.StoreKeys.tag`, named by
+:meth:`KeyStore.tagged_name`).
 A :meth:`KeyStore.transaction` is one SQLite transaction, made durable by one
 fsync of the WAL at commit: a decrypt writes the one changed Olm session
 record plus two small ``seen`` rows, atomically. The ``seen`` table keeps the
