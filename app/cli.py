@@ -195,13 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["client"]:
-        # the reference client (client/) has its own commands; only the console
-        # script joins the two, the server code never imports the client
-        from client.cli import main as client_main
-
-        return client_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

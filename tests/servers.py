@@ -152,7 +152,7 @@ def kaari_client(
     the terminal's time zone, e.g. a device in Finland)."""
     env = {**os.environ, "TZ": tz} if tz else None
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "client", "--profile", str(profile), *args],
+        [sys.executable, "-m", "kaari_entry", "client", "--profile", str(profile), *args],
         input=stdin,
         capture_output=True,
         text=True,
