@@ -30,3 +30,12 @@ def test_commands_go_to_the_server_or_the_client(
         kaari_entry.main(argv)
     assert done.value.code == 0
     assert capsys.readouterr().out.startswith(usage)
+
+
+def test_the_server_cli_points_client_commands_to_the_entry(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app.cli import main as server_main
+
+    assert server_main(["client", "login", "--server", "http://x"]) == 2
+    assert "kaari client" in capsys.readouterr().err
