@@ -16,7 +16,12 @@ from typing import Any
 from crypto.matrix.account import DeviceAccount, now_ms
 from crypto.matrix.backup import BackupDecryptionKey, BackupEncryptor
 from crypto.matrix.cross_signing import CrossSigningKeys, UserIdentity, signature_upload_body
-from crypto.matrix.device_keys import SIGNED_CURVE25519, DeviceKeys, parse_claimed_key
+from crypto.matrix.device_keys import (
+    SIGNED_CURVE25519,
+    DeviceKeys,
+    parse_claimed_key,
+    parse_device_keys,
+)
 from crypto.matrix.directory import DeviceDirectory, DirectoryChanges
 from crypto.matrix.errors import (
     EventRefused,
@@ -203,7 +208,11 @@ class MatrixDevice:
         if olm.type == ROOM_KEY:
             key = RoomKey.parse(olm.content)
             session = InboundRoomSession.from_room_key(
-                key, olm.sender, olm.sender_key, olm.sender_ed25519
+                key,
+                olm.sender,
+                olm.sender_key,
+                olm.sender_ed25519,
+                olm.sender_device.raw if olm.sender_device else None,
             )
             self.inbound.add(session)
             self.withheld.pop((key.room_id, key.session_id), None)
@@ -403,7 +412,12 @@ class MatrixDevice:
             raise
         session = decrypted.session
         device = self.directory.by_curve(decrypted.sender, session.sender_key)
-        if device is not None and device.ed25519 != session.signing_key:
+        if device is None and session.sender_device_keys is not None:
+            device = parse_device_keys(session.sender_device_keys, decrypted.sender)
+        if device is not None and (device.ed25519, device.curve25519) != (
+            session.signing_key,
+            session.sender_key,
+        ):
             device = None
         if device is None and session.sender_user is None:
             owner = self.directory.owner_of_curve(session.sender_key)

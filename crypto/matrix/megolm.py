@@ -131,6 +131,8 @@ class InboundRoomSession:
     forwarding_chain: tuple[str, ...] = ()
     imported: bool = False
     seen: dict[int, tuple[str, int]] = field(default_factory=dict)
+    #: The signed device keys that came with the m.room_key (``sender_device_keys``).
+    sender_device_keys: Mapping[str, Any] | None = None
 
     @property
     def session_id(self) -> str:
@@ -142,7 +144,12 @@ class InboundRoomSession:
 
     @classmethod
     def from_room_key(
-        cls, key: RoomKey, sender: str, sender_key: str, signing_key: str
+        cls,
+        key: RoomKey,
+        sender: str,
+        sender_key: str,
+        signing_key: str,
+        sender_device_keys: Mapping[str, Any] | None = None,
     ) -> InboundRoomSession:
         """From an ``m.room_key`` that arrived over Olm from ``sender``'s device."""
         try:
@@ -151,7 +158,14 @@ class InboundRoomSession:
             raise KeyFormatError(f"bad session key: {exc}") from exc
         if inner.session_id != key.session_id:
             raise KeyFormatError("session_id does not match the session key", "bad_room_key")
-        return cls(key.room_id, inner, sender_key, signing_key, sender)
+        return cls(
+            key.room_id,
+            inner,
+            sender_key,
+            signing_key,
+            sender,
+            sender_device_keys=sender_device_keys,
+        )
 
     @classmethod
     def from_export(cls, export: SessionExport) -> InboundRoomSession:
@@ -222,6 +236,7 @@ class InboundRoomSession:
             "forwarding_chain": list(self.forwarding_chain),
             "imported": self.imported,
             "seen": [[i, e, t] for i, (e, t) in self.seen.items()],
+            "sender_device_keys": self.sender_device_keys,
         }
 
     @classmethod
@@ -235,6 +250,7 @@ class InboundRoomSession:
             tuple(obj["forwarding_chain"]),
             bool(obj["imported"]),
             {int(i): (str(e), int(t)) for i, e, t in obj["seen"]},
+            obj.get("sender_device_keys"),
         )
 
 
@@ -279,6 +295,7 @@ class InboundSessions:
             if (old.sender_key, old.signing_key) == (session.sender_key, session.signing_key):
                 if session.sender_user is None and old.sender_user is not None:
                     session.sender_user = old.sender_user
+                    session.sender_device_keys = old.sender_device_keys
                     session.forwarding_chain = old.forwarding_chain
                     session.imported = old.imported
                 session.seen.update(old.seen)
@@ -304,12 +321,17 @@ class InboundSessions:
         if session is None:
             raise MegolmDecryptionError("no key for this session (yet)", "unknown_session")
         try:
-            decrypted = session.inner.decrypt(vodozemac.MegolmMessage.from_base64(ciphertext))
+            message = vodozemac.MegolmMessage.from_base64(ciphertext)
         except (vodozemac.DecodeException, ValueError) as exc:
             raise MegolmDecryptionError(f"not a Megolm message: {exc}", "bad_ciphertext") from exc
+        if message.message_index() < session.first_known_index:
+            raise MegolmDecryptionError(
+                f"our key starts at index {session.first_known_index}", "unknown_index"
+            )
+        try:
+            decrypted = session.inner.decrypt(message)
         except vodozemac.MegolmDecryptionException as exc:
-            code = "unknown_index" if "index" in str(exc).lower() else "bad_ciphertext"
-            raise MegolmDecryptionError(f"cannot decrypt: {exc}", code) from exc
+            raise MegolmDecryptionError(f"cannot decrypt: {exc}", "bad_ciphertext") from exc
         index = decrypted.message_index
         event_id = event.get("event_id")
         ts = event.get("origin_server_ts")
