@@ -255,5 +255,12 @@ class PyDevice:
             self.hs.send_room_event(self.user, room_id, "m.room.encrypted", encrypted)["event_id"]
         )
 
+    def send_room_strict(self, room_id: str, content: dict[str, Any]) -> str:
+        """A room message shared only with verified devices (the rest get withheld notices)."""
+        self.share_room_key(room_id, only_verified=True)
+        encrypted = self.dev.encrypt_room_event(room_id, "m.room.message", content)
+        sent = self.hs.send_room_event(self.user, room_id, "m.room.encrypted", encrypted)
+        return str(sent["event_id"])
+
     def decrypt(self, event: dict[str, Any], room_id: str) -> RoomEvent:
         return self.dev.decrypt_room_event(event, room_id)
