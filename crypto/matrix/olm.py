@@ -35,6 +35,7 @@ from crypto.matrix.errors import (
     NoSessionError,
     OlmDecryptionError,
 )
+from crypto.matrix.room_keys import ROOM_KEY
 
 MAX_SESSIONS_PER_DEVICE = 8
 _SEEN_HASHES = 2048
@@ -265,6 +266,10 @@ class OlmSessions:
             if known.ed25519 != sender_ed or known.user_id != sender:
                 raise EventRefused("the sender's Ed25519 key is not its device's", "wrong_keys")
             device = known
+        if device is None and event_type != ROOM_KEY:
+            # As the Rust machine: only an m.room_key may come from a device we cannot name
+            # yet (its sender is checked when a room event is decrypted with it).
+            raise EventRefused("the sending device is unknown", "unknown_sender_device")
         return DecryptedOlmEvent(
             event_type, content, sender, sender_key, sender_ed, device, session_id, new, obj
         )
