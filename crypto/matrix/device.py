@@ -118,6 +118,9 @@ class MatrixDevice:
         self._wedged: dict[str, int] = {}  # peer curve key -> when we last started over
         self._dummies: list[DeviceKeys] = []
         self._withheld_sent: set[tuple[str, str, str]] = set()  # session, user, device
+        #: Our own master key as verified out of band (e.g. a QR shown by our other device),
+        #: for a device that does not hold the private cross-signing keys.
+        self.trusted_own_master: str | None = None
 
     @classmethod
     def create(cls, user_id: str, device_id: str, **kwargs: Any) -> MatrixDevice:
@@ -454,7 +457,17 @@ class MatrixDevice:
     # -- cross-signing and trust ----------------------------------------------------------
 
     def own_identity(self) -> UserIdentity | None:
-        return self.cross_signing.public_identity() if self.cross_signing else None
+        """Our identity as we trust it: from our private keys, or the master key we verified."""
+        if self.cross_signing is not None:
+            return self.cross_signing.public_identity()
+        published = self.directory.identities.get(self.user_id)
+        if published is not None and published.master.public_key == self.trusted_own_master:
+            return published
+        return None
+
+    def trust_own_master_key(self, master_key: str) -> None:
+        """Trust our user's master key, checked out of band (our other device's QR code)."""
+        self.trusted_own_master = master_key
 
     def trust(self, device: DeviceKeys) -> DeviceTrust:
         own = self.own_identity()

@@ -128,3 +128,46 @@ def test_python_strict_policy_withholds_from_an_unverified_rust_device(
     event = next(e for e in hs.rooms[ROOM].timeline if e["event_id"] == event_id)
     out = rust.decrypt(event, ROOM)
     assert out["error"]["withheld"] == "m.unverified", out
+
+
+def test_rust_forwards_a_room_key_to_our_own_verified_python_device(
+    node_driver: NodeDriver, hs: Homeserver
+) -> None:
+    web = _rust_cross_signed(node_driver, hs)  # the therapist's laptop holds the keys
+    assert web.call("set_forwarding", enabled=True) is True
+    parent = PyDevice(hs, PARENT, "PARENTPHONE")
+    hs.create_room(ROOM, {THERAPIST, PARENT})
+    parent.send_room(ROOM, "m.room.message", {"body": "sent before the tablet existed"})
+    event = hs.rooms[ROOM].timeline[-1]
+    web.sync()
+
+    tablet = PyDevice(hs, THERAPIST, "THERAPISTTABLET")
+    web.sync()  # the new device shows up in Rust's device list; the laptop verifies it
+    assert web.relay(web.call("verify_device", user=THERAPIST, device="THERAPISTTABLET")) == {
+        "failures": {}
+    }
+    web.sync()
+    assert web.call("device_info", user=THERAPIST, device="THERAPISTTABLET")["isVerified"]
+    # The tablet trusts its user's master key shown by the laptop (own-device QR).
+    master = next(iter(web.call("identity", user=THERAPIST)["masterKey"]["keys"].values()))
+    tablet.dev.trust_own_master_key(master)
+    tablet.ensure_sessions([THERAPIST])
+    laptop_keys = tablet.dev.directory.device(THERAPIST, "THERAPISTWEB")
+    assert laptop_keys is not None
+    assert tablet.dev.trust(laptop_keys) is DeviceTrust.VERIFIED
+
+    request = tablet.dev.room_key_request(ROOM, event["content"]["session_id"])
+    hs.send_to_device(
+        THERAPIST,
+        "m.room_key_request",
+        {"messages": {THERAPIST: {"THERAPISTWEB": request.content()}}},
+    )
+    web.sync()
+    web.sync()  # a key claim for the tablet may come first
+    results = tablet.sync()
+    forwarded = [r for r in results if r.type == "m.forwarded_room_key"]
+    assert [r.kind for r in forwarded] == ["decrypted"], results
+    out = tablet.decrypt(event, ROOM)
+    assert out.event.content == {"body": "sent before the tablet existed"}
+    assert out.event.session.forwarding_chain[-1] == web.curve25519
+    assert not out.authenticated

@@ -183,6 +183,17 @@ const ops = {
         };
     },
 
+    async verify_device({ name, user, device }) {
+        const d = await state(name).machine.getDevice(new UserId(user), new DeviceId(device));
+        if (!d) throw new Error(`unknown device ${user} ${device}`);
+        return request(await d.verify());
+    },
+
+    async set_forwarding({ name, enabled }) {
+        state(name).machine.roomKeyForwardingEnabled = enabled;
+        return state(name).machine.roomKeyForwardingEnabled;
+    },
+
     async bootstrap_cross_signing({ name }) {
         const r = await state(name).machine.bootstrapCrossSigning(true);
         return {
