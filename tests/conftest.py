@@ -31,6 +31,10 @@ from app.services import running_services
 from app.storage.migrate import upgrade
 from app.storage.schema import metadata
 
+# the interop tests' fixtures (tests/interop): a plugin, not a second conftest, whose
+# module name would shadow this one for `from conftest import World`
+pytest_plugins = ["interop_fixtures"]
+
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
 
 

@@ -1,4 +1,5 @@
-"""Fixtures of the interoperability tests: the Node driver of matrix-sdk-crypto-wasm.
+"""Fixtures of the interoperability tests: the Node driver of matrix-sdk-crypto-wasm
+(a pytest plugin named in tests/conftest.py).
 
 Without node, npm or the installed package the tests skip with a one-line reason, except
 under CI=true, where a missing one fails (as tests/support.py's service_missing does).
