@@ -36,6 +36,12 @@ def _is_turn_host(host: str) -> bool:
     return len(host) <= 253 and all(_DNS_LABEL.match(label) for label in labels)
 
 
+def _is_allowed_push_host(entry: str) -> bool:
+    """A DNS name, or ``*.`` and one (an entry of KAARI_PUSH_ALLOWED_HOSTS)."""
+    name = entry[2:] if entry.startswith("*.") else entry
+    return bool(name) and all(_DNS_LABEL.match(label) for label in name.split("."))
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which variable and why."""
 
@@ -149,6 +155,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     vapid_subject: str = ""
     """KAARI_VAPID_SUBJECT: a ``mailto:`` or ``https:`` contact the push services may use;
     required in production."""
+    push_allowed_hosts: str = ""
+    """KAARI_PUSH_ALLOWED_HOSTS: the push services the server sends to, comma-separated
+    (``fcm.googleapis.com`` is that host and its subdomains, ``*.notify.windows.com`` only
+    the subdomains); empty = any host whose every address is public."""
+    push_allow_loopback: bool = False
+    """KAARI_PUSH_ALLOW_LOOPBACK: development only: push endpoints on a loopback host (any
+    port, http too) are accepted, for a local push-service stand-in; refused in production."""
     notify_gateway_url: str = ""
     """KAARI_NOTIFY_GATEWAY_URL: the HTTP gateway that sends e-mail and SMS notices
     (docs/notifications.md); empty = e-mail and SMS are off."""
@@ -257,8 +270,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError("KAARI_VAPID_SUBJECT must be set in production")
             if self.test_clock_start:
                 raise ConfigError("KAARI_TEST_CLOCK_START is for development only")
+            if self.push_allow_loopback:
+                raise ConfigError("KAARI_PUSH_ALLOW_LOOPBACK is for development only")
             if self.notify_gateway_url and not self.notify_gateway_url.startswith("https://"):
                 raise ConfigError("KAARI_NOTIFY_GATEWAY_URL must be https:// in production")
+        for entry in self.push_allowed_hosts.split(","):
+            name = entry.strip().lower().rstrip(".")
+            if entry.strip() and not _is_allowed_push_host(name):
+                raise ConfigError(
+                    "KAARI_PUSH_ALLOWED_HOSTS must be host names (or *.domain), comma-separated"
+                )
         if self.vapid_subject and not self.vapid_subject.startswith(("mailto:", "https://")):
             raise ConfigError("KAARI_VAPID_SUBJECT must be a mailto: or https: URL")
         if self.notify_gateway_url and not self.notify_gateway_url.startswith(
