@@ -75,12 +75,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_ARGON2_PARALLELISM: argon2id lanes."""
     password_hash_workers: int = 0
     """KAARI_PASSWORD_HASH_WORKERS: threads hashing passwords; 0 = one fewer than the cores."""
-    login_max_failures_per_account: int = 5
-    """KAARI_LOGIN_MAX_FAILURES_PER_ACCOUNT: failed logins per account within the window."""
+    login_max_failures_per_address: int = 5
+    """KAARI_LOGIN_MAX_FAILURES_PER_ADDRESS: failed sign-ins into one account from one
+    address within the window; then that address (only) is refused for that account (429)."""
+    login_slowdown_after_failures: int = 20
+    """KAARI_LOGIN_SLOWDOWN_AFTER_FAILURES: failed sign-ins into one account from all
+    addresses within the window after which every attempt on it is slowed (never refused:
+    a stranger cannot lock the owner out)."""
+    login_max_delay_seconds: float = 10.0
+    """KAARI_LOGIN_MAX_DELAY_SECONDS: the longest added delay of a slowed sign-in (0.5 s at
+    the threshold, doubling with each further failure up to this)."""
     login_max_attempts_per_ip: int = 30
     """KAARI_LOGIN_MAX_ATTEMPTS_PER_IP: login, invite and pairing tries per address per window."""
     login_window_seconds: int = 900
-    """KAARI_LOGIN_WINDOW_SECONDS: the rate-limit window for the two limits above."""
+    """KAARI_LOGIN_WINDOW_SECONDS: the rate-limit window for the limits above."""
     invite_ttl_hours: int = 72
     """KAARI_INVITE_TTL_HOURS: how long an invite code stays valid."""
     pairing_ttl_seconds: int = 600
@@ -227,7 +235,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not (0 < self.port < 65536):
             raise ConfigError("KAARI_PORT must be between 1 and 65535")
         for name in (
-            "login_max_failures_per_account",
+            "login_max_failures_per_address",
+            "login_slowdown_after_failures",
+            "login_max_delay_seconds",
             "login_max_attempts_per_ip",
             "login_window_seconds",
             "invite_ttl_hours",
