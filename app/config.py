@@ -113,6 +113,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_WS_RATE_STRIKES: frames refused in a row for the rate before closing (4029)."""
     ws_max_frame_bytes: int = 65_536
     """KAARI_WS_MAX_FRAME_BYTES: largest inbound WebSocket frame handled."""
+    bus_resync_seconds: float = 2.0
+    """KAARI_BUS_RESYNC_SECONDS: while the event bus (Redis) is unreachable, every socket
+    re-reads its mailbox this often, so messages still arrive within seconds."""
     blob_dir: str = ""
     """KAARI_BLOB_DIR: where encrypted attachment blobs are stored; empty = data_dir/blobs."""
     attachment_max_bytes: int = 26_214_400
@@ -252,6 +255,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_rate_burst",
             "ws_rate_strikes",
             "ws_max_frame_bytes",
+            "bus_resync_seconds",
             "attachment_max_bytes",
             "message_retention_days",
             "purge_interval_seconds",
