@@ -36,6 +36,12 @@ def _is_turn_host(host: str) -> bool:
     return len(host) <= 253 and all(_DNS_LABEL.match(label) for label in labels)
 
 
+def _is_allowed_push_host(entry: str) -> bool:
+    """A DNS name, or ``*.`` and one (an entry of KAARI_PUSH_ALLOWED_HOSTS)."""
+    name = entry[2:] if entry.startswith("*.") else entry
+    return bool(name) and all(_DNS_LABEL.match(label) for label in name.split("."))
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which variable and why."""
 
@@ -69,12 +75,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_ARGON2_PARALLELISM: argon2id lanes."""
     password_hash_workers: int = 0
     """KAARI_PASSWORD_HASH_WORKERS: threads hashing passwords; 0 = one fewer than the cores."""
-    login_max_failures_per_account: int = 5
-    """KAARI_LOGIN_MAX_FAILURES_PER_ACCOUNT: failed logins per account within the window."""
+    login_max_failures_per_address: int = 5
+    """KAARI_LOGIN_MAX_FAILURES_PER_ADDRESS: failed sign-ins into one account from one
+    address within the window; then that address (only) is refused for that account (429)."""
+    login_slowdown_after_failures: int = 20
+    """KAARI_LOGIN_SLOWDOWN_AFTER_FAILURES: failed sign-ins into one account from all
+    addresses within the window after which every attempt on it is slowed (never refused:
+    a stranger cannot lock the owner out)."""
+    login_max_delay_seconds: float = 10.0
+    """KAARI_LOGIN_MAX_DELAY_SECONDS: the longest added delay of a slowed sign-in (0.5 s at
+    the threshold, doubling with each further failure up to this)."""
     login_max_attempts_per_ip: int = 30
     """KAARI_LOGIN_MAX_ATTEMPTS_PER_IP: login, invite and pairing tries per address per window."""
     login_window_seconds: int = 900
-    """KAARI_LOGIN_WINDOW_SECONDS: the rate-limit window for the two limits above."""
+    """KAARI_LOGIN_WINDOW_SECONDS: the rate-limit window for the limits above."""
     invite_ttl_hours: int = 72
     """KAARI_INVITE_TTL_HOURS: how long an invite code stays valid."""
     pairing_ttl_seconds: int = 600
@@ -99,6 +113,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_WS_RATE_STRIKES: frames refused in a row for the rate before closing (4029)."""
     ws_max_frame_bytes: int = 65_536
     """KAARI_WS_MAX_FRAME_BYTES: largest inbound WebSocket frame handled."""
+    bus_resync_seconds: float = 2.0
+    """KAARI_BUS_RESYNC_SECONDS: while the event bus (Redis) is unreachable, every socket
+    re-reads its mailbox this often, so messages still arrive within seconds."""
     blob_dir: str = ""
     """KAARI_BLOB_DIR: where encrypted attachment blobs are stored; empty = data_dir/blobs."""
     attachment_max_bytes: int = 26_214_400
@@ -149,6 +166,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     vapid_subject: str = ""
     """KAARI_VAPID_SUBJECT: a ``mailto:`` or ``https:`` contact the push services may use;
     required in production."""
+    push_allowed_hosts: str = ""
+    """KAARI_PUSH_ALLOWED_HOSTS: the push services the server sends to, comma-separated
+    (``fcm.googleapis.com`` is that host and its subdomains, ``*.notify.windows.com`` only
+    the subdomains); empty = any host whose every address is public."""
+    push_allow_loopback: bool = False
+    """KAARI_PUSH_ALLOW_LOOPBACK: development only: push endpoints on a loopback host (any
+    port, http too) are accepted, for a local push-service stand-in; refused in production."""
     notify_gateway_url: str = ""
     """KAARI_NOTIFY_GATEWAY_URL: the HTTP gateway that sends e-mail and SMS notices
     (docs/notifications.md); empty = e-mail and SMS are off."""
@@ -214,7 +238,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not (0 < self.port < 65536):
             raise ConfigError("KAARI_PORT must be between 1 and 65535")
         for name in (
-            "login_max_failures_per_account",
+            "login_max_failures_per_address",
+            "login_slowdown_after_failures",
+            "login_max_delay_seconds",
             "login_max_attempts_per_ip",
             "login_window_seconds",
             "invite_ttl_hours",
@@ -229,6 +255,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_rate_burst",
             "ws_rate_strikes",
             "ws_max_frame_bytes",
+            "bus_resync_seconds",
             "attachment_max_bytes",
             "message_retention_days",
             "purge_interval_seconds",
@@ -257,8 +284,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError("KAARI_VAPID_SUBJECT must be set in production")
             if self.test_clock_start:
                 raise ConfigError("KAARI_TEST_CLOCK_START is for development only")
+            if self.push_allow_loopback:
+                raise ConfigError("KAARI_PUSH_ALLOW_LOOPBACK is for development only")
             if self.notify_gateway_url and not self.notify_gateway_url.startswith("https://"):
                 raise ConfigError("KAARI_NOTIFY_GATEWAY_URL must be https:// in production")
+        for entry in self.push_allowed_hosts.split(","):
+            name = entry.strip().lower().rstrip(".")
+            if entry.strip() and not _is_allowed_push_host(name):
+                raise ConfigError(
+                    "KAARI_PUSH_ALLOWED_HOSTS must be host names (or *.domain), comma-separated"
+                )
         if self.vapid_subject and not self.vapid_subject.startswith(("mailto:", "https://")):
             raise ConfigError("KAARI_VAPID_SUBJECT must be a mailto: or https: URL")
         if self.notify_gateway_url and not self.notify_gateway_url.startswith(

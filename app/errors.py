@@ -19,7 +19,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from app.core.errors import KaariError
+from app.core.errors import OUTAGES, KaariError, Unavailable
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("kaari.errors")
@@ -103,6 +103,15 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem(status, code, title, detail, request.url.path, dict(exc.headers or {}))
 
 
+def _outage(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Redis unreachable where no per-instance stand-in is safe: 503, try again shortly.
+    log.warning(
+        "shared service unavailable",
+        extra={"error_type": type(exc).__name__, "route": request.scope.get("path_template")},
+    )
+    return _kaari_error(request, Unavailable())
+
+
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     # Only the type and the route: exception messages may carry data.
     log.error(
@@ -122,6 +131,7 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     KaariError: _kaari_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    **dict.fromkeys(OUTAGES, _outage),
     Exception: _internal_error,
 }
 

@@ -1,14 +1,28 @@
-"""Fixed-window rate limits, in memory (one instance) or in Redis (shared by instances)."""
+"""Fixed-window rate limits, in memory (one instance) or in Redis (shared by instances).
+
+With Redis configured the limits are shared (``SharedRateLimitStore``); while Redis is
+unreachable they fall back to this instance's memory (each instance then counts on its
+own, so a limit is at most that many times looser), logged once at warning and shown in
+``/ready``, and Redis is tried again every few seconds. Nothing is refused because Redis
+is down.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
 
-from app.core.errors import RateLimited
+from app.core.errors import OUTAGES, RateLimited
+
+log = logging.getLogger("kaari.ratelimit")
+T = TypeVar("T")
+#: while Redis is unreachable, it is tried again this often (seconds)
+RETRY_SECONDS = 5.0
 
 
 class RateLimitStore(Protocol):
@@ -77,6 +91,45 @@ class RedisRateLimitStore:
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
+
+
+class SharedRateLimitStore:
+    """Redis, or this instance's memory while Redis is unreachable."""
+
+    def __init__(self, redis: Redis, prefix: str, retry_seconds: float = RETRY_SECONDS) -> None:
+        self._shared = RedisRateLimitStore(redis, prefix)
+        self._local = MemoryRateLimitStore()
+        self._retry_seconds = retry_seconds
+        self._retry_at = 0.0
+        self.degraded = False
+
+    async def _run(self, op: Callable[[RateLimitStore], Awaitable[T]]) -> T:
+        if time.monotonic() >= self._retry_at:
+            try:
+                result = await op(self._shared)
+            except OUTAGES as exc:
+                self._retry_at = time.monotonic() + self._retry_seconds
+                if not self.degraded:
+                    self.degraded = True
+                    log.warning(
+                        "redis unreachable: rate limits are per instance until it is back",
+                        extra={"error_type": type(exc).__name__},
+                    )
+            else:
+                if self.degraded:
+                    self.degraded = False
+                    log.warning("redis reachable again: rate limits are shared")
+                return result
+        return await op(self._local)
+
+    async def hit(self, key: str, window: int) -> tuple[int, int]:
+        return await self._run(lambda store: store.hit(key, window))
+
+    async def peek(self, key: str) -> tuple[int, int]:
+        return await self._run(lambda store: store.peek(key))
+
+    async def reset(self, key: str) -> None:
+        await self._run(lambda store: store.reset(key))
 
 
 class RateLimiter:

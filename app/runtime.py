@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from app.accounts.passwords import Passwords
 from app.audit.service import Audit
 from app.config import Settings
-from app.ratelimit import MemoryRateLimitStore, RateLimiter, RateLimitStore, RedisRateLimitStore
+from app.ratelimit import MemoryRateLimitStore, RateLimiter, RateLimitStore, SharedRateLimitStore
 from app.realtime.bus import Bus
 from app.realtime.buses import make_bus
 from app.realtime.gateway import Gateway
@@ -47,7 +47,7 @@ class Runtime:
         store: RateLimitStore
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-            store = RedisRateLimitStore(redis, settings.redis_prefix)
+            store = SharedRateLimitStore(redis, settings.redis_prefix)
         else:
             store = MemoryRateLimitStore()
         passwords = await asyncio.to_thread(

@@ -35,6 +35,7 @@ from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
 from app.messaging.service import MessagingService
 from app.notifications.calendar import CalendarService
+from app.notifications.egress import PushGuard
 from app.notifications.outbox import Outbox
 from app.notifications.reminders import Reminders
 from app.notifications.service import Notifications
@@ -80,8 +81,9 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
     )
     orgs = OrgService(db, audit, notifier, keys)
     cases = CaseService(db, audit, accounts, sessions_used)
-    outbox = Outbox(db, settings, load_vapid(settings), clock)
-    notifications = Notifications(db, settings, audit, cases, clock, outbox.wake)
+    guard = PushGuard.from_settings(settings)
+    outbox = Outbox(db, settings, load_vapid(settings), clock, guard)
+    notifications = Notifications(db, settings, audit, cases, clock, guard, outbox.wake)
     fanout = FanOut(accounts, notifications, notifier)
     appointments = AppointmentService(db, audit, cases, fanout, clock)
     cancellations = CancellationService(db, audit, cases, fanout, clock)

@@ -171,6 +171,7 @@ def test_domains_build_no_services_of_their_own() -> None:
         "HomeworkNudges",
         "Reminders",
         "Outbox",
+        "PushGuard",
     }
     found = []
     for path in sources("app", "signaling"):

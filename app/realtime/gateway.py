@@ -24,7 +24,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from app.config import Settings
-from app.core.errors import KaariError
+from app.core.errors import OUTAGES, KaariError, Unavailable
 from app.core.principal import Principal
 from app.realtime import bus as busmod
 from app.realtime import store
@@ -227,6 +227,7 @@ class Gateway:
         self._close_handlers: list[CloseHandler] = []
         self._by_channel: dict[str, list[Connection]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._resyncer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
         bus.attach(self._deliver, self._resume)
@@ -269,16 +270,17 @@ class Gateway:
     # lifecycle
 
     async def start(self) -> None:
-        self._sweeper = asyncio.get_running_loop().create_task(
-            self._sweep(), name="kaari-ws-sweeper"
-        )
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.create_task(self._sweep(), name="kaari-ws-sweeper")
+        self._resyncer = loop.create_task(self._resync(), name="kaari-ws-resync")
 
     async def close(self) -> None:
         self._closing = True
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._resyncer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         conns = [c for cs in self._by_channel.values() for c in cs]
         for conn in conns:
             conn.close(CLOSE_GOING_AWAY, "going_away")
@@ -392,6 +394,9 @@ class Gateway:
             await handler(conn, frame)
         except KaariError as exc:
             conn.push(ErrorOut(code=exc.code, detail=exc.detail))
+        except OUTAGES as exc:  # e.g. call room state in Redis: nothing else is safe
+            log.warning("websocket frame needs redis", extra={"error_type": type(exc).__name__})
+            conn.push(ErrorOut(code=Unavailable.code, detail=Unavailable().detail))
         except Exception as exc:
             log.error(
                 "websocket frame handler failed",
@@ -485,6 +490,37 @@ class Gateway:
     def _resume(self) -> None:
         # after a bus outage any wake-up may have been lost: every device syncs
         self._wake([c for cs in self._by_channel.values() for c in cs], None)
+
+    # while the bus is down
+
+    async def _resync(self) -> None:
+        """While the bus is not healthy (wake-ups may be lost), every socket re-reads its
+        mailbox every ``bus_resync_seconds`` (a wake with no sequence), so rows sent
+        through any instance still arrive within seconds."""
+        every = self.settings.bus_resync_seconds
+        degraded = False
+        while True:
+            await asyncio.sleep(every)
+            try:
+                healthy = self.bus.healthy
+                if healthy == degraded:
+                    degraded = not healthy
+                    log.warning(
+                        "event bus degraded: sockets resync from the database"
+                        if degraded
+                        else "event bus healthy: sockets are woken by the bus again",
+                        extra={"count": self.connection_count},
+                    )
+                if degraded:
+                    self._wake([c for cs in self._by_channel.values() for c in cs], None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("websocket resync failed", extra={"error_type": type(exc).__name__})
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(cs) for cs in self._by_channel.values())
 
     # the heartbeat sweeper
 
