@@ -52,6 +52,8 @@ SERVICE_NAMES = (
     "pairing",
     "cases",
     "keys",
+    "key_directory",
+    "cross_signing",
     "messaging",
     "attachments",
     "appointments",

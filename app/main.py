@@ -35,6 +35,7 @@ from app.deps import dependencies
 from app.errors import exception_handlers
 from app.health import health, ready
 from app.homework.routes import CaseHomeworkController, HomeworkController, MeHomeworkController
+from app.keys.matrix_routes import MatrixKeyController
 from app.keys.routes import KeyController
 from app.logs import RequestLogMiddleware
 from app.messaging.routes import AttachmentController, MailboxController, ThreadController
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             QuietHoursController,
             TicketController,
             KeyController,
+            MatrixKeyController,
             ThreadController,
             MailboxController,
             AttachmentController,

@@ -26,9 +26,12 @@ from app.appointments.service import AppointmentService
 from app.cases.service import CaseService
 from app.config import Settings
 from app.core.fanout import FanOut
+from app.core.matrix import MatrixIds
 from app.core.time import Clock, utcnow
 from app.homework.nudges import HomeworkNudges
 from app.homework.service import HomeworkService
+from app.keys.cross_signing import CrossSigning
+from app.keys.directory import KeyDirectory
 from app.keys.service import KeyService
 from app.messaging.attachments import AttachmentService
 from app.messaging.delivery import MailboxDelivery
@@ -55,6 +58,8 @@ class Services:
     pairing: PairingService
     cases: CaseService
     keys: KeyService
+    key_directory: KeyDirectory
+    cross_signing: CrossSigning
     messaging: MessagingService
     attachments: AttachmentService
     appointments: AppointmentService
@@ -74,10 +79,13 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
     """Every service, once, from the instance's shared parts; ``clock`` is what every
     rule reads as now."""
     db, settings, audit, notifier = runtime.db, runtime.settings, runtime.audit, runtime.notifier
-    keys = KeyService(db, audit, notifier, runtime.limiter)
+    ids = MatrixIds(settings.matrix_server_name)
+    key_directory = KeyDirectory(db, audit, notifier, runtime.limiter, ids)
+    keys = KeyService(db, audit, notifier, runtime.limiter, key_directory)
     accounts = AccountService(
         db, settings, runtime.passwords, runtime.limiter, audit, notifier, keys
     )
+    cross_signing = CrossSigning(db, audit, key_directory, accounts, ids)
     orgs = OrgService(db, audit, notifier, keys)
     cases = CaseService(db, audit, accounts, sessions_used)
     outbox = Outbox(db, settings, load_vapid(settings), clock)
@@ -107,6 +115,8 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         pairing=PairingService(db, settings, runtime.limiter, audit, cases),
         cases=cases,
         keys=keys,
+        key_directory=key_directory,
+        cross_signing=cross_signing,
         messaging=messaging,
         attachments=AttachmentService(db, settings, runtime.blobs, messaging),
         appointments=appointments,
