@@ -38,6 +38,7 @@ from app.homework.routes import CaseHomeworkController, HomeworkController, MeHo
 from app.keys.matrix_routes import MatrixKeyController
 from app.keys.routes import KeyController
 from app.logs import RequestLogMiddleware
+from app.messaging.matrix_routes import MatrixRoomController
 from app.messaging.routes import AttachmentController, MailboxController, ThreadController
 from app.notifications.routes import (
     MeNotificationController,
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TicketController,
             KeyController,
             MatrixKeyController,
+            MatrixRoomController,
             ThreadController,
             MailboxController,
             AttachmentController,

@@ -36,7 +36,10 @@ from app.keys.service import KeyService
 from app.messaging.attachments import AttachmentService
 from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
+from app.messaging.rooms import RoomService
 from app.messaging.service import MessagingService
+from app.messaging.sync import SyncService
+from app.messaging.to_device import ToDeviceService
 from app.notifications.calendar import CalendarService
 from app.notifications.outbox import Outbox
 from app.notifications.reminders import Reminders
@@ -61,6 +64,9 @@ class Services:
     key_directory: KeyDirectory
     cross_signing: CrossSigning
     messaging: MessagingService
+    rooms: RoomService
+    to_device: ToDeviceService
+    sync: SyncService
     attachments: AttachmentService
     appointments: AppointmentService
     cancellations: CancellationService
@@ -98,6 +104,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications
     )
     messaging = MessagingService(db, settings, cases, keys, notifier)
+    rooms = RoomService(db, settings, cases, key_directory, notifier, ids)
     signaling = Signaling.start(
         settings,
         runtime.limiter,
@@ -118,6 +125,9 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         key_directory=key_directory,
         cross_signing=cross_signing,
         messaging=messaging,
+        rooms=rooms,
+        to_device=ToDeviceService(db, settings, key_directory, notifier, ids),
+        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids),
         attachments=AttachmentService(db, settings, runtime.blobs, messaging),
         appointments=appointments,
         cancellations=cancellations,

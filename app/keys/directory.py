@@ -176,6 +176,12 @@ class KeyDirectory:
     async def co_members(self, conn: AsyncConnection, user_id: UUID) -> set[UUID]:
         return await store.co_member_users(conn, user_id)
 
+    async def live_devices(
+        self, conn: AsyncConnection, user_ids: Iterable[UUID]
+    ) -> dict[UUID, UUID]:
+        """device id -> user id of the users' signed-in devices, keyed or not (to wake)."""
+        return await mx.live_devices_of_users(conn, user_ids)
+
     async def device_set(
         self, conn: AsyncConnection, user_ids: Iterable[UUID]
     ) -> list[tuple[UUID, UUID, str, str]]:

@@ -60,7 +60,6 @@ F = TypeVar("F", bound=InFrame)
 Handler = Callable[["Connection", F], Awaitable[None]]
 WakeHandler = Callable[["Connection", int | None], Awaitable[None]]
 CloseHandler = Callable[["Connection"], Awaitable[None]]
-SyncHandler = Callable[["Connection"], None]
 
 _encoder = msgspec.json.Encoder()
 
@@ -227,7 +226,6 @@ class Gateway:
         self._wake_handler: WakeHandler | None = None
         self._close_handlers: list[CloseHandler] = []
         self._by_channel: dict[str, list[Connection]] = {}
-        self._sync_handler: SyncHandler | None = None
         # long-polls (GET /sync) of this instance waiting for a SyncWake, by channel
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -259,11 +257,6 @@ class Gateway:
         """Replace the default reaction to ``Notifier.wake`` (a ``wake`` frame to the device),
         e.g. to push mailbox rows. ``up_to`` is None after a bus outage (sync everything)."""
         self._wake_handler = handler
-
-    def on_sync_wake(self, handler: SyncHandler) -> None:
-        """Run ``handler(conn)`` for each connection of a device that got
-        ``Notifier.wake_sync`` (it must not block: it schedules its own work)."""
-        self._sync_handler = handler
 
     @contextlib.asynccontextmanager
     async def listen(self, device_id: UUID) -> AsyncIterator[asyncio.Event]:
@@ -488,10 +481,6 @@ class Gateway:
         if isinstance(message, busmod.SyncWake):
             for event in waiters or ():
                 event.set()
-            handler = self._sync_handler
-            for conn in list(conns or ()):
-                if handler is not None and not conn.closing:
-                    handler(conn)
             return
         if not conns:
             return
@@ -535,9 +524,6 @@ class Gateway:
         for waiters in self._waiters.values():
             for event in waiters:
                 event.set()
-        if self._sync_handler is not None:
-            for conn in conns:
-                self._sync_handler(conn)
 
     # the heartbeat sweeper
 
