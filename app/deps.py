@@ -54,6 +54,7 @@ SERVICE_NAMES = (
     "keys",
     "key_directory",
     "cross_signing",
+    "key_backup",
     "messaging",
     "rooms",
     "to_device",

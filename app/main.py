@@ -35,6 +35,7 @@ from app.deps import dependencies
 from app.errors import exception_handlers
 from app.health import health, ready
 from app.homework.routes import CaseHomeworkController, HomeworkController, MeHomeworkController
+from app.keys.backup_routes import MatrixBackupController
 from app.keys.matrix_routes import MatrixKeyController
 from app.keys.routes import KeyController
 from app.logs import RequestLogMiddleware
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             KeyController,
             MatrixKeyController,
             MatrixRoomController,
+            MatrixBackupController,
             ThreadController,
             MailboxController,
             AttachmentController,

@@ -30,6 +30,7 @@ from app.core.matrix import MatrixIds
 from app.core.time import Clock, utcnow
 from app.homework.nudges import HomeworkNudges
 from app.homework.service import HomeworkService
+from app.keys.backup import KeyBackup
 from app.keys.cross_signing import CrossSigning
 from app.keys.directory import KeyDirectory
 from app.keys.service import KeyService
@@ -63,6 +64,7 @@ class Services:
     keys: KeyService
     key_directory: KeyDirectory
     cross_signing: CrossSigning
+    key_backup: KeyBackup
     messaging: MessagingService
     rooms: RoomService
     to_device: ToDeviceService
@@ -124,6 +126,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         keys=keys,
         key_directory=key_directory,
         cross_signing=cross_signing,
+        key_backup=KeyBackup(db),
         messaging=messaging,
         rooms=rooms,
         to_device=ToDeviceService(db, settings, key_directory, notifier, ids),
