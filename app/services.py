@@ -37,6 +37,7 @@ from app.keys.service import KeyService
 from app.messaging.attachments import AttachmentService
 from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
+from app.messaging.matrix_delivery import MatrixSyncDelivery
 from app.messaging.rooms import RoomService
 from app.messaging.service import MessagingService
 from app.messaging.sync import SyncService
@@ -149,6 +150,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
 def install_sockets(runtime: Runtime, services: Services) -> None:
     """The WebSocket handlers of the domains that speak on the socket."""
     MailboxDelivery(services.messaging, runtime.settings.ws_queue_frames).install(runtime.gateway)
+    MatrixSyncDelivery(services.sync).install(runtime.gateway)
 
 
 async def start_jobs(runtime: Runtime, services: Services) -> None:
