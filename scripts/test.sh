@@ -25,6 +25,24 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
+# The interop tests drive matrix-sdk-crypto-wasm under Node: install the pinned package
+# when its lock file changed since the last install (like the .venv stamp in bootstrap.sh).
+interop=tests/interop/node
+if command -v npm >/dev/null 2>&1; then
+    npm_stamp=$interop/node_modules/.kaari-install-stamp
+    npm_want=$(sha256sum "$interop/package-lock.json" | cut -d' ' -f1)
+    if [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
+        echo "== npm ci (tests/interop/node)" >&2
+        if npm ci --prefix "$interop" --no-audit --no-fund --loglevel=error >&2; then
+            echo "$npm_want" >"$npm_stamp"
+        else
+            echo "== npm ci failed: the matrix-sdk-crypto interop tests will skip" >&2
+        fi
+    fi
+else
+    echo "== npm not installed: the matrix-sdk-crypto interop tests will skip" >&2
+fi
+
 echo "== ruff" >&2
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
