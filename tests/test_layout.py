@@ -75,10 +75,7 @@ def domain_of(module_or_path: str | Path) -> str | None:
 
 def offenders(tops: tuple[str, ...], forbidden: set[str]) -> list[str]:
     return [
-        i.where()
-        for path in sources(*tops)
-        for i in imports_of(path)
-        if top(i.module) in forbidden
+        i.where() for path in sources(*tops) for i in imports_of(path) if top(i.module) in forbidden
     ]
 
 
