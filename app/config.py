@@ -42,6 +42,16 @@ def _is_allowed_push_host(entry: str) -> bool:
     return bool(name) and all(_DNS_LABEL.match(label) for label in name.split("."))
 
 
+def _is_server_name(name: str) -> bool:
+    """A Matrix server name: a DNS name or address, optionally ``:port`` (no path)."""
+    host, sep, port = name.rpartition(":") if not name.endswith("]") else (name, "", "")
+    if not sep:
+        host = name
+    elif not (port.isdigit() and 0 < int(port) < 65536):
+        return False
+    return len(name) <= 230 and _is_turn_host(host)
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which variable and why."""
 
@@ -59,6 +69,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_DATA_DIR: where the SQLite file and blobs live by default."""
     secret_key: str = DEV_SECRET_KEY
     """KAARI_SECRET_KEY: at least 32 characters; keys the HMAC of pairing codes and IP hashes."""
+    server_name: str = ""
+    """KAARI_SERVER_NAME: the Matrix server name in user and room ids (``@<uuid>:<name>``);
+    required in production, ``localhost`` in development when empty."""
+    room_event_retention_days: int = 730
+    """KAARI_ROOM_EVENT_RETENTION_DAYS: how long room events (the rooms' history) are kept:
+    by default a therapy period (up to a year) plus a year."""
+    to_device_retention_days: int = 30
+    """KAARI_TO_DEVICE_RETENTION_DAYS: unacknowledged to-device messages expire after this."""
     host: str = "127.0.0.1"
     """KAARI_HOST: address ``kaari serve`` binds to."""
     port: int = 8000
@@ -198,6 +216,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.env == "production"
 
     @property
+    def matrix_server_name(self) -> str:
+        return self.server_name or "localhost"
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -258,6 +280,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "bus_resync_seconds",
             "attachment_max_bytes",
             "message_retention_days",
+            "room_event_retention_days",
+            "to_device_retention_days",
             "purge_interval_seconds",
             "room_seat_grace_seconds",
             "room_max_participants",
@@ -274,6 +298,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("KAARI_ROOM_OPEN_BEFORE_MINUTES and _GRACE_MINUTES must be >= 0")
         self._check_rtc()
         self._check_notifications()
+        if self.is_production and not self.server_name:
+            raise ConfigError("KAARI_SERVER_NAME must be set in production")
+        if self.server_name and not _is_server_name(self.server_name):
+            raise ConfigError("KAARI_SERVER_NAME must be a host name, optionally with :port")
         return self
 
     def _check_notifications(self) -> None:

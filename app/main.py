@@ -35,8 +35,11 @@ from app.deps import dependencies
 from app.errors import exception_handlers
 from app.health import health, ready
 from app.homework.routes import CaseHomeworkController, HomeworkController, MeHomeworkController
+from app.keys.backup_routes import MatrixBackupController
+from app.keys.matrix_routes import MatrixKeyController
 from app.keys.routes import KeyController
 from app.logs import RequestLogMiddleware
+from app.messaging.matrix_routes import MatrixRoomController
 from app.messaging.routes import AttachmentController, MailboxController, ThreadController
 from app.notifications.routes import (
     MeNotificationController,
@@ -106,6 +109,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             QuietHoursController,
             TicketController,
             KeyController,
+            MatrixKeyController,
+            MatrixRoomController,
+            MatrixBackupController,
             ThreadController,
             MailboxController,
             AttachmentController,

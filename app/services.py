@@ -26,14 +26,22 @@ from app.appointments.service import AppointmentService
 from app.cases.service import CaseService
 from app.config import Settings
 from app.core.fanout import FanOut
+from app.core.matrix import MatrixIds
 from app.core.time import Clock, utcnow
 from app.homework.nudges import HomeworkNudges
 from app.homework.service import HomeworkService
+from app.keys.backup import KeyBackup
+from app.keys.cross_signing import CrossSigning
+from app.keys.directory import KeyDirectory
 from app.keys.service import KeyService
 from app.messaging.attachments import AttachmentService
 from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
+from app.messaging.matrix_delivery import MatrixSyncDelivery
+from app.messaging.rooms import RoomService
 from app.messaging.service import MessagingService
+from app.messaging.sync import SyncService
+from app.messaging.to_device import ToDeviceService
 from app.notifications.calendar import CalendarService
 from app.notifications.egress import PushGuard
 from app.notifications.outbox import Outbox
@@ -56,7 +64,13 @@ class Services:
     pairing: PairingService
     cases: CaseService
     keys: KeyService
+    key_directory: KeyDirectory
+    cross_signing: CrossSigning
+    key_backup: KeyBackup
     messaging: MessagingService
+    rooms: RoomService
+    to_device: ToDeviceService
+    sync: SyncService
     attachments: AttachmentService
     appointments: AppointmentService
     cancellations: CancellationService
@@ -75,10 +89,13 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
     """Every service, once, from the instance's shared parts; ``clock`` is what every
     rule reads as now."""
     db, settings, audit, notifier = runtime.db, runtime.settings, runtime.audit, runtime.notifier
-    keys = KeyService(db, audit, notifier, runtime.limiter)
+    ids = MatrixIds(settings.matrix_server_name)
+    key_directory = KeyDirectory(db, audit, notifier, runtime.limiter, ids)
+    keys = KeyService(db, audit, notifier, runtime.limiter, key_directory)
     accounts = AccountService(
         db, settings, runtime.passwords, runtime.limiter, audit, notifier, keys
     )
+    cross_signing = CrossSigning(db, audit, key_directory, accounts, ids)
     orgs = OrgService(db, audit, notifier, keys)
     cases = CaseService(db, audit, accounts, sessions_used)
     guard = PushGuard.from_settings(settings)
@@ -92,6 +109,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications
     )
     messaging = MessagingService(db, settings, cases, keys, notifier)
+    rooms = RoomService(db, settings, cases, key_directory, notifier, ids)
     signaling = Signaling.start(
         settings,
         runtime.limiter,
@@ -109,7 +127,13 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         pairing=PairingService(db, settings, runtime.limiter, audit, cases),
         cases=cases,
         keys=keys,
+        key_directory=key_directory,
+        cross_signing=cross_signing,
+        key_backup=KeyBackup(db),
         messaging=messaging,
+        rooms=rooms,
+        to_device=ToDeviceService(db, settings, key_directory, notifier, ids),
+        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids),
         attachments=AttachmentService(db, settings, runtime.blobs, messaging),
         appointments=appointments,
         cancellations=cancellations,
@@ -128,6 +152,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
 def install_sockets(runtime: Runtime, services: Services) -> None:
     """The WebSocket handlers of the domains that speak on the socket."""
     MailboxDelivery(services.messaging, runtime.settings.ws_queue_frames).install(runtime.gateway)
+    MatrixSyncDelivery(services.sync).install(runtime.gateway)
 
 
 async def start_jobs(runtime: Runtime, services: Services) -> None:

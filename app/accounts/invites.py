@@ -237,7 +237,9 @@ class InviteService:
                 "An account with this e-mail exists; sign in and redeem the invite",
                 code="email_taken",
             ) from None
-        return SessionOut(token=token, device_id=device_id, user=user_out(user))
+        return SessionOut(
+            token=token, device_id=device_id, user=user_out(user, self.settings.matrix_server_name)
+        )
 
     async def redeem(self, principal: Principal, body: RedeemInvite, address: str) -> RedeemOut:
         """Join another case with an existing account (a guardian of siblings)."""

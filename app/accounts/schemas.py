@@ -45,6 +45,7 @@ class LoginRequest(Camel):
 
 class UserOut(Camel):
     id: UUID
+    matrix_user_id: str  # "@<id>:<KAARI_SERVER_NAME>" (docs/matrix-api.md)
     org_id: UUID
     role: Role
     display_name: str

@@ -28,6 +28,7 @@ from app.audit.service import Audit
 from app.config import Settings
 from app.core.digests import ip_hash
 from app.core.errors import InvalidInput, NotFound, Unauthenticated
+from app.core.matrix import MatrixIds
 from app.core.principal import Locale, Principal, UserFacts
 from app.core.time import utcnow
 from app.keys.service import KeyService
@@ -44,9 +45,10 @@ class InvalidCredentials(Unauthenticated):
     code, title = "invalid_credentials", "Wrong e-mail or password"
 
 
-def user_out(row: Any) -> UserOut:
+def user_out(row: Any, server_name: str) -> UserOut:
     return UserOut(
         id=row.id,
+        matrix_user_id=MatrixIds(server_name).user(row.id),
         org_id=row.org_id,
         role=row.role,
         display_name=row.display_name,
@@ -211,7 +213,9 @@ class AccountService:
                 address=address,
             )
         await self.limiter.store.reset(pair_key)
-        return SessionOut(token=token, device_id=device_id, user=user_out(user))
+        return SessionOut(
+            token=token, device_id=device_id, user=user_out(user, self.settings.matrix_server_name)
+        )
 
     async def _slow_down(self, account_key: str) -> None:
         """Past ``login_slowdown_after_failures`` failures of the account from anywhere,
@@ -234,7 +238,7 @@ class AccountService:
         async with self.db.read() as conn:
             row = await store.get_user(conn, principal.user_id)
         assert row is not None
-        return user_out(row)
+        return user_out(row, self.settings.matrix_server_name)
 
     async def update_profile(self, principal: Principal, body: ProfileUpdate) -> UserOut:
         changes: dict[str, Any] = {}
@@ -280,6 +284,21 @@ class AccountService:
             )
         await self._disconnect(principal.user_id, revoked)
         return len(revoked)
+
+    async def check_password(self, principal: Principal, password: str) -> bool:
+        """Re-authentication (e.g. replacing cross-signing keys): is this the caller's
+        password? Failures count against the same per-account limit as a password change."""
+        s = self.settings
+        account_key = f"password:acct:{principal.user_id}"
+        await self.limiter.check(account_key, s.login_max_failures_per_address)
+        async with self.db.read() as conn:
+            user = await store.get_user(conn, principal.user_id)
+        if user is None or user.password_hash is None or len(password) > 1024:
+            return False
+        if await self.passwords.verify(user.password_hash, password):
+            return True
+        await self.limiter.store.hit(account_key, s.login_window_seconds)
+        return False
 
     # devices
 

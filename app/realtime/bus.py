@@ -79,10 +79,15 @@ class Frame(BusMessage, tag="f", frozen=True):
     text: str
 
 
+class SyncWake(BusMessage, tag="s", frozen=True):
+    """Something the device's Matrix sync reports changed (docs/matrix-api.md): a waiting
+    ``GET /sync`` returns and a ``matrix_sync`` socket request is answered."""
+
+
 MAX_FRAME_TEXT = 48 * 1024
 """The longest frame text a ``Frame`` bus message may carry (characters)."""
 
-AnyBusMessage = Wake | Event | Close | Frame
+AnyBusMessage = Wake | Event | Close | Frame | SyncWake
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(AnyBusMessage)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, Union
 from uuid import UUID, uuid4
 
@@ -226,6 +226,8 @@ class Gateway:
         self._wake_handler: WakeHandler | None = None
         self._close_handlers: list[CloseHandler] = []
         self._by_channel: dict[str, list[Connection]] = {}
+        # long-polls (GET /sync) of this instance waiting for a SyncWake, by channel
+        self._waiters: dict[str, set[asyncio.Event]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._resyncer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -256,6 +258,25 @@ class Gateway:
         """Replace the default reaction to ``Notifier.wake`` (a ``wake`` frame to the device),
         e.g. to push mailbox rows. ``up_to`` is None after a bus outage (sync everything)."""
         self._wake_handler = handler
+
+    @contextlib.asynccontextmanager
+    async def listen(self, device_id: UUID) -> AsyncIterator[asyncio.Event]:
+        """An event set when the device gets ``Notifier.wake_sync`` (or the bus resumed),
+        on whichever instance it was sent: for a long-poll waiting on this instance."""
+        channel = busmod.device_channel(self.prefix, device_id)
+        event = asyncio.Event()
+        waiters = self._waiters.setdefault(channel, set())
+        waiters.add(event)
+        if len(waiters) == 1 and channel not in self._by_channel:
+            await self._subscribe(channel)
+        try:
+            yield event
+        finally:
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[channel]
+                if channel not in self._by_channel:
+                    await self._unsubscribe(channel)
 
     def on_close(self, handler: CloseHandler) -> None:
         """Run ``handler(conn)`` after a connection ended (any reason), e.g. to keep a call
@@ -426,11 +447,20 @@ class Gateway:
         conns = self._by_channel.setdefault(conn.channel, [])
         conns.append(conn)
         log.info("websocket connected", extra={"device_id": str(conn.device_id)})
-        if len(conns) == 1:
-            try:
-                await self.bus.subscribe(conn.channel)
-            except Exception as exc:  # the bus retries; the heartbeat still protects
-                log.warning("bus subscribe failed", extra={"error_type": type(exc).__name__})
+        if len(conns) == 1 and conn.channel not in self._waiters:
+            await self._subscribe(conn.channel)
+
+    async def _subscribe(self, channel: str) -> None:
+        try:
+            await self.bus.subscribe(channel)
+        except Exception as exc:  # the bus retries; the heartbeat still protects
+            log.warning("bus subscribe failed", extra={"error_type": type(exc).__name__})
+
+    async def _unsubscribe(self, channel: str) -> None:
+        try:
+            await self.bus.unsubscribe(channel)
+        except Exception as exc:
+            log.warning("bus unsubscribe failed", extra={"error_type": type(exc).__name__})
 
     async def _unregister(self, conn: Connection) -> None:
         conns = self._by_channel.get(conn.channel)
@@ -440,19 +470,24 @@ class Gateway:
         log.info("websocket disconnected", extra={"device_id": str(conn.device_id)})
         if not conns:
             del self._by_channel[conn.channel]
-            try:
-                await self.bus.unsubscribe(conn.channel)
-            except Exception as exc:
-                log.warning("bus unsubscribe failed", extra={"error_type": type(exc).__name__})
+            if conn.channel not in self._waiters:
+                await self._unsubscribe(conn.channel)
 
     def _deliver(self, channel: str, data: bytes) -> None:
         conns = self._by_channel.get(channel)
-        if not conns:
+        waiters = self._waiters.get(channel)
+        if not conns and not waiters:
             return
         try:
             message = busmod.decode(data)
         except msgspec.DecodeError:
             log.warning("undecodable bus message dropped")
+            return
+        if isinstance(message, busmod.SyncWake):
+            for event in waiters or ():
+                event.set()
+            return
+        if not conns:
             return
         if isinstance(message, busmod.Wake):
             self._wake(list(conns), message.up_to)
@@ -489,7 +524,11 @@ class Gateway:
 
     def _resume(self) -> None:
         # after a bus outage any wake-up may have been lost: every device syncs
-        self._wake([c for cs in self._by_channel.values() for c in cs], None)
+        conns = [c for cs in self._by_channel.values() for c in cs]
+        self._wake(conns, None)
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
 
     # while the bus is down
 

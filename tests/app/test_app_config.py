@@ -38,7 +38,11 @@ def test_cli_overrides_win_over_the_environment() -> None:
 VAPID_KEY = (
     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"  # a valid P-256 scalar (base64url of 32 bytes)
 )
-REAL = {"KAARI_ENV": "production", "KAARI_SECRET_KEY": "s" * 40}
+REAL = {
+    "KAARI_ENV": "production",
+    "KAARI_SECRET_KEY": "s" * 40,
+    "KAARI_SERVER_NAME": "kaari.example.fi",
+}
 PUSH = {"KAARI_VAPID_PRIVATE_KEY": VAPID_KEY, "KAARI_VAPID_SUBJECT": "mailto:ops@example.fi"}
 
 
@@ -63,6 +67,10 @@ PUSH = {"KAARI_VAPID_PRIVATE_KEY": VAPID_KEY, "KAARI_VAPID_SUBJECT": "mailto:ops
         ({"KAARI_NOTIFY_GATEWAY_URL": "gw.example.fi"}, "KAARI_NOTIFY_GATEWAY_URL"),
         ({"KAARI_NOTIFY_MAX_ATTEMPTS": "0"}, "KAARI_NOTIFY_MAX_ATTEMPTS"),
         ({"KAARI_TEST_CLOCK_START": "2026-01-01T00:00:00"}, "with offset"),
+        ({**REAL, **PUSH, "KAARI_SERVER_NAME": ""}, "KAARI_SERVER_NAME must be set"),
+        ({"KAARI_SERVER_NAME": "kaari.fi/x"}, "KAARI_SERVER_NAME must be a host name"),
+        ({"KAARI_SERVER_NAME": "kaari.fi:99999"}, "KAARI_SERVER_NAME must be a host name"),
+        ({"KAARI_ROOM_EVENT_RETENTION_DAYS": "0"}, "KAARI_ROOM_EVENT_RETENTION_DAYS"),
     ],
 )
 def test_unsafe_or_invalid_settings_are_refused(env: dict[str, str], message: str) -> None:
@@ -77,8 +85,9 @@ PRODUCTION_PUSH = {
 
 
 def test_production_accepts_a_real_secret() -> None:
-    s = Settings.from_env(
-        {"KAARI_ENV": "production", "KAARI_SECRET_KEY": "s" * 40, **PRODUCTION_PUSH}
-    )
+    s = Settings.from_env({**REAL, **PRODUCTION_PUSH})
     assert s.is_production
+    assert s.matrix_server_name == "kaari.example.fi"
+    assert Settings.from_env({}).matrix_server_name == "localhost"
+    assert Settings.from_env({"KAARI_SERVER_NAME": "kaari.fi:8448"}).server_name == "kaari.fi:8448"
     assert s.secret_key != DEV_SECRET_KEY
