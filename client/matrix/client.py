@@ -385,6 +385,8 @@ class MatrixClient:
         self.device.track_users([self.user_id])
         self.query_keys()
         self.http.signatures_upload(self.device.sign_own_device(device_id))
+        self.device.directory.mark_changed([self.user_id])  # the keys now carry our signature
+        self.query_keys()
 
     def trust_own_master_key(self, master_key: str) -> None:
         """On a new device: our user's master key, as our other device showed it."""
