@@ -1,6 +1,7 @@
 """OlmMachines of matrix-sdk-crypto-wasm as clients of a real ``kaari serve``: Megolm
 messages both ways in a case's family room, and a device that appears late makes the
-send hit the device-set check (409) and the resend reach it."""
+send hit the device-set check (409) and the resend reach it; the same with the Python
+reference client (client/matrix) as one of the devices."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from rust_client import DeviceSetChanged, RustClient
 from servers import KaariServer, fresh_postgres_database
 
 from app.messaging.service import thread_id_of
+from client.matrix import DeviceSetChanged as PyDeviceSetChanged
+from client.matrix import MatrixClient, MatrixHttp
 
 PASSWORD = "interop-Passw0rd-61c2"
+KEY = bytes(range(32))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -127,5 +131,71 @@ def test_megolm_both_ways_and_a_late_device_through_the_409_path(
         assert anna.texts(room) == ["Hei Anna", "Hei Terhi", "Kotitehtävä"]
     finally:
         for c in (terhi, anna, tablet):
+            if c is not None:
+                c.close()
+
+
+def test_a_python_client_and_an_olm_machine_in_one_room(
+    node_driver: NodeDriver, server: KaariServer, tmp_path: Path
+) -> None:
+    """The reference client (client/matrix) and an OlmMachine: messages both ways, and the
+    Python side as the sender through the device-set check when a Rust device appears late."""
+    people = onboard(server)
+    room = people["room"]
+    terhi = MatrixClient.open(
+        MatrixHttp.connect(server.url, people["therapist"]["token"]), tmp_path / "terhi", KEY
+    )
+    anna = RustClient(node_driver, "anna", server.url, people["guardian"]["token"])
+    tablet: RustClient | None = None
+    try:
+        terhi.sync()
+        anna.sync()
+        terhi.send_text(room, "Hei Anna")
+        anna.sync()
+        assert anna.texts(room) == ["Hei Anna"]
+        anna.send_text(room, "Hei Terhi", "a1", anna.prepare(room))
+        got = terhi.sync().messages  # her own message comes back in the same sync
+        assert [m["content"]["body"] for m in got] == ["Hei Anna", "Hei Terhi"]
+        assert got[1]["sender"] == anna.user
+        assert got[1]["sender_device"] == anna.device
+        assert got[1]["authenticated"] is True
+        assert terhi.texts(room) == ["Hei Anna", "Hei Terhi"]
+        # the guardian's tablet (an OlmMachine) signs in after the Python client read the epoch
+        refused: list[str] = []
+        joined_members, send_room_event = terhi.http.joined_members, terhi.http.send_room_event
+
+        def members_then_a_new_device(room_id: str) -> tuple[list[str], str]:
+            nonlocal tablet
+            answer = joined_members(room_id)
+            if tablet is None:
+                token = people["login"]("anna@example.fi", "tablet")["token"]
+                tablet = RustClient(node_driver, "tablet", server.url, token)
+                tablet.sync()
+            return answer
+
+        def send(room_id: str, txn_id: str, content: dict[str, Any], epoch: str) -> str:
+            try:
+                return send_room_event(room_id, txn_id, content, epoch)
+            except PyDeviceSetChanged as exc:
+                refused.append(exc.epoch)
+                raise
+
+        terhi.http.joined_members = members_then_a_new_device  # type: ignore[method-assign]
+        terhi.http.send_room_event = send  # type: ignore[method-assign]
+        terhi.send_text(room, "Kotitehtävä")
+        assert len(refused) == 1
+        assert tablet is not None
+        tablet.sync()
+        anna.sync()
+        assert tablet.texts(room)[-1] == "Kotitehtävä"
+        assert anna.texts(room) == ["Hei Anna", "Hei Terhi", "Kotitehtävä"]
+        # and the tablet writes back to the Python client
+        tablet.send_text(room, "Tabletilta", "tb1", tablet.prepare(room))
+        terhi.sync()
+        assert terhi.texts(room) == ["Hei Anna", "Hei Terhi", "Kotitehtävä", "Tabletilta"]
+    finally:
+        terhi.close()
+        terhi.http.close()
+        for c in (anna, tablet):
             if c is not None:
                 c.close()
