@@ -181,6 +181,12 @@ class MatrixClient:
         body = self.http.sync(self.store.since, timeout_ms)
         result = SyncResult(next_batch=str(body["next_batch"]))
         lists = body.get("device_lists") or {}
+        joined = (body.get("rooms") or {}).get("join", {})
+        left = (body.get("rooms") or {}).get("leave", {})
+        timelines = {
+            room_id: [*self._gap(room_id, entry), *entry.get("timeline", {}).get("events", [])]
+            for room_id, entry in [*joined.items(), *left.items()]
+        }
         with self.store.transaction():
             result.to_device = self.device.receive_sync(
                 (body.get("to_device") or {}).get("events", []),
@@ -189,10 +195,8 @@ class MatrixClient:
                 body.get("device_one_time_keys_count", {}),
                 body.get("device_unused_fallback_key_types"),
             )
-            joined = (body.get("rooms") or {}).get("join", {})
-            left = (body.get("rooms") or {}).get("leave", {})
-            for room_id, entry in [*joined.items(), *left.items()]:
-                for event in entry.get("timeline", {}).get("events", []):
+            for room_id, events in timelines.items():
+                for event in events:
                     message = self._room_event(room_id, event)
                     if message is not None:
                         result.messages.append(message)
@@ -201,6 +205,23 @@ class MatrixClient:
             self._save()
         self._after_sync()
         return result
+
+    def _gap(self, room_id: str, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """After ``limited: true``: the unseen events before the timeline, oldest first."""
+        timeline = entry.get("timeline", {})
+        token = timeline.get("prev_batch")
+        if not timeline.get("limited") or not isinstance(token, str) or self.store.since is None:
+            return []  # an initial sync reads older history only when asked (load_history)
+        older: list[dict[str, Any]] = []
+        for _ in range(HISTORY_PAGES):
+            page = self.http.messages(room_id, from_token=token)
+            chunk = page.get("chunk", [])
+            fresh = [e for e in chunk if not self.store.seen_event(str(e.get("event_id")))]
+            older.extend(fresh)
+            token = page.get("end")
+            if token is None or len(fresh) < len(chunk):
+                break  # the start of the room, or back where we were
+        return list(reversed(older))
 
     def _after_sync(self) -> None:
         self.upload_keys()

@@ -83,3 +83,17 @@ def test_a_late_device_makes_the_send_take_the_409_path(
     assert anna.texts(room) == ["Ensimmäinen", "Kotitehtävä"]
     # the tablet got the session from its current index: not the message before it
     assert [p["reason"] for p in tablet.undecryptable()] == ["unknown_index"]
+
+
+def test_a_limited_timeline_is_filled_from_messages(
+    client: TestClient[Any], world: World, tmp_path: Path
+) -> None:
+    devices = Devices(client, tmp_path)
+    terhi, anna = devices.open(world.therapist, "terhi"), devices.open(world.guardian, "anna")
+    room = family_room(world.case_id)
+    for c in (terhi, anna):
+        c.sync()
+    sent = [terhi.send_text(room, f"viesti {n}") for n in range(25)]  # sync shows 20
+    got = anna.sync().messages
+    assert [m["event_id"] for m in got] == sent
+    assert anna.texts(room) == [f"viesti {n}" for n in range(25)]
