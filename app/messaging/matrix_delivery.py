@@ -17,7 +17,8 @@ from typing import Any
 
 from app.core.errors import KaariError
 from app.messaging.sync import SyncService
-from app.realtime.gateway import Connection, Gateway
+from app.realtime.connection import Connection
+from app.realtime.gateway import Gateway
 from app.realtime.schemas import ErrorOut, InFrame, OutFrame
 
 log = logging.getLogger("kaari.messaging")

@@ -16,7 +16,7 @@ from ws_support import close, connect, receive_until
 from app.config import Settings
 from app.errors import exception_handlers
 from app.main import create_app
-from app.realtime.gateway import Connection
+from app.realtime.connection import Connection
 from app.realtime.schemas import InFrame
 
 
