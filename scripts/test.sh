@@ -5,7 +5,10 @@
 # The TURN and browser tests need Debian's coturn and chromium: when one is missing and
 # this runs as root with apt-get (CI, the project's machines) it is installed here;
 # otherwise those tests skip with a reason (under CI=true they fail).
-# Extra arguments go to pytest (e.g. scripts/test.sh -k login).
+# pytest runs on KAARI_TEST_WORKERS pytest-xdist workers (4: two cores, and much of the
+# suite waits on processes and sockets), each with its own PostgreSQL database, port
+# range and temporary directory.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k login; -n 0 runs serially).
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 
 missing=()
@@ -31,4 +34,4 @@ echo "== ruff" >&2
 echo "== mypy (strict)" >&2
 .venv/bin/mypy
 echo "== pytest" >&2
-exec .venv/bin/pytest "$@"
+exec .venv/bin/pytest -n "${KAARI_TEST_WORKERS:-4}" --dist loadgroup "$@"

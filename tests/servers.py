@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
 import socket
@@ -15,16 +16,35 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from support import POSTGRES_URL, reachable, run, service_missing
+from support import POSTGRES_URL, reachable, run, service_missing, worker_index, worker_name
 
 SERVER_SECRET = "scenario-secret-key-0123456789abcdef0123"
 
 
+# Ports for test servers: below Linux's ephemeral range (32768 and up, where the
+# kernel picks outgoing ports and port 0), one block per xdist worker so that two
+# workers never race for the same port, from a random place in the block so that
+# concurrent runs on one machine rarely meet; a bind checks that a port is free.
+PORT_BASE = 20000
+PORT_BLOCK = 1500
+PORT_WORKERS = 8
+_port_cursor: list[int] = []
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
+    base = PORT_BASE + (worker_index() % PORT_WORKERS) * PORT_BLOCK
+    if not _port_cursor:
+        _port_cursor.append(random.randrange(PORT_BLOCK))
+    for _ in range(PORT_BLOCK):
+        port = base + _port_cursor[0]
+        _port_cursor[0] = (_port_cursor[0] + 1) % PORT_BLOCK
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
         return port
+    raise RuntimeError(f"no free port in {base}..{base + PORT_BLOCK - 1}")
 
 
 class KaariServer:
@@ -34,6 +54,10 @@ class KaariServer:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "KAARI_SECRET_KEY": SERVER_SECRET,
             "KAARI_LOG_LEVEL": "INFO",
+            # fast argon2id (tests/conftest.py FAST_HASHING); a test may set its own
+            "KAARI_ARGON2_MEMORY_KIB": "64",
+            "KAARI_ARGON2_TIME_COST": "1",
+            "KAARI_INSECURE_TEST_HASHING": "true",
             **env,
             "KAARI_PORT": str(self.port),
         }
@@ -101,7 +125,7 @@ def fresh_postgres_database() -> Iterator[str]:
     """An empty database on the real server; the app under test migrates it itself."""
     if not reachable(POSTGRES_URL):
         service_missing("PostgreSQL", POSTGRES_URL)
-    name = f"kaari_scn_{secrets.token_hex(4)}"
+    name = f"kaari_scn_{worker_name()}_{secrets.token_hex(4)}"
 
     async def execute(sql: str) -> None:
         conn = await asyncpg.connect(POSTGRES_URL)
