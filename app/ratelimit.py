@@ -9,6 +9,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from app.errors import RateLimited
+from app.observability import counters
 
 
 class RateLimitStore(Protocol):
@@ -88,10 +89,12 @@ class RateLimiter:
     async def hit(self, key: str, limit: int, window: int) -> None:
         count, retry_after = await self.store.hit(key, window)
         if count > limit:
+            counters.rate_limited(key)
             raise RateLimited(retry_after)
 
     async def check(self, key: str, limit: int) -> None:
         """Refuse if ``key`` already reached ``limit`` in its window (without counting)."""
         count, retry_after = await self.store.peek(key)
         if count >= limit:
+            counters.rate_limited(key)
             raise RateLimited(retry_after)

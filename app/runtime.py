@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from app.accounts.passwords import Passwords
 from app.audit.service import Audit
 from app.config import Settings
 from app.notifications.outbox import Outbox
+from app.observability import counters
 from app.ratelimit import MemoryRateLimitStore, RateLimiter, RateLimitStore, RedisRateLimitStore
 from app.realtime.bus import Bus, make_bus
 from app.realtime.gateway import Gateway
@@ -102,12 +104,16 @@ class Runtime:
 
 async def _periodic(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
     while True:
+        started = time.perf_counter()
         try:
             await job()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            counters.job_failed(name, time.perf_counter() - started)
             log.warning(
                 "background job failed", extra={"route": name, "error_type": type(exc).__name__}
             )
+        else:
+            counters.job_succeeded(name, time.perf_counter() - started)
         await asyncio.sleep(seconds)

@@ -27,6 +27,7 @@ from app.audit.service import Audit
 from app.config import Settings
 from app.errors import InvalidInput, NotFound, Unauthenticated
 from app.keys.service import KeyService
+from app.observability import counters
 from app.ratelimit import RateLimiter
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
@@ -148,6 +149,7 @@ class AccountService:
                     actor_user_id=user.id if user else None,
                     address=address,
                 )
+            counters.login_failed()
             raise InvalidCredentials("Wrong e-mail or password")
         new_hash = None
         if password_hash and self.passwords.needs_rehash(password_hash):
