@@ -2,9 +2,9 @@
 # Lint, type-check and test Kaari. Tests that need PostgreSQL or Redis use the servers
 # on 127.0.0.1 (override with KAARI_TEST_POSTGRES_URL / KAARI_TEST_REDIS_URL); without
 # them they skip with a reason, except under CI=true, where a missing service fails.
-# The TURN and browser tests need Debian's coturn and chromium: when one is missing and
-# this runs as root with apt-get (CI, the project's machines) it is installed here;
-# otherwise those tests skip with a reason (under CI=true they fail).
+# The TURN, browser and deployment tests need Debian's coturn, chromium and nginx: when
+# one is missing and this runs as root with apt-get (CI, the project's machines) it is
+# installed here; otherwise those tests skip with a reason (under CI=true they fail).
 # pytest runs on KAARI_TEST_WORKERS pytest-xdist workers (4: two cores, and much of the
 # suite waits on processes and sockets), each with its own PostgreSQL database, port
 # range and temporary directory.
@@ -14,6 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 missing=()
 command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt_log=$(mktemp /tmp/kaari-apt.XXXXXX)
@@ -24,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
             echo "== apt-get could not install ${missing[*]} (log: $apt_log)" >&2
         fi
     else
-        echo "== ${missing[*]} not installed: the TURN and browser tests will skip" >&2
+        echo "== ${missing[*]} not installed: the TURN, browser or deploy tests will skip" >&2
     fi
 fi
 
