@@ -210,6 +210,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     test_clock_start: str = ""
     """KAARI_TEST_CLOCK_START: development only: the server's clock starts at this RFC 3339
     instant and runs on from the process start (scenario tests of reminders)."""
+    metrics_token: str = ""
+    """KAARI_METRICS_TOKEN: the bearer token ``/metrics`` requires; in production
+    ``/metrics`` answers 404 while it is unset (docs/operations.md "Metrics")."""
+    insecure_test_hashing: bool = False
+    """KAARI_INSECURE_TEST_HASHING: development only (the test suite): argon2id parameters
+    below OWASP's minimum are accepted, so that a test hashes in a millisecond; refused
+    in production."""
 
     @property
     def is_production(self) -> bool:
@@ -251,8 +258,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError("KAARI_SECRET_KEY must be set in production")
             if len(self.secret_key) < 32:
                 raise ConfigError("KAARI_SECRET_KEY must be at least 32 characters")
-        if self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2:
+            if self.metrics_token and len(self.metrics_token) < 32:
+                raise ConfigError("KAARI_METRICS_TOKEN must be at least 32 characters")
+        below_owasp = self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2
+        if below_owasp and (self.is_production or not self.insecure_test_hashing):
             raise ConfigError("argon2id parameters below OWASP's minimum (m=19456 KiB, t=2)")
+        if self.insecure_test_hashing and self.is_production:
+            raise ConfigError("KAARI_INSECURE_TEST_HASHING is for development only")
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism or self.argon2_time_cost < 1:
+            raise ConfigError("argon2id needs at least 8 KiB per lane and one iteration")
         if self.password_hash_workers < 0:
             raise ConfigError("KAARI_PASSWORD_HASH_WORKERS must be 0 (automatic) or more")
         if self.argon2_parallelism < 1:

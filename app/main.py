@@ -47,6 +47,8 @@ from app.notifications.routes import (
     QuietHoursController,
     calendar_feed,
 )
+from app.observability.endpoint import MetricsMiddleware
+from app.observability.endpoint import metrics as metrics_endpoint
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
@@ -120,12 +122,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{"BearerToken": []}],
     )
     return Litestar(
-        route_handlers=[health, ready, api, ws_gateway, calendar_feed, *signaling_public],
+        route_handlers=[
+            health,
+            ready,
+            metrics_endpoint,
+            api,
+            ws_gateway,
+            calendar_feed,
+            *signaling_public,
+        ],
         lifespan=[lifespan],
         dependencies=dependencies,
         exception_handlers=exception_handlers,
         middleware=[
             RequestLogMiddleware,
+            MetricsMiddleware,
             DefineMiddleware(TokenAuthMiddleware, exclude=["^/schema"]),
         ],
         request_max_body_size=settings.max_body_bytes,

@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 from redis.asyncio import Redis
 
 from app.core.errors import OUTAGES, RateLimited
+from app.observability import counters
 
 log = logging.getLogger("kaari.ratelimit")
 T = TypeVar("T")
@@ -141,10 +142,12 @@ class RateLimiter:
     async def hit(self, key: str, limit: int, window: int) -> None:
         count, retry_after = await self.store.hit(key, window)
         if count > limit:
+            counters.rate_limited(key)
             raise RateLimited(retry_after)
 
     async def check(self, key: str, limit: int) -> None:
         """Refuse if ``key`` already reached ``limit`` in its window (without counting)."""
         count, retry_after = await self.store.peek(key)
         if count >= limit:
+            counters.rate_limited(key)
             raise RateLimited(retry_after)

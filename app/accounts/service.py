@@ -32,6 +32,7 @@ from app.core.matrix import MatrixIds
 from app.core.principal import Locale, Principal, UserFacts
 from app.core.time import utcnow
 from app.keys.service import KeyService
+from app.observability import counters
 from app.ratelimit import RateLimiter
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
@@ -194,6 +195,7 @@ class AccountService:
                     actor_user_id=user.id if user else None,
                     address=address,
                 )
+            counters.login_failed()
             raise InvalidCredentials("Wrong e-mail or password")
         new_hash = None
         if password_hash and self.passwords.needs_rehash(password_hash):

@@ -229,3 +229,20 @@ async def calendar_user(conn: AsyncConnection, token_hash: bytes) -> UUID | None
     query = sa.select(calendar_tokens.c.user_id).where(calendar_tokens.c.token_hash == token_hash)
     value: UUID | None = (await conn.execute(query)).scalar()
     return value
+
+
+async def outbox_backlog(conn: AsyncConnection) -> tuple[int, datetime | None, int]:
+    """For metrics: notices waiting to be sent (or being sent), the oldest one's
+    creation time, and the notices given up."""
+    oc = notification_outbox.c
+    pending = (
+        await conn.execute(
+            sa.select(sa.func.count(), sa.func.min(oc.created_at)).where(
+                oc.next_attempt_at.is_not(None)
+            )
+        )
+    ).one()
+    failed = (
+        await conn.execute(sa.select(sa.func.count()).where(oc.failed_at.is_not(None)))
+    ).scalar_one()
+    return int(pending[0]), pending[1], int(failed)

@@ -56,6 +56,13 @@ PUSH = {"KAARI_VAPID_PRIVATE_KEY": VAPID_KEY, "KAARI_VAPID_SUBJECT": "mailto:ops
         ({"KAARI_PORT": "eighty"}, "invalid setting KAARI_PORT: Expected `int`"),
         ({"KAARI_ARGON2_MEMORY_KIB": "4096"}, "OWASP"),
         ({"KAARI_ARGON2_TIME_COST": "1"}, "OWASP"),
+        ({"KAARI_ARGON2_MEMORY_KIB": "64", "KAARI_INSECURE_TEST_HASHING": "false"}, "OWASP"),
+        (
+            {**REAL, **PUSH, "KAARI_ARGON2_TIME_COST": "1", "KAARI_INSECURE_TEST_HASHING": "1"},
+            "OWASP",
+        ),
+        ({**REAL, **PUSH, "KAARI_INSECURE_TEST_HASHING": "true"}, "development only"),
+        ({"KAARI_ARGON2_MEMORY_KIB": "4", "KAARI_INSECURE_TEST_HASHING": "true"}, "8 KiB"),
         ({"KAARI_DATABASE_URL": "mysql://x/y"}, "KAARI_DATABASE_URL"),
         ({"KAARI_REDIS_URL": "http://x"}, "KAARI_REDIS_URL"),
         ({"KAARI_PAIRING_TTL_SECONDS": "0"}, "KAARI_PAIRING_TTL_SECONDS"),
@@ -76,6 +83,18 @@ PUSH = {"KAARI_VAPID_PRIVATE_KEY": VAPID_KEY, "KAARI_VAPID_SUBJECT": "mailto:ops
 def test_unsafe_or_invalid_settings_are_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_the_test_suite_may_hash_fast_in_development_only() -> None:
+    s = Settings.from_env(
+        {
+            "KAARI_ARGON2_MEMORY_KIB": "64",
+            "KAARI_ARGON2_TIME_COST": "1",
+            "KAARI_INSECURE_TEST_HASHING": "true",
+        }
+    )
+    assert (s.argon2_memory_kib, s.argon2_time_cost) == (64, 1)
+    assert Settings().insecure_test_hashing is False
 
 
 PRODUCTION_PUSH = {

@@ -297,6 +297,7 @@ def test_password_change_revokes_other_devices(
     assert password_hash(settings, "guardian1@example.fi").startswith("$argon2id$")
 
 
+@pytest.mark.owasp_hashing
 def test_password_is_rehashed_when_parameters_change(
     client: TestClient[Any], settings: Settings, world: World
 ) -> None:
