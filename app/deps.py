@@ -51,6 +51,7 @@ SERVICE_NAMES = (
     "invites",
     "pairing",
     "cases",
+    "access_log",
     "keys",
     "key_directory",
     "cross_signing",

@@ -23,6 +23,7 @@ from app.appointments.accounting import sessions_used
 from app.appointments.cancellations import CancellationService
 from app.appointments.reminder_facts import ReminderFacts
 from app.appointments.service import AppointmentService
+from app.cases.access_log import AccessLog
 from app.cases.service import CaseService
 from app.config import Settings
 from app.core.fanout import FanOut
@@ -63,6 +64,7 @@ class Services:
     invites: InviteService
     pairing: PairingService
     cases: CaseService
+    access_log: AccessLog
     keys: KeyService
     key_directory: KeyDirectory
     cross_signing: CrossSigning
@@ -126,6 +128,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         invites=InviteService(db, settings, runtime.passwords, runtime.limiter, audit, cases),
         pairing=PairingService(db, settings, runtime.limiter, audit, cases),
         cases=cases,
+        access_log=AccessLog(db, cases, audit),
         keys=keys,
         key_directory=key_directory,
         cross_signing=cross_signing,

@@ -160,6 +160,7 @@ def test_domains_build_no_services_of_their_own() -> None:
         "InviteService",
         "PairingService",
         "CaseService",
+        "AccessLog",
         "KeyService",
         "KeyDirectory",
         "CrossSigning",
