@@ -52,6 +52,8 @@ SERVICE_NAMES = (
     "pairing",
     "cases",
     "access_log",
+    "recovery",
+    "handover",
     "keys",
     "key_directory",
     "cross_signing",

@@ -161,6 +161,8 @@ def test_domains_build_no_services_of_their_own() -> None:
         "PairingService",
         "CaseService",
         "AccessLog",
+        "Recovery",
+        "Handover",
         "KeyService",
         "KeyDirectory",
         "CrossSigning",

@@ -11,11 +11,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from app.cases.access_log import AccessLog
+from app.cases.handover import Handover
 from app.cases.schemas import (
     AccessLogPage,
     AddTherapist,
     CaseCreate,
     CaseOut,
+    HandOver,
     MemberOut,
     PeriodCreate,
     PeriodOut,
@@ -156,3 +158,21 @@ class CaseController(Controller):
         address: NamedDependency[str],
     ) -> PeriodOut:
         return await cases.update_period(principal, case_id, period_id, data, address)
+
+
+class OrgCaseController(Controller):
+    path = "/org/cases"
+    tags = ["org"]
+
+    @post("/{case_id:uuid}/hand-over", status_code=204)
+    async def hand_over(
+        self,
+        case_id: FromPath[UUID],
+        data: JSONBody[HandOver],
+        principal: NamedDependency[Principal],
+        handover: NamedDependency[Handover],
+        address: NamedDependency[str],
+    ) -> None:
+        """An admin moves a case to another therapist of the organisation (audited; the
+        guardians get a notice)."""
+        await handover.hand_over(principal, case_id, data, address)

@@ -107,3 +107,11 @@ class AccessEntry(Camel):
 class AccessLogPage(Camel):
     entries: list[AccessEntry]
     next_before: int | None
+
+
+class HandOver(Camel):
+    """An admin moves a case to another therapist of the organisation; ``fromUserId``
+    (a therapist of the case, e.g. one who left) is removed from it at the same time."""
+
+    to_user_id: UUID
+    from_user_id: UUID | None = None
