@@ -207,6 +207,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     homework_digest_minutes: float = 60.0
     """KAARI_HOMEWORK_DIGEST_MINUTES: a therapist gets at most one push per case in this
     time about the homework ticked (the live event goes at once)."""
+    public_url: str = ""
+    """KAARI_PUBLIC_URL: the web app's address (``https://kaari.example.fi``), the base of
+    password reset links; required (https) in production when e-mail is on,
+    ``http://localhost:8000`` when empty in development."""
+    password_reset_ttl_minutes: int = 30
+    """KAARI_PASSWORD_RESET_TTL_MINUTES: a reset link works once, for this long (5 to 1440)."""
+    password_reset_max_per_address: int = 10
+    """KAARI_PASSWORD_RESET_MAX_PER_ADDRESS: reset requests (and completions) per client
+    address per hour; the same limit applies to each e-mail address at a fifth of it."""
     test_clock_start: str = ""
     """KAARI_TEST_CLOCK_START: development only: the server's clock starts at this RFC 3339
     instant and runs on from the process start (scenario tests of reminders)."""
@@ -330,6 +339,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError("KAARI_PUSH_ALLOW_LOOPBACK is for development only")
             if self.notify_gateway_url and not self.notify_gateway_url.startswith("https://"):
                 raise ConfigError("KAARI_NOTIFY_GATEWAY_URL must be https:// in production")
+            if self.notify_gateway_url and not self.public_url.startswith("https://"):
+                raise ConfigError(
+                    "KAARI_PUBLIC_URL must be an https:// URL in production (reset links)"
+                )
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError("KAARI_PUBLIC_URL must be an http(s):// URL")
+        if not 5 <= self.password_reset_ttl_minutes <= 1440:
+            raise ConfigError("KAARI_PASSWORD_RESET_TTL_MINUTES must be 5 to 1440")
+        if self.password_reset_max_per_address < 5:
+            raise ConfigError("KAARI_PASSWORD_RESET_MAX_PER_ADDRESS must be at least 5")
         for entry in self.push_allowed_hosts.split(","):
             name = entry.strip().lower().rstrip(".")
             if entry.strip() and not _is_allowed_push_host(name):

@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app.accounts.auth import TokenAuthMiddleware
+from app.accounts.recovery_routes import ChildDeviceController, RecoveryController
 from app.accounts.routes import (
     AuthController,
     CaseAccessController,
@@ -27,7 +28,7 @@ from app.appointments.routes import (
     CancellationController,
     CaseAppointmentController,
 )
-from app.cases.routes import CaseController
+from app.cases.routes import CaseController, OrgCaseController
 from app.config import Settings
 from app.core.principal import Principal
 from app.core.time import Clock, running_clock, utcnow
@@ -100,6 +101,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OrgController,
             CaseController,
             CaseAccessController,
+            RecoveryController,
+            ChildDeviceController,
+            OrgCaseController,
             AppointmentController,
             CaseAppointmentController,
             CancellationController,

@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from app.accounts.invites import InviteService
 from app.accounts.orgs import OrgService
 from app.accounts.pairing import PairingService
+from app.accounts.recovery import Recovery
 from app.accounts.service import AccountService
 from app.appointments.accounting import sessions_used
 from app.appointments.cancellations import CancellationService
 from app.appointments.reminder_facts import ReminderFacts
 from app.appointments.service import AppointmentService
+from app.cases.access_log import AccessLog
+from app.cases.handover import Handover
 from app.cases.service import CaseService
 from app.config import Settings
 from app.core.fanout import FanOut
@@ -63,6 +66,9 @@ class Services:
     invites: InviteService
     pairing: PairingService
     cases: CaseService
+    access_log: AccessLog
+    recovery: Recovery
+    handover: Handover
     keys: KeyService
     key_directory: KeyDirectory
     cross_signing: CrossSigning
@@ -126,6 +132,11 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         invites=InviteService(db, settings, runtime.passwords, runtime.limiter, audit, cases),
         pairing=PairingService(db, settings, runtime.limiter, audit, cases),
         cases=cases,
+        access_log=AccessLog(db, cases, audit),
+        recovery=Recovery(
+            db, settings, runtime.passwords, runtime.limiter, audit, accounts, cases, notifications
+        ),
+        handover=Handover(db, audit, cases, accounts, fanout),
         keys=keys,
         key_directory=key_directory,
         cross_signing=cross_signing,

@@ -137,6 +137,10 @@ class AccountService:
         )
         return child_id
 
+    async def disconnect(self, user_id: UUID, device_ids: list[UUID]) -> None:
+        """After revoking devices elsewhere (recovery): as ``_disconnect``."""
+        await self._disconnect(user_id, device_ids)
+
     async def _disconnect(self, user_id: UUID, device_ids: list[UUID]) -> None:
         """Close the revoked devices' live sockets now (after the commit), on any instance,
         and tell the user's co-members that the device list changed."""

@@ -280,6 +280,7 @@ class RoomService:
                 rows = await mx.events_between(
                     conn, room.id, frm, stop, limit + 1, newest_first=False
                 )
+        await self.cases.note_read(principal, room.case_id, "messages")
         more, rows = len(rows) > limit, rows[:limit]
         out: dict[str, Any] = {
             "start": f"p{frm}",

@@ -184,6 +184,8 @@ class Outbox:
             "locale": person.locale,
             "text": text(row.kind, person.locale, child=person.role == "child"),
         }
+        if row.kind == ev.PASSWORD_RESET:
+            message["text"] = f"{message['text']} {row.ids.get('link', '')}"
         response = await self.http.post(
             self.settings.notify_gateway_url,
             content=msgspec.json.encode(message),
@@ -193,9 +195,11 @@ class Outbox:
         return _http_outcome(response, push=False)
 
     async def _settle(self, conn: Any, row: Any, outcome: Outcome, now: datetime) -> None:
+        # a reset link is a secret: it stays in the row only while it may still be sent
+        done: dict[str, Any] = {"ids": {}} if row.kind == ev.PASSWORD_RESET else {}
         if outcome.delivered:
             await store.settle(
-                conn, row.id, delivered_at=now, next_attempt_at=None, last_error=None
+                conn, row.id, delivered_at=now, next_attempt_at=None, last_error=None, **done
             )
             return
         if outcome.subscription_gone and row.subscription_id is not None:
@@ -220,6 +224,7 @@ class Outbox:
             failed_at=now,
             next_attempt_at=None,
             last_error=outcome.error if not outcome.retry else "gave_up",
+            **done,
         )
 
     async def loop(self) -> None:

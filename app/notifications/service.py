@@ -27,6 +27,7 @@ from app.accounts.service import contacts
 from app.audit.service import Audit
 from app.cases.service import CaseService
 from app.config import Settings
+from app.core import events as ev
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.events import NOTICE_KINDS, DomainEvent
 from app.core.principal import Principal
@@ -150,6 +151,30 @@ class Notifications:
                 rows.append({**base, "id": uuid.uuid4(), "channel": "sms"})
         await store.enqueue(conn, rows)
         return len(rows)
+
+    async def send_reset_link(self, conn: AsyncConnection, user_id: UUID, link: str) -> bool:
+        """A password reset link by e-mail (``accounts.ResetMailer``), in the caller's
+        transaction; False if this server sends no e-mail. The sender blanks the link
+        from the row once it is delivered or given up."""
+        if "email" not in available_channels(self.settings):
+            return False
+        now = self.clock()
+        await store.enqueue(
+            conn,
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "user_id": user_id,
+                    "channel": "email",
+                    "kind": ev.PASSWORD_RESET,
+                    "ids": {"link": link},
+                    "created_at": now,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+            ],
+        )
+        return True
 
     # for other domains' jobs
 

@@ -566,3 +566,6 @@ homework_reminders = sa.Table(
 
 # the Matrix-shaped device API's tables are declared in schema_matrix.py (for length)
 from app.storage import schema_matrix as _schema_matrix  # noqa: E402, F401
+
+# data protection's tables are declared in schema_privacy.py (for length)
+from app.storage import schema_privacy as _schema_privacy  # noqa: E402, F401

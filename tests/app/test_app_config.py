@@ -72,6 +72,13 @@ PUSH = {"KAARI_VAPID_PRIVATE_KEY": VAPID_KEY, "KAARI_VAPID_SUBJECT": "mailto:ops
         ({**REAL, **PUSH, "KAARI_TEST_CLOCK_START": "2026-01-01T00:00:00+02:00"}, "development"),
         ({**REAL, **PUSH, "KAARI_NOTIFY_GATEWAY_URL": "http://gw"}, "https:// in production"),
         ({"KAARI_NOTIFY_GATEWAY_URL": "gw.example.fi"}, "KAARI_NOTIFY_GATEWAY_URL"),
+        (
+            {**REAL, **PUSH, "KAARI_NOTIFY_GATEWAY_URL": "https://gw"},
+            "KAARI_PUBLIC_URL must be an https://",
+        ),
+        ({"KAARI_PUBLIC_URL": "kaari.fi"}, "KAARI_PUBLIC_URL"),
+        ({"KAARI_PASSWORD_RESET_TTL_MINUTES": "2"}, "KAARI_PASSWORD_RESET_TTL_MINUTES"),
+        ({"KAARI_PASSWORD_RESET_MAX_PER_ADDRESS": "1"}, "KAARI_PASSWORD_RESET_MAX_PER_ADDRESS"),
         ({"KAARI_NOTIFY_MAX_ATTEMPTS": "0"}, "KAARI_NOTIFY_MAX_ATTEMPTS"),
         ({"KAARI_TEST_CLOCK_START": "2026-01-01T00:00:00"}, "with offset"),
         ({**REAL, **PUSH, "KAARI_SERVER_NAME": ""}, "KAARI_SERVER_NAME must be set"),
