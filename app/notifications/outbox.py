@@ -86,6 +86,14 @@ def push_payload(kind: str, ids: dict[str, str]) -> bytes:
 
 
 class Outbox:
+    """The sender of this instance: leases due notices and delivers them."""
+
+    async def backlog(self) -> tuple[int, datetime | None, int]:
+        """For metrics: notices waiting (or being sent), the oldest one's creation time,
+        and the notices given up."""
+        async with self.db.read() as conn:
+            return await store.outbox_backlog(conn)
+
     def __init__(
         self,
         db: Database,
