@@ -128,7 +128,7 @@ def test_a_stored_endpoint_the_rules_refuse_is_never_sent_to(
             vapid_private_key=key,
             vapid_subject="mailto:ops@example.fi",
             notify_poll_seconds=0.05,
-            matrix_server_name="kaari.example.fi",
+            server_name="kaari.example.fi",
             # production hashes at OWASP's parameters (the fixture's fast ones are refused)
             argon2_memory_kib=19456,
             argon2_time_cost=2,

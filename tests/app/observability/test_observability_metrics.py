@@ -115,7 +115,7 @@ def production(settings: Settings, **overrides: Any) -> Settings:
         argon2_memory_kib=19456,
         argon2_time_cost=2,
         insecure_test_hashing=False,
-        matrix_server_name="kaari.example.fi",
+        server_name="kaari.example.fi",
         **overrides,
     )
 
