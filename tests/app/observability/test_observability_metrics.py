@@ -76,7 +76,7 @@ def test_metrics_after_a_scenario_have_the_series_and_no_ids(
     assert got['kaari_http_requests_total{method="GET",route="/cases/{case_id}",status="200"}']
     assert any(k.startswith("kaari_http_request_duration_seconds_bucket{") for k in got)
     assert got["kaari_login_failures_total"] >= 5
-    assert got['kaari_rate_limit_refusals_total{limit="login:acct"}'] >= 1
+    assert got['kaari_rate_limit_refusals_total{limit="login:fail"}'] >= 1
     assert got["kaari_websocket_connections"] >= 1
     for name in (
         "kaari_outbox_pending",
