@@ -29,6 +29,7 @@ from app.appointments.routes import (
 )
 from app.cases.routes import CaseController
 from app.config import Settings
+from app.core.body import StrictRequest
 from app.core.principal import Principal
 from app.core.time import Clock, running_clock, utcnow
 from app.deps import dependencies
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(TokenAuthMiddleware, exclude=["^/schema"]),
         ],
         request_max_body_size=settings.max_body_bytes,
+        request_class=StrictRequest,
         signature_namespace={"Principal": Principal, "Runtime": Runtime},
         logging_config=None,
         openapi_config=OpenAPIConfig(

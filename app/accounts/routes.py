@@ -34,6 +34,7 @@ from app.accounts.service import AccountService
 from app.audit.schemas import AuditPage
 from app.audit.service import list_events
 from app.core.principal import Principal
+from app.core.wire import INT64_MAX
 from app.runtime import Runtime
 
 PUBLIC = {"exclude_from_auth": True}
@@ -220,7 +221,7 @@ class OrgController(Controller):
         principal: NamedDependency[Principal],
         orgs: NamedDependency[OrgService],
         runtime: NamedDependency[Runtime],
-        before: Annotated[int | None, QueryParameter(name="before", ge=1)] = None,
+        before: Annotated[int | None, QueryParameter(name="before", ge=1, le=INT64_MAX)] = None,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
     ) -> AuditPage:
         """Security-relevant actions in the organisation, newest first (no content)."""

@@ -22,6 +22,7 @@ from app.appointments.schemas import (
 )
 from app.appointments.service import AppointmentService
 from app.core.principal import Principal
+from app.core.wire import checked_instant
 
 From = Annotated[datetime | None, QueryParameter(name="from")]
 To = Annotated[datetime | None, QueryParameter(name="to")]
@@ -52,7 +53,9 @@ class AppointmentController(Controller):
         end: To = None,
     ) -> list[AppointmentOut]:
         """My sessions: a therapist's in all their cases, a family member's in theirs."""
-        return await appointments.my_schedule(principal, start, end)
+        return await appointments.my_schedule(
+            principal, checked_instant(start, "from"), checked_instant(end, "to")
+        )
 
     @get("/{appointment_id:uuid}")
     async def get_appointment(
@@ -114,7 +117,9 @@ class CaseAppointmentController(Controller):
         start: From = None,
         end: To = None,
     ) -> list[AppointmentOut]:
-        return await appointments.list_for_case(principal, case_id, start, end)
+        return await appointments.list_for_case(
+            principal, case_id, checked_instant(start, "from"), checked_instant(end, "to")
+        )
 
 
 class CancellationController(Controller):

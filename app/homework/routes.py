@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from app.core.principal import Principal
+from app.core.wire import checked_day
 from app.homework.schemas import (
     ProgressOut,
     ReminderIn,
@@ -151,7 +152,9 @@ class HomeworkController(Controller):
         first: From = None,
         last: To = None,
     ) -> list[TickOut]:
-        return await homework.ticks(principal, task_id, first, last)
+        return await homework.ticks(
+            principal, task_id, checked_day(first, "from"), checked_day(last, "to")
+        )
 
 
 class MeHomeworkController(Controller):

@@ -8,6 +8,7 @@ streamed to the blob store with a size limit, and deletes them with the messages
 
 from __future__ import annotations
 
+import errno
 import logging
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
@@ -15,7 +16,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from app.config import Settings
-from app.core.errors import InvalidInput, KaariError, NotFound
+from app.core.errors import InsufficientStorage, InvalidInput, KaariError, NotFound
 from app.core.principal import Principal
 from app.core.time import utcnow
 from app.messaging import store
@@ -25,6 +26,9 @@ from app.storage.blobs import BlobStore, BlobTooLarge
 from app.storage.engine import Database
 
 log = logging.getLogger("kaari.messaging")
+
+#: Retry-After of an upload refused because the blob store's disk is full
+STORAGE_FULL_RETRY_SECONDS = 300
 
 
 class PayloadTooLarge(KaariError):
@@ -55,6 +59,15 @@ class AttachmentService:
             raise PayloadTooLarge(
                 f"An attachment may be at most {limit} bytes", code="attachment_too_large"
             ) from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # the operator must act: the blob store's disk (or quota) is full
+            log.error(
+                "attachment store full",
+                extra={"error_type": errno.errorcode.get(exc.errno or 0, type(exc).__name__)},
+            )
+            raise InsufficientStorage(STORAGE_FULL_RETRY_SECONDS) from None
         if size == 0:
             await self.blobs.delete(blob_id)
             raise InvalidInput("The attachment is empty", code="attachment_empty")

@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from app.core.principal import Principal
+from app.core.wire import INT64_MAX
 from app.messaging.attachments import AttachmentService, PayloadTooLarge
 from app.messaging.schemas import (
     AckRequest,
@@ -89,7 +90,7 @@ class MailboxController(Controller):
         self,
         principal: NamedDependency[Principal],
         messaging: NamedDependency[MessagingService],
-        after: Annotated[int, QueryParameter(name="after", ge=0)] = 0,
+        after: Annotated[int, QueryParameter(name="after", ge=0, le=INT64_MAX)] = 0,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 100,
     ) -> MailboxPage:
         """The calling device's mailbox rows after a sequence number, oldest first."""

@@ -26,6 +26,7 @@ from litestar.exceptions import WebSocketDisconnect
 from app.config import Settings
 from app.core.errors import KaariError
 from app.core.principal import Principal
+from app.core.wire import find_out_of_range
 from app.realtime import bus as busmod
 from app.realtime import store
 from app.realtime.bus import Bus
@@ -365,7 +366,11 @@ class Gateway:
     def _decode(self, conn: Connection, text: str) -> InFrame | None:
         try:
             frame: InFrame = self._decoder.decode(text)
-            return frame
+            found = find_out_of_range(frame)
+            if found is None:
+                return frame
+            conn.push(ErrorOut(code="invalid_frame", detail=f"{found[1]} - at `{found[0]}`"))
+            return None
         except msgspec.ValidationError as exc:
             try:
                 head = _head_decoder.decode(text)
