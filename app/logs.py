@@ -13,6 +13,8 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import answer_status
+
 # Fields a log call may attach with ``extra=``; anything else is dropped.
 ALLOWED_EXTRA = {
     "method",
@@ -84,15 +86,22 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        started_response = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except BaseException as exc:
+            # raised by a middleware after this one (the token check's 401, say): the
+            # app's exception handlers answer it outside this middleware, with this status
+            if not started_response:
+                status = answer_status(exc)
+            raise
         finally:
             self.log.info(
                 "request",
