@@ -8,6 +8,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from app.core.digests import keyed_digest
 from app.core.errors import RateLimited
 
 
@@ -54,12 +55,20 @@ class MemoryRateLimitStore:
 
 
 class RedisRateLimitStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    """Counters in Redis under keyed digests of their names: a name holds a client's
+    address (``login:ip:…``) or a user's id, and Redis (its dumps, ``MONITOR``, its
+    operators) must see neither, as the audit log keeps only ``ip_hash``."""
+
+    def __init__(self, redis: Redis, prefix: str, secret_key: str) -> None:
         self._redis = redis
         self._prefix = prefix + "rl:"
+        self._secret = secret_key
+
+    def _full(self, key: str) -> str:
+        return self._prefix + keyed_digest(self._secret, "rl:" + key).hex()[:40]
 
     async def hit(self, key: str, window: int) -> tuple[int, int]:
-        full = self._prefix + key
+        full = self._full(key)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(full)
             pipe.expire(full, window, nx=True)
@@ -68,7 +77,7 @@ class RedisRateLimitStore:
         return int(count), max(int(ttl), 1)
 
     async def peek(self, key: str) -> tuple[int, int]:
-        full = self._prefix + key
+        full = self._full(key)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.get(full)
             pipe.ttl(full)
@@ -76,7 +85,7 @@ class RedisRateLimitStore:
         return int(count or 0), max(int(ttl), 0)
 
     async def reset(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+        await self._redis.delete(self._full(key))
 
 
 class RateLimiter:

@@ -47,7 +47,7 @@ class Runtime:
         store: RateLimitStore
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-            store = RedisRateLimitStore(redis, settings.redis_prefix)
+            store = RedisRateLimitStore(redis, settings.redis_prefix, settings.secret_key)
         else:
             store = MemoryRateLimitStore()
         passwords = await asyncio.to_thread(

@@ -23,11 +23,31 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: arithmetic (a day before, an offset to UTC) away from datetime's year 1 and 9999.
 EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
-# Text the server stores is printable: PostgreSQL cannot store NUL, and control
-# characters in a name only ever serve to confuse a reader.
-DisplayName = Annotated[
-    str, Meta(min_length=1, max_length=100, pattern=r"^(?=.*\S)[^\x00-\x1f\x7f]+$")
-]
+# Characters a stored name may not hold: C0 and C1 controls, bidi embeddings, overrides,
+# isolates and marks, invisible characters (zero-width space, word joiner, invisible
+# operators, fillers, BOM, soft hyphen, tags), interlinear annotations, surrogates,
+# private use and non-characters. ZWJ and ZWNJ (U+200C, U+200D) stay: emoji and many
+# scripts (Persian, Indic) need them. Python's re has no \p{Cf}, hence the list; written
+# as escapes, so the OpenAPI document (JSON) can carry the pattern.
+_NOT_IN_NAMES = (
+    r"\x00-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    r"\u200b\u200e\u200f\u2028-\u202e\u2060-\u206f\u3164\ud800-\udfff\ue000-\uf8ff"
+    r"\ufdd0-\ufdef\ufeff\uffa0\ufff0-\ufffb\ufffe\uffff"
+    r"\U0001fffe\U0001ffff\U0002fffe\U0002ffff\U0003fffe\U0003ffff\U0004fffe\U0004ffff"
+    r"\U0005fffe\U0005ffff\U0006fffe\U0006ffff\U0007fffe\U0007ffff\U0008fffe\U0008ffff"
+    r"\U0009fffe\U0009ffff\U000afffe\U000affff\U000bfffe\U000bffff\U000cfffe\U000cffff"
+    r"\U000dfffe\U000dffff\U000e0000-\U000e0fff\U000efffe\U000effff\U000f0000-\U0010ffff"
+)
+#: something visible, and none of the characters above
+NAME_PATTERN = rf"^(?=.*\S)[^{_NOT_IN_NAMES}]+$"
+
+# Stored names shown to other people: printable, visible text (no spoofing with bidi
+# overrides or invisible characters). Every stored name type is one of these.
+DisplayName = Annotated[str, Meta(min_length=1, max_length=100, pattern=NAME_PATTERN)]
+DeviceName = Annotated[str, Meta(min_length=1, max_length=100, pattern=NAME_PATTERN)]
+OrgName = Annotated[str, Meta(min_length=1, max_length=200, pattern=NAME_PATTERN)]
+#: a reference of an authority's decision (a Kela decision number, say)
+ReferenceText = Annotated[str, Meta(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 
 
 def checked_day(value: date | None, name: str) -> date | None:

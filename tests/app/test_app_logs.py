@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
 import pytest
 from conftest import World
 from litestar.testing import TestClient
+
+from app.logs import configure_logging
 
 
 def request_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, int]]:
@@ -29,3 +32,25 @@ def test_a_refused_token_is_logged_as_the_401_it_answers(
     caplog.clear()
     assert client.get("/me", headers=world.therapist.headers).status_code == 200
     assert request_lines(caplog) == [("/me", 200)]
+
+
+def test_websocket_tickets_never_reach_the_log() -> None:
+    """uvicorn logs every WebSocket upgrade with its path and query string, where the
+    ticket travels (``/ws?ticket=…``); the formatter keeps no query string of anyone
+    else's log line."""
+    secret = "tkt_0123456789abcdefSECRET"
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    try:
+        logging.getLogger("uvicorn.error").info(
+            '%s - "WebSocket %s" [accepted]', "127.0.0.1:5555", f"/ws?ticket={secret}"
+        )
+        logging.getLogger("uvicorn.error").info(
+            '%s - "WebSocket %s" 403', "127.0.0.1:5555", f"/ws?a=1&ticket={secret}#x"
+        )
+        logging.getLogger("httpx").info("HTTP Request: POST https://push.example/%s", secret)
+    finally:
+        configure_logging("INFO")
+    text = stream.getvalue()
+    assert secret not in text
+    assert "WebSocket /ws?[redacted]" in text
