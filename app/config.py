@@ -83,6 +83,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_SESSION_IDLE_DAYS: a device unseen this long must sign in again."""
     max_body_bytes: int = 1_048_576
     """KAARI_MAX_BODY_BYTES: largest JSON request body accepted."""
+    hsts_seconds: int = 0
+    """KAARI_HSTS_SECONDS: ``Strict-Transport-Security`` max-age sent on answers to HTTPS
+    requests (TLS at the proxy: its X-Forwarded-Proto, from KAARI_FORWARDED_ALLOW_IPS);
+    0 = no HSTS. Set it (e.g. 31536000) once every name of the service serves HTTPS."""
+    schema_viewer: bool = True
+    """KAARI_SCHEMA_VIEWER: serve the interactive API viewer under /schema (its script
+    comes from a CDN); always off in production, where /schema serves the JSON only."""
     ws_ticket_ttl_seconds: int = 30
     """KAARI_WS_TICKET_TTL_SECONDS: how long a single-use WebSocket ticket stays valid."""
     ws_heartbeat_seconds: float = 25.0
@@ -211,6 +218,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("KAARI_PASSWORD_HASH_WORKERS must be 0 (automatic) or more")
         if self.argon2_parallelism < 1:
             raise ConfigError("KAARI_ARGON2_PARALLELISM must be at least 1")
+        if not (0 <= self.hsts_seconds <= 63_072_000):
+            raise ConfigError("KAARI_HSTS_SECONDS must be between 0 (off) and 63072000 (2 years)")
         if not (0 < self.port < 65536):
             raise ConfigError("KAARI_PORT must be between 1 and 65535")
         for name in (

@@ -11,6 +11,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app.accounts.auth import TokenAuthMiddleware
@@ -34,6 +35,7 @@ from app.core.principal import Principal
 from app.core.time import Clock, running_clock, utcnow
 from app.deps import dependencies
 from app.errors import exception_handlers
+from app.headers import security_headers
 from app.health import health, ready
 from app.homework.routes import CaseHomeworkController, HomeworkController, MeHomeworkController
 from app.keys.routes import KeyController
@@ -127,11 +129,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=StrictRequest,
         signature_namespace={"Principal": Principal, "Runtime": Runtime},
         logging_config=None,
+        before_send=[security_headers(settings)],
         openapi_config=OpenAPIConfig(
             title="Kaari",
             version=VERSION,
             description="End-to-end encrypted companion app for paediatric therapy.",
             path="/schema",
+            # production serves no third-party script: the JSON document only
+            render_plugins=(
+                [JsonRenderPlugin()] if settings.is_production or not settings.schema_viewer else []
+            ),
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
