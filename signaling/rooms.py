@@ -472,7 +472,9 @@ class Rooms:
 
         # one frame per kind of viewer: therapists see everyone, a family its own case
         frames: dict[tuple[str, str | None], tuple[str, list[UUID]]] = {}
-        viewers = [(s, UUID(s.device_id)) for s in seats if s.gone_at(now, STALE_AFTER) is None]
+        viewers: list[tuple[Seat | None, UUID]] = [
+            (s, UUID(s.device_id)) for s in seats if s.gone_at(now, STALE_AFTER) is None
+        ]
         viewers += [(None, device) for device in also or []]
         for viewer, device in viewers:
             key = _view_key(viewer)

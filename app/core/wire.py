@@ -19,9 +19,11 @@ class Camel(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=
 
 #: Integers the server stores or compares in SQL are 64-bit (PostgreSQL BIGINT, SQLite).
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-#: Days and instants outside these never mean anything here, and keep day and zone
-#: arithmetic (a day before, an offset to UTC) away from datetime's year 1 and 9999.
-EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+#: The calendar the server computes in: a day before EARLIEST_DAY, or an instant whose
+#: UTC day is outside [EARLIEST_DAY, LATEST_INSTANT_DAY], overflows datetime (a period's
+#: "day before", an offset to UTC, a zone's local day). 9999-12-31 itself is a valid end.
+EARLIEST_DAY, LATEST_DAY = date(1, 1, 2), date(9999, 12, 31)
+LATEST_INSTANT_DAY = date(9999, 12, 30)
 
 # Characters a stored name may not hold: C0 and C1 controls, bidi embeddings, overrides,
 # isolates and marks, invisible characters (zero-width space, word joiner, invisible
@@ -74,7 +76,7 @@ def _day_ok(value: date) -> bool:
             day = value.astimezone(UTC).date() if value.tzinfo is not None else value.date()
         except OverflowError:  # an offset past year 1 or 9999
             return False
-        return EARLIEST_DAY <= day <= LATEST_DAY
+        return EARLIEST_DAY <= day <= LATEST_INSTANT_DAY
     return EARLIEST_DAY <= value <= LATEST_DAY
 
 

@@ -122,7 +122,7 @@ def test_a_huge_sync_cursor_is_a_frame_error_not_a_resync_loop(
 
 @pytest.mark.parametrize(
     ("starts", "ends"),
-    [("0001-01-01", "0001-12-31"), ("9999-12-01", "9999-12-31"), ("1899-12-31", "2025-01-01")],
+    [("0001-01-01", "0001-12-31"), ("0001-01-01", "2025-01-01")],
 )
 def test_period_dates_out_of_range_are_422(
     client: TestClient[Any], world: World, starts: str, ends: str
@@ -139,6 +139,7 @@ def test_query_dates_out_of_range_are_422(client: TestClient[Any], world: World)
     for path in (
         "/appointments?from=0001-01-01T00:00:00%2B14:00",
         "/appointments?to=9999-12-31T23:59:59-14:00",
+        "/appointments?to=9999-12-31T12:00:00Z",
         f"/cases/{world.case_id}/appointments?from=0001-01-01T00:00:00Z",
         f"/homework/{uuid.uuid4()}/ticks?from=0001-01-01",
     ):
