@@ -50,7 +50,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
-        ws_max_size=1_048_576,
+        # uvicorn refuses (and closes with 1009) any frame over the gateway's own limit,
+        # before reading it into memory; the gateway counts it as a strike
+        ws_max_size=settings.ws_max_frame_bytes,
     )
     return 0
 

@@ -106,6 +106,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_WS_RATE_STRIKES: frames refused in a row for the rate before closing (4029)."""
     ws_max_frame_bytes: int = 65_536
     """KAARI_WS_MAX_FRAME_BYTES: largest inbound WebSocket frame handled."""
+    sends_per_device_per_minute: int = 120
+    """KAARI_SENDS_PER_DEVICE_PER_MINUTE: messages a device may send per minute."""
+    attachments_per_device_per_hour: int = 120
+    """KAARI_ATTACHMENTS_PER_DEVICE_PER_HOUR: attachment uploads a device may start per hour."""
+    attachment_bytes_per_device_per_day: int = 268_435_456
+    """KAARI_ATTACHMENT_BYTES_PER_DEVICE_PER_DAY: attachment bytes a device may store per
+    day (256 MiB; one attachment is at most KAARI_ATTACHMENT_MAX_BYTES)."""
+    ticks_per_device_per_hour: int = 300
+    """KAARI_TICKS_PER_DEVICE_PER_HOUR: homework ticks and undos a device may make per hour."""
+    cases_per_user_per_day: int = 50
+    """KAARI_CASES_PER_USER_PER_DAY: cases a therapist may open per day."""
+    invites_per_user_per_day: int = 100
+    """KAARI_INVITES_PER_USER_PER_DAY: invites (organisation and case) and child-pairing
+    codes a user may create per day."""
+    calendar_tokens_per_user_per_day: int = 20
+    """KAARI_CALENDAR_TOKENS_PER_USER_PER_DAY: calendar feed links a user may create per day."""
+    appointment_creations_per_user_per_hour: int = 120
+    """KAARI_APPOINTMENT_CREATIONS_PER_USER_PER_HOUR: appointments (a weekly series counts
+    once; it has at most 52 occurrences) a therapist may create per hour."""
+    ws_sockets_per_device: int = 4
+    """KAARI_WS_SOCKETS_PER_DEVICE: WebSocket connections one device may hold at once (all
+    instances); one more is refused with close code 4029."""
+    ws_sockets_per_user: int = 12
+    """KAARI_WS_SOCKETS_PER_USER: WebSocket connections one user's devices may hold at once."""
+    ws_oversize_strikes: int = 5
+    """KAARI_WS_OVERSIZE_STRIKES: frames over KAARI_WS_MAX_FRAME_BYTES (each closes its socket
+    with 1009) a device may send per hour before its WebSocket tickets are refused (429)
+    for the rest of that hour."""
     blob_dir: str = ""
     """KAARI_BLOB_DIR: where encrypted attachment blobs are stored; empty = data_dir/blobs."""
     attachment_max_bytes: int = 26_214_400
@@ -238,6 +266,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_rate_burst",
             "ws_rate_strikes",
             "ws_max_frame_bytes",
+            "sends_per_device_per_minute",
+            "attachments_per_device_per_hour",
+            "attachment_bytes_per_device_per_day",
+            "ticks_per_device_per_hour",
+            "cases_per_user_per_day",
+            "invites_per_user_per_day",
+            "calendar_tokens_per_user_per_day",
+            "appointment_creations_per_user_per_hour",
+            "ws_sockets_per_device",
+            "ws_sockets_per_user",
+            "ws_oversize_strikes",
             "attachment_max_bytes",
             "message_retention_days",
             "purge_interval_seconds",
@@ -250,6 +289,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         url = self.effective_database_url
         if not url.startswith(("sqlite:", "postgresql:", "postgres:")):
             raise ConfigError("KAARI_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        if self.ws_sockets_per_user < self.ws_sockets_per_device:
+            raise ConfigError("KAARI_WS_SOCKETS_PER_USER must be at least _PER_DEVICE")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("KAARI_REDIS_URL must be a redis:// or rediss:// URL")
         if self.room_open_before_minutes < 0 or self.room_grace_minutes < 0:

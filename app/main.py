@@ -47,6 +47,7 @@ from app.notifications.routes import (
     QuietHoursController,
     calendar_feed,
 )
+from app.quotas import quota_guard
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
@@ -116,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         security=[{"BearerToken": []}],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, ready, api, ws_gateway, calendar_feed, *signaling_public],
         lifespan=[lifespan],
         dependencies=dependencies,
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         signature_namespace={"Principal": Principal, "Runtime": Runtime},
         logging_config=None,
         before_send=[security_headers(settings)],
+        guards=[quota_guard],
         openapi_config=OpenAPIConfig(
             title="Kaari",
             version=VERSION,
@@ -149,3 +151,4 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    return app

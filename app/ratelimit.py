@@ -13,8 +13,9 @@ from app.core.errors import RateLimited
 
 
 class RateLimitStore(Protocol):
-    async def hit(self, key: str, window: int) -> tuple[int, int]:
-        """Count one event under ``key``; returns (count in this window, seconds left)."""
+    async def hit(self, key: str, window: int, amount: int = 1) -> tuple[int, int]:
+        """Count ``amount`` (one event, or bytes) under ``key``; returns (count in this
+        window, seconds left)."""
         ...
 
     async def peek(self, key: str) -> tuple[int, int]:
@@ -35,14 +36,14 @@ class MemoryRateLimitStore:
             return None
         return entry
 
-    async def hit(self, key: str, window: int) -> tuple[int, int]:
+    async def hit(self, key: str, window: int, amount: int = 1) -> tuple[int, int]:
         entry = self._current(key)
         if len(self._windows) > 100_000:  # bound memory under a flood of distinct keys
             now = time.monotonic()
             self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
         count, ends = entry if entry is not None else (0, time.monotonic() + window)
-        self._windows[key] = (count + 1, ends)
-        return count + 1, math.ceil(ends - time.monotonic())
+        self._windows[key] = (count + amount, ends)
+        return count + amount, math.ceil(ends - time.monotonic())
 
     async def peek(self, key: str) -> tuple[int, int]:
         entry = self._current(key)
@@ -67,10 +68,10 @@ class RedisRateLimitStore:
     def _full(self, key: str) -> str:
         return self._prefix + keyed_digest(self._secret, "rl:" + key).hex()[:40]
 
-    async def hit(self, key: str, window: int) -> tuple[int, int]:
+    async def hit(self, key: str, window: int, amount: int = 1) -> tuple[int, int]:
         full = self._full(key)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(full)
+            pipe.incrby(full, amount)
             pipe.expire(full, window, nx=True)
             pipe.ttl(full)
             count, _, ttl = await pipe.execute()
@@ -94,13 +95,22 @@ class RateLimiter:
     def __init__(self, store: RateLimitStore) -> None:
         self.store = store
 
-    async def hit(self, key: str, limit: int, window: int) -> None:
+    async def hit(self, key: str, limit: int, window: int, detail: str | None = None) -> None:
         count, retry_after = await self.store.hit(key, window)
         if count > limit:
-            raise RateLimited(retry_after)
+            raise RateLimited(retry_after, detail)
 
-    async def check(self, key: str, limit: int) -> None:
+    async def check(self, key: str, limit: int, detail: str | None = None) -> None:
         """Refuse if ``key`` already reached ``limit`` in its window (without counting)."""
         count, retry_after = await self.store.peek(key)
         if count >= limit:
-            raise RateLimited(retry_after)
+            raise RateLimited(retry_after, detail)
+
+    async def remaining(self, key: str, limit: int) -> tuple[int, int]:
+        """(what is left of ``limit`` in the window, seconds until the window ends)."""
+        count, retry_after = await self.store.peek(key)
+        return max(0, limit - count), retry_after
+
+    async def add(self, key: str, window: int, amount: int) -> None:
+        """Count ``amount`` (bytes, say) under ``key`` without refusing."""
+        await self.store.hit(key, window, amount)

@@ -108,7 +108,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         cases=cases,
         keys=keys,
         messaging=messaging,
-        attachments=AttachmentService(db, settings, runtime.blobs, messaging),
+        attachments=AttachmentService(db, settings, runtime.blobs, messaging, runtime.limiter),
         appointments=appointments,
         cancellations=cancellations,
         notifications=notifications,

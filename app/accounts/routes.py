@@ -35,6 +35,7 @@ from app.audit.schemas import AuditPage
 from app.audit.service import list_events
 from app.core.principal import Principal
 from app.core.wire import INT64_MAX
+from app.quotas import quota
 from app.runtime import Runtime
 
 PUBLIC = {"exclude_from_auth": True}
@@ -204,7 +205,7 @@ class OrgController(Controller):
     ) -> None:
         await orgs.disable_user(principal, user_id, address)
 
-    @post("/invites", status_code=201)
+    @post("/invites", status_code=201, opt=quota("invite_create"))
     async def invite_staff(
         self,
         data: JSONBody[OrgInviteRequest],
@@ -238,7 +239,7 @@ class CaseAccessController(Controller):
     path = "/cases"
     tags = ["cases"]
 
-    @post("/{case_id:uuid}/invites", status_code=201)
+    @post("/{case_id:uuid}/invites", status_code=201, opt=quota("invite_create"))
     async def invite(
         self,
         case_id: FromPath[UUID],
@@ -270,7 +271,7 @@ class CaseAccessController(Controller):
     ) -> None:
         await invites.revoke_case_invite(principal, case_id, invite_id, address)
 
-    @post("/{case_id:uuid}/pairing-codes", status_code=201)
+    @post("/{case_id:uuid}/pairing-codes", status_code=201, opt=quota("invite_create"))
     async def pairing_code(
         self,
         case_id: FromPath[UUID],

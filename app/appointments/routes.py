@@ -23,6 +23,7 @@ from app.appointments.schemas import (
 from app.appointments.service import AppointmentService
 from app.core.principal import Principal
 from app.core.wire import checked_instant
+from app.quotas import quota
 
 From = Annotated[datetime | None, QueryParameter(name="from")]
 To = Annotated[datetime | None, QueryParameter(name="to")]
@@ -32,7 +33,7 @@ class AppointmentController(Controller):
     path = "/appointments"
     tags = ["appointments"]
 
-    @post(status_code=201)
+    @post(status_code=201, opt=quota("appointment_create"))
     async def create(
         self,
         data: JSONBody[AppointmentCreate],

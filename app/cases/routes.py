@@ -21,13 +21,14 @@ from app.cases.schemas import (
 )
 from app.cases.service import CaseService
 from app.core.principal import Principal
+from app.quotas import quota
 
 
 class CaseController(Controller):
     path = "/cases"
     tags = ["cases"]
 
-    @post(status_code=201)
+    @post(status_code=201, opt=quota("case_create"))
     async def create(
         self,
         data: JSONBody[CaseCreate],

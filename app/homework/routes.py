@@ -24,6 +24,7 @@ from app.homework.schemas import (
     TodayOut,
 )
 from app.homework.service import HomeworkService
+from app.quotas import quota
 
 From = Annotated[date | None, QueryParameter(name="from")]
 To = Annotated[date | None, QueryParameter(name="to")]
@@ -119,7 +120,7 @@ class HomeworkController(Controller):
         """New content, schedule, end, who ticks, or status; the past weeks keep theirs."""
         return await homework.update(principal, task_id, data, address)
 
-    @put("/{task_id:uuid}/ticks/{day:date}")
+    @put("/{task_id:uuid}/ticks/{day:date}", opt=quota("homework_tick"))
     async def tick(
         self,
         task_id: FromPath[UUID],
@@ -132,7 +133,7 @@ class HomeworkController(Controller):
         tick, created = await homework.tick(principal, task_id, day, data)
         return Response(tick, status_code=201 if created else 200)
 
-    @delete("/{task_id:uuid}/ticks/{day:date}", status_code=204)
+    @delete("/{task_id:uuid}/ticks/{day:date}", status_code=204, opt=quota("homework_tick"))
     async def undo(
         self,
         task_id: FromPath[UUID],

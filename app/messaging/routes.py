@@ -25,6 +25,7 @@ from app.messaging.schemas import (
     ThreadOut,
 )
 from app.messaging.service import MessagingService
+from app.quotas import quota
 
 
 class ThreadController(Controller):
@@ -57,7 +58,7 @@ class ThreadController(Controller):
         """The devices a message to this thread must be encrypted for."""
         return await messaging.thread_devices(principal, thread_id)
 
-    @post("/threads/{thread_id:uuid}/messages", status_code=201)
+    @post("/threads/{thread_id:uuid}/messages", status_code=201, opt=quota("message_send"))
     async def send(
         self,
         thread_id: FromPath[UUID],
@@ -113,6 +114,7 @@ class AttachmentController(Controller):
     @post(
         "/threads/{thread_id:uuid}/attachments",
         status_code=201,
+        opt=quota("attachment_upload"),
         request_max_body_size=None,  # streamed; AttachmentService enforces its own limit
     )
     async def upload(

@@ -30,6 +30,7 @@ from app.core.wire import find_out_of_range
 from app.realtime import bus as busmod
 from app.realtime import store
 from app.realtime.bus import Bus
+from app.realtime.leases import SocketLeases
 from app.realtime.schemas import (
     CLOSE_GOING_AWAY,
     CLOSE_IDLE,
@@ -38,6 +39,7 @@ from app.realtime.schemas import (
     CLOSE_RESYNC,
     CLOSE_REVOKED,
     CLOSE_TICKET_INVALID,
+    CLOSE_TOO_BIG,
     ErrorOut,
     EventOut,
     Hello,
@@ -215,8 +217,16 @@ class Connection:
 
 
 class Gateway:
-    def __init__(self, settings: Settings, db: Database, bus: Bus, tickets: TicketService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        bus: Bus,
+        tickets: TicketService,
+        leases: SocketLeases,
+    ) -> None:
         self.settings = settings
+        self.leases = leases
         self.prefix = settings.redis_prefix
         self.db = db
         self.bus = bus
@@ -307,6 +317,8 @@ class Gateway:
             await socket.close(CLOSE_GOING_AWAY, "going_away")
             return
         conn = Connection(self, socket, principal)
+        if not await self._lease(conn):
+            return
         await self._register(conn)
         try:
             s = self.settings
@@ -320,6 +332,7 @@ class Gateway:
             await self._receive_loop(conn)
         finally:
             await self._unregister(conn)
+            await self._release(conn)
             conn._queue.clear()
             flusher = conn._flusher
             if flusher is not None:
@@ -332,7 +345,9 @@ class Gateway:
         while True:
             try:
                 message = await socket.receive()
-            except WebSocketDisconnect:
+            except WebSocketDisconnect as exc:
+                if exc.code == CLOSE_TOO_BIG:  # uvicorn refused a frame over ws_max_size
+                    await self.tickets.strike(conn.principal)
                 return
             if message["type"] != "websocket.receive":
                 return
@@ -352,12 +367,13 @@ class Gateway:
                 continue
             size = len(text) if text.isascii() else len(text.encode())
             if size > s.ws_max_frame_bytes:
-                conn.push(
-                    ErrorOut(
-                        code="frame_too_large",
-                        detail=f"A frame may be at most {s.ws_max_frame_bytes} bytes",
-                    )
-                )
+                # as uvicorn does past ws_max_size (the same number): close, and count
+                # a strike against the device's next tickets
+                await self.tickets.strike(conn.principal)
+                limit = s.ws_max_frame_bytes
+                detail = f"A frame may be at most {limit} bytes"
+                conn.push(ErrorOut(code="frame_too_large", detail=detail))
+                conn.close(CLOSE_TOO_BIG, "frame_too_large", drop_queued=False)
                 continue
             frame = self._decode(conn, text)
             if frame is not None:
@@ -431,6 +447,27 @@ class Gateway:
                 await self.bus.subscribe(conn.channel)
             except Exception as exc:  # the bus retries; the heartbeat still protects
                 log.warning("bus subscribe failed", extra={"error_type": type(exc).__name__})
+
+    async def _lease(self, conn: Connection) -> bool:
+        """Take the connection's lease under its device and user; close it if either
+        holds its most already. Without Redis the count is this instance's (fail open)."""
+        s, p = self.settings, conn.principal
+        try:
+            full = await self.leases.acquire(
+                conn.id, p.device_id, p.user_id, s.ws_sockets_per_device, s.ws_sockets_per_user
+            )
+        except Exception as exc:
+            log.warning("socket lease failed", extra={"error_type": type(exc).__name__})
+            full = None
+        if full is None:
+            return True
+        log.warning("too many sockets", extra={"kind": full, "device_id": str(p.device_id)})
+        await conn.socket.close(CLOSE_RATE_LIMITED, f"too_many_sockets_per_{full}")
+        return False
+
+    async def _release(self, conn: Connection) -> None:
+        with contextlib.suppress(Exception):
+            await self.leases.release(conn.id, conn.device_id, conn.principal.user_id)
 
     async def _unregister(self, conn: Connection) -> None:
         conns = self._by_channel.get(conn.channel)
@@ -524,6 +561,10 @@ class Gateway:
         devices = {c.device_id for c in conns if not c.closing}
         if not devices:
             return
+        try:
+            await self.leases.renew([(c.id, c.device_id, c.principal.user_id) for c in conns])
+        except Exception as exc:
+            log.warning("socket lease renewal failed", extra={"error_type": type(exc).__name__})
         async with self.db.read() as db:
             live = await store.live_devices(db, devices)
         for conn in conns:
