@@ -47,6 +47,7 @@ from app.notifications.routes import (
     QuietHoursController,
     calendar_feed,
 )
+from app.openapi import document_problems
 from app.quotas import quota_guard
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
@@ -151,4 +152,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    document_problems(app)
     return app
