@@ -345,11 +345,11 @@ class Gateway:
         while True:
             try:
                 message = await socket.receive()
-            except WebSocketDisconnect as exc:
-                if exc.code == CLOSE_TOO_BIG:  # uvicorn refused a frame over ws_max_size
-                    await self.tickets.strike(conn.principal)
+            except WebSocketDisconnect:
                 return
             if message["type"] != "websocket.receive":
+                if message.get("code") == CLOSE_TOO_BIG:  # uvicorn: a frame over ws_max_size
+                    await self.tickets.strike(conn.principal)
                 return
             now = time.monotonic()
             conn.last_received = now
