@@ -196,22 +196,23 @@ def build_parser() -> argparse.ArgumentParser:
     purge = sub.add_parser("purge", help="delete expired messages and attachments now")
     purge.set_defaults(func=cmd_purge)
 
-    sub.add_parser(
+    client = sub.add_parser(
         "client",
         help="a device in the terminal: login, threads, send, read (kaari client --help)",
         add_help=False,
     )
+    client.add_argument("rest", nargs=argparse.REMAINDER)
+    client.set_defaults(func=cmd_client_elsewhere)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["client"]:
-        # the reference client (client/) has its own commands; only the console
-        # script joins the two, the server code never imports the client
-        from client.cli import main as client_main
+def cmd_client_elsewhere(args: argparse.Namespace) -> int:
+    """Listed for ``kaari --help``; the console script (kaari_entry.py) routes ``client``
+    to the reference client before this parser sees it."""
+    raise ConfigError("the reference client runs as `kaari client …` (or python -m kaari_entry)")
 
-        return client_main(argv[1:])
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -36,6 +36,22 @@ def _is_turn_host(host: str) -> bool:
     return len(host) <= 253 and all(_DNS_LABEL.match(label) for label in labels)
 
 
+def _is_allowed_push_host(entry: str) -> bool:
+    """A DNS name, or ``*.`` and one (an entry of KAARI_PUSH_ALLOWED_HOSTS)."""
+    name = entry[2:] if entry.startswith("*.") else entry
+    return bool(name) and all(_DNS_LABEL.match(label) for label in name.split("."))
+
+
+def _is_server_name(name: str) -> bool:
+    """A Matrix server name: a DNS name or address, optionally ``:port`` (no path)."""
+    host, sep, port = name.rpartition(":") if not name.endswith("]") else (name, "", "")
+    if not sep:
+        host = name
+    elif not (port.isdigit() and 0 < int(port) < 65536):
+        return False
+    return len(name) <= 230 and _is_turn_host(host)
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which variable and why."""
 
@@ -53,6 +69,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_DATA_DIR: where the SQLite file and blobs live by default."""
     secret_key: str = DEV_SECRET_KEY
     """KAARI_SECRET_KEY: at least 32 characters; keys the HMAC of pairing codes and IP hashes."""
+    server_name: str = ""
+    """KAARI_SERVER_NAME: the Matrix server name in user and room ids (``@<uuid>:<name>``);
+    required in production, ``localhost`` in development when empty."""
+    room_event_retention_days: int = 730
+    """KAARI_ROOM_EVENT_RETENTION_DAYS: how long room events (the rooms' history) are kept:
+    by default a therapy period (up to a year) plus a year."""
+    to_device_retention_days: int = 30
+    """KAARI_TO_DEVICE_RETENTION_DAYS: unacknowledged to-device messages expire after this."""
     host: str = "127.0.0.1"
     """KAARI_HOST: address ``kaari serve`` binds to."""
     port: int = 8000
@@ -69,12 +93,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_ARGON2_PARALLELISM: argon2id lanes."""
     password_hash_workers: int = 0
     """KAARI_PASSWORD_HASH_WORKERS: threads hashing passwords; 0 = one fewer than the cores."""
-    login_max_failures_per_account: int = 5
-    """KAARI_LOGIN_MAX_FAILURES_PER_ACCOUNT: failed logins per account within the window."""
+    login_max_failures_per_address: int = 5
+    """KAARI_LOGIN_MAX_FAILURES_PER_ADDRESS: failed sign-ins into one account from one
+    address within the window; then that address (only) is refused for that account (429)."""
+    login_slowdown_after_failures: int = 20
+    """KAARI_LOGIN_SLOWDOWN_AFTER_FAILURES: failed sign-ins into one account from all
+    addresses within the window after which every attempt on it is slowed (never refused:
+    a stranger cannot lock the owner out)."""
+    login_max_delay_seconds: float = 10.0
+    """KAARI_LOGIN_MAX_DELAY_SECONDS: the longest added delay of a slowed sign-in (0.5 s at
+    the threshold, doubling with each further failure up to this)."""
     login_max_attempts_per_ip: int = 30
     """KAARI_LOGIN_MAX_ATTEMPTS_PER_IP: login, invite and pairing tries per address per window."""
     login_window_seconds: int = 900
-    """KAARI_LOGIN_WINDOW_SECONDS: the rate-limit window for the two limits above."""
+    """KAARI_LOGIN_WINDOW_SECONDS: the rate-limit window for the limits above."""
     invite_ttl_hours: int = 72
     """KAARI_INVITE_TTL_HOURS: how long an invite code stays valid."""
     pairing_ttl_seconds: int = 600
@@ -134,6 +166,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_WS_OVERSIZE_STRIKES: frames over KAARI_WS_MAX_FRAME_BYTES (each closes its socket
     with 1009) a device may send per hour before its WebSocket tickets are refused (429)
     for the rest of that hour."""
+    bus_resync_seconds: float = 2.0
+    """KAARI_BUS_RESYNC_SECONDS: while the event bus (Redis) is unreachable, every socket
+    re-reads its mailbox this often, so messages still arrive within seconds."""
     blob_dir: str = ""
     """KAARI_BLOB_DIR: where encrypted attachment blobs are stored; empty = data_dir/blobs."""
     attachment_max_bytes: int = 26_214_400
@@ -184,6 +219,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     vapid_subject: str = ""
     """KAARI_VAPID_SUBJECT: a ``mailto:`` or ``https:`` contact the push services may use;
     required in production."""
+    push_allowed_hosts: str = ""
+    """KAARI_PUSH_ALLOWED_HOSTS: the push services the server sends to, comma-separated
+    (``fcm.googleapis.com`` is that host and its subdomains, ``*.notify.windows.com`` only
+    the subdomains); empty = any host whose every address is public."""
+    push_allow_loopback: bool = False
+    """KAARI_PUSH_ALLOW_LOOPBACK: development only: push endpoints on a loopback host (any
+    port, http too) are accepted, for a local push-service stand-in; refused in production."""
     notify_gateway_url: str = ""
     """KAARI_NOTIFY_GATEWAY_URL: the HTTP gateway that sends e-mail and SMS notices
     (docs/notifications.md); empty = e-mail and SMS are off."""
@@ -200,13 +242,33 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     homework_digest_minutes: float = 60.0
     """KAARI_HOMEWORK_DIGEST_MINUTES: a therapist gets at most one push per case in this
     time about the homework ticked (the live event goes at once)."""
+    public_url: str = ""
+    """KAARI_PUBLIC_URL: the web app's address (``https://kaari.example.fi``), the base of
+    password reset links; required (https) in production when e-mail is on,
+    ``http://localhost:8000`` when empty in development."""
+    password_reset_ttl_minutes: int = 30
+    """KAARI_PASSWORD_RESET_TTL_MINUTES: a reset link works once, for this long (5 to 1440)."""
+    password_reset_max_per_address: int = 10
+    """KAARI_PASSWORD_RESET_MAX_PER_ADDRESS: reset requests (and completions) per client
+    address per hour; the same limit applies to each e-mail address at a fifth of it."""
     test_clock_start: str = ""
     """KAARI_TEST_CLOCK_START: development only: the server's clock starts at this RFC 3339
     instant and runs on from the process start (scenario tests of reminders)."""
+    metrics_token: str = ""
+    """KAARI_METRICS_TOKEN: the bearer token ``/metrics`` requires; in production
+    ``/metrics`` answers 404 while it is unset (docs/operations.md "Metrics")."""
+    insecure_test_hashing: bool = False
+    """KAARI_INSECURE_TEST_HASHING: development only (the test suite): argon2id parameters
+    below OWASP's minimum are accepted, so that a test hashes in a millisecond; refused
+    in production."""
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def matrix_server_name(self) -> str:
+        return self.server_name or "localhost"
 
     @property
     def effective_database_url(self) -> str:
@@ -240,8 +302,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError("KAARI_SECRET_KEY must be set in production")
             if len(self.secret_key) < 32:
                 raise ConfigError("KAARI_SECRET_KEY must be at least 32 characters")
-        if self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2:
+            if self.metrics_token and len(self.metrics_token) < 32:
+                raise ConfigError("KAARI_METRICS_TOKEN must be at least 32 characters")
+        below_owasp = self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2
+        if below_owasp and (self.is_production or not self.insecure_test_hashing):
             raise ConfigError("argon2id parameters below OWASP's minimum (m=19456 KiB, t=2)")
+        if self.insecure_test_hashing and self.is_production:
+            raise ConfigError("KAARI_INSECURE_TEST_HASHING is for development only")
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism or self.argon2_time_cost < 1:
+            raise ConfigError("argon2id needs at least 8 KiB per lane and one iteration")
         if self.password_hash_workers < 0:
             raise ConfigError("KAARI_PASSWORD_HASH_WORKERS must be 0 (automatic) or more")
         if self.argon2_parallelism < 1:
@@ -251,7 +320,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not (0 < self.port < 65536):
             raise ConfigError("KAARI_PORT must be between 1 and 65535")
         for name in (
-            "login_max_failures_per_account",
+            "login_max_failures_per_address",
+            "login_slowdown_after_failures",
+            "login_max_delay_seconds",
             "login_max_attempts_per_ip",
             "login_window_seconds",
             "invite_ttl_hours",
@@ -277,8 +348,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_sockets_per_device",
             "ws_sockets_per_user",
             "ws_oversize_strikes",
+            "bus_resync_seconds",
             "attachment_max_bytes",
             "message_retention_days",
+            "room_event_retention_days",
+            "to_device_retention_days",
             "purge_interval_seconds",
             "room_seat_grace_seconds",
             "room_max_participants",
@@ -297,6 +371,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("KAARI_ROOM_OPEN_BEFORE_MINUTES and _GRACE_MINUTES must be >= 0")
         self._check_rtc()
         self._check_notifications()
+        if self.is_production and not self.server_name:
+            raise ConfigError("KAARI_SERVER_NAME must be set in production")
+        if self.server_name and not _is_server_name(self.server_name):
+            raise ConfigError("KAARI_SERVER_NAME must be a host name, optionally with :port")
         return self
 
     def _check_notifications(self) -> None:
@@ -307,8 +385,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError("KAARI_VAPID_SUBJECT must be set in production")
             if self.test_clock_start:
                 raise ConfigError("KAARI_TEST_CLOCK_START is for development only")
+            if self.push_allow_loopback:
+                raise ConfigError("KAARI_PUSH_ALLOW_LOOPBACK is for development only")
             if self.notify_gateway_url and not self.notify_gateway_url.startswith("https://"):
                 raise ConfigError("KAARI_NOTIFY_GATEWAY_URL must be https:// in production")
+            if self.notify_gateway_url and not self.public_url.startswith("https://"):
+                raise ConfigError(
+                    "KAARI_PUBLIC_URL must be an https:// URL in production (reset links)"
+                )
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError("KAARI_PUBLIC_URL must be an http(s):// URL")
+        if not 5 <= self.password_reset_ttl_minutes <= 1440:
+            raise ConfigError("KAARI_PASSWORD_RESET_TTL_MINUTES must be 5 to 1440")
+        if self.password_reset_max_per_address < 5:
+            raise ConfigError("KAARI_PASSWORD_RESET_MAX_PER_ADDRESS must be at least 5")
+        for entry in self.push_allowed_hosts.split(","):
+            name = entry.strip().lower().rstrip(".")
+            if entry.strip() and not _is_allowed_push_host(name):
+                raise ConfigError(
+                    "KAARI_PUSH_ALLOWED_HOSTS must be host names (or *.domain), comma-separated"
+                )
         if self.vapid_subject and not self.vapid_subject.startswith(("mailto:", "https://")):
             raise ConfigError("KAARI_VAPID_SUBJECT must be a mailto: or https: URL")
         if self.notify_gateway_url and not self.notify_gateway_url.startswith(

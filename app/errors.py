@@ -19,9 +19,13 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from app.core.errors import KaariError
+from app.core.errors import OUTAGES, KaariError, Unavailable
+from app.core.matrix import ERRCODES
 
 PROBLEM_JSON = "application/problem+json"
+#: the Matrix-shaped device API (docs/matrix-api.md): errors there also carry Matrix's
+#: ``errcode`` and ``error`` and go out as application/json, which every Matrix SDK parses
+MATRIX_PREFIX = "/_matrix/"
 log = logging.getLogger("kaari.errors")
 
 
@@ -44,7 +48,20 @@ def problem(
     }
     if extra:
         body.update(extra)
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    media_type = PROBLEM_JSON
+    if instance.startswith(MATRIX_PREFIX):
+        body.setdefault("errcode", _matrix_errcode(status, code))
+        body["error"] = detail
+        media_type = "application/json"
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
+
+
+def _matrix_errcode(status: int, code: str) -> str:
+    if status == 401 and code == "unauthenticated":
+        return "M_MISSING_TOKEN"
+    if code == "validation_error":
+        return "M_BAD_JSON"
+    return ERRCODES.get(status, "M_UNKNOWN")
 
 
 def answer_status(exc: BaseException) -> int:
@@ -132,6 +149,15 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem(status, code, title, detail, request.url.path, dict(exc.headers or {}))
 
 
+def _outage(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Redis unreachable where no per-instance stand-in is safe: 503, try again shortly.
+    log.warning(
+        "shared service unavailable",
+        extra={"error_type": type(exc).__name__, "route": request.scope.get("path_template")},
+    )
+    return _kaari_error(request, Unavailable())
+
+
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     _log_server_error(request, exc, HTTP_500_INTERNAL_SERVER_ERROR)
     return problem(
@@ -147,6 +173,7 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     KaariError: _kaari_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    **dict.fromkeys(OUTAGES, _outage),
     Exception: _internal_error,
 }
 

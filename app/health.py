@@ -22,7 +22,10 @@ def health() -> dict[str, str]:
 
 @get("/ready", opt=PUBLIC, tags=["operations"])
 async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, object]]:
-    """The database (and Redis, when configured) answer; 503 otherwise."""
+    """200 ``ok``; 200 ``degraded`` while Redis is unreachable (this instance still
+    serves: per-instance rate limits, sockets resynced from the database; taking every
+    instance out of rotation would turn a Redis outage into a full one); 503
+    ``unavailable`` when the database does not answer."""
     checks: dict[str, str] = {}
     try:
         await asyncio.wait_for(runtime.db.ping(), timeout=3)
@@ -34,11 +37,16 @@ async def ready(runtime: NamedDependency[Runtime]) -> Response[dict[str, object]
         try:
             await asyncio.wait_for(runtime.redis.ping(), timeout=3)
             checks["redis"] = "ok"
-        except Exception as exc:
-            log.warning("redis not ready", extra={"error_type": type(exc).__name__})
+        except Exception:  # the bus and the limiter log the outage once, not each probe
             checks["redis"] = "unavailable"
-    ok = all(v == "ok" for v in checks.values())
-    return Response(
-        {"status": "ok" if ok else "unavailable", "checks": checks},
-        status_code=200 if ok else 503,
-    )
+        checks["bus"] = "ok" if runtime.bus.healthy else "degraded"
+        # without Redis the limits are per instance; with it back they are shared again
+        # from the next request on (app/ratelimit.py tries Redis every few seconds)
+        checks["rateLimits"] = "ok" if checks["redis"] == "ok" else "degraded"
+    if checks["database"] != "ok":
+        status, code = "unavailable", 503
+    elif any(v != "ok" for v in checks.values()):
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return Response({"status": status, "checks": checks}, status_code=code)

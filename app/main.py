@@ -15,6 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app.accounts.auth import TokenAuthMiddleware
+from app.accounts.recovery_routes import ChildDeviceController, RecoveryController
 from app.accounts.routes import (
     AuthController,
     CaseAccessController,
@@ -28,7 +29,7 @@ from app.appointments.routes import (
     CancellationController,
     CaseAppointmentController,
 )
-from app.cases.routes import CaseController
+from app.cases.routes import CaseController, OrgCaseController
 from app.config import Settings
 from app.core.body import StrictRequest
 from app.core.principal import Principal
@@ -38,8 +39,11 @@ from app.errors import exception_handlers
 from app.headers import security_headers
 from app.health import health, ready
 from app.homework.routes import CaseHomeworkController, HomeworkController, MeHomeworkController
+from app.keys.backup_routes import MatrixBackupController
+from app.keys.matrix_routes import MatrixKeyController
 from app.keys.routes import KeyController
 from app.logs import RequestLogMiddleware
+from app.messaging.matrix_routes import MatrixRoomController
 from app.messaging.routes import AttachmentController, MailboxController, ThreadController
 from app.notifications.routes import (
     MeNotificationController,
@@ -47,6 +51,8 @@ from app.notifications.routes import (
     QuietHoursController,
     calendar_feed,
 )
+from app.observability.endpoint import MetricsMiddleware
+from app.observability.endpoint import metrics as metrics_endpoint
 from app.openapi import document_problems
 from app.quotas import quota_guard
 from app.realtime.routes import TicketController
@@ -100,6 +106,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OrgController,
             CaseController,
             CaseAccessController,
+            RecoveryController,
+            ChildDeviceController,
+            OrgCaseController,
             AppointmentController,
             CaseAppointmentController,
             CancellationController,
@@ -111,6 +120,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             QuietHoursController,
             TicketController,
             KeyController,
+            MatrixKeyController,
+            MatrixRoomController,
+            MatrixBackupController,
             ThreadController,
             MailboxController,
             AttachmentController,
@@ -119,12 +131,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{"BearerToken": []}],
     )
     app = Litestar(
-        route_handlers=[health, ready, api, ws_gateway, calendar_feed, *signaling_public],
+        route_handlers=[
+            health,
+            ready,
+            metrics_endpoint,
+            api,
+            ws_gateway,
+            calendar_feed,
+            *signaling_public,
+        ],
         lifespan=[lifespan],
         dependencies=dependencies,
         exception_handlers=exception_handlers,
         middleware=[
             RequestLogMiddleware,
+            MetricsMiddleware,
             DefineMiddleware(TokenAuthMiddleware, exclude=["^/schema"]),
         ],
         request_max_body_size=settings.max_body_bytes,

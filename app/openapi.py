@@ -19,7 +19,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.routes import HTTPRoute
 
-from app.errors import PROBLEM_JSON
+from app.errors import MATRIX_PREFIX, PROBLEM_JSON
 
 _PARAM_TYPE = re.compile(r"\{(\w+):\w+\}")
 
@@ -93,16 +93,32 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("POST", "/rtc/precall/pass"): {429},
     ("POST", "/rtc/precall/ice-servers"): {401, 429},
     ("POST", "/rtc/precall/offer"): {401, 429, 503},
+    ("POST", "/auth/password-reset"): {429},
+    ("POST", "/auth/password-reset/complete"): {429},
+    # the Matrix-shaped API (docs/matrix-api.md): no key backup yet is a 404
+    ("GET", "/_matrix/client/v3/room_keys/version"): {404},
+    ("GET", "/_matrix/client/v3/room_keys/keys"): {404},
+    ("PUT", "/_matrix/client/v3/room_keys/keys"): {404},
+    ("DELETE", "/_matrix/client/v3/room_keys/keys"): {404},
 }
 
 
-def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """``responses=`` of these error statuses, as problem+json."""
+class MatrixProblem(Problem, omit_defaults=True):
+    """The same problem on the Matrix-shaped API, with Matrix's ``errcode`` and ``error``
+    (as application/json, which every Matrix SDK parses)."""
+
+    errcode: str = "M_UNKNOWN"
+    error: str = ""
+
+
+def problems(*statuses: int, matrix: bool = False) -> dict[int, ResponseSpec]:
+    """``responses=`` of these error statuses, as problem+json (or, on the Matrix-shaped
+    API, as application/json with ``errcode``)."""
     return {
         status: ResponseSpec(
-            data_container=Problem,
+            data_container=MatrixProblem if matrix else Problem,
             description=DESCRIPTIONS[status],
-            media_type=PROBLEM_JSON,
+            media_type="application/json" if matrix else PROBLEM_JSON,
             generate_examples=False,
         )
         for status in statuses
@@ -148,4 +164,5 @@ def document_problems(app: Litestar) -> None:
                 continue
             statuses = statuses_of(handler, route.path)
             own: dict[int, Any] = dict(handler.responses or {})
-            handler.responses = {**problems(*sorted(statuses)), **own}
+            matrix = route.path.startswith(MATRIX_PREFIX)
+            handler.responses = {**problems(*sorted(statuses), matrix=matrix), **own}

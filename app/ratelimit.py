@@ -1,15 +1,30 @@
-"""Fixed-window rate limits, in memory (one instance) or in Redis (shared by instances)."""
+"""Fixed-window rate limits, in memory (one instance) or in Redis (shared by instances).
+
+With Redis configured the limits are shared (``SharedRateLimitStore``); while Redis is
+unreachable they fall back to this instance's memory (each instance then counts on its
+own, so a limit is at most that many times looser), logged once at warning and shown in
+``/ready``, and Redis is tried again every few seconds. Nothing is refused because Redis
+is down.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
 
 from app.core.digests import keyed_digest
-from app.core.errors import RateLimited
+from app.core.errors import OUTAGES, RateLimited
+from app.observability import counters
+
+log = logging.getLogger("kaari.ratelimit")
+T = TypeVar("T")
+#: while Redis is unreachable, it is tried again this often (seconds)
+RETRY_SECONDS = 5.0
 
 
 class RateLimitStore(Protocol):
@@ -89,6 +104,47 @@ class RedisRateLimitStore:
         await self._redis.delete(self._full(key))
 
 
+class SharedRateLimitStore:
+    """Redis, or this instance's memory while Redis is unreachable."""
+
+    def __init__(
+        self, redis: Redis, prefix: str, secret_key: str, retry_seconds: float = RETRY_SECONDS
+    ) -> None:
+        self._shared = RedisRateLimitStore(redis, prefix, secret_key)
+        self._local = MemoryRateLimitStore()
+        self._retry_seconds = retry_seconds
+        self._retry_at = 0.0
+        self.degraded = False
+
+    async def _run(self, op: Callable[[RateLimitStore], Awaitable[T]]) -> T:
+        if time.monotonic() >= self._retry_at:
+            try:
+                result = await op(self._shared)
+            except OUTAGES as exc:
+                self._retry_at = time.monotonic() + self._retry_seconds
+                if not self.degraded:
+                    self.degraded = True
+                    log.warning(
+                        "redis unreachable: rate limits are per instance until it is back",
+                        extra={"error_type": type(exc).__name__},
+                    )
+            else:
+                if self.degraded:
+                    self.degraded = False
+                    log.warning("redis reachable again: rate limits are shared")
+                return result
+        return await op(self._local)
+
+    async def hit(self, key: str, window: int, amount: int = 1) -> tuple[int, int]:
+        return await self._run(lambda store: store.hit(key, window, amount))
+
+    async def peek(self, key: str) -> tuple[int, int]:
+        return await self._run(lambda store: store.peek(key))
+
+    async def reset(self, key: str) -> None:
+        await self._run(lambda store: store.reset(key))
+
+
 class RateLimiter:
     """Named limits over one store; raises ``RateLimited`` with Retry-After when over."""
 
@@ -98,12 +154,14 @@ class RateLimiter:
     async def hit(self, key: str, limit: int, window: int, detail: str | None = None) -> None:
         count, retry_after = await self.store.hit(key, window)
         if count > limit:
+            counters.rate_limited(key)
             raise RateLimited(retry_after, detail)
 
     async def check(self, key: str, limit: int, detail: str | None = None) -> None:
         """Refuse if ``key`` already reached ``limit`` in its window (without counting)."""
         count, retry_after = await self.store.peek(key)
         if count >= limit:
+            counters.rate_limited(key)
             raise RateLimited(retry_after, detail)
 
     async def remaining(self, key: str, limit: int) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,8 @@ from redis.asyncio import Redis
 from app.accounts.passwords import Passwords
 from app.audit.service import Audit
 from app.config import Settings
-from app.ratelimit import MemoryRateLimitStore, RateLimiter, RateLimitStore, RedisRateLimitStore
+from app.observability import counters
+from app.ratelimit import MemoryRateLimitStore, RateLimiter, RateLimitStore, SharedRateLimitStore
 from app.realtime.bus import Bus
 from app.realtime.buses import make_bus
 from app.realtime.gateway import Gateway
@@ -48,7 +50,7 @@ class Runtime:
         store: RateLimitStore
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-            store = RedisRateLimitStore(redis, settings.redis_prefix, settings.secret_key)
+            store = SharedRateLimitStore(redis, settings.redis_prefix, settings.secret_key)
         else:
             store = MemoryRateLimitStore()
         passwords = await asyncio.to_thread(
@@ -108,12 +110,16 @@ class Runtime:
 
 async def _periodic(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
     while True:
+        started = time.perf_counter()
         try:
             await job()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            counters.job_failed(name, time.perf_counter() - started)
             log.warning(
                 "background job failed", extra={"route": name, "error_type": type(exc).__name__}
             )
+        else:
+            counters.job_succeeded(name, time.perf_counter() - started)
         await asyncio.sleep(seconds)

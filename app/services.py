@@ -18,23 +18,35 @@ from dataclasses import dataclass
 from app.accounts.invites import InviteService
 from app.accounts.orgs import OrgService
 from app.accounts.pairing import PairingService
+from app.accounts.recovery import Recovery
 from app.accounts.service import AccountService
 from app.appointments.accounting import sessions_used
 from app.appointments.cancellations import CancellationService
 from app.appointments.reminder_facts import ReminderFacts
 from app.appointments.service import AppointmentService
+from app.cases.access_log import AccessLog
+from app.cases.handover import Handover
 from app.cases.service import CaseService
 from app.config import Settings
 from app.core.fanout import FanOut
+from app.core.matrix import MatrixIds
 from app.core.time import Clock, utcnow
 from app.homework.nudges import HomeworkNudges
 from app.homework.service import HomeworkService
+from app.keys.backup import KeyBackup
+from app.keys.cross_signing import CrossSigning
+from app.keys.directory import KeyDirectory
 from app.keys.service import KeyService
 from app.messaging.attachments import AttachmentService
 from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
+from app.messaging.matrix_delivery import MatrixSyncDelivery
+from app.messaging.rooms import RoomService
 from app.messaging.service import MessagingService
+from app.messaging.sync import SyncService
+from app.messaging.to_device import ToDeviceService
 from app.notifications.calendar import CalendarService
+from app.notifications.egress import PushGuard
 from app.notifications.outbox import Outbox
 from app.notifications.reminders import Reminders
 from app.notifications.service import Notifications
@@ -54,8 +66,17 @@ class Services:
     invites: InviteService
     pairing: PairingService
     cases: CaseService
+    access_log: AccessLog
+    recovery: Recovery
+    handover: Handover
     keys: KeyService
+    key_directory: KeyDirectory
+    cross_signing: CrossSigning
+    key_backup: KeyBackup
     messaging: MessagingService
+    rooms: RoomService
+    to_device: ToDeviceService
+    sync: SyncService
     attachments: AttachmentService
     appointments: AppointmentService
     cancellations: CancellationService
@@ -74,14 +95,18 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
     """Every service, once, from the instance's shared parts; ``clock`` is what every
     rule reads as now."""
     db, settings, audit, notifier = runtime.db, runtime.settings, runtime.audit, runtime.notifier
-    keys = KeyService(db, audit, notifier, runtime.limiter)
+    ids = MatrixIds(settings.matrix_server_name)
+    key_directory = KeyDirectory(db, audit, notifier, runtime.limiter, ids)
+    keys = KeyService(db, audit, notifier, runtime.limiter, key_directory)
     accounts = AccountService(
         db, settings, runtime.passwords, runtime.limiter, audit, notifier, keys
     )
+    cross_signing = CrossSigning(db, audit, key_directory, accounts, ids)
     orgs = OrgService(db, audit, notifier, keys)
     cases = CaseService(db, audit, accounts, sessions_used)
-    outbox = Outbox(db, settings, load_vapid(settings), clock)
-    notifications = Notifications(db, settings, audit, cases, clock, outbox.wake)
+    guard = PushGuard.from_settings(settings)
+    outbox = Outbox(db, settings, load_vapid(settings), clock, guard)
+    notifications = Notifications(db, settings, audit, cases, clock, guard, outbox.wake)
     fanout = FanOut(accounts, notifications, notifier)
     appointments = AppointmentService(db, audit, cases, fanout, clock)
     cancellations = CancellationService(db, audit, cases, fanout, clock)
@@ -90,6 +115,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications
     )
     messaging = MessagingService(db, settings, cases, keys, notifier)
+    rooms = RoomService(db, settings, cases, key_directory, notifier, ids)
     signaling = Signaling.start(
         settings,
         runtime.limiter,
@@ -106,8 +132,19 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         invites=InviteService(db, settings, runtime.passwords, runtime.limiter, audit, cases),
         pairing=PairingService(db, settings, runtime.limiter, audit, cases),
         cases=cases,
+        access_log=AccessLog(db, cases, audit),
+        recovery=Recovery(
+            db, settings, runtime.passwords, runtime.limiter, audit, accounts, cases, notifications
+        ),
+        handover=Handover(db, audit, cases, accounts, fanout),
         keys=keys,
+        key_directory=key_directory,
+        cross_signing=cross_signing,
+        key_backup=KeyBackup(db),
         messaging=messaging,
+        rooms=rooms,
+        to_device=ToDeviceService(db, settings, key_directory, notifier, ids),
+        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids),
         attachments=AttachmentService(db, settings, runtime.blobs, messaging, runtime.limiter),
         appointments=appointments,
         cancellations=cancellations,
@@ -126,6 +163,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
 def install_sockets(runtime: Runtime, services: Services) -> None:
     """The WebSocket handlers of the domains that speak on the socket."""
     MailboxDelivery(services.messaging, runtime.settings.ws_queue_frames).install(runtime.gateway)
+    MatrixSyncDelivery(services.sync).install(runtime.gateway)
 
 
 async def start_jobs(runtime: Runtime, services: Services) -> None:

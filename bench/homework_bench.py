@@ -36,7 +36,7 @@ import httpx
 import msgspec
 import sqlalchemy as sa
 
-from app.appointments.series import local_date
+from app.core.time import local_date
 from app.homework.schedule import Plan, Segment, plan_to_json, rule_to_json, validate_rule
 from app.storage.engine import make_engine
 from app.storage.schema import homework_tasks, homework_ticks

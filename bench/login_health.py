@@ -50,7 +50,8 @@ async def main() -> None:
             "KAARI_DATA_DIR": str(tmp),
             "KAARI_LOG_LEVEL": "WARNING",
             "KAARI_LOGIN_MAX_ATTEMPTS_PER_IP": "1000000",
-            "KAARI_LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000",
+            "KAARI_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000000",
+            "KAARI_LOGIN_SLOWDOWN_AFTER_FAILURES": "1000000",
         },
         tmp / "server.log",
     )

@@ -241,13 +241,3 @@ class Api:
     def homework_today(self) -> dict[str, Any]:
         result: dict[str, Any] = self.get("/me/homework/today")
         return result
-
-    def homework_reminder(self, case_id: UUID | str) -> dict[str, Any]:
-        result: dict[str, Any] = self.get(f"/cases/{case_id}/homework/reminder")
-        return result
-
-    def set_homework_reminder(self, case_id: UUID | str, time: str | None) -> dict[str, Any]:
-        result: dict[str, Any] = self.request(
-            "PUT", f"/cases/{case_id}/homework/reminder", json={"time": time}
-        ).json()
-        return result

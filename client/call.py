@@ -17,8 +17,8 @@ then builds one ``RTCPeerConnection`` per admitted peer (a mesh):
   refused (``hangup`` with reason ``sdp_signature_invalid``) and never applied, so a
   relay that swaps a fingerprint cannot sit in the middle.
 * aiortc gathers every candidate before ``setLocalDescription`` returns, so the SDP
-  already holds them (no trickle ``candidate`` messages are sent; received ones are
-  applied).
+  already holds them (no trickle ``candidate`` messages are sent, and received ones
+  are not applied: a peer's candidates must be in its SDP).
 """
 
 from __future__ import annotations

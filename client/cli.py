@@ -10,21 +10,15 @@
     kaari client logout
 
 The profile directory (``--profile``, ``KAARI_CLIENT_HOME``, default ``~/.kaari-client``)
-holds the device's encrypted key store and a random 32-byte key for it in ``secret``
-(mode 0600, like an SSH key): whoever can read the profile can read the messages.
+holds the device's encrypted key store and its key (:mod:`client.cli_profile`).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import getpass
-import json
 import mimetypes
 import os
-import secrets
-import shutil
 import socket
 import sys
 from collections.abc import Iterator
@@ -34,7 +28,9 @@ from typing import Any
 
 import httpx
 
+from client import cli_homework
 from client.api import Api, ApiError
+from client.cli_profile import CliError, Profile, open_messenger
 from client.device import Device
 from client.homework import HomeworkError
 from client.live import DeviceRevoked, Live
@@ -43,74 +39,6 @@ from crypto.errors import CryptoError, StoreError
 from crypto.payloads import AttachmentPointer, ReadReceipt, TextMessage
 
 CHUNK = 64 * 1024
-
-
-class CliError(Exception):
-    pass
-
-
-class Profile:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @property
-    def config_path(self) -> Path:
-        return self.root / "profile.json"
-
-    def exists(self) -> bool:
-        return self.config_path.exists()
-
-    def config(self) -> dict[str, Any]:
-        if not self.exists():
-            raise CliError("Not signed in: run `kaari client login` first")
-        data: dict[str, Any] = json.loads(self.config_path.read_text())
-        return data
-
-    def secret(self) -> bytes:
-        return bytes.fromhex((self.root / "secret").read_text().strip())
-
-    def lock(self) -> None:
-        """Hold the profile for this process: two processes on one key store would
-        each write back their own copy of the ratchets and lose messages."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = (self.root / "lock").open("a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise CliError(f"The profile {self.root} is in use by another kaari client") from None
-        self._lock = handle  # released when the process ends
-
-    def create(self, server: str, user_id: str, device_id: str) -> bytes:
-        key = secrets.token_bytes(32)
-        path = self.root / "secret"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key.hex())
-        config = {"server": server, "userId": user_id, "deviceId": device_id}
-        self.config_path.write_text(json.dumps(config))
-        return key
-
-    def device_dir(self) -> Path:
-        return self.root / "device"
-
-    def remove(self) -> None:
-        """Delete what this profile holds (only its own files)."""
-        shutil.rmtree(self.device_dir(), ignore_errors=True)
-        for name in ("secret", "profile.json", "lock"):
-            (self.root / name).unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            self.root.rmdir()  # only if nothing else is in it
-
-
-def _open(profile: Profile) -> tuple[Messenger, dict[str, Any]]:
-    config = profile.config()
-    device = Device.open(profile.device_dir(), profile.secret())
-    token = device.get_record("session.token")
-    if token is None:
-        raise CliError("Not signed in: run `kaari client login` first")
-    api = Api(config["server"], token=token.decode())
-    return Messenger(api, device), config
 
 
 def _thread(messenger: Messenger, wanted: str) -> dict[str, Any]:
@@ -169,7 +97,7 @@ def cmd_login(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_threads(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     for t in messenger.api.threads():
         who = "family: guardians and therapists" if t["kind"] == "family" else "with the child"
         print(f"{t['id']}  {t['childName'] or 'case'} — {who}")
@@ -177,7 +105,7 @@ def cmd_threads(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_send(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     thread = _thread(messenger, args.thread)
     messenger.top_up()
     result = messenger.send_text(thread["id"], args.text)
@@ -193,7 +121,7 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
 
 
 def cmd_send_file(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     thread = _thread(messenger, args.thread)
     path = Path(args.path)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -204,7 +132,7 @@ def cmd_send_file(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_read(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     messenger.top_up()
     if args.wait > 0:
         live = Live(messenger)
@@ -223,7 +151,7 @@ def cmd_read(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_save_file(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     for message in messenger.history():
         if message.message_id == args.message_id and isinstance(message.payload, AttachmentPointer):
             target = Path(args.path)
@@ -241,7 +169,7 @@ def cmd_save_file(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_logout(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     try:
         messenger.api.logout()
     except ApiError as exc:
@@ -282,8 +210,6 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("path")
     save.set_defaults(func=cmd_save_file)
     sub.add_parser("logout", help="sign out and delete this profile").set_defaults(func=cmd_logout)
-    from client import cli_homework  # imports this module: registered once both are loaded
-
     cli_homework.add_parser(sub)
     return parser
 

@@ -19,7 +19,7 @@ import argparse
 from datetime import date
 from typing import Any
 
-from client.cli import CliError, Profile, _open
+from client.cli_profile import CliError, Profile, open_messenger
 from client.homework import Homework, Schedule, Task
 from client.messenger import Messenger
 
@@ -68,7 +68,7 @@ def _schedule(args: argparse.Namespace) -> Schedule:
 
 
 def cmd_assign(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     case = _case(messenger, args.case)
     messenger.top_up()
     task = Homework(messenger).assign(
@@ -89,7 +89,7 @@ def cmd_assign(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_list(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     case = _case(messenger, args.case)
     homework = Homework(messenger)
     homework.keep_keys_shared(case["id"])  # a device that joined since can read them too
@@ -104,7 +104,7 @@ def cmd_list(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_today(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     today = Homework(messenger).today()
     print(f"Today, {today.day}:")
     for t in today.tasks:
@@ -118,7 +118,7 @@ def cmd_today(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_tick(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     homework = Homework(messenger)
     task = _task(homework, args.task)
     messenger.top_up()
@@ -128,7 +128,7 @@ def cmd_tick(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_undo(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     homework = Homework(messenger)
     task = _task(homework, args.task)
     homework.undo(task.id, args.day)
@@ -144,7 +144,7 @@ def _latest(weeks: list[dict[str, Any]]) -> str:
 
 
 def cmd_progress(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = _open(profile)
+    messenger, _ = open_messenger(profile)
     case = _case(messenger, args.case)
     homework = Homework(messenger)
     homework.keep_keys_shared(case["id"])

@@ -2,12 +2,13 @@
 
 A :class:`Device` owns an encrypted key store on disk (see
 :mod:`client.keystore`), its Olm account, its pairwise Olm sessions (per peer
-device, one record per session), its Megolm sessions per case, and
-duplicate-detection tags. Every state change is persisted (one SQLite
-transaction, one fsync) before a ciphertext or plaintext is handed out, so a
-crash never reuses a ratchet step or loses a received message's session. A
-decrypt writes only the Olm session record that changed and two small tags
-(ciphertext, message id), not the whole duplicate history.
+device, one record per session), the peer devices it has seen, and
+duplicate-detection tags; its Megolm sessions per case are
+:attr:`Device.cases` (:mod:`client.case_sessions`). Every state change is
+persisted (one SQLite transaction, one fsync) before a ciphertext or plaintext
+is handed out, so a crash never reuses a ratchet step or loses a received
+message's session. A decrypt writes only the Olm session record that changed
+and two small tags (ciphertext, message id), not the whole duplicate history.
 
 The HTTP/WebSocket transport is not here: the caller moves the wire Structs
 (:class:`crypto.envelope.OlmCiphertext`, :class:`crypto.envelope.MegolmCiphertext`)
@@ -25,13 +26,12 @@ from typing import Any
 
 import msgspec
 
+from client.case_sessions import CaseSessions
 from client.keystore import KeyStore
 from crypto.canonical import b64decode, b64encode
 from crypto.cross_signing import UserMasterKey
 from crypto.envelope import (
     MAX_PLAINTEXT,
-    MegolmCiphertext,
-    MegolmPlaintext,
     OlmCiphertext,
     OlmPlaintext,
     decode,
@@ -45,13 +45,10 @@ from crypto.errors import (
     EncodingError,
     SessionError,
     StoreError,
-    UnknownSessionError,
-    UntrustedKeyShareError,
 )
 from crypto.identity import verify_device_bundle, verify_one_time_key
-from crypto.megolm import InboundCaseSession, OutboundCaseSession, sign_session
 from crypto.olm import PRE_KEY, OlmAccount, OlmSession, decode_body
-from crypto.payloads import PartyKeys, Payload, RoomKeyShare
+from crypto.payloads import PartyKeys, Payload
 from crypto.signing import Signer
 
 #: How many one-time keys the device keeps on the server (vodozemac keeps at most 100).
@@ -99,20 +96,10 @@ class Received(msgspec.Struct, frozen=True):
     payload: Payload
 
 
-class ReceivedCaseContent(msgspec.Struct, frozen=True):
-    """Decrypted case content, authenticated to ``sender`` (the session's origin)."""
-
-    message_id: str
-    sent_at: int
-    case_id: str
-    sender: PartyKeys
-    payload: Payload
-    message_index: int
-    forwarded_key: bool
-
-
 # -- persisted records -------------------------------------------------------
 class _State(msgspec.Struct):
+    """The device's state record; ``inbound_by_case`` indexes :attr:`Device.cases`."""
+
     v: int
     user_id: str
     device_id: str
@@ -129,20 +116,6 @@ class _OlmRecord(msgspec.Struct):
     pickle: str
 
 
-class _OutboundRecord(msgspec.Struct):
-    case_id: str
-    created_at: int
-    pickle: str
-
-
-class _InboundRecord(msgspec.Struct):
-    case_id: str
-    origin: PartyKeys
-    forwarded: bool
-    pickle: str
-    origin_signature: str
-
-
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -157,8 +130,8 @@ class Device:
         # per peer Curve25519 key: sessions newest first, and their record names
         self._olm: dict[str, list[OlmSession]] = {}
         self._olm_used: dict[str, int] = {}
-        self._outbound: dict[str, OutboundCaseSession] = {}
-        self._inbound: dict[str, InboundCaseSession] = {}
+        #: The Megolm sessions per case (case content: homework, notes).
+        self.cases = CaseSessions(store, self, _now_ms)
 
     # -- lifecycle -----------------------------------------------------------
     @classmethod
@@ -217,19 +190,6 @@ class Device:
 
     def _save_state(self) -> None:
         self._store.put("state", msgspec.json.encode(self._state))
-
-    def _name(self, prefix: str, kind: str, value: str) -> str:
-        """A record name that does not reveal ``value`` (keyed tag)."""
-        return f"{prefix}.{self._store.keys.tag(kind, value).hex()}"
-
-    def _load(self, name: str, type_: type[Any]) -> Any:
-        raw = self._store.get(name)
-        if raw is None:
-            return None
-        try:
-            return msgspec.json.decode(raw, type=type_)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise CorruptStoreError(f"record {name!r} is unreadable") from exc
 
     # -- application records -------------------------------------------------
     # The client's own data (received messages, its mailbox cursor), encrypted at rest
@@ -325,7 +285,7 @@ class Device:
             key = self._store.keys.pickle_key
             loaded: list[tuple[int, OlmSession]] = []
             for name in self._store.names(self._olm_prefix(curve) + "."):
-                record: _OlmRecord | None = self._load(name, _OlmRecord)
+                record = self._store.get_json(name, _OlmRecord)
                 if record is None or record.their_curve25519 != curve:
                     raise CorruptStoreError(f"Olm session record {name!r} names another peer")
                 session = OlmSession.from_pickle(record.pickle, key, curve)
@@ -336,7 +296,7 @@ class Device:
         return self._olm[curve]
 
     def _olm_prefix(self, curve: str) -> str:
-        return self._name("olm", "olm-peer", curve)
+        return self._store.tagged_name("olm", "olm-peer", curve)
 
     def _olm_name(self, curve: str, session: OlmSession) -> str:
         session_tag = self._store.keys.tag("olm-session", session.session_id).hex()
@@ -373,6 +333,22 @@ class Device:
             self._state.peers[peer.curve25519] = peer
             return True
         return False
+
+    # -- for the case sessions (client.case_sessions.CaseSessionOwner) ----------
+    def known_devices(self) -> list[PartyKeys]:
+        """This device and every peer device whose keys it has seen."""
+        return [self.keys, *self._state.peers.values()]
+
+    def inbound_session_ids(self, case_id: str) -> list[str]:
+        """The inbound Megolm sessions stored for the case, oldest first."""
+        return list(self._state.inbound_by_case.get(case_id, []))
+
+    def index_inbound_session(self, case_id: str, session_id: str) -> None:
+        """Add a stored inbound Megolm session to the case's index (persisted)."""
+        ids = self._state.inbound_by_case.setdefault(case_id, [])
+        if session_id not in ids:
+            ids.append(session_id)
+            self._save_state()
 
     def encrypt_for(
         self, recipients: Sequence[PeerDevice], payload: Payload, *, message_id: str | None = None
@@ -526,236 +502,9 @@ class Device:
                 self.user_id,
                 self.device_id,
             )
-        state = self._load("state", _State)
+        state = self._store.get_json("state", _State)
         if state is not None:
             self._state = state
 
-    # -- Megolm (case content) ----------------------------------------------
-    def _outbound_for(self, case_id: str) -> OutboundCaseSession | None:
-        if case_id not in self._outbound:
-            rec: _OutboundRecord | None = self._load(
-                self._name("mout", "case", case_id), _OutboundRecord
-            )
-            if rec is None:
-                return None
-            self._outbound[case_id] = OutboundCaseSession.from_pickle(
-                rec.pickle, self._store.keys.pickle_key, rec.case_id, rec.created_at
-            )
-        return self._outbound[case_id]
 
-    def _save_outbound(self, session: OutboundCaseSession) -> None:
-        rec = _OutboundRecord(
-            session.case_id, session.created_at, session.pickle(self._store.keys.pickle_key)
-        )
-        self._store.put(self._name("mout", "case", session.case_id), msgspec.json.encode(rec))
-
-    def _inbound_for(self, session_id: str) -> InboundCaseSession | None:
-        if session_id not in self._inbound:
-            rec: _InboundRecord | None = self._load(
-                self._name("min", "megolm-session", session_id), _InboundRecord
-            )
-            if rec is None:
-                return None
-            self._inbound[session_id] = InboundCaseSession.from_pickle(
-                rec.pickle,
-                self._store.keys.pickle_key,
-                rec.case_id,
-                rec.origin,
-                forwarded=rec.forwarded,
-                origin_signature=rec.origin_signature,
-            )
-        return self._inbound[session_id]
-
-    def _save_inbound(self, session: InboundCaseSession) -> None:
-        if session.origin_signature is None:
-            raise BindingError("refusing to store a Megolm session its origin did not sign")
-        rec = _InboundRecord(
-            session.case_id,
-            session.origin,
-            session.forwarded,
-            session.pickle(self._store.keys.pickle_key),
-            session.origin_signature,
-        )
-        name = self._name("min", "megolm-session", session.session_id)
-        with self._store.transaction():
-            self._store.put(name, msgspec.json.encode(rec))
-            ids = self._state.inbound_by_case.setdefault(session.case_id, [])
-            if session.session_id not in ids:
-                ids.append(session.session_id)
-                self._save_state()
-        self._inbound[session.session_id] = session
-
-    def rotate_case_session(self, case_id: str) -> OutboundCaseSession:
-        """Start a new outbound session for the case (after a member or device left)."""
-        session = OutboundCaseSession.create(case_id, _now_ms())
-        with self._store.transaction():
-            self._save_inbound(
-                InboundCaseSession.from_session_key(
-                    case_id,
-                    session.session_key(),
-                    self.keys,
-                    origin_signature=self._sign_session(case_id, session.session_id),
-                )
-            )
-            self._save_outbound(session)
-        self._outbound[case_id] = session
-        return session
-
-    def _sign_session(self, case_id: str, session_id: str) -> str:
-        return sign_session(case_id, session_id, self.keys, self._account.sign)
-
-    def _current_outbound(self, case_id: str) -> OutboundCaseSession:
-        session = self._outbound_for(case_id)
-        if session is None or session.needs_rotation(_now_ms()):
-            session = self.rotate_case_session(case_id)
-        return session
-
-    def room_key_share_for(self, case_id: str) -> RoomKeyShare:
-        """The payload that shares this device's current session for the case (send via Olm)."""
-        session = self._current_outbound(case_id)
-        return RoomKeyShare(
-            case_id=case_id,
-            session_id=session.session_id,
-            session_key=session.session_key(),
-            exported=False,
-            first_index=session.message_index,
-            origin=self.keys,
-            origin_signature=self._sign_session(case_id, session.session_id),
-        )
-
-    def history_shares_for(self, case_id: str) -> list[RoomKeyShare]:
-        """Exported sessions of the case from their first known index (for new member devices).
-
-        Only sessions whose origin is a device of this device's own user: a
-        receiver refuses history of another user's session from us (see
-        :func:`crypto.megolm.check_key_share`); each user shares its own history.
-        """
-        shares = []
-        for session_id in self._state.inbound_by_case.get(case_id, []):
-            inbound = self._inbound_for(session_id)
-            if inbound is None or inbound.origin.user_id != self.user_id:
-                continue
-            assert inbound.origin_signature is not None  # _save_inbound stores signed ones only
-            shares.append(
-                RoomKeyShare(
-                    case_id=case_id,
-                    session_id=session_id,
-                    session_key=inbound.export_at(),
-                    exported=True,
-                    first_index=inbound.first_known_index,
-                    origin=inbound.origin,
-                    origin_signature=inbound.origin_signature,
-                )
-            )
-        return shares
-
-    def _check_origin_keys(self, origin: PartyKeys, expected: PeerDevice | None) -> None:
-        """The origin named by a share must not contradict keys this device already knows."""
-        if expected is not None and expected.party() != origin:
-            raise UntrustedKeyShareError("share's origin keys differ from the key directory's")
-        known = [self.keys, *self._state.peers.values()]
-        for peer in known:
-            same_device = (peer.user_id, peer.device_id) == (origin.user_id, origin.device_id)
-            same_key = origin.curve25519 == peer.curve25519 or origin.ed25519 == peer.ed25519
-            if (same_device or same_key) and peer != origin:
-                raise UntrustedKeyShareError(
-                    f"share names origin {origin.user_id}/{origin.device_id} with keys that "
-                    f"contradict the known device {peer.user_id}/{peer.device_id}"
-                )
-
-    def accept_room_key(
-        self, received: Received, *, expected_origin: PeerDevice | None = None
-    ) -> InboundCaseSession:
-        """Import a room key received over Olm (direct share or exported history).
-
-        ``received`` must come from :meth:`decrypt` (its sender is Olm-authenticated).
-        A direct share is accepted only from the session's origin device; a
-        history share (``exported``) only from the origin or another device of
-        the origin's user; the origin must have signed the session, and its
-        keys must agree with those known here (and with ``expected_origin``,
-        the key directory's entry, if given). Otherwise
-        :class:`UntrustedKeyShareError` (a :class:`BindingError`).
-        """
-        share = received.payload
-        if not isinstance(share, RoomKeyShare):
-            raise EncodingError("payload is not a room key share")
-        new = InboundCaseSession.from_share(share, received.sender)
-        self._check_origin_keys(share.origin, expected_origin)
-        existing = self._inbound_for(new.session_id)
-        if existing is not None:
-            if existing.case_id != new.case_id or existing.origin != new.origin:
-                raise BindingError("room key re-announced for another case or origin")
-            if existing.first_known_index <= new.first_known_index:
-                return existing
-            new.forwarded = existing.forwarded and new.forwarded
-        self._save_inbound(new)
-        return new
-
-    def encrypt_case_content(
-        self, case_id: str, payload: Payload, *, message_id: str | None = None
-    ) -> MegolmCiphertext:
-        """Encrypt case content with this device's session for the case.
-
-        Share :meth:`room_key_share_for` with the case's devices before posting
-        content from a new (or rotated) session.
-        """
-        session = self._outbound_for(case_id)
-        if session is None:
-            session = self.rotate_case_session(case_id)
-        plaintext = encode(
-            MegolmPlaintext(
-                message_id=message_id or str(uuid.uuid4()),
-                sent_at=_now_ms(),
-                case_id=case_id,
-                sender=self.keys,
-                payload=payload,
-            )
-        )
-        if len(plaintext) > MAX_PLAINTEXT:
-            raise EncodingError("payload too large for case content")
-        body = session.encrypt(plaintext)
-        self._save_outbound(session)
-        return MegolmCiphertext(
-            case_id=case_id,
-            sender_user_id=self.user_id,
-            sender_device_id=self.device_id,
-            sender_curve25519=self.curve25519,
-            session_id=session.session_id,
-            body=body,
-        )
-
-    def decrypt_case_content(self, ciphertext: MegolmCiphertext) -> ReceivedCaseContent:
-        """Decrypt case content; the sender is the session's origin device."""
-        inbound = self._inbound_for(ciphertext.session_id)
-        if inbound is None:
-            raise UnknownSessionError(
-                f"no room key for Megolm session {ciphertext.session_id} "
-                f"of case {ciphertext.case_id}"
-            )
-        if inbound.case_id != ciphertext.case_id:
-            raise BindingError("Megolm session belongs to another case")
-        origin = inbound.origin
-        if (
-            ciphertext.sender_curve25519 != origin.curve25519
-            or ciphertext.sender_device_id != origin.device_id
-            or ciphertext.sender_user_id != origin.user_id
-        ):
-            raise BindingError("envelope names another sender than the session's origin")
-        plaintext, index = inbound.decrypt(ciphertext.body)
-        inner = decode(plaintext, MegolmPlaintext)
-        if inner.case_id != ciphertext.case_id:
-            raise BindingError("plaintext belongs to another case")
-        if inner.sender != origin:
-            raise BindingError("plaintext names another sender than the session's origin")
-        return ReceivedCaseContent(
-            inner.message_id,
-            inner.sent_at,
-            inner.case_id,
-            origin,
-            inner.payload,
-            index,
-            inbound.forwarded,
-        )
-
-
-__all__ = ["Device", "PeerDevice", "Received", "ReceivedCaseContent", "StoreError"]
+__all__ = ["Device", "PeerDevice", "Received", "StoreError"]

@@ -202,10 +202,10 @@ class Homework:
         name = f"homework.keys.{uuid.UUID(case_id).hex}"
         raw = self.device.get_record(name)
         state = msgspec.json.decode(raw, type=_Shared) if raw else _Shared()
-        share = self.device.room_key_share_for(case_id)
+        share = self.device.cases.room_key_share_for(case_id)
         if share.session_id == state.session_id and set(state.current) - devices:
-            self.device.rotate_case_session(case_id)
-            share = self.device.room_key_share_for(case_id)
+            self.device.cases.rotate_case_session(case_id)
+            share = self.device.cases.room_key_share_for(case_id)
         if state.session_id != share.session_id:
             state = _Shared(share.session_id, [], sorted(set(state.ever) & devices))
         new = devices - set(state.current)
@@ -213,7 +213,7 @@ class Homework:
             return 0
         self.messenger.send(thread_id, share)
         if new - set(state.ever):
-            for history in self.device.history_shares_for(case_id):
+            for history in self.device.cases.history_shares_for(case_id):
                 if history.session_id == share.session_id and share.first_index == 0:
                     continue  # the direct share already starts at the beginning
                 self.messenger.send(thread_id, history)
@@ -229,14 +229,14 @@ class Homework:
         that joined later can read only what a writer's device shares with it, and a
         reader that never wrote need not make a session just to share it.
         """
-        if not self.device.history_shares_for(case_id):
+        if not self.device.cases.history_shares_for(case_id):
             return 0
         return self.share_key(case_id)
 
     def _encrypt(self, case_id: str, payload: Payload) -> dict[str, Any]:
         _checked(payload)
         self.share_key(case_id)
-        ciphertext = self.device.encrypt_case_content(case_id, payload)
+        ciphertext = self.device.cases.encrypt_case_content(case_id, payload)
         wire: dict[str, Any] = msgspec.to_builtins(ciphertext)
         return wire
 
@@ -251,7 +251,7 @@ class Homework:
             return _Content(None, problem="other_case")
         while True:
             try:
-                got = self.device.decrypt_case_content(ciphertext)
+                got = self.device.cases.decrypt_case_content(ciphertext)
             except (UnknownSessionError, UnknownMessageIndexError):
                 if self._synced:
                     return _Content(None, problem="no_key")

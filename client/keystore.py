@@ -10,7 +10,8 @@ Layout of ``<dir>/store.sqlite3`` (WAL journal, ``synchronous=FULL``,
                                               -- and message ids (duplicate detection)
 
 Record names carry no plaintext identifiers: whatever is derived from a peer
-key, case or session id is a keyed tag (:meth:`crypto.store.StoreKeys.tag`).
+key, case or session id is a keyed tag (:meth:`crypto.store.StoreKeys.tag`, named by
+:meth:`KeyStore.tagged_name`).
 A :meth:`KeyStore.transaction` is one SQLite transaction, made durable by one
 fsync of the WAL at commit: a decrypt writes the one changed Olm session
 record plus two small ``seen`` rows, atomically. The ``seen`` table keeps the
@@ -29,6 +30,9 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+import msgspec
 
 from crypto.errors import CorruptStoreError, StoreError
 from crypto.store import SALT_BYTES, StoreKeys
@@ -39,6 +43,8 @@ DB_NAME = "store.sqlite3"
 SEEN_LIMIT = 40_000
 #: Drop tags beyond the limit once per this many insertions.
 COMPACT_EVERY = 1_000
+
+T = TypeVar("T")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,120}$")
 _SCHEMA = """
@@ -83,10 +89,6 @@ class KeyStore:
         except sqlite3.Error as exc:
             raise _corrupt(exc) from exc
         self._seq: int = row[0]
-
-    @property
-    def db_path(self) -> Path:
-        return self.path / DB_NAME
 
     @classmethod
     def create(
@@ -208,6 +210,20 @@ class KeyStore:
         if not isinstance(row[0], bytes):
             raise CorruptStoreError(f"store record {name!r} is not a blob")
         return self.keys.open(name, row[0])
+
+    def tagged_name(self, prefix: str, kind: str, value: str) -> str:
+        """The record name ``<prefix>.<keyed tag of value>``: it does not reveal ``value``."""
+        return f"{prefix}.{self.keys.tag(kind, value).hex()}"
+
+    def get_json(self, name: str, type_: type[T]) -> T | None:
+        """A record holding JSON of ``type_`` (:class:`CorruptStoreError` if it does not)."""
+        raw = self.get(name)
+        if raw is None:
+            return None
+        try:
+            return msgspec.json.decode(raw, type=type_)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise CorruptStoreError(f"record {name!r} is unreadable") from exc
 
     def delete(self, name: str) -> None:
         self._check_name(name)

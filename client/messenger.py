@@ -37,7 +37,7 @@ from client.device import ONE_TIME_KEY_TARGET, Device, PeerDevice, Received
 from crypto.attachments import decrypt_stream, encrypt_stream
 from crypto.envelope import OlmCiphertext
 from crypto.errors import CryptoError, DuplicateMessageError, StoreError
-from crypto.payloads import AttachmentPointer, Payload, ReadReceipt, RoomKeyShare, TextMessage
+from crypto.payloads import AttachmentPointer, Payload, RoomKeyShare, TextMessage
 
 log = logging.getLogger("kaari.client")
 
@@ -177,10 +177,6 @@ class Messenger:
     def send_text(self, thread_id: str, text: str) -> dict[str, Any]:
         return self.send(thread_id, TextMessage(body=text))
 
-    def mark_read(self, thread_id: str, message_ids: list[str], read_at: int) -> dict[str, Any]:
-        """An end-to-end encrypted read receipt (the server sees only another message)."""
-        return self.send(thread_id, ReadReceipt(message_ids=message_ids, read_at=read_at))
-
     def send_attachment(
         self,
         thread_id: str,
@@ -277,7 +273,7 @@ class Messenger:
                 self._peer_keys([share.origin.user_id])
                 origin = self._peers.get(share.origin.device_id)
         try:
-            self.device.accept_room_key(received, expected_origin=origin)
+            self.device.cases.accept_room_key(received, expected_origin=origin)
         except StoreError:
             raise
         except CryptoError as exc:

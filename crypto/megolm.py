@@ -155,11 +155,6 @@ def _megolm_message(body_b64: str) -> vodozemac.MegolmMessage:
         raise DecryptionError(f"malformed Megolm message: {exc}") from exc
 
 
-def megolm_message_index(body_b64: str) -> int:
-    """The message index of a Megolm message (without decrypting it)."""
-    return _megolm_message(body_b64).message_index()
-
-
 class InboundCaseSession:
     """The receiving half of some device's Megolm session for one case."""
 

@@ -124,10 +124,6 @@ class OlmAccount:
         """The signing key id of this device: ``ed25519:<device_id>``."""
         return f"ed25519:{self.device_id}"
 
-    @property
-    def max_one_time_keys(self) -> int:
-        return self._account.max_number_of_one_time_keys
-
     def sign(self, message: bytes) -> str:
         """Ed25519 signature (unpadded base64) with the device key."""
         return self._account.sign(message).to_base64()

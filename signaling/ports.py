@@ -27,7 +27,8 @@ from app.core.errors import (
 from app.core.principal import Principal
 from app.core.time import Clock, unix_seconds
 from app.ratelimit import RateLimiter
-from app.realtime.gateway import Connection, Gateway
+from app.realtime.connection import Connection
+from app.realtime.gateway import Gateway
 from app.realtime.notifier import Notifier
 from app.realtime.schemas import InFrame, OutFrame
 

@@ -23,6 +23,7 @@ from support import (
     reachable,
     run,
     service_missing,
+    worker_name,
 )
 
 from app.config import Settings
@@ -31,7 +32,19 @@ from app.services import running_services
 from app.storage.migrate import upgrade
 from app.storage.schema import metadata
 
+# the interop tests' fixtures (tests/interop): a plugin, not a second conftest, whose
+# module name would shadow this one for `from conftest import World`
+pytest_plugins = ["interop_fixtures"]
+
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
+#: argon2id at a millisecond a hash instead of ~50 ms: the suite hashes thousands of
+#: passwords. Tests of the password rules themselves are marked ``owasp_hashing`` and
+#: keep the real parameters (the default Settings).
+FAST_HASHING: dict[str, Any] = {
+    "argon2_memory_kib": 64,
+    "argon2_time_cost": 1,
+    "insecure_test_hashing": True,
+}
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +59,8 @@ def postgres_database() -> Iterator[str]:
     """A fresh database on the real server, migrated once, dropped at the end."""
     if not reachable(POSTGRES_URL):
         service_missing("PostgreSQL", POSTGRES_URL)
-    name = f"kaari_test_{secrets.token_hex(4)}"
+    # one per xdist worker (each worker is its own pytest session), random across runs
+    name = f"kaari_test_{worker_name()}_{secrets.token_hex(4)}"
     admin_dsn = POSTGRES_URL
 
     async def create() -> None:
@@ -97,8 +111,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=str(tmp_path), secret_key=TEST_SECRET)
+def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Settings:
+    hashing = {} if request.node.get_closest_marker("owasp_hashing") else FAST_HASHING
+    return Settings(
+        database_url=database_url, data_dir=str(tmp_path), secret_key=TEST_SECRET, **hashing
+    )
 
 
 @pytest.fixture

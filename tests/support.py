@@ -23,6 +23,16 @@ REDIS_URL = os.environ.get("KAARI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery staple"
 
 
+def worker_name() -> str:
+    """This pytest-xdist worker's name (``gw0``, ``gw1``…), ``main`` without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def worker_index() -> int:
+    name = worker_name()
+    return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else 0
+
+
 def service_missing(name: str, reason: str) -> None:
     """Skip on a developer's machine; fail under CI=true, where every service must run."""
     message = f"{name} not reachable ({reason})"

@@ -262,7 +262,9 @@ class InviteService:
             address=address,
         )
         user = await store.get_user(conn, user_id)
-        return SessionOut(token=token, device_id=device_id, user=user_out(user))
+        return SessionOut(
+            token=token, device_id=device_id, user=user_out(user, self.settings.matrix_server_name)
+        )
 
     async def redeem(self, principal: Principal, body: RedeemInvite, address: str) -> RedeemOut:
         """Join another case with an existing account (a guardian of siblings)."""

@@ -209,6 +209,31 @@ class OrgService:
             if r.role in ("admin", "therapist")
         ]
 
+    async def enable_user(self, principal: Principal, user_id: UUID, address: str) -> None:
+        """Re-enable a disabled staff account; it signs in with its password again (or
+        asks for a reset link). Enabling an active account changes nothing (204)."""
+        self._admin(principal)
+        async with self.db.transaction() as conn:
+            row = await store.get_user(conn, user_id)
+            if (
+                row is None
+                or row.org_id != principal.org_id
+                or row.role not in ("admin", "therapist")
+            ):
+                raise NotFound("No such staff member", code="user_not_found")
+            if row.disabled_at is None:
+                return
+            await store.update_user(conn, user_id, disabled_at=None)
+            await self.audit.record(
+                conn,
+                "user.enabled",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="user",
+                target_id=user_id,
+                address=address,
+            )
+
     async def disable_user(self, principal: Principal, user_id: UUID, address: str) -> None:
         """Disable a staff account (a therapist who left) and revoke all its devices."""
         self._admin(principal)

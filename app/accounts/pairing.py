@@ -107,4 +107,6 @@ class PairingService:
                 details={"caseId": str(row.case_id)},
                 address=address,
             )
-        return SessionOut(token=token, device_id=device_id, user=user_out(child))
+        return SessionOut(
+            token=token, device_id=device_id, user=user_out(child, self.settings.matrix_server_name)
+        )

@@ -205,6 +205,17 @@ class OrgController(Controller):
     ) -> None:
         await orgs.disable_user(principal, user_id, address)
 
+    @post("/users/{user_id:uuid}/enable", status_code=204)
+    async def enable_user(
+        self,
+        user_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        orgs: NamedDependency[OrgService],
+        address: NamedDependency[str],
+    ) -> None:
+        """Re-enable a disabled staff account (audited)."""
+        await orgs.enable_user(principal, user_id, address)
+
     @post("/invites", status_code=201, opt=quota("invite_create"))
     async def invite_staff(
         self,

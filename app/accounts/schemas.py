@@ -42,6 +42,7 @@ class LoginRequest(Camel):
 
 class UserOut(Camel):
     id: UUID
+    matrix_user_id: str  # "@<id>:<KAARI_SERVER_NAME>" (docs/matrix-api.md)
     org_id: UUID
     role: Role
     display_name: str
@@ -137,3 +138,23 @@ class OrgUserOut(Camel):
 class CaseInviteRequest(Camel):
     role: Literal["guardian", "caregiver"] = "guardian"
     scopes: Annotated[list[Scope], Meta(max_length=2)] | None = None
+
+
+class ResetRequest(Camel):
+    email: Email
+
+
+class ResetAccepted(Camel):
+    detail: str
+    recovery: str
+
+
+class ResetComplete(Camel):
+    token: Annotated[str, Meta(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+    new_password: Password
+
+
+class ResetDone(Camel):
+    revoked_devices: int
+    recovery: str
+    """the end-to-end recovery key, not the password, restores message history"""

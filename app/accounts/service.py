@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
@@ -24,13 +26,18 @@ from app.accounts.schemas import (
 from app.accounts.tokens import digest, new_session_token
 from app.audit.service import Audit
 from app.config import Settings
+from app.core.digests import ip_hash
 from app.core.errors import InvalidInput, NotFound, Unauthenticated
+from app.core.matrix import MatrixIds
 from app.core.principal import Locale, Principal, UserFacts
 from app.core.time import utcnow
 from app.keys.service import KeyService
+from app.observability import counters
 from app.ratelimit import RateLimiter
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
+
+log = logging.getLogger("kaari.accounts")
 
 LAST_SEEN_GRANULARITY = timedelta(minutes=5)
 
@@ -39,9 +46,10 @@ class InvalidCredentials(Unauthenticated):
     code, title = "invalid_credentials", "Wrong e-mail or password"
 
 
-def user_out(row: Any) -> UserOut:
+def user_out(row: Any, server_name: str) -> UserOut:
     return UserOut(
         id=row.id,
+        matrix_user_id=MatrixIds(server_name).user(row.id),
         org_id=row.org_id,
         role=row.role,
         display_name=row.display_name,
@@ -129,6 +137,10 @@ class AccountService:
         )
         return child_id
 
+    async def disconnect(self, user_id: UUID, device_ids: list[UUID]) -> None:
+        """After revoking devices elsewhere (recovery): as ``_disconnect``."""
+        await self._disconnect(user_id, device_ids)
+
     async def _disconnect(self, user_id: UUID, device_ids: list[UUID]) -> None:
         """Close the revoked devices' live sockets now (after the commit), on any instance,
         and tell the user's co-members that the device list changed."""
@@ -157,18 +169,27 @@ class AccountService:
     # sign-in
 
     async def login(self, body: LoginRequest, address: str) -> SessionOut:
+        """Sign in. Failures are counted per (account, address): after
+        ``login_max_failures_per_address`` that address is refused for that account, and
+        only that one. Failures from everywhere only slow the account's sign-ins down
+        (``_slow_down``), so a stranger can never lock the owner out. An unknown e-mail is
+        counted, slowed and verified against a dummy hash exactly like a known one."""
         s = self.settings
         email = normalise_email(body.email)
-        account_key = "login:acct:" + digest(email).hex()
+        account = digest(email).hex()
+        where = ip_hash(s.secret_key, address) or "unknown"
+        account_key, pair_key = f"login:acct:{account}", f"login:fail:{account}:{where}"
         await self.limiter.hit(
-            "login:ip:" + address, s.login_max_attempts_per_ip, s.login_window_seconds
+            "login:ip:" + where, s.login_max_attempts_per_ip, s.login_window_seconds
         )
-        await self.limiter.check(account_key, s.login_max_failures_per_account)
+        await self.limiter.check(pair_key, s.login_max_failures_per_address)
+        await self._slow_down(account_key)
         async with self.db.read() as conn:
             user = await store.get_user_by_email(conn, email)
         password_hash = user.password_hash if user is not None else None
         ok = await self.passwords.verify(password_hash, body.password)
         if not ok or user is None or user.disabled_at is not None:
+            await self.limiter.store.hit(pair_key, s.login_window_seconds)
             await self.limiter.store.hit(account_key, s.login_window_seconds)
             async with self.db.transaction() as conn:
                 await self.audit.record(
@@ -178,6 +199,7 @@ class AccountService:
                     actor_user_id=user.id if user else None,
                     address=address,
                 )
+            counters.login_failed()
             raise InvalidCredentials("Wrong e-mail or password")
         new_hash = None
         if password_hash and self.passwords.needs_rehash(password_hash):
@@ -196,8 +218,25 @@ class AccountService:
                 details={"rehashed": new_hash is not None} if new_hash else None,
                 address=address,
             )
-        await self.limiter.store.reset(account_key)
-        return SessionOut(token=token, device_id=device_id, user=user_out(user))
+        await self.limiter.store.reset(pair_key)
+        return SessionOut(
+            token=token, device_id=device_id, user=user_out(user, self.settings.matrix_server_name)
+        )
+
+    async def _slow_down(self, account_key: str) -> None:
+        """Past ``login_slowdown_after_failures`` failures of the account from anywhere,
+        wait before verifying: 0.5 s, doubling with each further failure, up to
+        ``login_max_delay_seconds``. Every attempt on the account waits alike (right or
+        wrong password, known or unknown e-mail), so the delay tells nothing."""
+        s = self.settings
+        failures, _ = await self.limiter.store.peek(account_key)
+        excess = failures - s.login_slowdown_after_failures
+        if excess < 0:
+            return
+        delay = min(s.login_max_delay_seconds, 0.5 * 2 ** min(excess, 32))
+        if excess == 0:
+            log.warning("sign-ins of an account are being slowed", extra={"count": failures})
+        await asyncio.sleep(delay)
 
     # the signed-in user
 
@@ -205,7 +244,7 @@ class AccountService:
         async with self.db.read() as conn:
             row = await store.get_user(conn, principal.user_id)
         assert row is not None
-        return user_out(row)
+        return user_out(row, self.settings.matrix_server_name)
 
     async def update_profile(self, principal: Principal, body: ProfileUpdate) -> UserOut:
         changes: dict[str, Any] = {}
@@ -224,7 +263,7 @@ class AccountService:
         """Change the password and revoke every other device; returns how many."""
         s = self.settings
         account_key = f"password:acct:{principal.user_id}"
-        await self.limiter.check(account_key, s.login_max_failures_per_account)
+        await self.limiter.check(account_key, s.login_max_failures_per_address)
         async with self.db.read() as conn:
             user = await store.get_user(conn, principal.user_id)
         assert user is not None
@@ -251,6 +290,21 @@ class AccountService:
             )
         await self._disconnect(principal.user_id, revoked)
         return len(revoked)
+
+    async def check_password(self, principal: Principal, password: str) -> bool:
+        """Re-authentication (e.g. replacing cross-signing keys): is this the caller's
+        password? Failures count against the same per-account limit as a password change."""
+        s = self.settings
+        account_key = f"password:acct:{principal.user_id}"
+        await self.limiter.check(account_key, s.login_max_failures_per_address)
+        async with self.db.read() as conn:
+            user = await store.get_user(conn, principal.user_id)
+        if user is None or user.password_hash is None or len(password) > 1024:
+            return False
+        if await self.passwords.verify(user.password_hash, password):
+            return True
+        await self.limiter.store.hit(account_key, s.login_window_seconds)
+        return False
 
     # devices
 

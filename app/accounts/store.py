@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.storage.schema import devices, invites, organisations, pairing_codes, users
+from app.storage.schema_privacy import password_resets
 
 Row = sa.Row[*tuple[Any, ...]]
 
@@ -212,3 +213,32 @@ async def contacts(conn: AsyncConnection, user_ids: list[UUID]) -> list[Row]:
         users.c.id, users.c.org_id, users.c.role, users.c.locale, users.c.email
     ).where(users.c.id.in_(user_ids), users.c.disabled_at.is_(None))
     return list((await conn.execute(query)).all())
+
+
+# password resets (only the SHA-256 of a link's token)
+
+
+async def insert_reset(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(password_resets.insert().values(**values))
+
+
+async def delete_resets_of(conn: AsyncConnection, user_id: UUID) -> None:
+    await conn.execute(password_resets.delete().where(password_resets.c.user_id == user_id))
+
+
+async def take_reset(conn: AsyncConnection, token_hash: bytes, now: datetime) -> Row | None:
+    """The unused, unexpired reset of this token, marked used (single use, even when two
+    requests race: only the one whose update matched gets the row)."""
+    row = (
+        await conn.execute(
+            sa.select(password_resets).where(password_resets.c.token_hash == token_hash)
+        )
+    ).first()
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        return None
+    result = await conn.execute(
+        password_resets.update()
+        .where(password_resets.c.id == row.id, password_resets.c.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return row if result.rowcount == 1 else None

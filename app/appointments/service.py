@@ -98,6 +98,8 @@ class AppointmentService:
     async def get(self, principal: Principal, appointment_id: UUID) -> AppointmentOut:
         async with self.db.read() as conn:
             view = await self.seen.view(conn, principal, appointment_id)
+        for case_id in view.mine:
+            await self.cases.note_read(principal, case_id, "appointments")
         return appointment_out(view.row, view.attendances, view.therapist_ids, set(view.visible))
 
     async def room_facts(self, appointment_id: UUID) -> AppointmentFacts | None:
@@ -160,7 +162,10 @@ class AppointmentService:
             start, end = self._window(start, end)
             mine = await self.seen.memberships(conn, principal)
             ids = await store.ids_of_cases(conn, list(mine), start, end)
-            return await self.seen.outs(conn, ids, set(mine))
+            outs = await self.seen.outs(conn, ids, set(mine))
+        for case_id in sorted({c.case_id for out in outs for c in out.cases}):
+            await self.cases.note_read(principal, case_id, "appointments")
+        return outs
 
     # scheduling
 
@@ -302,6 +307,7 @@ class AppointmentService:
                 target_id=row.id,
                 details={"scope": body.scope, "occurrences": len(ids)},
                 address=address,
+                case_ids={a.case_id for a in await store.attendances(conn, ids)},
             )
             scheduled: dict[UUID, list[UUID]] = {}
             for a in await store.attendances(conn, ids):

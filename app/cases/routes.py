@@ -3,16 +3,21 @@ pairing codes are accounts' rules: app/accounts/routes.py)."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
+from app.cases.access_log import AccessLog
+from app.cases.handover import Handover
 from app.cases.schemas import (
+    AccessLogPage,
     AddTherapist,
     CaseCreate,
     CaseOut,
+    HandOver,
     MemberOut,
     PeriodCreate,
     PeriodOut,
@@ -21,6 +26,7 @@ from app.cases.schemas import (
 )
 from app.cases.service import CaseService
 from app.core.principal import Principal
+from app.core.wire import INT64_MAX
 from app.quotas import quota
 
 
@@ -54,6 +60,19 @@ class CaseController(Controller):
         cases: NamedDependency[CaseService],
     ) -> CaseOut:
         return await cases.get_case(principal, case_id)
+
+    @get("/{case_id:uuid}/access-log")
+    async def access_log_page(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        access_log: NamedDependency[AccessLog],
+        before: Annotated[int | None, QueryParameter(name="before", ge=1, le=INT64_MAX)] = None,
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
+    ) -> AccessLogPage:
+        """Who read or changed what kind of data of the case, and which devices joined
+        its rooms, newest first (guardians and therapists; never content)."""
+        return await access_log.page(principal, case_id, before, limit)
 
     @get("/{case_id:uuid}/members")
     async def members(
@@ -141,3 +160,21 @@ class CaseController(Controller):
         address: NamedDependency[str],
     ) -> PeriodOut:
         return await cases.update_period(principal, case_id, period_id, data, address)
+
+
+class OrgCaseController(Controller):
+    path = "/org/cases"
+    tags = ["org"]
+
+    @post("/{case_id:uuid}/hand-over", status_code=204)
+    async def hand_over(
+        self,
+        case_id: FromPath[UUID],
+        data: JSONBody[HandOver],
+        principal: NamedDependency[Principal],
+        handover: NamedDependency[Handover],
+        address: NamedDependency[str],
+    ) -> None:
+        """An admin moves a case to another therapist of the organisation (audited; the
+        guardians get a notice)."""
+        await handover.hand_over(principal, case_id, data, address)

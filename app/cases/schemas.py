@@ -75,3 +75,41 @@ class PeriodOut(Camel):
     sessions_remaining: int
     decision_ref: str | None
     created_at: datetime
+
+
+AccessVerb = Literal["read", "changed", "device_added", "device_removed"]
+
+
+class AccessActor(Camel):
+    user_id: UUID
+    role: str
+    display_name: str
+
+
+class AccessEntry(Camel):
+    """One line of the family's access log: who, what kind of data, how, when."""
+
+    id: int
+    at: datetime
+    actor: AccessActor | None
+    """None for the system (a background job) or a user since erased"""
+    verb: AccessVerb
+    kind: str
+    """the kind of data: messages, attachments, homework, appointments, periods,
+    members, case, notifications, devices"""
+    action: str
+    """the audit action it comes from (docs/data-protection.md)"""
+    device_id: UUID | None
+
+
+class AccessLogPage(Camel):
+    entries: list[AccessEntry]
+    next_before: int | None
+
+
+class HandOver(Camel):
+    """An admin moves a case to another therapist of the organisation; ``fromUserId``
+    (a therapist of the case, e.g. one who left) is removed from it at the same time."""
+
+    to_user_id: UUID
+    from_user_id: UUID | None = None

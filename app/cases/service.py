@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import msgspec
@@ -30,6 +30,9 @@ from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.principal import CaseRole, Locale, Principal, UserFacts
 from app.core.time import utcnow
 from app.storage.engine import Database
+
+ReadKind = Literal["messages", "attachments", "homework", "appointments", "periods", "members"]
+"""the kinds of case data whose reads the access log lists"""
 
 MAX_PERIOD_YEARS = 3  # a therapy period is granted for at most three years
 
@@ -128,6 +131,17 @@ class CaseService:
         if row is None or row.org_id != principal.org_id:
             raise NotFound("No such case", code="case_not_found")
         return _membership(row)
+
+    async def note_read(self, principal: Principal, case_id: UUID, kind: ReadKind) -> None:
+        """Record that the caller read ``kind`` data of the case, at most once per reader,
+        case and kind each hour (docs/data-protection.md): the family's access log."""
+        since = utcnow().replace(minute=0, second=0, microsecond=0)
+        async with self.db.read() as conn:
+            if await self.audit.read_noted(conn, principal.user_id, case_id, kind, since):
+                return
+        async with self.db.transaction() as conn:
+            if not await self.audit.read_noted(conn, principal.user_id, case_id, kind, since):
+                await self.audit.record_read(conn, principal, case_id, kind)
 
     async def member_access(self, principal: Principal, case_id: UUID) -> Membership:
         async with self.db.read() as conn:
@@ -228,6 +242,7 @@ class CaseService:
         async with self.db.read() as conn:
             (await self.access(conn, principal, case_id)).require("therapist", "guardian", "child")
             rows = await store.members(conn, case_id)
+        await self.note_read(principal, case_id, "members")
         return [
             MemberOut(
                 user_id=r.user_id,
@@ -332,7 +347,9 @@ class CaseService:
         async with self.db.read() as conn:
             m = (await self.access(conn, principal, case_id)).require("therapist", "guardian")
             rows = await store.list_periods(conn, case_id)
-            return [await self._period_out(conn, m.org_id, r) for r in rows]
+            out = [await self._period_out(conn, m.org_id, r) for r in rows]
+        await self.note_read(principal, case_id, "periods")
+        return out
 
     async def get_period(self, principal: Principal, case_id: UUID, period_id: UUID) -> PeriodOut:
         async with self.db.read() as conn:

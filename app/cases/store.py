@@ -180,3 +180,7 @@ async def periods_covering(conn: AsyncConnection, day: date) -> list[Row]:
         .order_by(therapy_periods.c.ends_on, therapy_periods.c.id)
     )
     return list((await conn.execute(query)).all())
+
+
+async def get_case(conn: AsyncConnection, case_id: UUID) -> Row | None:
+    return (await conn.execute(sa.select(cases).where(cases.c.id == case_id))).first()

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+#: what a backing service being unreachable raises (Redis; the database has its own)
+OUTAGES: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, ConnectionError)
+
 
 class KaariError(Exception):
     """A failure with an HTTP status and a stable ``code``."""
@@ -88,4 +94,19 @@ class InsufficientStorage(KaariError):
         super().__init__(
             detail or "The server cannot store this right now; try again later",
             headers={"Retry-After": str(max(1, retry_after))},
+            extra={"retryAfter": max(1, retry_after)},
+        )
+
+
+class Unavailable(KaariError):
+    """A shared service this needs is unreachable and nothing else is safe (e.g. call room
+    state in Redis): 503 with ``Retry-After``; the client tries again."""
+
+    status, code, title = 503, "temporarily_unavailable", "Temporarily unavailable"
+
+    def __init__(self, retry_after: int = 5, detail: str | None = None) -> None:
+        super().__init__(
+            detail or f"A service this needs is unreachable; try again in {retry_after} seconds",
+            headers={"Retry-After": str(retry_after)},
+            extra={"retryAfter": retry_after},
         )

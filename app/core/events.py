@@ -41,6 +41,10 @@ SESSION_REMINDER = "session_reminder"
 PERIOD_SESSIONS_LOW = "period_sessions_low"
 PERIOD_ENDING = "period_ending"
 HOMEWORK_REMINDER = "homework_reminder"
+CASE_HANDED_OVER = "case_handed_over"
+"""an admin moved the case to another therapist (its only therapist left)"""
+PASSWORD_RESET = "password_reset"  # noqa: S105 (an event name)
+"""a reset link, by e-mail only, to the address asked for (no preferences apply)"""
 
 NOTICE_KINDS = (
     APPOINTMENT_SCHEDULED,
@@ -53,6 +57,7 @@ NOTICE_KINDS = (
     HOMEWORK_ASSIGNED,
     HOMEWORK_TICKED,
     HOMEWORK_REMINDER,
+    CASE_HANDED_OVER,
 )
 """the kinds a user has notification preferences for"""
 

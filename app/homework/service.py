@@ -237,11 +237,13 @@ class HomeworkService:
         async with self.db.read() as conn:
             await self._case(conn, principal, case_id)
             rows = await store.tasks_of_cases(conn, [case_id], status)
+        await self.cases.note_read(principal, case_id, "homework")
         return [task_out(TaskRow(r)) for r in rows]
 
     async def get(self, principal: Principal, task_id: UUID) -> TaskOut:
         async with self.db.read() as conn:
             task, _ = await self._task(conn, principal, task_id)
+        await self.cases.note_read(principal, task.row.case_id, "homework")
         return task_out(task)
 
     async def update(
@@ -289,7 +291,7 @@ class HomeworkService:
                 target_type="homework_task", target_id=task_id,
                 details={"fields": sorted(f for f in body.__struct_fields__
                                           if getattr(body, f) is not msgspec.UNSET)},
-                address=address,
+                address=address, case_ids=[row.case_id],
             )  # fmt: skip
             fresh = await store.get_task(conn, task_id)
             assert fresh is not None
@@ -372,8 +374,9 @@ class HomeworkService:
         self, principal: Principal, task_id: UUID, first: date | None, last: date | None
     ) -> list[TickOut]:
         async with self.db.read() as conn:
-            await self._task(conn, principal, task_id)
+            task, _ = await self._task(conn, principal, task_id)
             rows = await store.ticks(conn, [task_id], first, last)
+        await self.cases.note_read(principal, task.row.case_id, "homework")
         return [tick_out(r) for r in rows]
 
     # progress
@@ -388,6 +391,7 @@ class HomeworkService:
             tasks = [TaskRow(r) for r in await store.tasks_of_cases(conn, [case_id])]
             days = await store.tick_days(conn, [t.id for t in tasks])
             last = await self.sessions.last_session_before(conn, case_id, now)
+        await self.cases.note_read(principal, case_id, "homework")
         per_task = [prog.task_progress(t.plan, days[t.id], today, weeks) for t in tasks]
         if last is not None:
             since = min(local_date(last) + timedelta(days=1), today)

@@ -30,6 +30,7 @@ from app.core.events import DEVICE_LIST_CHANGED
 from app.core.principal import Principal
 from app.core.time import utcnow
 from app.keys import store
+from app.keys.directory import KeyDirectory
 from app.keys.schemas import (
     ClaimedKey,
     ClaimRequest,
@@ -160,11 +161,13 @@ class KeyService:
         audit: Audit,
         notifier: Notifier,
         limiter: RateLimiter,
+        matrix: KeyDirectory,
     ) -> None:
         self.db = db
         self.audit = audit
         self.notifier = notifier
         self.limiter = limiter
+        self.matrix = matrix
 
     # device sets, for the domains that encrypt to devices
 
@@ -184,8 +187,11 @@ class KeyService:
         a case with them (their own included) to re-query ``/keys`` (after a commit)."""
         try:
             async with self.db.transaction() as conn:
-                await store.bump_device_list(conn, user_id, utcnow())
+                now = utcnow()
+                await store.bump_device_list(conn, user_id, now)
+                await self.matrix.record_change(conn, [user_id], now)
             await self._announce(user_id)
+            await self.matrix.announce([user_id])
         except Exception as exc:  # the revocation is committed; clients still get a 409
             log.warning("device list announcement failed", extra={"error_type": type(exc).__name__})
 

@@ -129,9 +129,10 @@ class AttachmentService:
             if row is None or row.expires_at <= utcnow():
                 raise NotFound("No such attachment", code="attachment_not_found")
             try:
-                await self.messaging.access(conn, principal, row.thread_id)
+                thread = await self.messaging.access(conn, principal, row.thread_id)
             except NotFound:
                 raise NotFound("No such attachment", code="attachment_not_found") from None
+        await self.messaging.cases.note_read(principal, thread.case_id, "attachments")
         try:
             chunks = await self.blobs.open(attachment_id)
         except FileNotFoundError:

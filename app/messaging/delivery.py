@@ -15,7 +15,8 @@ import logging
 
 from app.messaging.schemas import AckedOut, AckIn, MailboxItem, MessagesOut, SyncIn
 from app.messaging.service import MessagingService
-from app.realtime.gateway import Connection, Gateway
+from app.realtime.connection import Connection
+from app.realtime.gateway import Gateway
 from app.realtime.schemas import CLOSE_RESYNC, WakeOut
 
 log = logging.getLogger("kaari.messaging")

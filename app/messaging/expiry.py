@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.time import utcnow
-from app.messaging import store
+from app.messaging import matrix_store, store
 from app.storage.blobs import BlobStore
 from app.storage.engine import Database
 
@@ -33,6 +33,9 @@ class Expiry:
     async def run_once(self, now: datetime | None = None) -> Purged:
         async with self.db.transaction() as conn:
             rows, envelopes, blob_ids = await store.purge_expired(conn, now or utcnow())
+            # room events past KAARI_ROOM_EVENT_RETENTION_DAYS, to-device rows and their
+            # transaction ids past KAARI_TO_DEVICE_RETENTION_DAYS
+            rows += await matrix_store.purge_expired(conn, now or utcnow())
         for blob_id in blob_ids:  # after the commit: a failed delete leaves an orphan file,
             await self.blobs.delete(blob_id)  # never a record without its bytes
         purged = Purged(rows, envelopes, len(blob_ids))

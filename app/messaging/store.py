@@ -243,3 +243,8 @@ async def attachment_ids(conn: AsyncConnection, ids: Iterable[UUID]) -> set[UUID
         return set()
     query = sa.select(attachments.c.id).where(attachments.c.id.in_(wanted))
     return set((await conn.execute(query)).scalars())
+
+
+async def mailbox_depth(conn: AsyncConnection) -> int:
+    """For metrics: rows waiting in every device's mailbox (undelivered ciphertexts)."""
+    return int((await conn.execute(sa.select(sa.func.count()).select_from(mailbox))).scalar_one())

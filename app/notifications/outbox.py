@@ -5,7 +5,11 @@ end of a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so instances never tak
 same row), sent outside the transaction, then settled: delivered, retried later with
 exponential backoff (429, 5xx, network errors; a push service's ``Retry-After`` is
 honoured), or given up (other 4xx, too many attempts). A push service's 404/410 means
-the subscription is gone: it is deleted. Delivery is at-least-once: a crash after the
+the subscription is gone: it is deleted. Push requests go through ``PushGuard.client``
+(app/notifications/egress.py): an endpoint whose host now resolves to an address that is
+not allowed (DNS rebinding, or a changed allow-list) is never connected to; its row is
+given up and its subscription deleted. The e-mail/SMS gateway is the operator's own URL
+and has a plain client. Delivery is at-least-once: a crash after the
 push service accepted a message but before it was settled sends it again after the lease.
 """
 
@@ -28,6 +32,11 @@ from app.config import Settings
 from app.core import events as ev
 from app.core.time import Clock
 from app.notifications import store
+from app.notifications.egress import (
+    PushEndpointError,
+    PushEndpointUnresolvable,
+    PushGuard,
+)
 from app.notifications.texts import text
 from app.notifications.webpush import Vapid, encrypt
 from app.storage.engine import Database
@@ -83,13 +92,17 @@ class Outbox:
         settings: Settings,
         vapid: Vapid,
         clock: Clock,
+        guard: PushGuard,
         http: httpx.AsyncClient | None = None,
+        push_http: httpx.AsyncClient | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.vapid = vapid
         self.clock = clock
-        self.http = http
+        self.guard = guard
+        self.http = http  # the gateway's
+        self.push_http = push_http  # the push services', through the guard
         self._kick = asyncio.Event()
 
     def wake(self) -> None:
@@ -116,6 +129,10 @@ class Outbox:
             async with gate:
                 try:
                     return await self._send(row, people.get(row.user_id), subs)
+                except PushEndpointUnresolvable:
+                    return Outcome(retry=True, error="unresolvable")
+                except PushEndpointError:  # not allowed (any more): never connected to
+                    return Outcome(error="endpoint_refused", subscription_gone=True)
                 except httpx.TimeoutException:
                     return Outcome(retry=True, error="timeout")
                 except httpx.HTTPError:
@@ -134,7 +151,6 @@ class Outbox:
         return len(rows)
 
     async def _send(self, row: Any, person: Any, subs: dict[UUID, Any]) -> Outcome:
-        assert self.http is not None, "the sender needs an HTTP client (loop() makes one)"
         if person is None:
             return Outcome(error="recipient_gone")
         if row.channel == "push":
@@ -143,7 +159,8 @@ class Outbox:
                 return Outcome(error="subscription_gone")
             body = encrypt(push_payload(row.kind, dict(row.ids)), sub.p256dh, sub.auth)
             urgent = row.kind == ev.APPOINTMENT_CANCELLED
-            response = await self.http.post(
+            assert self.push_http is not None, "the sender needs its clients (loop() makes them)"
+            response = await self.push_http.post(
                 sub.endpoint,
                 content=body,
                 headers={
@@ -158,6 +175,7 @@ class Outbox:
             return _http_outcome(response, push=True)
         if not self.settings.notify_gateway_url:
             return Outcome(error="gateway_off")
+        assert self.http is not None, "the sender needs its clients (loop() makes them)"
         message = {
             "id": str(row.id),
             "channel": row.channel,
@@ -166,6 +184,8 @@ class Outbox:
             "locale": person.locale,
             "text": text(row.kind, person.locale, child=person.role == "child"),
         }
+        if row.kind == ev.PASSWORD_RESET:
+            message["text"] = f"{message['text']} {row.ids.get('link', '')}"
         response = await self.http.post(
             self.settings.notify_gateway_url,
             content=msgspec.json.encode(message),
@@ -175,9 +195,11 @@ class Outbox:
         return _http_outcome(response, push=False)
 
     async def _settle(self, conn: Any, row: Any, outcome: Outcome, now: datetime) -> None:
+        # a reset link is a secret: it stays in the row only while it may still be sent
+        done: dict[str, Any] = {"ids": {}} if row.kind == ev.PASSWORD_RESET else {}
         if outcome.delivered:
             await store.settle(
-                conn, row.id, delivered_at=now, next_attempt_at=None, last_error=None
+                conn, row.id, delivered_at=now, next_attempt_at=None, last_error=None, **done
             )
             return
         if outcome.subscription_gone and row.subscription_id is not None:
@@ -202,11 +224,15 @@ class Outbox:
             failed_at=now,
             next_attempt_at=None,
             last_error=outcome.error if not outcome.retry else "gave_up",
+            **done,
         )
 
     async def loop(self) -> None:
-        async with httpx.AsyncClient(follow_redirects=False) as http:
-            self.http = http
+        async with (
+            httpx.AsyncClient(follow_redirects=False) as http,
+            self.guard.client(SEND_TIMEOUT) as push_http,
+        ):
+            self.http, self.push_http = http, push_http
             while True:
                 self._kick.clear()
                 try:

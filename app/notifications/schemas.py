@@ -23,6 +23,7 @@ Kind = Literal[
     "homework_assigned",
     "homework_ticked",
     "homework_reminder",
+    "case_handed_over",
 ]
 B64Url = Annotated[str, Meta(min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+={0,2}$")]
 Channels = Annotated[list[Channel], Meta(max_length=3)]

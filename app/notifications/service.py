@@ -5,8 +5,11 @@
   subscription of a signed-in device, an e-mail/SMS row when the gateway is configured.
   A child's rows wait until the end of the case's quiet hours. The live WebSocket event
   is the caller's (app/realtime) and is never deferred.
-* Push subscriptions belong to the device that made them; only https endpoints in
-  production (http on loopback too in development).
+* Push subscriptions belong to the device that made them. An endpoint must pass
+  ``egress.PushGuard`` (https, port 443, public addresses after resolution, the allow-list);
+  the sender checks it again for every connection. An endpoint another user holds on a
+  signed-in device is refused (409 ``push_endpoint_taken``), never moved to the caller:
+  an endpoint is a capability of one browser, and taking it would silence its owner.
 * Preferences are per user; quiet hours per case, set by a guardian for the child.
 """
 
@@ -16,7 +19,6 @@ import uuid
 from collections.abc import Callable, Collection
 from datetime import datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,11 +27,13 @@ from app.accounts.service import contacts
 from app.audit.service import Audit
 from app.cases.service import CaseService
 from app.config import Settings
-from app.core.errors import InvalidInput, NotFound
+from app.core import events as ev
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.events import NOTICE_KINDS, DomainEvent
 from app.core.principal import Principal
 from app.core.time import ORG_ZONE, Clock, from_local, hhmm, local_naive, minute_of_day
 from app.notifications import store
+from app.notifications.egress import PushGuard
 from app.notifications.schemas import (
     PreferencesIn,
     PreferencesOut,
@@ -41,8 +45,6 @@ from app.notifications.schemas import (
 from app.notifications.texts import DEFAULT_CHANNELS
 from app.notifications.webpush import valid_subscription_keys
 from app.storage.engine import Database
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
 def available_channels(settings: Settings) -> list[str]:
@@ -80,22 +82,6 @@ def quiet_until(now: datetime, starts_minute: int, ends_minute: int) -> datetime
     return from_local(datetime.combine(end_day, end_wall))
 
 
-def check_endpoint(endpoint: str, settings: Settings) -> None:
-    parts = urlsplit(endpoint)
-    ok = (
-        parts.scheme == "https"
-        or (
-            not settings.is_production
-            and parts.scheme == "http"
-            and (parts.hostname or "") in LOOPBACK_HOSTS
-        )
-    ) and bool(parts.hostname)
-    if not ok or parts.username or parts.password or parts.fragment:
-        raise InvalidInput(
-            "A push endpoint is an https:// URL of a push service", code="push_endpoint_invalid"
-        )
-
-
 class Notifications:
     """The event sink (app/notifications/events.py) and the settings behind /me and cases."""
 
@@ -106,6 +92,7 @@ class Notifications:
         audit: Audit,
         cases: CaseService,
         clock: Clock,
+        guard: PushGuard,
         wake: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
@@ -113,6 +100,7 @@ class Notifications:
         self.audit = audit
         self.cases = cases
         self.clock = clock
+        self.guard = guard
         self._wake = wake
 
     # the sink
@@ -164,6 +152,30 @@ class Notifications:
         await store.enqueue(conn, rows)
         return len(rows)
 
+    async def send_reset_link(self, conn: AsyncConnection, user_id: UUID, link: str) -> bool:
+        """A password reset link by e-mail (``accounts.ResetMailer``), in the caller's
+        transaction; False if this server sends no e-mail. The sender blanks the link
+        from the row once it is delivered or given up."""
+        if "email" not in available_channels(self.settings):
+            return False
+        now = self.clock()
+        await store.enqueue(
+            conn,
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "user_id": user_id,
+                    "channel": "email",
+                    "kind": ev.PASSWORD_RESET,
+                    "ids": {"link": link},
+                    "created_at": now,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+            ],
+        )
+        return True
+
     # for other domains' jobs
 
     async def claim_once(
@@ -185,7 +197,7 @@ class Notifications:
     async def subscribe(
         self, principal: Principal, body: PushSubscriptionIn, address: str
     ) -> PushSubscriptionOut:
-        check_endpoint(body.endpoint, self.settings)
+        await self.guard.check(body.endpoint)
         if not valid_subscription_keys(body.keys.p256dh, body.keys.auth):
             raise InvalidInput(
                 "keys.p256dh must be a P-256 point and keys.auth 16 bytes (base64url)",
@@ -193,8 +205,16 @@ class Notifications:
             )
         now = self.clock()
         subscription_id = uuid.uuid4()
+        taken = Conflict("Another account holds this push endpoint", code="push_endpoint_taken")
         async with self.db.transaction() as conn:
-            await store.replace_subscription(
+            holder = await store.endpoint_holder(conn, body.endpoint)
+            if (
+                holder is not None
+                and holder.user_id != principal.user_id
+                and holder.revoked_at is None
+            ):
+                raise taken
+            stored = await store.replace_subscription(
                 conn,
                 id=subscription_id,
                 user_id=principal.user_id,
@@ -204,6 +224,8 @@ class Notifications:
                 auth=body.keys.auth,
                 created_at=now,
             )
+            if not stored:
+                raise taken
             await self.audit.record(
                 conn,
                 "push.subscribed",

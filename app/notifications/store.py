@@ -33,13 +33,26 @@ def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
 # push subscriptions
 
 
-async def replace_subscription(conn: AsyncConnection, **values: Any) -> None:
-    """A subscription for this endpoint, replacing an earlier one (a browser that
-    re-subscribed, or the endpoint moving to the device now signed in)."""
+async def endpoint_holder(conn: AsyncConnection, endpoint: str) -> Row | None:
+    """(user_id, revoked_at of its device) of the subscription holding ``endpoint``."""
+    query = (
+        sa.select(push_subscriptions.c.user_id, devices.c.revoked_at)
+        .join(devices, devices.c.id == push_subscriptions.c.device_id)
+        .where(push_subscriptions.c.endpoint == endpoint)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def replace_subscription(conn: AsyncConnection, **values: Any) -> bool:
+    """A subscription for this endpoint, replacing an earlier one (the caller decided it
+    may: the same user re-subscribing, or a revoked device's); False if another request
+    took the endpoint meanwhile."""
     await conn.execute(
         push_subscriptions.delete().where(push_subscriptions.c.endpoint == values["endpoint"])
     )
-    await conn.execute(push_subscriptions.insert().values(**values))
+    stmt = _insert(conn, push_subscriptions).values(**values)
+    result = await conn.execute(stmt.on_conflict_do_nothing(index_elements=["endpoint"]))
+    return bool(result.rowcount)
 
 
 async def subscriptions_of_user(conn: AsyncConnection, user_id: UUID) -> list[Row]:
@@ -216,3 +229,20 @@ async def calendar_user(conn: AsyncConnection, token_hash: bytes) -> UUID | None
     query = sa.select(calendar_tokens.c.user_id).where(calendar_tokens.c.token_hash == token_hash)
     value: UUID | None = (await conn.execute(query)).scalar()
     return value
+
+
+async def outbox_backlog(conn: AsyncConnection) -> tuple[int, datetime | None, int]:
+    """For metrics: notices waiting to be sent (or being sent), the oldest one's
+    creation time, and the notices given up."""
+    oc = notification_outbox.c
+    pending = (
+        await conn.execute(
+            sa.select(sa.func.count(), sa.func.min(oc.created_at)).where(
+                oc.next_attempt_at.is_not(None)
+            )
+        )
+    ).one()
+    failed = (
+        await conn.execute(sa.select(sa.func.count()).where(oc.failed_at.is_not(None)))
+    ).scalar_one()
+    return int(pending[0]), pending[1], int(failed)

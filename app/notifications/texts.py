@@ -20,9 +20,24 @@ DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
     ev.HOMEWORK_ASSIGNED: ("push",),
     ev.HOMEWORK_TICKED: ("push",),
     ev.HOMEWORK_REMINDER: ("push",),
+    ev.CASE_HANDED_OVER: ("push", "email"),
 }
 
 _TEXTS: dict[str, dict[str, str]] = {
+    ev.CASE_HANDED_OVER: {
+        "fi": "Kaari: lapsesi terapeutti on vaihtunut. Avaa sovellus.",
+        "sv": "Kaari: ert barns terapeut har bytts. Öppna appen.",
+        "en": "Kaari: your child's therapist has changed. Open the app.",
+    },
+    ev.PASSWORD_RESET: {
+        "fi": "Kaari: salasanan vaihtolinkki (voimassa hetken, kerran). Jos et pyytänyt "
+        "sitä, älä tee mitään. Viestihistorian palauttaa palautusavain, ei salasana:",
+        "sv": "Kaari: länk för att byta lösenord (gäller kort tid, en gång). Om du inte bad "
+        "om den, gör ingenting. Meddelandehistoriken återställs med återställningsnyckeln:",
+        "en": "Kaari: a link to set a new password (works once, for a short time). If you "
+        "did not ask for it, do nothing. Your recovery key, not the password, restores "
+        "message history:",
+    },
     ev.APPOINTMENT_SCHEDULED: {
         "fi": "Kaari: uusi terapiakäynti on sovittu. Katso tiedot sovelluksesta.",
         "sv": "Kaari: ett nytt terapibesök har bokats. Se detaljerna i appen.",

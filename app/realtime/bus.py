@@ -29,7 +29,15 @@ class Bus(Protocol):
     async def close(self) -> None: ...
 
     async def publish(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        """Publish each (channel, data); raises if the bus is unreachable."""
+        """Publish each (channel, data). While the bus is unreachable, hand them to this
+        instance's own receiver instead (its sockets still hear at once; the others'
+        instances catch up by their resync)."""
+        ...
+
+    @property
+    def healthy(self) -> bool:
+        """False while messages may be lost (the bus is unreachable): the gateway then
+        has its sockets re-read their mailboxes every few seconds."""
         ...
 
     async def subscribe(self, channel: str) -> None: ...
@@ -71,10 +79,15 @@ class Frame(BusMessage, tag="f", frozen=True):
     text: str
 
 
+class SyncWake(BusMessage, tag="s", frozen=True):
+    """Something the device's Matrix sync reports changed (docs/matrix-api.md): a waiting
+    ``GET /sync`` returns and a ``matrix_sync`` socket request is answered."""
+
+
 MAX_FRAME_TEXT = 48 * 1024
 """The longest frame text a ``Frame`` bus message may carry (characters)."""
 
-AnyBusMessage = Wake | Event | Close | Frame
+AnyBusMessage = Wake | Event | Close | Frame | SyncWake
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(AnyBusMessage)

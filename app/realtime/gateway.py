@@ -14,29 +14,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, Union
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import msgspec
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from app.config import Settings
-from app.core.errors import KaariError
-from app.core.principal import Principal
+from app.core.errors import OUTAGES, KaariError, Unavailable
 from app.core.wire import find_out_of_range
 from app.realtime import bus as busmod
 from app.realtime import store
 from app.realtime.bus import Bus
+from app.realtime.connection import PING_TEXT, PONG_TEXT, Connection, encode_frame
 from app.realtime.leases import SocketLeases
 from app.realtime.schemas import (
     CLOSE_GOING_AWAY,
     CLOSE_IDLE,
     CLOSE_INTERNAL,
     CLOSE_RATE_LIMITED,
-    CLOSE_RESYNC,
     CLOSE_REVOKED,
     CLOSE_TICKET_INVALID,
     CLOSE_TOO_BIG,
@@ -44,11 +42,8 @@ from app.realtime.schemas import (
     EventOut,
     Hello,
     InFrame,
-    OutFrame,
     PingIn,
-    PingOut,
     PongIn,
-    PongOut,
     WakeOut,
 )
 from app.realtime.service import TicketService
@@ -64,156 +59,12 @@ Handler = Callable[["Connection", F], Awaitable[None]]
 WakeHandler = Callable[["Connection", int | None], Awaitable[None]]
 CloseHandler = Callable[["Connection"], Awaitable[None]]
 
-_encoder = msgspec.json.Encoder()
-
-
-def encode_frame(frame: OutFrame) -> str:
-    return _encoder.encode(frame).decode()
-
-
-PING_TEXT = encode_frame(PingOut())
-PONG_TEXT = encode_frame(PongOut())
-
 
 class _Head(msgspec.Struct):
     type: str
 
 
 _head_decoder = msgspec.json.Decoder(_Head)
-
-
-class Connection:
-    """One device's socket on this instance. Handlers get it to reply or close."""
-
-    __slots__ = (
-        "_flusher",
-        "_gateway",
-        "_queue",
-        "_refill_at",
-        "_strikes",
-        "_tokens",
-        "channel",
-        "close_code",
-        "id",
-        "last_received",
-        "principal",
-        "socket",
-        "state",
-    )
-
-    def __init__(
-        self, gateway: Gateway, socket: WebSocket[Any, Any, Any], principal: Principal
-    ) -> None:
-        now = time.monotonic()
-        self._gateway = gateway
-        self.socket = socket
-        self.principal = principal
-        self.channel = busmod.device_channel(gateway.prefix, principal.device_id)
-        self._queue: deque[str | tuple[int, str]] = deque()
-        self._flusher: asyncio.Task[None] | None = None
-        self._tokens = float(gateway.settings.ws_rate_burst)
-        self._refill_at = now
-        self._strikes = 0
-        self.last_received = now
-        self.close_code: int | None = None
-        # unique per socket (a reconnecting device gets a new one)
-        self.id = uuid4().hex
-        # per-connection state of other domains' handlers, under their own key
-        self.state: dict[str, Any] = {}
-
-    @property
-    def device_id(self) -> UUID:
-        return self.principal.device_id
-
-    @property
-    def closing(self) -> bool:
-        return self.close_code is not None
-
-    @property
-    def backlog(self) -> int:
-        """Frames queued and not yet written to the socket."""
-        return len(self._queue)
-
-    def push(self, frame: OutFrame) -> bool:
-        """Queue a frame for the device; False if the connection is closing.
-
-        A full queue closes the connection with 4008 "resync" (the device syncs on
-        reconnect) instead of growing without bound."""
-        return self.push_text(encode_frame(frame))
-
-    def push_text(self, text: str) -> bool:
-        if self.close_code is not None:
-            return False
-        if len(self._queue) >= self._gateway.settings.ws_queue_frames:
-            self.close(CLOSE_RESYNC, "resync")
-            return False
-        self._queue.append(text)
-        self._kick()
-        return True
-
-    def close(self, code: int, reason: str, *, drop_queued: bool = True) -> None:
-        """Close with ``code``; frames not yet sent are dropped unless ``drop_queued`` is
-        False (then they go out first, e.g. the ``error`` frame explaining the close)."""
-        if self.close_code is not None:
-            return
-        self.close_code = code
-        if drop_queued:
-            self._queue.clear()
-        self._queue.append((code, reason))
-        self._kick()
-
-    def _kick(self) -> None:
-        if self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
-
-    async def _flush(self) -> None:
-        timeout = self._gateway.settings.ws_idle_timeout_seconds
-        try:
-            while self._queue:
-                item = self._queue.popleft()
-                if isinstance(item, str):
-                    async with asyncio.timeout(timeout):
-                        await self.socket.send_text(item)
-                else:
-                    code, reason = item
-                    async with asyncio.timeout(timeout):
-                        await self.socket.close(code, reason)
-                    log.info(
-                        "websocket closed by server",
-                        extra={"device_id": str(self.device_id), "status": code},
-                    )
-                    return
-        except TimeoutError:
-            # the device reads nothing: drop what is queued and close (resync)
-            self._flusher = None
-            if self.close_code is None:
-                self.close(CLOSE_RESYNC, "resync")
-            return
-        except Exception:  # the socket is gone; the receive loop ends it
-            self.close_code = self.close_code or CLOSE_GOING_AWAY
-            self._queue.clear()
-        finally:
-            if self._flusher is asyncio.current_task():
-                self._flusher = None
-
-    def _take_token(self, now: float) -> bool:
-        s = self._gateway.settings
-        self._tokens = min(
-            float(s.ws_rate_burst), self._tokens + (now - self._refill_at) * s.ws_rate_per_second
-        )
-        self._refill_at = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            self._strikes = 0
-            return True
-        self._strikes += 1
-        return False
-
-    async def _drain(self, seconds: float) -> None:
-        task = self._flusher
-        if task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(task), seconds)
 
 
 class Gateway:
@@ -237,7 +88,10 @@ class Gateway:
         self._wake_handler: WakeHandler | None = None
         self._close_handlers: list[CloseHandler] = []
         self._by_channel: dict[str, list[Connection]] = {}
+        # long-polls (GET /sync) of this instance waiting for a SyncWake, by channel
+        self._waiters: dict[str, set[asyncio.Event]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._resyncer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
         bus.attach(self._deliver, self._resume)
@@ -267,6 +121,25 @@ class Gateway:
         e.g. to push mailbox rows. ``up_to`` is None after a bus outage (sync everything)."""
         self._wake_handler = handler
 
+    @contextlib.asynccontextmanager
+    async def listen(self, device_id: UUID) -> AsyncIterator[asyncio.Event]:
+        """An event set when the device gets ``Notifier.wake_sync`` (or the bus resumed),
+        on whichever instance it was sent: for a long-poll waiting on this instance."""
+        channel = busmod.device_channel(self.prefix, device_id)
+        event = asyncio.Event()
+        waiters = self._waiters.setdefault(channel, set())
+        waiters.add(event)
+        if len(waiters) == 1 and channel not in self._by_channel:
+            await self._subscribe(channel)
+        try:
+            yield event
+        finally:
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[channel]
+                if channel not in self._by_channel:
+                    await self._unsubscribe(channel)
+
     def on_close(self, handler: CloseHandler) -> None:
         """Run ``handler(conn)`` after a connection ended (any reason), e.g. to keep a call
         seat for a grace period. Errors are logged; handlers must not block for long."""
@@ -280,16 +153,17 @@ class Gateway:
     # lifecycle
 
     async def start(self) -> None:
-        self._sweeper = asyncio.get_running_loop().create_task(
-            self._sweep(), name="kaari-ws-sweeper"
-        )
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.create_task(self._sweep(), name="kaari-ws-sweeper")
+        self._resyncer = loop.create_task(self._resync(), name="kaari-ws-resync")
 
     async def close(self) -> None:
         self._closing = True
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._resyncer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         conns = [c for cs in self._by_channel.values() for c in cs]
         for conn in conns:
             conn.close(CLOSE_GOING_AWAY, "going_away")
@@ -413,6 +287,9 @@ class Gateway:
             await handler(conn, frame)
         except KaariError as exc:
             conn.push(ErrorOut(code=exc.code, detail=exc.detail))
+        except OUTAGES as exc:  # e.g. call room state in Redis: nothing else is safe
+            log.warning("websocket frame needs redis", extra={"error_type": type(exc).__name__})
+            conn.push(ErrorOut(code=Unavailable.code, detail=Unavailable().detail))
         except Exception as exc:
             log.error(
                 "websocket frame handler failed",
@@ -442,11 +319,20 @@ class Gateway:
         conns = self._by_channel.setdefault(conn.channel, [])
         conns.append(conn)
         log.info("websocket connected", extra={"device_id": str(conn.device_id)})
-        if len(conns) == 1:
-            try:
-                await self.bus.subscribe(conn.channel)
-            except Exception as exc:  # the bus retries; the heartbeat still protects
-                log.warning("bus subscribe failed", extra={"error_type": type(exc).__name__})
+        if len(conns) == 1 and conn.channel not in self._waiters:
+            await self._subscribe(conn.channel)
+
+    async def _subscribe(self, channel: str) -> None:
+        try:
+            await self.bus.subscribe(channel)
+        except Exception as exc:  # the bus retries; the heartbeat still protects
+            log.warning("bus subscribe failed", extra={"error_type": type(exc).__name__})
+
+    async def _unsubscribe(self, channel: str) -> None:
+        try:
+            await self.bus.unsubscribe(channel)
+        except Exception as exc:
+            log.warning("bus unsubscribe failed", extra={"error_type": type(exc).__name__})
 
     async def _lease(self, conn: Connection) -> bool:
         """Take the connection's lease under its device and user; close it if either
@@ -477,19 +363,24 @@ class Gateway:
         log.info("websocket disconnected", extra={"device_id": str(conn.device_id)})
         if not conns:
             del self._by_channel[conn.channel]
-            try:
-                await self.bus.unsubscribe(conn.channel)
-            except Exception as exc:
-                log.warning("bus unsubscribe failed", extra={"error_type": type(exc).__name__})
+            if conn.channel not in self._waiters:
+                await self._unsubscribe(conn.channel)
 
     def _deliver(self, channel: str, data: bytes) -> None:
         conns = self._by_channel.get(channel)
-        if not conns:
+        waiters = self._waiters.get(channel)
+        if not conns and not waiters:
             return
         try:
             message = busmod.decode(data)
         except msgspec.DecodeError:
             log.warning("undecodable bus message dropped")
+            return
+        if isinstance(message, busmod.SyncWake):
+            for event in waiters or ():
+                event.set()
+            return
+        if not conns:
             return
         if isinstance(message, busmod.Wake):
             self._wake(list(conns), message.up_to)
@@ -526,7 +417,42 @@ class Gateway:
 
     def _resume(self) -> None:
         # after a bus outage any wake-up may have been lost: every device syncs
-        self._wake([c for cs in self._by_channel.values() for c in cs], None)
+        conns = [c for cs in self._by_channel.values() for c in cs]
+        self._wake(conns, None)
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
+
+    # while the bus is down
+
+    async def _resync(self) -> None:
+        """While the bus is not healthy (wake-ups may be lost), every socket re-reads its
+        mailbox every ``bus_resync_seconds`` (a wake with no sequence), so rows sent
+        through any instance still arrive within seconds."""
+        every = self.settings.bus_resync_seconds
+        degraded = False
+        while True:
+            await asyncio.sleep(every)
+            try:
+                healthy = self.bus.healthy
+                if healthy == degraded:
+                    degraded = not healthy
+                    log.warning(
+                        "event bus degraded: sockets resync from the database"
+                        if degraded
+                        else "event bus healthy: sockets are woken by the bus again",
+                        extra={"count": self.connection_count},
+                    )
+                if degraded:
+                    self._wake([c for cs in self._by_channel.values() for c in cs], None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("websocket resync failed", extra={"error_type": type(exc).__name__})
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(cs) for cs in self._by_channel.values())
 
     # the heartbeat sweeper
 

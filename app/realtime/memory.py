@@ -31,6 +31,10 @@ class MemoryBus:
     async def close(self) -> None:
         self._channels.clear()
 
+    @property
+    def healthy(self) -> bool:
+        return True
+
     async def publish(self, messages: Sequence[tuple[str, bytes]]) -> None:
         # Delivered synchronously: the receiver only enqueues frames.
         for channel, data in messages:

@@ -33,6 +33,10 @@ class Notifier:
         """The device has new mailbox rows up to ``up_to_seq`` (after the commit)."""
         await self._publish([device_id], busmod.Wake(up_to=up_to_seq))
 
+    async def wake_sync(self, device_ids: Iterable[UUID]) -> None:
+        """The devices' Matrix sync has something new (after the commit)."""
+        await self._publish(device_ids, busmod.SyncWake())
+
     async def send_event(
         self, device_ids: Iterable[UUID], event: str, ids: Mapping[str, str | UUID] | None = None
     ) -> None:

@@ -4,6 +4,11 @@ Publishing uses the instance's Redis pool. If Redis drops, the reader rebuilds i
 pub/sub connection (backoff 0.1 s doubling to 5 s, with jitter), subscribes to every
 wanted channel again and tells the gateway to resume (messages in the gap are lost:
 they only delayed a wake-up; the database is the truth).
+
+While Redis is unreachable the bus is not ``healthy``: a publish goes to this instance's
+own receiver (its sockets hear at once), and the gateway has every socket re-read its
+mailbox every ``KAARI_BUS_RESYNC_SECONDS`` so rows sent through other instances still
+arrive within seconds. The loss and the recovery are logged once each, at warning.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from app.core.errors import OUTAGES
 from app.realtime.bus import Receiver, Resume
 
 log = logging.getLogger("kaari.realtime.bus")
@@ -48,13 +54,21 @@ class RedisBus:
         self._receiver: Receiver = _drop
         self._on_resume: Resume = _nothing
         self.reconnects = 0
+        self._reader_up = False
+        self._publish_failed = False
+        self._down_logged = False
 
     def attach(self, receiver: Receiver, on_resume: Resume) -> None:
         self._receiver = receiver
         self._on_resume = on_resume
 
     async def start(self) -> None:
+        """Start the reader and give it a moment to connect (it keeps trying after)."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="kaari-redis-bus")
+        for _ in range(40):
+            if self._reader_up or self._task.done():
+                return
+            await asyncio.sleep(0.05)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -64,14 +78,44 @@ class RedisBus:
             self._task = None
         await self._drop_pubsub()
 
+    @property
+    def healthy(self) -> bool:
+        return self._reader_up and not self._publish_failed
+
     async def publish(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        if len(messages) == 1:
-            await self._redis.publish(*messages[0])
+        try:
+            if len(messages) == 1:
+                await self._redis.publish(*messages[0])
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for channel, data in messages:
+                        pipe.publish(channel, data)
+                    await pipe.execute()
+        except OUTAGES as exc:
+            self._publish_failed = True
+            self._went_down(exc)
+            for channel, data in messages:  # this instance's sockets still hear at once
+                self._receiver(channel, data)
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for channel, data in messages:
-                pipe.publish(channel, data)
-            await pipe.execute()
+        if self._publish_failed:
+            self._publish_failed = False
+            if self._reader_up:
+                self._came_back()
+
+    def _went_down(self, exc: BaseException) -> None:
+        if not self._down_logged:
+            self._down_logged = True
+            log.warning(
+                "redis bus unreachable: delivering from the database until it is back",
+                extra={"error_type": type(exc).__name__},
+            )
+
+    def _came_back(self) -> None:
+        self._reader_up = True
+        self._publish_failed = False
+        if self._down_logged:
+            self._down_logged = False
+            log.warning("redis bus reachable again")
 
     async def subscribe(self, channel: str) -> None:
         self._wanted.add(channel)
@@ -125,6 +169,7 @@ class RedisBus:
         return pubsub
 
     async def _reconnected(self, connection: Any) -> None:
+        self._came_back()
         self.reconnects += 1
         log.info("redis bus reconnected")
         self._on_resume()
@@ -135,6 +180,7 @@ class RedisBus:
         while True:
             try:
                 pubsub = await self._connect()
+                self._came_back()
                 if not first:
                     self.reconnects += 1
                     log.info("redis bus reconnected")
@@ -160,10 +206,9 @@ class RedisBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning(
-                    "redis bus connection lost; retrying",
-                    extra={"error_type": type(exc).__name__},
-                )
+                self._reader_up = False
+                self._went_down(exc)
+                log.debug("redis bus retrying", extra={"error_type": type(exc).__name__})
                 first = False
                 await self._drop_pubsub()
                 await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311

@@ -563,3 +563,9 @@ homework_reminders = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("minute BETWEEN 0 AND 1439", name="minute"),
 )
+
+# the Matrix-shaped device API's tables are declared in schema_matrix.py (for length)
+from app.storage import schema_matrix as _schema_matrix  # noqa: E402, F401
+
+# data protection's tables are declared in schema_privacy.py (for length)
+from app.storage import schema_privacy as _schema_privacy  # noqa: E402, F401

@@ -122,6 +122,7 @@ def test_cli_refuses_bad_input_with_a_clear_message(
     env = {"KAARI_DATA_DIR": str(tmp_path), "KAARI_LOG_LEVEL": "WARNING"}
     if args[0] == "serve":
         env |= {"KAARI_ENV": "production", "KAARI_SECRET_KEY": "p" * 40}
+        env |= {"KAARI_SERVER_NAME": "kaari.example.fi"}
         env |= {"KAARI_VAPID_PRIVATE_KEY": "A" * 42 + "E", "KAARI_VAPID_SUBJECT": "mailto:a@b.fi"}
     result = kaari(args, env, stdin)
     assert result.returncode == 2, result.stdout + result.stderr

@@ -59,6 +59,7 @@ def production(tmp_path: Path) -> Settings:
         secret_key=TEST_SECRET,
         vapid_private_key=VAPID_KEY,
         vapid_subject="mailto:ops@example.fi",
+        server_name="kaari.example.fi",
     )
     run(upgrade(s.effective_database_url))
     return s

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_SECRET, World, build_world
+from conftest import FAST_HASHING, TEST_SECRET, World, build_world
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 from support import REDIS_URL, Session, assert_problem, reachable, service_missing
@@ -38,7 +38,11 @@ LIMITS: dict[str, Any] = {
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        database_url=database_url, data_dir=str(tmp_path), secret_key=TEST_SECRET, **LIMITS
+        database_url=database_url,
+        data_dir=str(tmp_path),
+        secret_key=TEST_SECRET,
+        **FAST_HASHING,
+        **LIMITS,
     )
 
 

@@ -157,7 +157,7 @@ def test_persistence_across_reopen(tmp_path: Path) -> None:
     first = _send(a, b, "one", _claim(b))
     b.decrypt(first)
     ct = _send(a, b, "two")
-    a.encrypt_case_content("case-1", CancellationNote(appointment_id="ap1", note="fever"))
+    a.cases.encrypt_case_content("case-1", CancellationNote(appointment_id="ap1", note="fever"))
     b_path, a_path = b._store.path, a._store.path
     del a, b
     b2 = Device.open(b_path, SECRET)
@@ -166,7 +166,7 @@ def test_persistence_across_reopen(tmp_path: Path) -> None:
     with pytest.raises(DuplicateMessageError):
         b2.decrypt(first)
     a2.decrypt(_send(b2, a2, "three"))
-    assert len(a2.history_shares_for("case-1")) == 1
+    assert len(a2.cases.history_shares_for("case-1")) == 1
 
 
 def _store_files(path: Path) -> list[Path]:
@@ -226,7 +226,7 @@ def test_nothing_readable_on_disk(tmp_path: Path) -> None:
     a, b = _device(tmp_path, "parent", "PHONE"), _device(tmp_path, "therapist", "LAPTOP")
     (ct,) = a.encrypt_for([_claim(b)], TextMessage(body="Onni has a fever"), message_id="msg-4711")
     b.decrypt(ct)
-    t_share = b.room_key_share_for("case-secret")
+    t_share = b.cases.room_key_share_for("case-secret")
     files = _store_files(b._store.path)
     assert {f.name for f in files} >= {DB_NAME}
     for f in files:
@@ -299,53 +299,57 @@ def test_decrypt_write_volume_does_not_grow_with_history(tmp_path: Path) -> None
 
 def test_case_content_with_history_and_rotation(tmp_path: Path) -> None:
     t, p1, p2 = (_device(tmp_path, n, "D") for n in ("therapist", "mother", "father"))
-    first = t.encrypt_case_content("case-1", HomeworkContent(task_id="t1", title="Ride a bike"))
+    first = t.cases.encrypt_case_content(
+        "case-1", HomeworkContent(task_id="t1", title="Ride a bike")
+    )
     with pytest.raises(UnknownSessionError):
-        p1.decrypt_case_content(first)
+        p1.cases.decrypt_case_content(first)
     # a live share is from the current index: older content is refused clearly
-    (share_ct,) = t.encrypt_for([_claim(p1)], t.room_key_share_for("case-1"))
-    p1.accept_room_key(p1.decrypt(share_ct))
+    (share_ct,) = t.encrypt_for([_claim(p1)], t.cases.room_key_share_for("case-1"))
+    p1.cases.accept_room_key(p1.decrypt(share_ct))
     with pytest.raises(UnknownMessageIndexError):
-        p1.decrypt_case_content(first)
-    second = t.encrypt_case_content("case-1", HomeworkContent(task_id="t2", title="Tidy room"))
-    got = p1.decrypt_case_content(second)
+        p1.cases.decrypt_case_content(first)
+    second = t.cases.encrypt_case_content(
+        "case-1", HomeworkContent(task_id="t2", title="Tidy room")
+    )
+    got = p1.cases.decrypt_case_content(second)
     assert got.sender == t.keys
     assert got.payload.task_id == "t2"
     # history (exported from index 0) upgrades p1 and serves a new device
-    (hist,) = t.history_shares_for("case-1")
+    (hist,) = t.cases.history_shares_for("case-1")
     assert hist.first_index == 0
     assert hist.exported
     (h1,) = t.encrypt_for([_peer(p1)], hist)
-    p1.accept_room_key(p1.decrypt(h1))
-    assert p1.decrypt_case_content(first).payload.title == "Ride a bike"  # type: ignore[union-attr]
+    p1.cases.accept_room_key(p1.decrypt(h1))
+    assert p1.cases.decrypt_case_content(first).payload.title == "Ride a bike"  # type: ignore[union-attr]
     (h2,) = t.encrypt_for([_claim(p2)], hist)
-    p2.accept_room_key(p2.decrypt(h2))
-    assert p2.decrypt_case_content(second).message_index == 1
+    p2.cases.accept_room_key(p2.decrypt(h2))
+    assert p2.cases.decrypt_case_content(second).message_index == 1
     # rotation after a member leaves: the old key does not open new content
-    t.rotate_case_session("case-1")
-    third = t.encrypt_case_content("case-1", HomeworkContent(task_id="t3", title="Draw"))
+    t.cases.rotate_case_session("case-1")
+    third = t.cases.encrypt_case_content("case-1", HomeworkContent(task_id="t3", title="Draw"))
     with pytest.raises(UnknownSessionError):
-        p2.decrypt_case_content(third)
+        p2.cases.decrypt_case_content(third)
 
 
 def test_room_key_share_must_come_from_origin(tmp_path: Path) -> None:
     t, p, m = (_device(tmp_path, n, "D") for n in ("therapist", "parent", "mallory"))
-    share = t.room_key_share_for("case-1")
+    share = t.cases.room_key_share_for("case-1")
     claimed = _claim(p)
     (ct,) = m.encrypt_for([claimed], share)  # Mallory relays the therapist's key as if direct
     with pytest.raises(UntrustedKeyShareError, match="must come from its origin device"):
-        p.accept_room_key(p.decrypt(ct))
-    own = m.room_key_share_for("case-1")
+        p.cases.accept_room_key(p.decrypt(ct))
+    own = m.cases.room_key_share_for("case-1")
     forged = msgspec.structs.replace(own, session_id=share.session_id)
     (ct2,) = m.encrypt_for([_peer(p)], forged)
     with pytest.raises(BindingError):  # Mallory's key under the therapist's session id
-        p.accept_room_key(p.decrypt(ct2))
+        p.cases.accept_room_key(p.decrypt(ct2))
 
 
 def _forged_history(forger: Device, victim: Device, case_id: str) -> tuple[RoomKeyShare, str]:
     """``forger``'s own Megolm session, exported and labelled as ``victim``'s."""
-    forger.room_key_share_for(case_id)
-    (mine,) = forger.history_shares_for(case_id)
+    forger.cases.room_key_share_for(case_id)
+    (mine,) = forger.cases.history_shares_for(case_id)
     share = msgspec.structs.replace(mine, origin=victim.keys)
     return share, mine.session_id
 
@@ -357,16 +361,18 @@ def test_member_cannot_forward_a_session_labelled_as_the_therapists(tmp_path: Pa
     share, session_id = _forged_history(g, t, "case-1")
     (ct,) = g.encrypt_for([claimed], share)
     with pytest.raises(UntrustedKeyShareError, match="only the origin device or another device"):
-        p.accept_room_key(p.decrypt(ct))
-    forged_content = g.encrypt_case_content("case-1", HomeworkContent(task_id="x", title="Skip"))
+        p.cases.accept_room_key(p.decrypt(ct))
+    forged_content = g.cases.encrypt_case_content(
+        "case-1", HomeworkContent(task_id="x", title="Skip")
+    )
     with pytest.raises(UnknownSessionError):
-        p.decrypt_case_content(msgspec.structs.replace(forged_content, session_id=session_id))
+        p.cases.decrypt_case_content(msgspec.structs.replace(forged_content, session_id=session_id))
     # Even the therapist's genuine history may not be forwarded by another user's device.
-    t.room_key_share_for("case-1")
-    (genuine,) = t.history_shares_for("case-1")
+    t.cases.room_key_share_for("case-1")
+    (genuine,) = t.cases.history_shares_for("case-1")
     (ct2,) = g.encrypt_for([_peer(p)], genuine)
     with pytest.raises(UntrustedKeyShareError):
-        p.accept_room_key(p.decrypt(ct2))
+        p.cases.accept_room_key(p.decrypt(ct2))
 
 
 def test_same_user_device_cannot_relabel_its_session(tmp_path: Path) -> None:
@@ -378,47 +384,49 @@ def test_same_user_device_cannot_relabel_its_session(tmp_path: Path) -> None:
     share, _ = _forged_history(t2, t1, "case-1")
     (ct,) = t2.encrypt_for([_claim(p)], share)
     with pytest.raises(UntrustedKeyShareError, match="not signed by its claimed origin"):
-        p.accept_room_key(p.decrypt(ct))
+        p.cases.accept_room_key(p.decrypt(ct))
     # A direct (non-exported) share from a sibling device is refused as well.
-    direct = t1.room_key_share_for("case-1")
+    direct = t1.cases.room_key_share_for("case-1")
     (ct2,) = t2.encrypt_for([_peer(p)], direct)
     with pytest.raises(UntrustedKeyShareError, match="must come from its origin device"):
-        p.accept_room_key(p.decrypt(ct2))
+        p.cases.accept_room_key(p.decrypt(ct2))
     # A look-alike "LAPTOP" with other keys (signed by itself) contradicts the known LAPTOP.
     (hello,) = t1.encrypt_for([_claim(p)], TextMessage(body="hi"))
     p.decrypt(hello)
     fake = Device.create(root / "fake", SECRET, "@therapist:kaari", "LAPTOP")
-    fake.room_key_share_for("case-1")
-    (fake_history,) = fake.history_shares_for("case-1")
+    fake.cases.room_key_share_for("case-1")
+    (fake_history,) = fake.cases.history_shares_for("case-1")
     (ct3,) = t2.encrypt_for([_peer(p)], fake_history)
     with pytest.raises(UntrustedKeyShareError, match="contradict the known device"):
-        p.accept_room_key(p.decrypt(ct3))
+        p.cases.accept_room_key(p.decrypt(ct3))
 
 
 def test_history_from_origin_and_from_its_users_other_device(tmp_path: Path) -> None:
     t1 = Device.create(tmp_path / "t1", SECRET, "@therapist:kaari", "LAPTOP")
     t2 = Device.create(tmp_path / "t2", SECRET, "@therapist:kaari", "PHONE")
     p1, p2 = _device(tmp_path, "parent", "P1"), _device(tmp_path, "parent", "P2")
-    first = t1.encrypt_case_content("case-1", HomeworkContent(task_id="t1", title="Ride a bike"))
+    first = t1.cases.encrypt_case_content(
+        "case-1", HomeworkContent(task_id="t1", title="Ride a bike")
+    )
     # the therapist's second device gets the history from the first ...
-    (h,) = t1.history_shares_for("case-1")
+    (h,) = t1.cases.history_shares_for("case-1")
     (ct,) = t1.encrypt_for([_claim(t2)], h)
-    t2.accept_room_key(t2.decrypt(ct))
+    t2.cases.accept_room_key(t2.decrypt(ct))
     # ... and forwards it to a family device: accepted, sender is still the origin
-    (fwd,) = t2.history_shares_for("case-1")
+    (fwd,) = t2.cases.history_shares_for("case-1")
     assert fwd.origin == t1.keys
     (ct2,) = t2.encrypt_for([_claim(p1)], fwd)
-    inbound = p1.accept_room_key(p1.decrypt(ct2))
+    inbound = p1.cases.accept_room_key(p1.decrypt(ct2))
     assert inbound.forwarded
-    got = p1.decrypt_case_content(first)
+    got = p1.cases.decrypt_case_content(first)
     assert got.sender == t1.keys
     assert got.forwarded_key
     # the origin's own history share is accepted as well
     (ct3,) = t1.encrypt_for([_claim(p2)], h)
-    p2.accept_room_key(p2.decrypt(ct3))
-    assert p2.decrypt_case_content(first).sender == t1.keys
+    p2.cases.accept_room_key(p2.decrypt(ct3))
+    assert p2.cases.decrypt_case_content(first).sender == t1.keys
     # a family device does not pass on the therapist's history (it would be refused)
-    assert p1.history_shares_for("case-1") == []
+    assert p1.cases.history_shares_for("case-1") == []
 
 
 def test_share_origin_must_match_known_keys(tmp_path: Path) -> None:
@@ -426,13 +434,13 @@ def test_share_origin_must_match_known_keys(tmp_path: Path) -> None:
     claimed = _claim(p)
     (hello,) = t.encrypt_for([claimed], TextMessage(body="hi"))
     p.decrypt(hello)  # p now knows t's keys
-    t.room_key_share_for("case-1")
-    (h,) = t.history_shares_for("case-1")
+    t.cases.room_key_share_for("case-1")
+    (h,) = t.cases.history_shares_for("case-1")
     (ct,) = t.encrypt_for([_peer(p)], h)
     received = p.decrypt(ct)
     with pytest.raises(UntrustedKeyShareError, match="key directory"):
-        p.accept_room_key(received, expected_origin=_peer(p))
-    assert p.accept_room_key(received, expected_origin=_peer(t)).origin == t.keys
+        p.cases.accept_room_key(received, expected_origin=_peer(p))
+    assert p.cases.accept_room_key(received, expected_origin=_peer(t)).origin == t.keys
 
 
 def test_cross_signed_bundle(tmp_path: Path) -> None:
@@ -460,7 +468,7 @@ def test_arbitrary_payloads_survive_encrypt_decrypt(tmp_path: Path, bodies: list
         (ct,) = a.encrypt_for([peer], TextMessage(body=body))
         assert b.decrypt(decode_ciphertext(encode(ct))).payload == TextMessage(body=body)  # type: ignore[arg-type]
         note = CancellationNote(appointment_id="ap", note=body)
-        (share,) = a.encrypt_for([peer], a.room_key_share_for("c"))
-        b.accept_room_key(b.decrypt(share))
-        mct = a.encrypt_case_content("c", note)
-        assert b.decrypt_case_content(mct).payload == note
+        (share,) = a.encrypt_for([peer], a.cases.room_key_share_for("c"))
+        b.cases.accept_room_key(b.decrypt(share))
+        mct = a.cases.encrypt_case_content("c", note)
+        assert b.cases.decrypt_case_content(mct).payload == note

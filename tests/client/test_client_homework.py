@@ -182,19 +182,19 @@ def _mailbox(messenger: Messenger) -> list[dict[str, Any]]:
 
 def test_a_room_key_in_the_mailbox_is_imported_and_not_shown(family: Family) -> None:
     therapist, guardian = family.therapist, family.guardian
-    share = therapist.device.room_key_share_for(family.case_id)
+    share = therapist.device.cases.room_key_share_for(family.case_id)
     therapist.send(family.thread_id, share)
     therapist.send(family.thread_id, TextMessage(body="hello"))
-    content = therapist.device.encrypt_case_content(
+    content = therapist.device.cases.encrypt_case_content(
         family.case_id, HomeworkContent(task_id="t", title="Ride a bike")
     )
     with pytest.raises(UnknownSessionError):
-        guardian.device.decrypt_case_content(content)
+        guardian.device.cases.decrypt_case_content(content)
     got = guardian.sync()
     assert [type(m.payload) for m in got] == [TextMessage]  # the key is no message
     assert guardian.failed == []
     assert _mailbox(guardian) == []  # consumed and acknowledged
-    assert guardian.device.decrypt_case_content(content).payload.title == "Ride a bike"  # type: ignore[union-attr]
+    assert guardian.device.cases.decrypt_case_content(content).payload.title == "Ride a bike"  # type: ignore[union-attr]
     # the sender keeps no copy of its key share among its messages either
     assert [type(m.payload) for m in therapist.history()] == [TextMessage]
 
@@ -202,11 +202,11 @@ def test_a_room_key_in_the_mailbox_is_imported_and_not_shown(family: Family) -> 
 def test_a_forged_room_key_is_refused_and_the_loop_goes_on(family: Family) -> None:
     """A guardian relays the therapist's session key as a direct share: refused."""
     therapist, guardian, child = family.therapist, family.guardian, family.child
-    share = therapist.device.room_key_share_for(family.case_id)
+    share = therapist.device.cases.room_key_share_for(family.case_id)
     guardian.send(family.thread_id, share)
     # history "from the therapist" made from the guardian's own session
-    guardian.device.room_key_share_for(family.case_id)
-    (own,) = guardian.device.history_shares_for(family.case_id)
+    guardian.device.cases.room_key_share_for(family.case_id)
+    (own,) = guardian.device.cases.history_shares_for(family.case_id)
     forged = msgspec.structs.replace(own, origin=therapist.device.keys)
     guardian.send(family.thread_id, forged)
     guardian.send(family.thread_id, TextMessage(body="still here"))
@@ -216,17 +216,17 @@ def test_a_forged_room_key_is_refused_and_the_loop_goes_on(family: Family) -> No
         "room_key_refused:UntrustedKeyShareError",
         "room_key_refused:UntrustedKeyShareError",
     ]
-    content = therapist.device.encrypt_case_content(
+    content = therapist.device.cases.encrypt_case_content(
         family.case_id, HomeworkContent(task_id="t", title="x")
     )
     with pytest.raises(UnknownSessionError):
-        child.device.decrypt_case_content(content)
+        child.device.cases.decrypt_case_content(content)
     assert _mailbox(child) == []  # refused rows are consumed
 
 
 def test_a_share_whose_origin_contradicts_the_key_directory_is_refused(family: Family) -> None:
     therapist, guardian = family.therapist, family.guardian
-    share = therapist.device.room_key_share_for(family.case_id)
+    share = therapist.device.cases.room_key_share_for(family.case_id)
     # the key directory hands out other keys under the therapist's user and device ids
     # (the server's own record of the therapist's keys, which it checks senders
     # against, stays as it is: only what it serves to others is a lie)
@@ -335,7 +335,7 @@ def test_content_swapped_between_tasks_is_never_shown_under_the_wrong_task(
         assert shown[task_id].title == ""
         assert shown[task_id].problem == "other_task"
     # a note is no task either, and content of another case is refused unopened
-    note = therapist.device.encrypt_case_content(
+    note = therapist.device.cases.encrypt_case_content(
         family.case_id, CompletionNote(task_id=a.id, day=TODAY.isoformat())
     )
     family.store_task_content(a.id, msgspec.to_builtins(note))
@@ -469,5 +469,7 @@ def test_a_device_that_left_cannot_read_what_comes_next(family: Family) -> None:
     assert guardian.device.device_id not in family.sent_by(therapist)[-1]
     assert Homework(child).task(second.id).title == "Tidy up"
     with pytest.raises(UnknownSessionError):
-        guardian.device.decrypt_case_content(msgspec.convert(second_content, MegolmCiphertext))
+        guardian.device.cases.decrypt_case_content(
+            msgspec.convert(second_content, MegolmCiphertext)
+        )
     assert hw.share_key(family.case_id) == 0  # settled: nothing more to send

@@ -52,7 +52,11 @@ def poll_until(lives: dict[str, Live], name: str, seconds: float) -> dict[str, f
 
 def test_a_cancellation_reaches_every_device(tmp_path: Path, push: PushService) -> None:
     server = KaariServer(
-        {"KAARI_DATA_DIR": str(tmp_path / "data"), "KAARI_NOTIFY_POLL_SECONDS": "0.2"},
+        {
+            "KAARI_DATA_DIR": str(tmp_path / "data"),
+            "KAARI_NOTIFY_POLL_SECONDS": "0.2",
+            "KAARI_PUSH_ALLOW_LOOPBACK": "true",  # the push-service stand-in
+        },
         tmp_path / "server.log",
     )
     people = onboard(server, tmp_path)

@@ -23,6 +23,9 @@ from support import REDIS_URL, reachable, run, service_missing
 from client.call import SDP_SIGNATURE_INVALID, CallClient
 from client.rtc import candidate_types
 
+# the tests share one server for the module: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("signaling-calls")
+
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KaariServer, People, Any]]:

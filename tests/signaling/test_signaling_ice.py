@@ -156,6 +156,7 @@ def test_good_rtc_configuration_is_read_from_the_environment() -> None:
         {
             "KAARI_ENV": "production",
             "KAARI_SECRET_KEY": "s" * 40,
+            "KAARI_SERVER_NAME": "kaari.example.fi",
             "KAARI_TURN_HOST": "[2001:db8::1]",
             "KAARI_TURN_SECRETS": "n" * 32 + ", " + "o" * 32,
             "KAARI_TURN_CREDENTIAL_TTL_SECONDS": "7200",

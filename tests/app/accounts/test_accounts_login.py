@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import httpx
+import msgspec
 import pytest
 import sqlalchemy as sa
 from conftest import World, seed_org
-from litestar.testing import TestClient
+from litestar.testing import TestClient, transport
 from support import PASSWORD, assert_problem, auth, login, run
 
 from app.config import Settings
@@ -294,6 +297,7 @@ def test_password_change_revokes_other_devices(
     assert password_hash(settings, "guardian1@example.fi").startswith("$argon2id$")
 
 
+@pytest.mark.owasp_hashing
 def test_password_is_rehashed_when_parameters_change(
     client: TestClient[Any], settings: Settings, world: World
 ) -> None:
@@ -308,3 +312,100 @@ def test_password_is_rehashed_when_parameters_change(
         login(c2, "guardian1@example.fi")
     assert "m=19456,t=3,p=1" in password_hash(settings, "guardian1@example.fi")
     login(client, "guardian1@example.fi")  # the old instance still verifies the new hash
+
+
+# failures per (account, address): a stranger never locks the owner out
+
+
+@pytest.fixture
+def from_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests with an ``x-test-client`` header come from that address (the TestClient
+    otherwise says every request comes from "testclient")."""
+    original = transport.TestClientTransport.parse_request
+
+    def parse(self: Any, request: httpx.Request) -> dict[str, Any]:
+        scope = original(self, request)
+        if "x-test-client" in request.headers:
+            scope["client"] = (request.headers["x-test-client"], 50000)
+        return scope
+
+    monkeypatch.setattr(transport.TestClientTransport, "parse_request", parse)
+
+
+def attempt(client: TestClient[Any], email: str, password: str, address: str) -> Any:
+    return client.post(
+        "/auth/login",
+        json={"email": email, "password": password, "device": {"name": "x"}},
+        headers={"x-test-client": address},
+    )
+
+
+@pytest.mark.usefixtures("from_address")
+def test_a_strangers_failures_do_not_lock_the_owner_out(
+    client: TestClient[Any], world: World
+) -> None:
+    for _ in range(8):
+        r = attempt(client, "therapist@example.fi", "guess", "203.0.113.66")
+        assert r.status_code in (401, 429)
+    # the stranger's address is refused for that account, the owner's is not
+    r = attempt(client, "therapist@example.fi", PASSWORD, "203.0.113.66")
+    assert_problem(r, 429, "rate_limited")
+    r = attempt(client, "therapist@example.fi", PASSWORD, "198.51.100.7")
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.usefixtures("from_address")
+def test_failures_lock_one_address_out_of_one_account(
+    client: TestClient[Any], world: World
+) -> None:
+    for _ in range(5):
+        r = attempt(client, "guardian1@example.fi", "wrong", "203.0.113.5")
+        assert_problem(r, 401, "invalid_credentials")
+    r = attempt(client, "guardian1@example.fi", PASSWORD, "203.0.113.5")
+    body = assert_problem(r, 429, "rate_limited")
+    assert 0 < body["retryAfter"] <= 900
+    # the same address still reaches other accounts; other addresses reach this one
+    assert attempt(client, "guardian2@example.fi", PASSWORD, "203.0.113.5").status_code == 200
+    assert attempt(client, "guardian1@example.fi", PASSWORD, "203.0.113.6").status_code == 200
+    # four failures from an address, then the right password: the count starts again
+    for _ in range(4):
+        attempt(client, "guardian2@example.fi", "wrong", "203.0.113.9")
+    assert attempt(client, "guardian2@example.fi", PASSWORD, "203.0.113.9").status_code == 200
+    for _ in range(4):
+        attempt(client, "guardian2@example.fi", "wrong", "203.0.113.9")
+    assert attempt(client, "guardian2@example.fi", PASSWORD, "203.0.113.9").status_code == 200
+
+
+@pytest.mark.usefixtures("from_address")
+def test_failures_from_many_addresses_slow_the_account_and_never_refuse(
+    settings: Settings,
+) -> None:
+    slowed = msgspec.structs.replace(
+        settings, login_slowdown_after_failures=4, login_max_delay_seconds=0.6
+    )
+    seed_org(slowed)
+    with TestClient(create_app(slowed)) as client:
+
+        def timed(email: str, password: str, address: str) -> tuple[int, float]:
+            started = time.monotonic()
+            r = attempt(client, email, password, address)
+            return r.status_code, time.monotonic() - started
+
+        for n in range(6):  # two per address: no address reaches its own limit
+            for email in ("admin@example.fi", "nobody@example.fi"):
+                status, _ = timed(email, "guess", f"203.0.113.{n // 2}")
+                assert status == 401
+        # the owner gets in from their own address, after the delay
+        status, slow = timed("admin@example.fi", PASSWORD, "198.51.100.7")
+        assert status == 200
+        assert slow >= 0.55
+        # an unknown e-mail is counted and slowed alike (no enumeration by timing)
+        status, unknown = timed("nobody@example.fi", "guess", "198.51.100.7")
+        assert status == 401
+        assert unknown >= 0.55
+        # strangers keep failing: still slowed, still never refused for the owner
+        for n in range(10, 14):
+            assert timed("admin@example.fi", "guess", f"203.0.113.{n}")[0] == 401
+        status, again = timed("admin@example.fi", PASSWORD, "198.51.100.8")
+        assert status == 200
+        assert 0.55 <= again < 3.0  # capped at login_max_delay_seconds

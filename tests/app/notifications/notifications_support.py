@@ -25,11 +25,13 @@ from app.storage.engine import Database
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    """A sender that polls every 50 ms and retries after about a second."""
+    """A sender that polls every 50 ms and retries after about a second, to the local
+    push-service stand-in (on 127.0.0.1: an explicit development opt-in)."""
     return Settings(
         database_url=database_url,
         data_dir=str(tmp_path),
         secret_key=TEST_SECRET,
+        push_allow_loopback=True,
         notify_poll_seconds=0.05,
         notify_retry_base_seconds=1.0,
         reminder_interval_seconds=3600,

@@ -22,6 +22,7 @@ from support import assert_problem, run
 
 from app.config import Settings
 from app.notifications import texts
+from app.notifications.egress import PushGuard
 from app.notifications.outbox import Outbox
 from app.notifications.webpush import load_vapid
 from app.storage.engine import Database
@@ -179,7 +180,8 @@ def test_two_senders_never_take_the_same_row(
         db = Database(settings.effective_database_url)
         try:
             async with httpx.AsyncClient() as http:
-                senders = [Outbox(db, settings, load_vapid(settings), lambda: NOW, http)
+                guard = PushGuard.from_settings(settings)
+                senders = [Outbox(db, settings, load_vapid(settings), lambda: NOW, guard, http)
                            for _ in range(3)]  # fmt: skip
                 return list(await asyncio.gather(*(s.run_once() for s in senders)))
         finally:

@@ -19,7 +19,7 @@ from app.core.errors import NotFound
 from app.core.events import DEVICE_LIST_CHANGED
 from app.core.time import utcnow
 from app.main import create_app
-from app.realtime.gateway import Connection
+from app.realtime.connection import Connection
 from app.realtime.schemas import EventOut, InFrame
 from app.storage.engine import Database
 from app.storage.schema import devices

@@ -3,7 +3,9 @@ other, and the bus survives its pub/sub connection being killed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -67,6 +69,30 @@ def wait_subscribed(r: redis.Redis, channel: str, timeout: float = 10) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"nobody subscribed to {channel} in time")
+
+
+def pubsub_clients_of(r: redis.Redis, pids: list[int]) -> list[int]:
+    """Redis client ids of the pub/sub connections these processes opened (found by
+    their sockets in /proc), so that a test cuts its own connections and never those
+    of another test, another xdist worker or another run on the same Redis."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return [
+        int(c["id"])
+        for c in r.client_list(_type="pubsub")
+        if int(c["addr"].rsplit(":", 1)[1]) in ports
+    ]
 
 
 def is_event(frame: dict[str, Any]) -> bool:
@@ -183,9 +209,13 @@ def test_a_served_process_delivers_events_and_survives_a_pubsub_kill(
 
             event(1)
             assert ws_receive_until(ws, is_event)["ids"] == {"n": "1"}
-            # drop every pub/sub connection (the server's and the local instance's)
-            killed = sync_redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
-            assert int(killed) >= 1
+            # drop the pub/sub connections of this test (the server's and the local
+            # instance's), and nobody else's on this Redis
+            assert server.proc is not None
+            ours = pubsub_clients_of(sync_redis, [server.proc.pid, os.getpid()])
+            assert ours
+            for client_id in ours:
+                sync_redis.client_kill_filter(_id=client_id)
             wait_subscribed(sync_redis, channel)
             # after reconnecting the server tells the device to sync (a wake may be lost)
             resumed = ws_receive_until(ws, lambda f: f["type"] == "wake")

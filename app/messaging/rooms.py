@@ -1,0 +1,342 @@
+"""Rooms at the Matrix paths (docs/matrix-api.md): a room is a Kaari thread, its members
+the case's (``THREAD_ROLES``), its timeline of Megolm room events stored once each at a
+global stream position.
+
+* Membership is derived from the case, as for threads; the room's timeline records it as
+  ``m.room.member`` events, written when a member's arrival or departure is first seen
+  (by a send, a sync, ``messages`` or ``joined_members``), so a removed member's sync can
+  say ``rooms.leave`` once, and nothing of the room after it.
+* Only Megolm ciphertexts are accepted (``m.room.encrypted``, ``m.megolm.v1.aes-sha2``):
+  the server never stores a room event's plaintext.
+* The device-set check (a Kaari extension, stronger than Matrix): ``kaari.device_epoch``
+  names the room's current device set (every live, keyed device of its members). A send
+  must carry the epoch the client encrypted for (``?kaari_device_epoch=``); any other is
+  refused with 409 ``device_set_changed`` and the current epoch, so no device that
+  existed when an event was accepted misses its room key.
+* A send is idempotent by (room, device, transaction id); the event's ``sender`` is the
+  authenticated user. The members' devices are woken after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.cases.service import CaseService
+from app.config import Settings
+from app.core.errors import NotFound
+from app.core.matrix import MatrixError, MatrixIds
+from app.core.principal import Principal
+from app.core.time import utcnow
+from app.keys.directory import KeyDirectory
+from app.messaging import matrix_store as mx
+from app.messaging import store
+from app.messaging.service import THREAD_ROLES, kinds_for, thread_id_of
+from app.realtime.notifier import Notifier
+from app.storage.engine import Database
+
+MEGOLM = "m.megolm.v1.aes-sha2"
+MAX_EVENT_BYTES = 65_536
+MAX_PAGE = 100
+EPOCH_PARAM = "kaari_device_epoch"
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    id: UUID
+    case_id: UUID
+    kind: str
+
+
+def not_found() -> MatrixError:
+    return MatrixError(404, "M_NOT_FOUND", "No such room", code="room_not_found")
+
+
+def device_set_changed(epoch: str) -> MatrixError:
+    return MatrixError(
+        409,
+        "FI.KAARI.DEVICE_SET_CHANGED",
+        "The room's devices changed: query keys, share the session with the new devices, "
+        "encrypt again and send with the new kaari_device_epoch",
+        code="device_set_changed",
+        extra={"kaari.device_epoch": epoch},
+    )
+
+
+def epoch_of(devices: Iterable[tuple[UUID, UUID, str, str]]) -> str:
+    """The device epoch: a digest of the (user, device, keys) set, so it changes exactly
+    when the set does (a member joins or leaves, a device appears, is revoked or re-keyed)."""
+    lines = sorted(f"{u}|{d}|{c}|{e}" for u, d, c, e in devices)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:32]
+
+
+class RoomService:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        cases: CaseService,
+        keys: KeyDirectory,
+        notifier: Notifier,
+        ids: MatrixIds,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.cases = cases
+        self.keys = keys
+        self.notifier = notifier
+        self.ids = ids
+
+    # rooms and members
+
+    async def rooms_of(self, conn: AsyncConnection, principal: Principal) -> list[Room]:
+        """The rooms the caller is in now (by the case), created if new."""
+        rooms: list[Room] = []
+        for m in await self.cases.memberships(conn, principal):
+            rooms += [Room(thread_id_of(m.case_id, k), m.case_id, k) for k in kinds_for(m.role)]
+        return rooms
+
+    async def ensure(self, principal: Principal) -> list[Room]:
+        """Create the caller's rooms if new and bring each room's membership events up to
+        date with the case (a write only when something changed)."""
+        async with self.db.read() as conn:
+            rooms = await self.rooms_of(conn, principal)
+            known = {r.room_id for r in await mx.rooms_of_user(conn, principal.user_id) if r.joined}
+            stale = [r for r in rooms if not await self._in_step(conn, r)]
+            for room_id in known - {r.id for r in rooms}:
+                row = await store.get_thread(conn, room_id)
+                if row is not None:
+                    stale.append(Room(row.id, row.case_id, row.kind))
+        if stale:
+            async with self.db.transaction() as conn:
+                for room in stale:
+                    await self.reconcile(conn, room)
+        return rooms
+
+    async def _members_now(self, conn: AsyncConnection, room: Room) -> set[UUID]:
+        roles = THREAD_ROLES[room.kind]
+        return set(await self.cases.active_members(conn, room.case_id, roles))
+
+    async def _in_step(self, conn: AsyncConnection, room: Room) -> bool:
+        return await mx.joined_users(conn, room.id) == await self._members_now(conn, room)
+
+    async def reconcile(self, conn: AsyncConnection, room: Room) -> set[UUID]:
+        """In a transaction: write the membership events the case implies; the members."""
+        now = utcnow()
+        await store.ensure_threads(
+            conn, [{"id": room.id, "case_id": room.case_id, "kind": room.kind, "created_at": now}]
+        )
+        await mx.lock_room_stream(conn)
+        members = await self._members_now(conn, room)
+        rows = await mx.room_member_rows(conn, room.id)
+        joined = {u for u, r in rows.items() if r.joined}
+        for user_id, membership in sorted(
+            [(u, "join") for u in members - joined] + [(u, "leave") for u in joined - members]
+        ):
+            pos = await mx.insert_event(
+                conn,
+                event_id=_event_id(),
+                room_id=room.id,
+                sender_user_id=user_id,
+                sender_device_id=None,
+                type="m.room.member",
+                state_key=self.ids.user(user_id),
+                content=_encoder.encode({"membership": membership}).decode(),
+                origin_server_ts=_ms(now),
+                txn_id=None,
+                expires_at=now + timedelta(days=self.settings.room_event_retention_days),
+            )
+            await mx.put_member(conn, room.id, user_id, joined=membership == "join", pos=pos)
+        return members
+
+    async def access(self, conn: AsyncConnection, principal: Principal, room_mxid: str) -> Room:
+        """The room, if the caller is a member now; 404 for anyone else (no enumeration)."""
+        room_id = self.ids.parse_room(room_mxid)
+        if room_id is None:
+            raise not_found()
+        row = await store.get_thread(conn, room_id)
+        if row is None:  # a room of the caller's case not used yet
+            for room in await self.rooms_of(conn, principal):
+                if room.id == room_id:
+                    return room
+            raise not_found()
+        try:
+            membership = await self.cases.access(conn, principal, row.case_id)
+        except NotFound:
+            raise not_found() from None
+        if membership.role not in THREAD_ROLES[row.kind]:
+            raise not_found()
+        return Room(row.id, row.case_id, row.kind)
+
+    async def device_epoch(self, conn: AsyncConnection, room: Room, members: set[UUID]) -> str:
+        return epoch_of(await self.keys.device_set(conn, members))
+
+    async def joined_members(self, principal: Principal, room_mxid: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            room = await self.access(conn, principal, room_mxid)
+            in_step = await self._in_step(conn, room)
+        if not in_step:
+            async with self.db.transaction() as conn:
+                await self.reconcile(conn, room)
+        async with self.db.read() as conn:
+            members = await mx.joined_users(conn, room.id)
+            epoch = await self.device_epoch(conn, room, members)
+        return {
+            "joined": {self.ids.user(u): {} for u in sorted(members, key=str)},
+            "kaari.device_epoch": epoch,
+        }
+
+    # sending
+
+    async def send(
+        self,
+        principal: Principal,
+        room_mxid: str,
+        event_type: str,
+        txn_id: str,
+        body: bytes,
+        epoch: str | None,
+    ) -> dict[str, str]:
+        content = _check_event(event_type, txn_id, body)
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            room = await self.access(conn, principal, room_mxid)
+            first = await mx.event_by_txn(conn, room.id, principal.device_id, txn_id)
+            if first is not None:
+                return {"event_id": first.event_id}
+            members = await self.reconcile(conn, room)
+            current = await self.device_epoch(conn, room, members)
+            if epoch != current:
+                raise device_set_changed(current)
+            event_id = _event_id()
+            await mx.insert_event(
+                conn,
+                event_id=event_id,
+                room_id=room.id,
+                sender_user_id=principal.user_id,
+                sender_device_id=principal.device_id,
+                type=event_type,
+                state_key=None,
+                content=_encoder.encode(content).decode(),
+                origin_server_ts=_ms(now),
+                txn_id=txn_id,
+                expires_at=now + timedelta(days=self.settings.room_event_retention_days),
+            )
+            devices = await self.keys.live_devices(conn, members)
+        await self.notifier.wake_sync(devices)
+        return {"event_id": event_id}
+
+    # reading
+
+    def client_event(self, row: Any, device_id: UUID | None) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "type": row.type,
+            "content": _decoder.decode(row.content),
+            "event_id": row.event_id,
+            "sender": self.ids.user(row.sender_user_id),
+            "origin_server_ts": row.origin_server_ts,
+            "room_id": self.ids.room(row.room_id),
+            "unsigned": {},
+        }
+        if row.state_key is not None:
+            event["state_key"] = row.state_key
+        if row.txn_id is not None and row.sender_device_id == device_id:
+            event["unsigned"]["transaction_id"] = row.txn_id
+        return event
+
+    async def messages(
+        self,
+        principal: Principal,
+        room_mxid: str,
+        start: int | None,
+        end: int | None,
+        backwards: bool,
+        limit: int,
+    ) -> dict[str, Any]:
+        limit = max(1, min(limit, MAX_PAGE))
+        async with self.db.read() as conn:
+            room = await self.access(conn, principal, room_mxid)
+            head = await mx.room_head(conn)
+            if backwards:
+                frm = head if start is None else min(start, head)
+                stop = end or 0
+                rows = await mx.events_between(
+                    conn, room.id, stop, frm, limit + 1, newest_first=True
+                )
+            else:
+                frm = 0 if start is None else start
+                stop = head if end is None else min(end, head)
+                rows = await mx.events_between(
+                    conn, room.id, frm, stop, limit + 1, newest_first=False
+                )
+        await self.cases.note_read(principal, room.case_id, "messages")
+        more, rows = len(rows) > limit, rows[:limit]
+        out: dict[str, Any] = {
+            "start": f"p{frm}",
+            "chunk": [self.client_event(r, principal.device_id) for r in rows],
+        }
+        if more and rows:
+            out["end"] = f"p{rows[-1].pos - 1}" if backwards else f"p{rows[-1].pos}"
+        return out
+
+
+def _check_event(event_type: str, txn_id: str, body: bytes) -> dict[str, Any]:
+    if not (0 < len(txn_id) <= 255) or not txn_id.isprintable():
+        raise MatrixError(400, "M_INVALID_PARAM", "Bad transaction id", code="invalid_txn_id")
+    if event_type != "m.room.encrypted":
+        raise MatrixError(
+            400,
+            "M_FORBIDDEN",
+            "Kaari's rooms take only m.room.encrypted events (never plaintext)",
+            code="encrypted_events_only",
+        )
+    if len(body) > MAX_EVENT_BYTES:
+        raise MatrixError(413, "M_TOO_LARGE", "An event is at most 64 KiB", code="event_too_large")
+    try:
+        content = _decoder.decode(body)
+    except msgspec.DecodeError:
+        raise MatrixError(
+            400, "M_NOT_JSON", "The content is not a JSON object", code="not_json"
+        ) from None
+    if (
+        content.get("algorithm") != MEGOLM
+        or not isinstance(content.get("ciphertext"), str)
+        or not isinstance(content.get("session_id"), str)
+    ):
+        raise MatrixError(
+            400,
+            "M_BAD_JSON",
+            f"Content must be {MEGOLM} with ciphertext and session_id",
+            code="not_megolm",
+        )
+    return content
+
+
+def _event_id() -> str:
+    return "$" + secrets.token_urlsafe(32)
+
+
+def _ms(at: Any) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def parse_position(token: str | None) -> int | None:
+    """A pagination token: ``p<pos>`` (from ``messages`` or a ``prev_batch``) or a sync
+    token (``next_batch``); None when absent."""
+    if token is None or token == "":
+        return None
+    text = token[1:] if token.startswith("p") else token.partition("_")[0].removeprefix("k")
+    if not text.isdigit() or len(text) > 18:
+        raise MatrixError(400, "M_INVALID_PARAM", "Bad pagination token", code="invalid_token")
+    return int(text)

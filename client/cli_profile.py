@@ -1,0 +1,95 @@
+"""The profile of `kaari client`: one signed-in device in a directory.
+
+The profile directory (``--profile``, ``KAARI_CLIENT_HOME``, default ``~/.kaari-client``)
+holds ``profile.json`` (server, user and device id), the device's encrypted key store in
+``device/`` and a random 32-byte key for it in ``secret`` (mode 0600, like an SSH key):
+whoever can read the profile can read the messages. A process holds the profile's
+``lock`` while it runs. Shared by the commands in :mod:`client.cli` and
+:mod:`client.cli_homework`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from client.api import Api
+from client.device import Device
+from client.messenger import Messenger
+
+
+class CliError(Exception):
+    """A refusal of `kaari client` (printed as it is, exit status 1)."""
+
+
+class Profile:
+    """A profile directory (nothing is read or written until a method asks)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "profile.json"
+
+    def exists(self) -> bool:
+        return self.config_path.exists()
+
+    def config(self) -> dict[str, Any]:
+        if not self.exists():
+            raise CliError("Not signed in: run `kaari client login` first")
+        data: dict[str, Any] = json.loads(self.config_path.read_text())
+        return data
+
+    def secret(self) -> bytes:
+        return bytes.fromhex((self.root / "secret").read_text().strip())
+
+    def lock(self) -> None:
+        """Hold the profile for this process: two processes on one key store would
+        each write back their own copy of the ratchets and lose messages."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = (self.root / "lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise CliError(f"The profile {self.root} is in use by another kaari client") from None
+        self._lock = handle  # released when the process ends
+
+    def create(self, server: str, user_id: str, device_id: str) -> bytes:
+        key = secrets.token_bytes(32)
+        path = self.root / "secret"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key.hex())
+        config = {"server": server, "userId": user_id, "deviceId": device_id}
+        self.config_path.write_text(json.dumps(config))
+        return key
+
+    def device_dir(self) -> Path:
+        return self.root / "device"
+
+    def remove(self) -> None:
+        """Delete what this profile holds (only its own files)."""
+        shutil.rmtree(self.device_dir(), ignore_errors=True)
+        for name in ("secret", "profile.json", "lock"):
+            (self.root / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.root.rmdir()  # only if nothing else is in it
+
+
+def open_messenger(profile: Profile) -> tuple[Messenger, dict[str, Any]]:
+    """The signed-in device of ``profile`` with its API session, and the profile's config."""
+    config = profile.config()
+    device = Device.open(profile.device_dir(), profile.secret())
+    token = device.get_record("session.token")
+    if token is None:
+        raise CliError("Not signed in: run `kaari client login` first")
+    api = Api(config["server"], token=token.decode())
+    return Messenger(api, device), config
