@@ -34,6 +34,21 @@ def test_a_refused_token_is_logged_as_the_401_it_answers(
     assert request_lines(caplog) == [("/me", 200)]
 
 
+def test_a_refused_token_is_counted_in_the_metrics_as_401(
+    client: TestClient[Any], world: World
+) -> None:
+    """The metrics middleware sat before the token check too, and counted a 500."""
+    from app.observability.counters import HTTP_REQUESTS
+
+    def count(status: str) -> float:
+        return HTTP_REQUESTS.labels("GET", "/me", status)._value.get()  # type: ignore[attr-defined, no-any-return]
+
+    before_401, before_500 = count("401"), count("500")
+    assert client.get("/me", headers={"authorization": "Bearer nope"}).status_code == 401
+    assert count("401") == before_401 + 1
+    assert count("500") == before_500
+
+
 def test_websocket_tickets_never_reach_the_log() -> None:
     """uvicorn logs every WebSocket upgrade with its path and query string, where the
     ticket travels (``/ws?ticket=…``); the formatter keeps no query string of anyone
