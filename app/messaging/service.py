@@ -120,6 +120,11 @@ class MessagingService:
 
     # threads
 
+    async def mailbox_depth(self) -> int:
+        """For metrics: rows waiting in every device's mailbox (undelivered ciphertexts)."""
+        async with self.db.read() as conn:
+            return await store.mailbox_depth(conn)
+
     async def list_threads(
         self, principal: Principal, case_id: UUID | None = None
     ) -> list[ThreadOut]:

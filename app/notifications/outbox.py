@@ -86,6 +86,8 @@ def push_payload(kind: str, ids: dict[str, str]) -> bytes:
 
 
 class Outbox:
+    """The sender of this instance: leases due notices and delivers them."""
+
     def __init__(
         self,
         db: Database,
@@ -104,6 +106,12 @@ class Outbox:
         self.http = http  # the gateway's
         self.push_http = push_http  # the push services', through the guard
         self._kick = asyncio.Event()
+
+    async def backlog(self) -> tuple[int, datetime | None, int]:
+        """For metrics: notices waiting (or being sent), the oldest one's creation time,
+        and the notices given up."""
+        async with self.db.read() as conn:
+            return await store.outbox_backlog(conn)
 
     def wake(self) -> None:
         """Look at the outbox now (rows were just committed by this instance)."""
@@ -227,6 +235,18 @@ class Outbox:
             **done,
         )
 
+    async def _batch(self) -> int:
+        """One ``run_once`` that a shutdown lets finish: notices handed to a push service
+        or the gateway are marked sent before the instance stops, so a restart does not
+        send them again (a ``kill -9`` still can: delivery is at least once)."""
+        batch = asyncio.ensure_future(self.run_once())
+        try:
+            return await asyncio.shield(batch)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(batch, SEND_TIMEOUT + 5)
+            raise
+
     async def loop(self) -> None:
         async with (
             httpx.AsyncClient(follow_redirects=False) as http,
@@ -236,7 +256,7 @@ class Outbox:
             while True:
                 self._kick.clear()
                 try:
-                    while await self.run_once() >= BATCH:
+                    while await self._batch() >= BATCH:
                         pass
                 except asyncio.CancelledError:
                     raise

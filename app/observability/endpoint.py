@@ -30,10 +30,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from app.core.time import utcnow
 from app.errors import answer_status
-from app.messaging import store as messaging_store
-from app.notifications import store as notifications_store
 from app.observability import counters
 from app.runtime import Runtime
+from app.services import Services
 
 log = logging.getLogger("kaari.metrics")
 
@@ -144,16 +143,15 @@ class Sampler:
         self._last: Sample | None = None
         self._lock = asyncio.Lock()
 
-    async def sample(self, runtime: Runtime) -> Sample:
+    async def sample(self, services: Services) -> Sample:
         async with self._lock:
             last = self._last
             if last is not None and time.monotonic() - last.taken < SAMPLE_SECONDS:
                 return last
             try:
                 async with asyncio.timeout(5):
-                    async with runtime.db.read() as conn:
-                        pending, oldest, failed = await notifications_store.outbox_backlog(conn)
-                        rows = await messaging_store.mailbox_depth(conn)
+                    pending, oldest, failed = await services.outbox.backlog()
+                    rows = await services.messaging.mailbox_depth()
                 age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0
                 self._last = Sample(time.monotonic(), pending, age, failed, rows, ok=True)
             except Exception as exc:  # a scrape must answer even when the database does not
@@ -181,6 +179,7 @@ def _authorised(token: str, header: str | None) -> bool:
 async def metrics(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[Runtime],
+    services: NamedDependency[Services],
 ) -> Response[bytes]:
     """Prometheus text format; behind ``KAARI_METRICS_TOKEN`` in production."""
     token = runtime.settings.metrics_token
@@ -191,7 +190,7 @@ async def metrics(
     sampler: Sampler | None = getattr(request.app.state, "metrics_sampler", None)
     if sampler is None:
         sampler = request.app.state.metrics_sampler = Sampler()
-    sample = await sampler.sample(runtime)
+    sample = await sampler.sample(services)
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_Sampled(runtime.gateway.connection_count, sample))
     body = generate_latest(counters.REGISTRY) + generate_latest(scrape)

@@ -151,6 +151,7 @@ def test_the_settings_refuse_the_opt_in_in_production() -> None:
         "secret_key": "x" * 40,
         "vapid_private_key": "A" * 43,
         "vapid_subject": "mailto:ops@example.fi",
+        "server_name": "kaari.example.fi",
     }
     with pytest.raises(ConfigError, match="KAARI_PUSH_ALLOW_LOOPBACK"):
         Settings(**production, push_allow_loopback=True).check()  # type: ignore[arg-type]

@@ -128,6 +128,11 @@ def test_a_stored_endpoint_the_rules_refuse_is_never_sent_to(
             vapid_private_key=key,
             vapid_subject="mailto:ops@example.fi",
             notify_poll_seconds=0.05,
+            server_name="kaari.example.fi",
+            # production hashes at OWASP's parameters (the fixture's fast ones are refused)
+            argon2_memory_kib=19456,
+            argon2_time_cost=2,
+            insecure_test_hashing=False,
         )
         with TestClient(create_app(production)) as prod:
             set_now(prod, NOW)

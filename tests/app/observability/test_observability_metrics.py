@@ -48,11 +48,11 @@ def test_metrics_after_a_scenario_have_the_series_and_no_ids(
     other = build_world(client, settings, prefix="m")
     w = world
     # a little of everything: reads, a 404 on a foreign case, failed sign-ins until the
-    # account's limit refuses, and a live socket
+    # limit of the account at this address refuses, and a live socket
     assert client.get(f"/cases/{w.case_id}", headers=w.guardian.headers).status_code == 200
     r = client.get(f"/cases/{other.case_id}", headers=w.guardian.headers)
     assert r.status_code in (403, 404)
-    for _ in range(settings.login_max_failures_per_account):
+    for _ in range(settings.login_max_failures_per_address):
         r = client.post(
             "/auth/login",
             json={"email": "guardian1@example.fi", "password": "wrong", "device": {"name": "x"}},
@@ -115,6 +115,7 @@ def production(settings: Settings, **overrides: Any) -> Settings:
         argon2_memory_kib=19456,
         argon2_time_cost=2,
         insecure_test_hashing=False,
+        server_name="kaari.example.fi",
         **overrides,
     )
 
