@@ -50,7 +50,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
-        ws_max_size=1_048_576,
+        # uvicorn refuses (and closes with 1009) any frame over the gateway's own limit,
+        # before reading it into memory; the gateway counts it as a strike
+        ws_max_size=settings.ws_max_frame_bytes,
     )
     return 0
 
@@ -73,8 +75,16 @@ def cmd_create_org(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level)
     languages = [x.strip() for x in args.languages.split(",") if x.strip()]
-    if not args.name.strip() or len(args.name) > 200:
-        raise ConfigError("--name must be 1 to 200 characters")
+    import msgspec
+
+    from app.core.wire import OrgName
+
+    try:
+        msgspec.convert(args.name.strip(), OrgName)
+    except msgspec.ValidationError:
+        raise ConfigError(
+            "--name must be 1 to 200 printable characters (no control, bidi or invisible ones)"
+        ) from None
     if not languages or any(x not in ("fi", "sv", "en") for x in languages):
         raise ConfigError("--languages takes a comma list of fi, sv, en")
 

@@ -115,6 +115,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_SESSION_IDLE_DAYS: a device unseen this long must sign in again."""
     max_body_bytes: int = 1_048_576
     """KAARI_MAX_BODY_BYTES: largest JSON request body accepted."""
+    hsts_seconds: int = 0
+    """KAARI_HSTS_SECONDS: ``Strict-Transport-Security`` max-age sent on answers to HTTPS
+    requests (TLS at the proxy: its X-Forwarded-Proto, from KAARI_FORWARDED_ALLOW_IPS);
+    0 = no HSTS. Set it (e.g. 31536000) once every name of the service serves HTTPS."""
+    schema_viewer: bool = True
+    """KAARI_SCHEMA_VIEWER: serve the interactive API viewer under /schema (its script
+    comes from a CDN); always off in production, where /schema serves the JSON only."""
     ws_ticket_ttl_seconds: int = 30
     """KAARI_WS_TICKET_TTL_SECONDS: how long a single-use WebSocket ticket stays valid."""
     ws_heartbeat_seconds: float = 25.0
@@ -131,6 +138,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_WS_RATE_STRIKES: frames refused in a row for the rate before closing (4029)."""
     ws_max_frame_bytes: int = 65_536
     """KAARI_WS_MAX_FRAME_BYTES: largest inbound WebSocket frame handled."""
+    sends_per_device_per_minute: int = 120
+    """KAARI_SENDS_PER_DEVICE_PER_MINUTE: messages a device may send per minute."""
+    attachments_per_device_per_hour: int = 120
+    """KAARI_ATTACHMENTS_PER_DEVICE_PER_HOUR: attachment uploads a device may start per hour."""
+    attachment_bytes_per_device_per_day: int = 268_435_456
+    """KAARI_ATTACHMENT_BYTES_PER_DEVICE_PER_DAY: attachment bytes a device may store per
+    day (256 MiB; one attachment is at most KAARI_ATTACHMENT_MAX_BYTES)."""
+    ticks_per_device_per_hour: int = 300
+    """KAARI_TICKS_PER_DEVICE_PER_HOUR: homework ticks and undos a device may make per hour."""
+    cases_per_user_per_day: int = 50
+    """KAARI_CASES_PER_USER_PER_DAY: cases a therapist may open per day."""
+    invites_per_user_per_day: int = 100
+    """KAARI_INVITES_PER_USER_PER_DAY: invites (organisation and case) and child-pairing
+    codes a user may create per day."""
+    calendar_tokens_per_user_per_day: int = 20
+    """KAARI_CALENDAR_TOKENS_PER_USER_PER_DAY: calendar feed links a user may create per day."""
+    appointment_creations_per_user_per_hour: int = 120
+    """KAARI_APPOINTMENT_CREATIONS_PER_USER_PER_HOUR: appointments (a weekly series counts
+    once; it has at most 52 occurrences) a therapist may create per hour."""
+    ws_sockets_per_device: int = 4
+    """KAARI_WS_SOCKETS_PER_DEVICE: WebSocket connections one device may hold at once (all
+    instances); one more is refused with close code 4029."""
+    ws_sockets_per_user: int = 12
+    """KAARI_WS_SOCKETS_PER_USER: WebSocket connections one user's devices may hold at once."""
+    ws_oversize_strikes: int = 5
+    """KAARI_WS_OVERSIZE_STRIKES: frames over KAARI_WS_MAX_FRAME_BYTES (each closes its socket
+    with 1009) a device may send per hour before its WebSocket tickets are refused (429)
+    for the rest of that hour."""
     bus_resync_seconds: float = 2.0
     """KAARI_BUS_RESYNC_SECONDS: while the event bus (Redis) is unreachable, every socket
     re-reads its mailbox this often, so messages still arrive within seconds."""
@@ -280,6 +315,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("KAARI_PASSWORD_HASH_WORKERS must be 0 (automatic) or more")
         if self.argon2_parallelism < 1:
             raise ConfigError("KAARI_ARGON2_PARALLELISM must be at least 1")
+        if not (0 <= self.hsts_seconds <= 63_072_000):
+            raise ConfigError("KAARI_HSTS_SECONDS must be between 0 (off) and 63072000 (2 years)")
         if not (0 < self.port < 65536):
             raise ConfigError("KAARI_PORT must be between 1 and 65535")
         for name in (
@@ -300,6 +337,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_rate_burst",
             "ws_rate_strikes",
             "ws_max_frame_bytes",
+            "sends_per_device_per_minute",
+            "attachments_per_device_per_hour",
+            "attachment_bytes_per_device_per_day",
+            "ticks_per_device_per_hour",
+            "cases_per_user_per_day",
+            "invites_per_user_per_day",
+            "calendar_tokens_per_user_per_day",
+            "appointment_creations_per_user_per_hour",
+            "ws_sockets_per_device",
+            "ws_sockets_per_user",
+            "ws_oversize_strikes",
             "bus_resync_seconds",
             "attachment_max_bytes",
             "message_retention_days",
@@ -315,6 +363,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         url = self.effective_database_url
         if not url.startswith(("sqlite:", "postgresql:", "postgres:")):
             raise ConfigError("KAARI_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        if self.ws_sockets_per_user < self.ws_sockets_per_device:
+            raise ConfigError("KAARI_WS_SOCKETS_PER_USER must be at least _PER_DEVICE")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("KAARI_REDIS_URL must be a redis:// or rediss:// URL")
         if self.room_open_before_minutes < 0 or self.room_grace_minutes < 0:

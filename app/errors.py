@@ -64,7 +64,31 @@ def _matrix_errcode(status: int, code: str) -> str:
     return ERRCODES.get(status, "M_UNKNOWN")
 
 
+def answer_status(exc: BaseException) -> int:
+    """The status ``exception_handlers`` answer ``exc`` with (for the request log, which
+    sees an exception raised by a middleware before the handlers turn it into an answer)."""
+    if isinstance(exc, KaariError):
+        return exc.status
+    if isinstance(exc, HTTPException):
+        return exc.status_code
+    return HTTP_500_INTERNAL_SERVER_ERROR
+
+
+def _log_server_error(request: Request[Any, Any, Any], exc: BaseException, status: int) -> None:
+    # Only the type, the status and the route: exception messages may carry data.
+    log.error(
+        "server error",
+        extra={
+            "error_type": type(exc).__name__,
+            "status": status,
+            "route": request.scope.get("path_template"),
+        },
+    )
+
+
 def _kaari_error(request: Request[Any, Any, Any], exc: KaariError) -> Response[dict[str, Any]]:
+    if exc.status >= 500:
+        _log_server_error(request, exc, exc.status)
     return problem(
         exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.headers, exc.extra
     )
@@ -106,11 +130,16 @@ _HTTP_CODES = {
     413: ("payload_too_large", "The request body is too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
     429: ("rate_limited", "Too many requests"),
+    500: ("internal_error", "Internal error"),
+    503: ("unavailable", "Service unavailable"),
 }
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
+    if status >= 500:
+        # litestar's own (a dependency that failed, say): the cause is the chained exception
+        _log_server_error(request, exc.__cause__ or exc, status)
     code, title = _HTTP_CODES.get(status, ("http_error", "Request failed"))
     detail = title
     if isinstance(exc, NotFoundException | NotAuthorizedException | PermissionDeniedException):
@@ -130,11 +159,7 @@ def _outage(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[st
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    # Only the type and the route: exception messages may carry data.
-    log.error(
-        "unhandled error",
-        extra={"error_type": type(exc).__name__, "route": request.scope.get("path_template")},
-    )
+    _log_server_error(request, exc, HTTP_500_INTERNAL_SERVER_ERROR)
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,
         "internal_error",
@@ -152,4 +177,4 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     Exception: _internal_error,
 }
 
-__all__ = ["PROBLEM_JSON", "exception_handlers", "problem"]
+__all__ = ["PROBLEM_JSON", "answer_status", "exception_handlers", "problem"]

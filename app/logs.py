@@ -5,6 +5,7 @@ URL (so nothing in a path or a query string can leak)."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import answer_status
 
 # Fields a log call may attach with ``extra=``; anything else is dropped.
 ALLOWED_EXTRA = {
@@ -45,7 +48,7 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _message(record),
         }
         for key in ALLOWED_EXTRA:
             if key in record.__dict__:
@@ -54,6 +57,18 @@ class JsonFormatter(logging.Formatter):
             # the type only: exception messages and tracebacks may carry data
             entry["error_type"] = record.exc_info[0].__name__
         return _encoder.encode(entry).decode()
+
+
+# a query string in someone else's log line: uvicorn logs each WebSocket upgrade with its
+# path and query, and /ws takes the ticket in the query (browsers cannot set headers)
+_QUERY = re.compile(r"\?[^\s\"']+")
+
+
+def _message(record: logging.LogRecord) -> str:
+    message = record.getMessage()
+    if record.name.startswith("kaari."):
+        return message  # ours never carry a URL (route templates only)
+    return _QUERY.sub("?[redacted]", message)
 
 
 def configure_logging(level: str = "INFO", stream: Any = None) -> None:
@@ -66,6 +81,9 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     root.setLevel(level.upper())
     # uvicorn's access log prints full URLs; ours prints route templates instead
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every outbound URL at INFO: a push endpoint's path is its secret
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "litestar", "sqlalchemy", "alembic"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
@@ -84,15 +102,22 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        started_response = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except BaseException as exc:
+            # raised by a middleware after this one (the token check's 401, say): the
+            # app's exception handlers answer it outside this middleware, with this status
+            if not started_response:
+                status = answer_status(exc)
+            raise
         finally:
             self.log.info(
                 "request",

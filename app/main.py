@@ -11,6 +11,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app.accounts.auth import TokenAuthMiddleware
@@ -30,10 +31,12 @@ from app.appointments.routes import (
 )
 from app.cases.routes import CaseController, OrgCaseController
 from app.config import Settings
+from app.core.body import StrictRequest
 from app.core.principal import Principal
 from app.core.time import Clock, running_clock, utcnow
 from app.deps import dependencies
 from app.errors import exception_handlers
+from app.headers import security_headers
 from app.health import health, ready
 from app.homework.routes import CaseHomeworkController, HomeworkController, MeHomeworkController
 from app.keys.backup_routes import MatrixBackupController
@@ -50,6 +53,8 @@ from app.notifications.routes import (
 )
 from app.observability.endpoint import MetricsMiddleware
 from app.observability.endpoint import metrics as metrics_endpoint
+from app.openapi import document_problems
+from app.quotas import quota_guard
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
@@ -125,7 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         security=[{"BearerToken": []}],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             ready,
@@ -144,13 +149,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(TokenAuthMiddleware, exclude=["^/schema"]),
         ],
         request_max_body_size=settings.max_body_bytes,
+        request_class=StrictRequest,
         signature_namespace={"Principal": Principal, "Runtime": Runtime},
         logging_config=None,
+        before_send=[security_headers(settings)],
+        guards=[quota_guard],
         openapi_config=OpenAPIConfig(
             title="Kaari",
             version=VERSION,
             description="End-to-end encrypted companion app for paediatric therapy.",
             path="/schema",
+            # production serves no third-party script: the JSON document only
+            render_plugins=(
+                [JsonRenderPlugin()] if settings.is_production or not settings.schema_viewer else []
+            ),
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
@@ -161,3 +173,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    document_problems(app)
+    return app

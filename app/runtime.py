@@ -20,6 +20,7 @@ from app.ratelimit import MemoryRateLimitStore, RateLimiter, RateLimitStore, Sha
 from app.realtime.bus import Bus
 from app.realtime.buses import make_bus
 from app.realtime.gateway import Gateway
+from app.realtime.leases import MemorySocketLeases, RedisSocketLeases, SocketLeases
 from app.realtime.notifier import Notifier
 from app.realtime.service import TicketService
 from app.storage.blobs import BlobStore
@@ -49,7 +50,7 @@ class Runtime:
         store: RateLimitStore
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-            store = SharedRateLimitStore(redis, settings.redis_prefix)
+            store = SharedRateLimitStore(redis, settings.redis_prefix, settings.secret_key)
         else:
             store = MemoryRateLimitStore()
         passwords = await asyncio.to_thread(
@@ -61,7 +62,14 @@ class Runtime:
         )
         limiter = RateLimiter(store)
         bus = make_bus(redis, settings.redis_prefix)
-        gateway = Gateway(settings, db, bus, TicketService(db, settings, limiter))
+        # a connection's lease outlives three missed heartbeats (its instance died)
+        lease_ttl = 3 * settings.ws_heartbeat_seconds
+        leases: SocketLeases = (
+            RedisSocketLeases(redis, settings.redis_prefix, lease_ttl)
+            if redis is not None
+            else MemorySocketLeases(lease_ttl)
+        )
+        gateway = Gateway(settings, db, bus, TicketService(db, settings, limiter), leases)
         await bus.start()
         await gateway.start()
         return cls(

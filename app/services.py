@@ -145,7 +145,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         rooms=rooms,
         to_device=ToDeviceService(db, settings, key_directory, notifier, ids),
         sync=SyncService(db, rooms, key_directory, runtime.gateway, ids),
-        attachments=AttachmentService(db, settings, runtime.blobs, messaging),
+        attachments=AttachmentService(db, settings, runtime.blobs, messaging, runtime.limiter),
         appointments=appointments,
         cancellations=cancellations,
         notifications=notifications,

@@ -6,10 +6,17 @@ move the cursor, atomically) before acknowledging it; a room key among them is i
 there too, never handed on as a message. A dropped socket is reopened
 with backoff and syncs from the cursor again, so nothing is lost and nothing reaches
 the application twice. A revoked device (4403) or a refused sign-in stops for good.
+
+Every transport failure (the server gone, a refused connection, a timeout, a 5xx or
+429 while getting a ticket, a dropped socket) is a reconnect with backoff, never an
+exception out of :meth:`Live.poll`; and ``poll`` always returns the messages it stored:
+an error that must reach the caller (a revoked device, a bug in a handler) is raised by
+the next call once those messages are in the caller's hands.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -17,7 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+import httpx
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 from client.api import ApiError
@@ -37,6 +45,23 @@ class DeviceRevoked(Exception):
     pass
 
 
+#: failures of the network or of a server that is restarting: reconnect with backoff
+TRANSPORT_ERRORS = (
+    OSError,  # refused, reset, unreachable (ConnectionError is one)
+    TimeoutError,
+    httpx.TransportError,  # the ticket request: ConnectError, ReadTimeout, ...
+    InvalidHandshake,
+    InvalidURI,
+    ConnectionClosed,
+)
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, ApiError):
+        return exc.status >= 500 or exc.status == 429
+    return isinstance(exc, TRANSPORT_ERRORS)
+
+
 class Live:
     def __init__(
         self,
@@ -52,6 +77,8 @@ class Live:
         self.connects = 0
         self._acked = 0
         self._ack_due: float | None = None
+        # an error to raise at the next poll, after this one returned what it stored
+        self._pending: BaseException | None = None
 
     # connection
 
@@ -59,8 +86,11 @@ class Live:
         api = self.messenger.api
         ws = connect(api.ws_url(api.ws_ticket()), max_size=MAX_FRAME, open_timeout=timeout)
         ws.__enter__()  # this object owns the connection (closed in close())
-        hello = json.loads(ws.recv(timeout=timeout))
-        if hello.get("type") != "hello":
+        try:
+            hello = json.loads(ws.recv(timeout=timeout))
+        except ValueError:  # not JSON: a proxy's error page, say
+            hello = {}
+        if not isinstance(hello, dict) or hello.get("type") != "hello":
             ws.close()
             raise ConnectionError("the server did not greet with hello")
         cursor = self.messenger.cursor
@@ -75,9 +105,10 @@ class Live:
 
     def close(self) -> None:
         self._flush_ack()
-        if self._ws is not None:
-            self._ws.close()
-            self._ws = None
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(*TRANSPORT_ERRORS):
+                ws.close()
 
     def _reconnect(self, deadline: float) -> bool:
         self.close()
@@ -88,12 +119,17 @@ class Live:
             except ApiError as exc:
                 if exc.status in (401, 403):
                     raise DeviceRevoked(exc.code) from exc
-            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError):
-                pass
-            pause = min(self._backoff, max(0.0, deadline - time.monotonic()))
-            time.sleep(pause * (0.5 + random.random() / 2))  # noqa: S311 (jitter)
-            self._backoff = min(self._backoff * 2, 5.0)
+                if not _transient(exc):
+                    raise
+            except TRANSPORT_ERRORS as exc:
+                log.info("reconnecting", extra={"error_type": type(exc).__name__})
+            self._pause(deadline)
         return False
+
+    def _pause(self, deadline: float) -> None:
+        pause = min(self._backoff, max(0.0, deadline - time.monotonic()))
+        time.sleep(pause * (0.5 + random.random() / 2))  # noqa: S311 (jitter)
+        self._backoff = min(self._backoff * 2, 5.0)
 
     def _flush_ack(self) -> None:
         """Acknowledge everything stored so far (the server deletes those rows)."""
@@ -104,21 +140,35 @@ class Live:
         try:
             self._ws.send(json.dumps({"type": "ack", "upToSeq": cursor}))
             self._acked = cursor
-        except ConnectionClosed:
-            self._ws = None
+        except TRANSPORT_ERRORS:
+            self._ws = None  # the next connect acknowledges from the cursor
 
     # receiving
 
     def poll(self, seconds: float) -> list[Message]:
-        """Handle frames for up to ``seconds``; the new messages (reconnecting if needed)."""
-        deadline = time.monotonic() + seconds
+        """Handle frames for up to ``seconds``; the new messages (reconnecting, with
+        backoff, whenever the connection fails). Raises only what the caller must act
+        on (``DeviceRevoked``, a handler's bug), and then only with nothing stored left
+        unreturned."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            raise pending
         new: list[Message] = []
+        try:
+            self._poll(time.monotonic() + seconds, new)
+        except Exception as exc:
+            if not new:
+                raise
+            self._pending = exc  # hand over what was stored first
+        return new
+
+    def _poll(self, deadline: float, new: list[Message]) -> None:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return new
+                return
             if self._ws is None and not self._reconnect(deadline):
-                return new
+                return
             assert self._ws is not None
             wait = left
             if self._ack_due is not None:
@@ -129,7 +179,7 @@ class Live:
                 if self._ack_due is not None:
                     self._flush_ack()
                     continue
-                return new
+                return
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd is not None else None
                 self._ws = None
@@ -138,13 +188,15 @@ class Live:
                 continue
             try:
                 new.extend(self._handle(json.loads(raw)))
-            except Exception:
+            except Exception as exc:
                 # a row was not consumed (e.g. the key directory was unreachable): drop
-                # the socket, so the next poll reconnects and syncs from the cursor
-                # instead of acknowledging past the row with a later frame
+                # the socket, so the next connect syncs from the cursor instead of
+                # acknowledging past the row with a later frame
                 self._ack_due = None
                 self.close()
-                raise
+                if not _transient(exc):
+                    raise
+                self._pause(deadline)
             if self._ack_due is not None and time.monotonic() >= self._ack_due:
                 self._flush_ack()
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -355,7 +357,7 @@ class Rooms:
             SignalOut(
                 room_id=frame.room_id,
                 from_device=conn.device_id,
-                from_user=conn.principal.user_id,
+                from_user=self._user_as_seen(room_id, peer, me),
                 kind=frame.kind,
                 epoch=local.epoch,
                 seq=seq,
@@ -442,24 +444,76 @@ class Rooms:
 
     async def _broadcast(self, room_id: str, also: list[UUID] | None = None) -> None:
         room = await self.store.get(room_id)
-        seats = list(room.seats.values()) if room is not None else []
+        seats = sorted(room.seats.values(), key=lambda s: s.joined_at) if room is not None else []
         now = self.clock()
-        out = RoomStateOut(
-            room_id=UUID(room_id),
-            auto_admit=room.auto_admit if room is not None else False,
-            closes_at=datetime.fromtimestamp(room.closes_at, UTC) if room is not None else None,
-            participants=[
-                ParticipantOut(
-                    user_id=UUID(s.user_id),
-                    device_id=UUID(s.device_id),
-                    role=s.role,
-                    case_id=UUID(s.case_id) if s.case_id else None,
-                    status=s.status,
-                    order=s.order,
-                    connected=s.gone_at(now, STALE_AFTER) is None,
+
+        def view(viewer: Seat | None) -> str:
+            return _frame_text(
+                RoomStateOut(
+                    room_id=UUID(room_id),
+                    auto_admit=room.auto_admit if room is not None else False,
+                    closes_at=(
+                        datetime.fromtimestamp(room.closes_at, UTC) if room is not None else None
+                    ),
+                    participants=[
+                        ParticipantOut(
+                            user_id=self._user_as_seen(room_id, viewer, s),
+                            device_id=UUID(s.device_id),
+                            role=s.role,
+                            case_id=UUID(s.case_id) if s.case_id and sees(viewer, s) else None,
+                            status=s.status,
+                            order=s.order,
+                            connected=s.gone_at(now, STALE_AFTER) is None,
+                        )
+                        for s in seats
+                    ],
                 )
-                for s in sorted(seats, key=lambda s: s.joined_at)
-            ],
+            )
+
+        # one frame per kind of viewer: therapists see everyone, a family its own case
+        frames: dict[tuple[str, str | None], tuple[str, list[UUID]]] = {}
+        viewers: list[tuple[Seat | None, UUID]] = [
+            (s, UUID(s.device_id)) for s in seats if s.gone_at(now, STALE_AFTER) is None
+        ]
+        viewers += [(None, device) for device in also or []]
+        for viewer, device in viewers:
+            key = _view_key(viewer)
+            if key not in frames:
+                frames[key] = (view(viewer), [])
+            frames[key][1].append(device)
+        for text, devices in frames.values():
+            await self.notifier.push_frame(devices, text)
+
+    def _user_as_seen(self, room_id: str, viewer: Seat | None, seat: Seat) -> UUID:
+        """The seat's user id, or for a viewer of another family a pseudonym stable in
+        this room only: a group call must not tell one family who the others are."""
+        if sees(viewer, seat):
+            return UUID(seat.user_id)
+        mac = hmac.new(
+            self.settings.secret_key.encode(),
+            f"room-peer:{room_id}:{seat.user_id}".encode(),
+            hashlib.sha256,
         )
-        targets = [UUID(s.device_id) for s in seats if s.gone_at(now, STALE_AFTER) is None]
-        await self.notifier.push_frame([*targets, *(also or [])], _frame_text(out))
+        return UUID(bytes=mac.digest()[:16], version=4)
+
+
+def sees(viewer: Seat | None, seat: Seat) -> bool:
+    """Whether ``viewer`` may know who sits in ``seat``: everyone knows the therapists;
+    therapists know everyone; a family member knows their own case's seats."""
+    if seat.role == "therapist":
+        return True
+    if viewer is None:
+        return False
+    return (
+        viewer.role == "therapist"
+        or viewer.user_id == seat.user_id
+        or (seat.case_id is not None and viewer.case_id == seat.case_id)
+    )
+
+
+def _view_key(viewer: Seat | None) -> tuple[str, str | None]:
+    if viewer is None:
+        return ("outside", None)
+    if viewer.role == "therapist":
+        return ("therapist", None)
+    return ("family", viewer.case_id)

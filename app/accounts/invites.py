@@ -193,50 +193,75 @@ class InviteService:
         try:
             async with self.db.transaction() as conn:
                 invite = await self._usable(conn, body.code)
-                if await store.get_user_by_email(conn, email) is not None:
+                holder = await store.get_user_by_email(conn, email)
+                if holder is not None and holder.org_id == invite.org_id:
                     raise Conflict(
                         "An account with this e-mail exists; sign in and redeem the invite",
                         code="email_taken",
                     )
-                await store.insert_user(
-                    conn,
-                    id=user_id,
-                    org_id=invite.org_id,
-                    role=invite.role,
-                    email=email,
-                    display_name=body.display_name.strip(),
-                    locale=body.locale,
-                    password_hash=password_hash,
-                    created_at=utcnow(),
-                )
-                if not await store.claim_invite(conn, invite.id, user_id, utcnow()):
-                    raise Gone("This invite has already been used", code="invite_used")
-                if invite.case_id is not None:
-                    await self.cases.add_member(
-                        conn,
-                        invite.case_id,
-                        user_id,
-                        invite.role,
-                        scopes=invite.scopes,
-                        added_by=invite.created_by,
+                if holder is not None:
+                    # Another organisation's address: saying so would let any invite
+                    # holder probe every organisation's e-mails. Spend the invite and
+                    # answer as for a used one: one probe per invite, telling nothing.
+                    await store.claim_invite(conn, invite.id, None, utcnow())
+                    session = None
+                else:
+                    session = await self._create_account(
+                        conn, invite, body, email, user_id, password_hash, address
                     )
-                device_id, token = await open_device_session(conn, user_id, body.device)
-                await self.audit.record(
-                    conn,
-                    "invite.accepted",
-                    org_id=invite.org_id,
-                    actor_user_id=user_id,
-                    target_type="invite",
-                    target_id=invite.id,
-                    details={"caseId": str(invite.case_id) if invite.case_id else None},
-                    address=address,
-                )
-                user = await store.get_user(conn, user_id)
         except IntegrityError:
             raise Conflict(
                 "An account with this e-mail exists; sign in and redeem the invite",
                 code="email_taken",
             ) from None
+        if session is None:
+            raise Gone("This invite has already been used", code="invite_used")
+        return session
+
+    async def _create_account(
+        self,
+        conn: Any,
+        invite: Any,
+        body: AcceptInvite,
+        email: str,
+        user_id: UUID,
+        password_hash: str,
+        address: str,
+    ) -> SessionOut:
+        await store.insert_user(
+            conn,
+            id=user_id,
+            org_id=invite.org_id,
+            role=invite.role,
+            email=email,
+            display_name=body.display_name.strip(),
+            locale=body.locale,
+            password_hash=password_hash,
+            created_at=utcnow(),
+        )
+        if not await store.claim_invite(conn, invite.id, user_id, utcnow()):
+            raise Gone("This invite has already been used", code="invite_used")
+        if invite.case_id is not None:
+            await self.cases.add_member(
+                conn,
+                invite.case_id,
+                user_id,
+                invite.role,
+                scopes=invite.scopes,
+                added_by=invite.created_by,
+            )
+        device_id, token = await open_device_session(conn, user_id, body.device)
+        await self.audit.record(
+            conn,
+            "invite.accepted",
+            org_id=invite.org_id,
+            actor_user_id=user_id,
+            target_type="invite",
+            target_id=invite.id,
+            details={"caseId": str(invite.case_id) if invite.case_id else None},
+            address=address,
+        )
+        user = await store.get_user(conn, user_id)
         return SessionOut(
             token=token, device_id=device_id, user=user_out(user, self.settings.matrix_server_name)
         )

@@ -34,6 +34,8 @@ from app.accounts.service import AccountService
 from app.audit.schemas import AuditPage
 from app.audit.service import list_events
 from app.core.principal import Principal
+from app.core.wire import INT64_MAX
+from app.quotas import quota
 from app.runtime import Runtime
 
 PUBLIC = {"exclude_from_auth": True}
@@ -214,7 +216,7 @@ class OrgController(Controller):
         """Re-enable a disabled staff account (audited)."""
         await orgs.enable_user(principal, user_id, address)
 
-    @post("/invites", status_code=201)
+    @post("/invites", status_code=201, opt=quota("invite_create"))
     async def invite_staff(
         self,
         data: JSONBody[OrgInviteRequest],
@@ -231,7 +233,7 @@ class OrgController(Controller):
         principal: NamedDependency[Principal],
         orgs: NamedDependency[OrgService],
         runtime: NamedDependency[Runtime],
-        before: Annotated[int | None, QueryParameter(name="before", ge=1)] = None,
+        before: Annotated[int | None, QueryParameter(name="before", ge=1, le=INT64_MAX)] = None,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
     ) -> AuditPage:
         """Security-relevant actions in the organisation, newest first (no content)."""
@@ -248,7 +250,7 @@ class CaseAccessController(Controller):
     path = "/cases"
     tags = ["cases"]
 
-    @post("/{case_id:uuid}/invites", status_code=201)
+    @post("/{case_id:uuid}/invites", status_code=201, opt=quota("invite_create"))
     async def invite(
         self,
         case_id: FromPath[UUID],
@@ -280,7 +282,7 @@ class CaseAccessController(Controller):
     ) -> None:
         await invites.revoke_case_invite(principal, case_id, invite_id, address)
 
-    @post("/{case_id:uuid}/pairing-codes", status_code=201)
+    @post("/{case_id:uuid}/pairing-codes", status_code=201, opt=quota("invite_create"))
     async def pairing_code(
         self,
         case_id: FromPath[UUID],

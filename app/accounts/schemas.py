@@ -10,7 +10,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from app.cases.schemas import Scope
 from app.core.principal import Locale, Role
-from app.core.wire import Camel, DisplayName
+from app.core.wire import Camel, DeviceName, DisplayName
 
 # Text the server stores is printable: PostgreSQL cannot store NUL, and control
 # characters in a name only ever serve to confuse a reader.
@@ -24,9 +24,6 @@ Email = Annotated[
 ]
 Password = Annotated[str, Meta(min_length=10, max_length=256)]
 AnyPassword = Annotated[str, Meta(min_length=1, max_length=256)]
-DeviceName = Annotated[
-    str, Meta(min_length=1, max_length=100, pattern=r"^(?=.*\S)[^\x00-\x1f\x7f]+$")
-]
 Platform = Literal["ios", "android", "web", "desktop", "cli", "other"]
 InviteCode = Annotated[str, Meta(min_length=8, max_length=200)]
 PairingCode = Annotated[str, Meta(min_length=6, max_length=20)]

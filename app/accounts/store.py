@@ -141,7 +141,9 @@ async def invite_by_hash(conn: AsyncConnection, code_hash: bytes) -> Row | None:
     return (await conn.execute(sa.select(invites).where(invites.c.code_hash == code_hash))).first()
 
 
-async def claim_invite(conn: AsyncConnection, invite_id: UUID, user_id: UUID, at: datetime) -> bool:
+async def claim_invite(
+    conn: AsyncConnection, invite_id: UUID, user_id: UUID | None, at: datetime
+) -> bool:
     """Mark an invite used, once: False if another request used it first."""
     result = await conn.execute(
         invites.update()

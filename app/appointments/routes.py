@@ -22,6 +22,8 @@ from app.appointments.schemas import (
 )
 from app.appointments.service import AppointmentService
 from app.core.principal import Principal
+from app.core.wire import checked_instant
+from app.quotas import quota
 
 From = Annotated[datetime | None, QueryParameter(name="from")]
 To = Annotated[datetime | None, QueryParameter(name="to")]
@@ -31,7 +33,7 @@ class AppointmentController(Controller):
     path = "/appointments"
     tags = ["appointments"]
 
-    @post(status_code=201)
+    @post(status_code=201, opt=quota("appointment_create"))
     async def create(
         self,
         data: JSONBody[AppointmentCreate],
@@ -52,7 +54,9 @@ class AppointmentController(Controller):
         end: To = None,
     ) -> list[AppointmentOut]:
         """My sessions: a therapist's in all their cases, a family member's in theirs."""
-        return await appointments.my_schedule(principal, start, end)
+        return await appointments.my_schedule(
+            principal, checked_instant(start, "from"), checked_instant(end, "to")
+        )
 
     @get("/{appointment_id:uuid}")
     async def get_appointment(
@@ -114,7 +118,9 @@ class CaseAppointmentController(Controller):
         start: From = None,
         end: To = None,
     ) -> list[AppointmentOut]:
-        return await appointments.list_for_case(principal, case_id, start, end)
+        return await appointments.list_for_case(
+            principal, case_id, checked_instant(start, "from"), checked_instant(end, "to")
+        )
 
 
 class CancellationController(Controller):

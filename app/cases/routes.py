@@ -26,13 +26,15 @@ from app.cases.schemas import (
 )
 from app.cases.service import CaseService
 from app.core.principal import Principal
+from app.core.wire import INT64_MAX
+from app.quotas import quota
 
 
 class CaseController(Controller):
     path = "/cases"
     tags = ["cases"]
 
-    @post(status_code=201)
+    @post(status_code=201, opt=quota("case_create"))
     async def create(
         self,
         data: JSONBody[CaseCreate],
@@ -65,7 +67,7 @@ class CaseController(Controller):
         case_id: FromPath[UUID],
         principal: NamedDependency[Principal],
         access_log: NamedDependency[AccessLog],
-        before: Annotated[int | None, QueryParameter(name="before", ge=1)] = None,
+        before: Annotated[int | None, QueryParameter(name="before", ge=1, le=INT64_MAX)] = None,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
     ) -> AccessLogPage:
         """Who read or changed what kind of data of the case, and which devices joined

@@ -9,15 +9,13 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 
 from app.core.principal import CaseRole, Locale
-from app.core.wire import Camel, DisplayName
+from app.core.wire import Camel, DisplayName, ReferenceText
 
 Payer = Literal["kela", "municipality", "self", "other"]
 Scope = Literal["schedule", "homework"]
 SessionsGranted = Annotated[int, Meta(ge=0, le=500)]
-# printable text with something in it (PostgreSQL cannot store NUL; a blank reference is none)
-DecisionRef = Annotated[
-    str, Meta(min_length=1, max_length=64, pattern=r"^(?=.*\S)[^\x00-\x1f\x7f]+$")
-]
+# printable text with something in it (a blank reference is none)
+DecisionRef = ReferenceText
 
 
 class CaseCreate(Camel):

@@ -41,6 +41,10 @@ class KaariError(Exception):
         self.extra = extra or {}
 
 
+class BadRequest(KaariError):
+    status, code, title = 400, "bad_request", "Bad request"
+
+
 class Unauthenticated(KaariError):
     status, code, title = 401, "unauthenticated", "Sign-in required"
 
@@ -74,6 +78,23 @@ class RateLimited(KaariError):
             detail or f"Too many attempts; try again in {retry_after} seconds",
             headers={"Retry-After": str(retry_after)},
             extra={"retryAfter": retry_after},
+        )
+
+
+class UnsupportedMediaType(KaariError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class InsufficientStorage(KaariError):
+    """The server cannot store this now (a full disk): try again later."""
+
+    status, code, title = 507, "insufficient_storage", "Storage is full"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(
+            detail or "The server cannot store this right now; try again later",
+            headers={"Retry-After": str(max(1, retry_after))},
+            extra={"retryAfter": max(1, retry_after)},
         )
 
 

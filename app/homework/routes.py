@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from app.core.principal import Principal
+from app.core.wire import checked_day
 from app.homework.schemas import (
     ProgressOut,
     ReminderIn,
@@ -23,6 +24,7 @@ from app.homework.schemas import (
     TodayOut,
 )
 from app.homework.service import HomeworkService
+from app.quotas import quota
 
 From = Annotated[date | None, QueryParameter(name="from")]
 To = Annotated[date | None, QueryParameter(name="to")]
@@ -118,7 +120,7 @@ class HomeworkController(Controller):
         """New content, schedule, end, who ticks, or status; the past weeks keep theirs."""
         return await homework.update(principal, task_id, data, address)
 
-    @put("/{task_id:uuid}/ticks/{day:date}")
+    @put("/{task_id:uuid}/ticks/{day:date}", opt=quota("homework_tick"))
     async def tick(
         self,
         task_id: FromPath[UUID],
@@ -131,7 +133,7 @@ class HomeworkController(Controller):
         tick, created = await homework.tick(principal, task_id, day, data)
         return Response(tick, status_code=201 if created else 200)
 
-    @delete("/{task_id:uuid}/ticks/{day:date}", status_code=204)
+    @delete("/{task_id:uuid}/ticks/{day:date}", status_code=204, opt=quota("homework_tick"))
     async def undo(
         self,
         task_id: FromPath[UUID],
@@ -151,7 +153,9 @@ class HomeworkController(Controller):
         first: From = None,
         last: To = None,
     ) -> list[TickOut]:
-        return await homework.ticks(principal, task_id, first, last)
+        return await homework.ticks(
+            principal, task_id, checked_day(first, "from"), checked_day(last, "to")
+        )
 
 
 class MeHomeworkController(Controller):

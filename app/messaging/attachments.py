@@ -8,6 +8,7 @@ streamed to the blob store with a size limit, and deletes them with the messages
 
 from __future__ import annotations
 
+import errno
 import logging
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
@@ -15,16 +16,27 @@ from datetime import timedelta
 from uuid import UUID
 
 from app.config import Settings
-from app.core.errors import InvalidInput, KaariError, NotFound
+from app.core.errors import (
+    InsufficientStorage,
+    InvalidInput,
+    KaariError,
+    NotFound,
+    RateLimited,
+)
 from app.core.principal import Principal
 from app.core.time import utcnow
 from app.messaging import store
 from app.messaging.schemas import AttachmentOut
 from app.messaging.service import MessagingService
+from app.ratelimit import RateLimiter
 from app.storage.blobs import BlobStore, BlobTooLarge
 from app.storage.engine import Database
 
 log = logging.getLogger("kaari.messaging")
+
+#: Retry-After of an upload refused because the blob store's disk is full
+STORAGE_FULL_RETRY_SECONDS = 300
+DAY = 86_400
 
 
 class PayloadTooLarge(KaariError):
@@ -35,12 +47,18 @@ class PayloadTooLarge(KaariError):
 
 class AttachmentService:
     def __init__(
-        self, db: Database, settings: Settings, blobs: BlobStore, messaging: MessagingService
+        self,
+        db: Database,
+        settings: Settings,
+        blobs: BlobStore,
+        messaging: MessagingService,
+        limiter: RateLimiter,
     ) -> None:
         self.db = db
         self.settings = settings
         self.blobs = blobs
         self.messaging = messaging
+        self.limiter = limiter
 
     async def upload(
         self, principal: Principal, thread_id: UUID, chunks: AsyncIterable[bytes]
@@ -48,13 +66,32 @@ class AttachmentService:
         async with self.db.read() as conn:
             thread = await self.messaging.access(conn, principal, thread_id)
         blob_id = uuid.uuid4()
-        limit = self.settings.attachment_max_bytes
+        # the device's bytes of the day: checked before, counted after (concurrent
+        # uploads may overshoot by what they carry, each at most attachment_max_bytes)
+        quota_key = f"quota:attachment_bytes:{principal.device_id}"
+        per_day = self.settings.attachment_bytes_per_device_per_day
+        left, retry_after = await self.limiter.remaining(quota_key, per_day)
+        quota_detail = f"At most {per_day} attachment bytes per device and day"
+        if left <= 0:
+            raise RateLimited(retry_after or DAY, quota_detail)
+        limit = min(self.settings.attachment_max_bytes, left)
         try:
             size, sha256 = await self.blobs.write(blob_id, chunks, limit)
         except BlobTooLarge:
+            if limit < self.settings.attachment_max_bytes:
+                raise RateLimited(retry_after or DAY, quota_detail) from None
             raise PayloadTooLarge(
                 f"An attachment may be at most {limit} bytes", code="attachment_too_large"
             ) from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # the operator must act: the blob store's disk (or quota) is full
+            log.error(
+                "attachment store full",
+                extra={"error_type": errno.errorcode.get(exc.errno or 0, type(exc).__name__)},
+            )
+            raise InsufficientStorage(STORAGE_FULL_RETRY_SECONDS) from None
         if size == 0:
             await self.blobs.delete(blob_id)
             raise InvalidInput("The attachment is empty", code="attachment_empty")
@@ -77,6 +114,7 @@ class AttachmentService:
         except BaseException:
             await self.blobs.delete(blob_id)
             raise
+        await self.limiter.add(quota_key, DAY, size)
         log.info("attachment stored", extra={"thread_id": str(thread.thread_id), "size": size})
         return AttachmentOut(
             id=blob_id, thread_id=thread.thread_id, size=size, sha256=sha256, expires_at=expires

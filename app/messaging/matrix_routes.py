@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from app.core.matrix import MatrixError
 from app.core.principal import Principal
+from app.core.wire import INT64_MAX
 from app.messaging.rooms import EPOCH_PARAM, RoomService, parse_position
 from app.messaging.sync import SyncService
 from app.messaging.to_device import SendToDevice, ToDeviceService
@@ -82,7 +83,7 @@ class MatrixRoomController(Controller):
         principal: NamedDependency[Principal],
         sync: NamedDependency[SyncService],
         since: Annotated[str | None, QueryParameter(name="since", max_length=100)] = None,
-        timeout_ms: Annotated[int, QueryParameter(name="timeout", ge=0)] = 0,
+        timeout_ms: Annotated[int, QueryParameter(name="timeout", ge=0, le=INT64_MAX)] = 0,
         filter_: Annotated[str | None, QueryParameter(name="filter", max_length=2048)] = None,
         full_state: Annotated[bool, QueryParameter(name="full_state")] = False,
         set_presence: Annotated[

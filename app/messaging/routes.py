@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from app.core.principal import Principal
+from app.core.wire import INT64_MAX
 from app.messaging.attachments import AttachmentService, PayloadTooLarge
 from app.messaging.schemas import (
     AckRequest,
@@ -24,6 +25,7 @@ from app.messaging.schemas import (
     ThreadOut,
 )
 from app.messaging.service import MessagingService
+from app.quotas import quota
 
 
 class ThreadController(Controller):
@@ -56,7 +58,7 @@ class ThreadController(Controller):
         """The devices a message to this thread must be encrypted for."""
         return await messaging.thread_devices(principal, thread_id)
 
-    @post("/threads/{thread_id:uuid}/messages", status_code=201)
+    @post("/threads/{thread_id:uuid}/messages", status_code=201, opt=quota("message_send"))
     async def send(
         self,
         thread_id: FromPath[UUID],
@@ -89,7 +91,7 @@ class MailboxController(Controller):
         self,
         principal: NamedDependency[Principal],
         messaging: NamedDependency[MessagingService],
-        after: Annotated[int, QueryParameter(name="after", ge=0)] = 0,
+        after: Annotated[int, QueryParameter(name="after", ge=0, le=INT64_MAX)] = 0,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 100,
     ) -> MailboxPage:
         """The calling device's mailbox rows after a sequence number, oldest first."""
@@ -112,6 +114,7 @@ class AttachmentController(Controller):
     @post(
         "/threads/{thread_id:uuid}/attachments",
         status_code=201,
+        opt=quota("attachment_upload"),
         request_max_body_size=None,  # streamed; AttachmentService enforces its own limit
     )
     async def upload(

@@ -22,6 +22,7 @@ from app.notifications.schemas import (
     VapidKeyOut,
 )
 from app.notifications.service import Notifications
+from app.quotas import quota
 
 PUBLIC = {"exclude_from_auth": True}
 
@@ -78,7 +79,7 @@ class MeNotificationController(Controller):
     ) -> None:
         await notifications.unsubscribe(principal, subscription_id, address)
 
-    @post("/calendar-token", status_code=201)
+    @post("/calendar-token", status_code=201, opt=quota("calendar_token"))
     async def create_calendar_token(
         self,
         principal: NamedDependency[Principal],

@@ -29,6 +29,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from app.core.time import utcnow
+from app.errors import answer_status
 from app.observability import counters
 from app.runtime import Runtime
 from app.services import Services
@@ -54,15 +55,22 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        started_response = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except BaseException as exc:
+            # raised by a middleware after this one (the token check's 401): answered
+            # outside this middleware by the app's handlers, with this status
+            if not started_response:
+                status = answer_status(exc)
+            raise
         finally:
             counters.http_request(
                 str(scope.get("method", "")),

@@ -24,10 +24,12 @@ from litestar.exceptions import WebSocketDisconnect
 
 from app.config import Settings
 from app.core.errors import OUTAGES, KaariError, Unavailable
+from app.core.wire import find_out_of_range
 from app.realtime import bus as busmod
 from app.realtime import store
 from app.realtime.bus import Bus
 from app.realtime.connection import PING_TEXT, PONG_TEXT, Connection, encode_frame
+from app.realtime.leases import SocketLeases
 from app.realtime.schemas import (
     CLOSE_GOING_AWAY,
     CLOSE_IDLE,
@@ -35,6 +37,7 @@ from app.realtime.schemas import (
     CLOSE_RATE_LIMITED,
     CLOSE_REVOKED,
     CLOSE_TICKET_INVALID,
+    CLOSE_TOO_BIG,
     ErrorOut,
     EventOut,
     Hello,
@@ -65,8 +68,16 @@ _head_decoder = msgspec.json.Decoder(_Head)
 
 
 class Gateway:
-    def __init__(self, settings: Settings, db: Database, bus: Bus, tickets: TicketService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        bus: Bus,
+        tickets: TicketService,
+        leases: SocketLeases,
+    ) -> None:
         self.settings = settings
+        self.leases = leases
         self.prefix = settings.redis_prefix
         self.db = db
         self.bus = bus
@@ -180,6 +191,8 @@ class Gateway:
             await socket.close(CLOSE_GOING_AWAY, "going_away")
             return
         conn = Connection(self, socket, principal)
+        if not await self._lease(conn):
+            return
         await self._register(conn)
         try:
             s = self.settings
@@ -193,6 +206,7 @@ class Gateway:
             await self._receive_loop(conn)
         finally:
             await self._unregister(conn)
+            await self._release(conn)
             conn._queue.clear()
             flusher = conn._flusher
             if flusher is not None:
@@ -208,6 +222,8 @@ class Gateway:
             except WebSocketDisconnect:
                 return
             if message["type"] != "websocket.receive":
+                if message.get("code") == CLOSE_TOO_BIG:  # uvicorn: a frame over ws_max_size
+                    await self.tickets.strike(conn.principal)
                 return
             now = time.monotonic()
             conn.last_received = now
@@ -225,12 +241,13 @@ class Gateway:
                 continue
             size = len(text) if text.isascii() else len(text.encode())
             if size > s.ws_max_frame_bytes:
-                conn.push(
-                    ErrorOut(
-                        code="frame_too_large",
-                        detail=f"A frame may be at most {s.ws_max_frame_bytes} bytes",
-                    )
-                )
+                # as uvicorn does past ws_max_size (the same number): close, and count
+                # a strike against the device's next tickets
+                await self.tickets.strike(conn.principal)
+                limit = s.ws_max_frame_bytes
+                detail = f"A frame may be at most {limit} bytes"
+                conn.push(ErrorOut(code="frame_too_large", detail=detail))
+                conn.close(CLOSE_TOO_BIG, "frame_too_large", drop_queued=False)
                 continue
             frame = self._decode(conn, text)
             if frame is not None:
@@ -239,7 +256,11 @@ class Gateway:
     def _decode(self, conn: Connection, text: str) -> InFrame | None:
         try:
             frame: InFrame = self._decoder.decode(text)
-            return frame
+            found = find_out_of_range(frame)
+            if found is None:
+                return frame
+            conn.push(ErrorOut(code="invalid_frame", detail=f"{found[1]} - at `{found[0]}`"))
+            return None
         except msgspec.ValidationError as exc:
             try:
                 head = _head_decoder.decode(text)
@@ -312,6 +333,27 @@ class Gateway:
             await self.bus.unsubscribe(channel)
         except Exception as exc:
             log.warning("bus unsubscribe failed", extra={"error_type": type(exc).__name__})
+
+    async def _lease(self, conn: Connection) -> bool:
+        """Take the connection's lease under its device and user; close it if either
+        holds its most already. Without Redis the count is this instance's (fail open)."""
+        s, p = self.settings, conn.principal
+        try:
+            full = await self.leases.acquire(
+                conn.id, p.device_id, p.user_id, s.ws_sockets_per_device, s.ws_sockets_per_user
+            )
+        except Exception as exc:
+            log.warning("socket lease failed", extra={"error_type": type(exc).__name__})
+            full = None
+        if full is None:
+            return True
+        log.warning("too many sockets", extra={"kind": full, "device_id": str(p.device_id)})
+        await conn.socket.close(CLOSE_RATE_LIMITED, f"too_many_sockets_per_{full}")
+        return False
+
+    async def _release(self, conn: Connection) -> None:
+        with contextlib.suppress(Exception):
+            await self.leases.release(conn.id, conn.device_id, conn.principal.user_id)
 
     async def _unregister(self, conn: Connection) -> None:
         conns = self._by_channel.get(conn.channel)
@@ -445,6 +487,10 @@ class Gateway:
         devices = {c.device_id for c in conns if not c.closing}
         if not devices:
             return
+        try:
+            await self.leases.renew([(c.id, c.device_id, c.principal.user_id) for c in conns])
+        except Exception as exc:
+            log.warning("socket lease renewal failed", extra={"error_type": type(exc).__name__})
         async with self.db.read() as db:
             live = await store.live_devices(db, devices)
         for conn in conns:

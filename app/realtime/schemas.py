@@ -11,6 +11,7 @@ import msgspec
 
 # Close codes (docs/realtime.md)
 CLOSE_GOING_AWAY = 1001
+CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL = 1011
 CLOSE_RESYNC = 4008
 CLOSE_RATE_LIMITED = 4029

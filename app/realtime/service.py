@@ -7,6 +7,7 @@ token in a URL (DESIGN.md section 7).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
@@ -20,6 +21,10 @@ from app.storage.engine import Database
 
 MAX_TICKET_LENGTH = 100
 TICKETS_PER_MINUTE = 30
+#: the window of ``ws_oversize_strikes``
+STRIKE_WINDOW = 3600
+
+log = logging.getLogger("kaari.realtime")
 
 
 def digest(ticket: str) -> bytes:
@@ -33,6 +38,11 @@ class TicketService:
         self.limiter = limiter
 
     async def issue(self, principal: Principal) -> TicketOut:
+        await self.limiter.check(
+            f"ws:oversize:{principal.device_id}",
+            self.settings.ws_oversize_strikes,
+            "This device sent too many frames over the size limit; try again later",
+        )
         await self.limiter.hit(f"ws:ticket:{principal.device_id}", TICKETS_PER_MINUTE, 60)
         ticket = secrets.token_urlsafe(32)
         ttl = self.settings.ws_ticket_ttl_seconds
@@ -45,6 +55,14 @@ class TicketService:
                 utcnow() + timedelta(seconds=ttl),
             )
         return TicketOut(ticket=ticket, expires_in=ttl)
+
+    async def strike(self, principal: Principal) -> None:
+        """A frame over the size limit: counted; past ``ws_oversize_strikes`` in an hour
+        the device gets no ticket until the hour is over."""
+        try:
+            await self.limiter.add(f"ws:oversize:{principal.device_id}", STRIKE_WINDOW, 1)
+        except Exception as exc:  # the socket closes anyway
+            log.warning("strike not counted", extra={"error_type": type(exc).__name__})
 
     async def redeem(self, ticket: str | None) -> Principal | None:
         """Use the ticket up; the device's principal if the ticket and session are valid."""

@@ -134,3 +134,28 @@ def test_where_only_redis_will_do_the_answer_is_503_with_retry_after(
         error = receive_until(ws, lambda f: f["type"] != "ping")
         assert (error["type"], error["code"]) == ("error", "temporarily_unavailable")
         close(ws)
+
+
+def test_rate_limit_keys_in_redis_hold_no_address_or_id(redis_settings: Settings) -> None:
+    """The audit log keeps only a keyed hash of an address; Redis must not do worse."""
+    import redis as redis_lib
+
+    seed_org(redis_settings)
+    with TestClient(create_app(redis_settings)) as client:
+        assert_problem(attempt(client, "wrong"), 401, "invalid_credentials")
+        r = attempt(client, PASSWORD)
+        assert r.status_code == 200, r.text
+        token, device = r.json()["token"], r.json()["deviceId"]
+        assert client.post("/ws/ticket", headers={"authorization": f"Bearer {token}"}).is_success
+    conn = redis_lib.Redis.from_url(REDIS_URL)
+    try:
+        keys = [k.decode() for k in conn.scan_iter(match=redis_settings.redis_prefix + "rl:*")]
+        assert len(keys) >= 2, keys  # login by address; tickets by device
+        for key in keys:
+            assert "testclient" not in key  # the TestClient's address
+            assert device not in key
+            assert ":ip:" not in key
+    finally:
+        for key in conn.scan_iter(match=redis_settings.redis_prefix + "*"):
+            conn.delete(key)
+        conn.close()
