@@ -107,6 +107,8 @@ def test_a_device_behind_the_proxy_survives_a_kill_of_its_instance(
     assert httpx.get(proxy.url + "/ready", timeout=10).json()["checks"] == {
         "database": "ok",
         "redis": "ok",
+        "bus": "ok",
+        "rateLimits": "ok",
     }
     assert httpx.get(proxy.url + "/metrics", timeout=10).status_code == 404  # never public
     people = onboard(a, tmp_path / "devices", url=proxy.url)
