@@ -8,6 +8,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -89,6 +90,36 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
         logging.getLogger(name).propagate = True
 
 
+async def observe_http(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    done: Callable[[int, float], None],
+) -> None:
+    """Run ``app`` for one HTTP request, then ``done(status, seconds)``: the status it
+    answered, or that of an exception raised past it (the token check's 401, say), which
+    the app's exception handlers answer outside the middleware that calls this."""
+    started = time.perf_counter()
+    status = 500
+    started_response = False
+
+    async def send_wrapper(message: Message) -> None:
+        nonlocal status, started_response
+        if message["type"] == "http.response.start":
+            status, started_response = message["status"], True
+        await send(message)
+
+    try:
+        await app(scope, receive, send_wrapper)
+    except BaseException as exc:
+        if not started_response:
+            status = answer_status(exc)
+        raise
+    finally:
+        done(status, time.perf_counter() - started)
+
+
 class RequestLogMiddleware:
     """One line per HTTP request: method, route template, status, duration."""
 
@@ -100,31 +131,16 @@ class RequestLogMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500
-        started_response = False
 
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, started_response
-            if message["type"] == "http.response.start":
-                status, started_response = message["status"], True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except BaseException as exc:
-            # raised by a middleware after this one (the token check's 401, say): the
-            # app's exception handlers answer it outside this middleware, with this status
-            if not started_response:
-                status = answer_status(exc)
-            raise
-        finally:
+        def done(status: int, seconds: float) -> None:
             self.log.info(
                 "request",
                 extra={
                     "method": scope.get("method"),
                     "route": scope.get("path_template") or "unmatched",
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                 },
             )
+
+        await observe_http(self.app, scope, receive, send, done)

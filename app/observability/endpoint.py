@@ -22,14 +22,14 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, NotFoundException
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from app.core.time import utcnow
-from app.errors import answer_status
+from app.logs import observe_http
 from app.observability import counters
 from app.runtime import Runtime
 from app.services import Services
@@ -53,31 +53,13 @@ class MetricsMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500
-        started_response = False
 
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, started_response
-            if message["type"] == "http.response.start":
-                status, started_response = message["status"], True
-            await send(message)
+        def done(status: int, seconds: float) -> None:
+            method = str(scope.get("method", ""))
+            route = scope.get("path_template") or "unmatched"  # never the path as requested
+            counters.http_request(method, route, status, seconds)
 
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except BaseException as exc:
-            # raised by a middleware after this one (the token check's 401): answered
-            # outside this middleware by the app's handlers, with this status
-            if not started_response:
-                status = answer_status(exc)
-            raise
-        finally:
-            counters.http_request(
-                str(scope.get("method", "")),
-                scope.get("path_template") or "unmatched",  # never the path as requested
-                status,
-                time.perf_counter() - started,
-            )
+        await observe_http(self.app, scope, receive, send, done)
 
 
 @dataclass
