@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -95,17 +94,33 @@ class Runtime:
         self.spawn(_periodic(seconds, job, name), name)
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await _cancel_all(self.tasks)
         await self.gateway.close()
         await self.bus.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()
         self.passwords.close()
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the jobs and wait until each has ended. A job that lost its cancellation
+    (``asyncio.wait_for`` before Python 3.12 drops one that meets a finished wait in the
+    same turn) is cancelled again each second instead of being waited for forever."""
+    pending = {task for task in tasks if not task.done()}
+    for task in pending:
+        task.cancel()
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+        for task in pending:
+            log.warning("background job ignored its cancellation", extra={"route": task.get_name()})
+            task.cancel()
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning(
+                "background job ended with an error",
+                extra={"route": task.get_name(), "error_type": type(task.exception()).__name__},
+            )
 
 
 async def _periodic(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:

@@ -104,8 +104,9 @@ class SyncService:
                 left = deadline - time.monotonic()
                 if token is None or not empty or left <= 0:
                     return body, empty
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), left)
+                with contextlib.suppress(TimeoutError):  # not wait_for: see Outbox.loop
+                    async with asyncio.timeout(left):
+                        await woken.wait()
 
     async def _acknowledge(self, principal: Principal, up_to: int) -> None:
         async with self.db.read() as conn:

@@ -262,5 +262,8 @@ class Outbox:
                     raise
                 except Exception as exc:
                     log.warning("sending notices failed", extra={"error_type": type(exc).__name__})
+                # asyncio.timeout, not wait_for: on 3.11 wait_for drops a shutdown's
+                # cancellation that meets a wake-up in the same turn
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._kick.wait(), self.settings.notify_poll_seconds)
+                    async with asyncio.timeout(self.settings.notify_poll_seconds):
+                        await self._kick.wait()
