@@ -92,7 +92,7 @@ class InviteOut(Camel):
     case_id: UUID | None
     expires_at: datetime
     # the inviter's Matrix user id and master cross-signing key, for the QR code shown at
-    # the first home visit (docs/verification.md); the key is null before the inviter's
+    # the first home visit (docs/matrix-api.md); the key is null before the inviter's
     # device uploaded cross-signing keys
     inviter_user_id: str | None = None
     inviter_master_key: str | None = None
