@@ -129,7 +129,9 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         clock=clock,
         accounts=accounts,
         orgs=orgs,
-        invites=InviteService(db, settings, runtime.passwords, runtime.limiter, audit, cases),
+        invites=InviteService(
+            db, settings, runtime.passwords, runtime.limiter, audit, cases, cross_signing
+        ),
         pairing=PairingService(db, settings, runtime.limiter, audit, cases),
         cases=cases,
         access_log=AccessLog(db, cases, audit),

@@ -6,12 +6,14 @@ Codes are single-use, expire, and are stored only as a digest.
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts import store
 from app.accounts.passwords import Passwords
@@ -31,6 +33,7 @@ from app.audit.service import Audit
 from app.cases.service import CaseService
 from app.config import Settings
 from app.core.errors import Conflict, Forbidden, Gone, NotFound
+from app.core.matrix import MatrixIds
 from app.core.principal import CaseRole, Principal
 from app.core.time import utcnow
 from app.ratelimit import RateLimiter
@@ -39,6 +42,17 @@ from app.storage.engine import Database
 
 class InviteInvalid(NotFound):
     code, title = "invite_invalid", "This invite code is not valid"
+
+
+class InviterKeyMismatch(Conflict):
+    code = "inviter_key_mismatch"
+    title = "The inviter's key is not the one in the QR code"
+
+
+class MasterKeys(Protocol):
+    """The users' Matrix master cross-signing keys (``app.keys.cross_signing``)."""
+
+    async def master_key(self, conn: AsyncConnection, user_id: UUID) -> str | None: ...
 
 
 class InviteService:
@@ -50,6 +64,7 @@ class InviteService:
         limiter: RateLimiter,
         audit: Audit,
         cases: CaseService,
+        master_keys: MasterKeys,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -57,6 +72,8 @@ class InviteService:
         self.limiter = limiter
         self.audit = audit
         self.cases = cases
+        self.master_keys = master_keys
+        self.ids = MatrixIds(settings.matrix_server_name)
 
     async def _limit(self, address: str) -> None:
         s = self.settings
@@ -94,6 +111,7 @@ class InviteService:
                 created_at=now,
                 expires_at=expires_at,
             )
+            master_key = await self.master_keys.master_key(conn, principal.user_id)
             await self.audit.record(
                 conn,
                 "invite.created",
@@ -104,7 +122,15 @@ class InviteService:
                 details={"role": role, "caseId": str(case_id) if case_id else None},
                 address=address,
             )
-        return InviteOut(id=invite_id, code=code, role=role, case_id=case_id, expires_at=expires_at)
+        return InviteOut(
+            id=invite_id,
+            code=code,
+            role=role,
+            case_id=case_id,
+            expires_at=expires_at,
+            inviter_user_id=self.ids.user(principal.user_id),
+            inviter_master_key=master_key,
+        )
 
     async def create_org_invite(
         self, principal: Principal, body: OrgInviteRequest, address: str
@@ -155,6 +181,22 @@ class InviteService:
                 address=address,
             )
 
+    async def _check_inviter_key(self, conn: Any, invite: Any, scanned: str | None) -> None:
+        """The QR's master key must be the inviter's current one (nothing is joined else).
+
+        The server's word is not what the family relies on: the device compares the key
+        that ``keys/query`` returns with the QR's again before it signs it. This check
+        makes a mismatch refuse before the account joins the case.
+        """
+        if scanned is None:
+            return
+        current = await self.master_keys.master_key(conn, invite.created_by)
+        if current is None or not hmac.compare_digest(current, scanned):
+            raise InviterKeyMismatch(
+                "The inviter's master key is not the one in the QR code; "
+                "ask them to show the invite again"
+            )
+
     async def _usable(self, conn: Any, code: str) -> Any:
         secret = invite_secret(code)
         row = await store.invite_by_hash(conn, digest(code)) if secret else None
@@ -187,12 +229,15 @@ class InviteService:
         """Create an account from an invite and sign its first device in."""
         await self._limit(address)
         async with self.db.read() as conn:
-            await self._usable(conn, body.code)
+            await self._check_inviter_key(
+                conn, await self._usable(conn, body.code), body.inviter_master_key
+            )
         password_hash = await self.passwords.hash(body.password)
         email, user_id = normalise_email(body.email), uuid.uuid4()
         try:
             async with self.db.transaction() as conn:
                 invite = await self._usable(conn, body.code)
+                await self._check_inviter_key(conn, invite, body.inviter_master_key)
                 holder = await store.get_user_by_email(conn, email)
                 if holder is not None and holder.org_id == invite.org_id:
                     raise Conflict(
@@ -278,6 +323,7 @@ class InviteService:
                     f"This invite is for a {invite.role}; your account is a {principal.role}",
                     code="invite_role_mismatch",
                 )
+            await self._check_inviter_key(conn, invite, body.inviter_master_key)
             if not await store.claim_invite(conn, invite.id, principal.user_id, utcnow()):
                 raise Gone("This invite has already been used", code="invite_used")
             await self.cases.add_member(

@@ -81,12 +81,21 @@ class OrgInviteRequest(Camel):
     role: Literal["therapist", "admin"] = "therapist"
 
 
+MasterKey = Annotated[str, Meta(min_length=43, max_length=43, pattern=r"^[A-Za-z0-9+/]{43}$")]
+"""An Ed25519 public key in unpadded base64 (a Matrix master cross-signing key)."""
+
+
 class InviteOut(Camel):
     id: UUID
     code: str
     role: str
     case_id: UUID | None
     expires_at: datetime
+    # the inviter's Matrix user id and master cross-signing key, for the QR code shown at
+    # the first home visit (docs/matrix-api.md); the key is null before the inviter's
+    # device uploaded cross-signing keys
+    inviter_user_id: str | None = None
+    inviter_master_key: str | None = None
 
 
 class InviteInfo(Camel):
@@ -106,10 +115,14 @@ class AcceptInvite(Camel):
     display_name: DisplayName
     device: DeviceInfo
     locale: Locale = "fi"
+    # from the QR code: refuse (409 inviter_key_mismatch, nothing joined) unless it is the
+    # inviter's current master key
+    inviter_master_key: MasterKey | None = None
 
 
 class RedeemInvite(Camel):
     code: InviteCode
+    inviter_master_key: MasterKey | None = None
 
 
 class RedeemOut(Camel):

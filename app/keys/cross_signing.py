@@ -149,6 +149,11 @@ class CrossSigning:
         await self.directory.announce([principal.user_id])
         return {}
 
+    async def master_key(self, conn: AsyncConnection, user_id: UUID) -> str | None:
+        """The user's current master cross-signing public key (``None`` before the upload)."""
+        row = (await self._stored(conn, user_id)).get("master")
+        return str(row.ed25519) if row is not None else None
+
     async def _stored(self, conn: AsyncConnection, user_id: UUID) -> dict[str, Any]:
         return {r.usage: r for r in await mx.cross_signing_keys_of(conn, [user_id])}
 
