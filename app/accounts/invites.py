@@ -181,7 +181,9 @@ class InviteService:
                 address=address,
             )
 
-    async def _check_inviter_key(self, conn: Any, invite: Any, scanned: str | None) -> None:
+    async def _check_inviter_key(
+        self, conn: AsyncConnection, invite: Any, scanned: str | None
+    ) -> None:
         """The QR's master key must be the inviter's current one (nothing is joined else).
 
         The server's word is not what the family relies on: the device compares the key

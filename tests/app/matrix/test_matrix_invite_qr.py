@@ -57,7 +57,8 @@ def test_the_invite_names_the_inviter_and_a_wrong_qr_key_joins_nothing(
 def test_redeem_checks_the_qr_key_too(client: TestClient[Any], world: World) -> None:
     t = MxDevice(world.therapist)
     keys = CrossSigningSet(t.user)
-    client.post(f"{V3}/keys/device_signing/upload", json=keys.upload_body(), headers=t.headers)
+    r = client.post(f"{V3}/keys/device_signing/upload", json=keys.upload_body(), headers=t.headers)
+    assert r.status_code == 200, r.text
     code = _invite(client, world)["code"]
     g = MxDevice(world.guardian)
     wrong = CrossSigningSet(t.user).master.public
@@ -66,3 +67,8 @@ def test_redeem_checks_the_qr_key_too(client: TestClient[Any], world: World) -> 
     )
     assert r.status_code == 409
     assert r.json()["code"] == "inviter_key_mismatch"
+    right = {"code": code, "inviterMasterKey": keys.master.public}
+    # the right key passes the check: what stops this guardian now is being a member already
+    r = client.post("/invites/redeem", json=right, headers=g.headers)
+    assert r.status_code == 409
+    assert r.json()["code"] == "already_member"
