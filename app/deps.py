@@ -62,6 +62,7 @@ SERVICE_NAMES = (
     "rooms",
     "to_device",
     "sync",
+    "receipts",
     "attachments",
     "appointments",
     "cancellations",

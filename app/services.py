@@ -41,6 +41,7 @@ from app.messaging.attachments import AttachmentService
 from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
 from app.messaging.matrix_delivery import MatrixSyncDelivery
+from app.messaging.receipts import DeliveryReceipts
 from app.messaging.rooms import RoomService
 from app.messaging.service import MessagingService
 from app.messaging.sync import SyncService
@@ -77,6 +78,7 @@ class Services:
     rooms: RoomService
     to_device: ToDeviceService
     sync: SyncService
+    receipts: DeliveryReceipts
     attachments: AttachmentService
     appointments: AppointmentService
     cancellations: CancellationService
@@ -116,6 +118,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
     )
     messaging = MessagingService(db, settings, cases, keys, notifier)
     rooms = RoomService(db, settings, cases, key_directory, notifier, ids)
+    receipts = DeliveryReceipts(db, rooms, key_directory, notifier, ids)
     signaling = Signaling.start(
         settings,
         runtime.limiter,
@@ -146,7 +149,8 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         messaging=messaging,
         rooms=rooms,
         to_device=ToDeviceService(db, settings, key_directory, notifier, ids),
-        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids),
+        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids, receipts),
+        receipts=receipts,
         attachments=AttachmentService(db, settings, runtime.blobs, messaging, runtime.limiter),
         appointments=appointments,
         cancellations=cancellations,
