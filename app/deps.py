@@ -71,6 +71,7 @@ SERVICE_NAMES = (
     "homework",
     "tickets",
     "outbox",
+    "export",
 )
 
 _base: dict[str, Callable[..., Any]] = {
