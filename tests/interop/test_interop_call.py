@@ -89,12 +89,14 @@ def _python_receives(py: PyDevice) -> ToDeviceResult:
     return found[0]
 
 
-def _python_check(py: PyDevice, result: ToDeviceResult, kind: str, sdp: str) -> None:
+def _python_check(
+    py: PyDevice, result: ToDeviceResult, kind: str, sdp: str, call_id: str = CALL
+) -> None:
     sender = result.olm.sender_device if result.olm is not None else None
     check_call_sdp(
         result,
         py.dev.trust(sender) if sender is not None else DeviceTrust.UNTRUSTED,
-        call_id=CALL,
+        call_id=call_id,
         kind=kind,
         sdp=sdp,
         peer_user=THERAPIST,
@@ -102,9 +104,11 @@ def _python_check(py: PyDevice, result: ToDeviceResult, kind: str, sdp: str) -> 
     )
 
 
-def _python_refuses(py: PyDevice, result: ToDeviceResult, kind: str, sdp: str) -> str:
+def _python_refuses(
+    py: PyDevice, result: ToDeviceResult, kind: str, sdp: str, call_id: str = CALL
+) -> str:
     with pytest.raises(CallAuthError) as refused:
-        _python_check(py, result, kind, sdp)
+        _python_check(py, result, kind, sdp, call_id)
     return refused.value.code
 
 
@@ -183,6 +187,10 @@ def test_python_offers_rust_answers_and_both_authenticate(
     event = _rust_receives(rust)
     assert _rust_check(rust, event, "offer", offer) is None
     assert _rust_check(rust, event, "offer", _swapped(offer)) == "sdp_changed"
+    # the hash is right but the list is not the SDP's: each side reads the list the same way
+    listed = call_sdp_content(CALL, "offer", offer) | {"fingerprints": [FP_PYTHON]}
+    py.send_to_device(THERAPIST, "THERAPISTWEB", CALL_SDP, listed)
+    assert _rust_check(rust, _rust_receives(rust), "offer", offer) == "fingerprints_changed"
 
     answer = _sdp(FP_RUST)
     content = rust.call("call_sdp_content", call_id=CALL, kind="answer", sdp=answer)
@@ -191,6 +199,10 @@ def test_python_offers_rust_answers_and_both_authenticate(
     _python_check(py, received, "answer", answer)
     assert _python_refuses(py, received, "answer", _swapped(answer)) == "sdp_changed"
     assert _python_refuses(py, received, "offer", answer) == "wrong_kind"
+    assert _python_refuses(py, received, "answer", answer, call_id="another") == "wrong_call"
+    content["fingerprints"] = [FP_RUST]  # the SDP lists it twice
+    rust.send_to_device(PARENT, "PARENTPHONE", CALL_SDP, content)
+    assert _python_refuses(py, _python_receives(py), "answer", answer) == "fingerprints_changed"
 
 
 def test_a_device_not_cross_signed_is_refused_on_both_sides(
