@@ -72,6 +72,7 @@ SERVICE_NAMES = (
     "tickets",
     "outbox",
     "export",
+    "erasure",
 )
 
 _base: dict[str, Callable[..., Any]] = {

@@ -17,19 +17,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.accounts import export_store as accounts_export
+from app.accounts import privacy_store as accounts_privacy
 from app.accounts.invites import InviteService
 from app.accounts.orgs import OrgService
 from app.accounts.pairing import PairingService
 from app.accounts.recovery import Recovery
 from app.accounts.service import AccountService
-from app.appointments import export_store as appointments_export
+from app.appointments import privacy_store as appointments_privacy
 from app.appointments.accounting import sessions_used
 from app.appointments.cancellations import CancellationService
 from app.appointments.reminder_facts import ReminderFacts
 from app.appointments.service import AppointmentService
-from app.audit import export_store as audit_export
-from app.cases import export_store as cases_export
+from app.audit import privacy_store as audit_privacy
+from app.cases import privacy_store as cases_privacy
 from app.cases.access_log import AccessLog
 from app.cases.handover import Handover
 from app.cases.service import CaseService
@@ -38,15 +38,15 @@ from app.core.export import ExportSource, ExportSubject, Section
 from app.core.fanout import FanOut
 from app.core.matrix import MatrixIds
 from app.core.time import Clock, utcnow
-from app.homework import export_store as homework_export
+from app.homework import privacy_store as homework_privacy
 from app.homework.nudges import HomeworkNudges
 from app.homework.service import HomeworkService
-from app.keys import export_store as keys_export
+from app.keys import privacy_store as keys_privacy
 from app.keys.backup import KeyBackup
 from app.keys.cross_signing import CrossSigning
 from app.keys.directory import KeyDirectory
 from app.keys.service import KeyService
-from app.messaging import export_store as messaging_export
+from app.messaging import privacy_store as messaging_privacy
 from app.messaging.attachments import AttachmentService
 from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
@@ -56,13 +56,14 @@ from app.messaging.rooms import RoomService
 from app.messaging.service import MessagingService
 from app.messaging.sync import SyncService
 from app.messaging.to_device import ToDeviceService
-from app.notifications import export_store as notifications_export
+from app.notifications import privacy_store as notifications_privacy
 from app.notifications.calendar import CalendarService
 from app.notifications.egress import PushGuard
 from app.notifications.outbox import Outbox
 from app.notifications.reminders import Reminders
 from app.notifications.service import Notifications
 from app.notifications.webpush import load_vapid
+from app.privacy.erasure import ErasureService
 from app.privacy.service import ExportService
 from app.realtime.service import TicketService
 from app.runtime import Runtime
@@ -103,6 +104,7 @@ class Services:
     nudges: HomeworkNudges
     expiry: Expiry
     export: ExportService
+    erasure: ErasureService
     signaling: Signaling
 
 
@@ -111,25 +113,50 @@ def export_service(runtime: Runtime, clock: Clock) -> ExportService:
     blobs = runtime.blobs
 
     async def messaging(conn: AsyncConnection, subject: ExportSubject) -> Section:
-        return await messaging_export.export(conn, subject, blobs=blobs)
+        return await messaging_privacy.export(conn, subject, blobs=blobs)
 
     sources = [
-        ExportSource("account", accounts_export.export),
-        ExportSource("cases", cases_export.export),
-        ExportSource("keys", keys_export.export),
+        ExportSource("account", accounts_privacy.export),
+        ExportSource("cases", cases_privacy.export),
+        ExportSource("keys", keys_privacy.export),
         ExportSource("messaging", messaging),
-        ExportSource("appointments", appointments_export.export),
-        ExportSource("homework", homework_export.export),
-        ExportSource("notifications", notifications_export.export),
-        ExportSource("audit", audit_export.export),
+        ExportSource("appointments", appointments_privacy.export),
+        ExportSource("homework", homework_privacy.export),
+        ExportSource("notifications", notifications_privacy.export),
+        ExportSource("audit", audit_privacy.export),
     ]
     return ExportService(
         runtime.db,
         runtime.audit,
         clock,
         sources,
-        accounts_export.device_ids,
-        cases_export.case_ids,
+        accounts_privacy.device_ids,
+        cases_privacy.case_ids,
+    )
+
+
+def erasure_service(
+    runtime: Runtime, clock: Clock, accounts: AccountService, keys: KeyDirectory
+) -> ErasureService:
+    """A person's erasure, with a step from every domain that stores personal data."""
+    return ErasureService(
+        runtime.db,
+        runtime.audit,
+        clock,
+        runtime.blobs,
+        accounts,
+        [
+            accounts_privacy.erase,
+            cases_privacy.erase,
+            keys_privacy.erase,
+            appointments_privacy.erase,
+            homework_privacy.erase,
+            notifications_privacy.erase,
+        ],
+        messaging_privacy.erase,
+        (accounts_privacy.device_ids, cases_privacy.case_ids),
+        keys,
+        runtime.notifier,
     )
 
 
@@ -203,6 +230,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         nudges=HomeworkNudges(db, cases, notifications, clock, settings.homework_digest_minutes),
         expiry=Expiry(db, runtime.blobs),
         export=export_service(runtime, clock),
+        erasure=erasure_service(runtime, clock, accounts, key_directory),
         signaling=signaling,
     )
 

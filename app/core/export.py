@@ -2,7 +2,7 @@
 words the domains share for it.
 
 Each domain that stores something about a person contributes one section, read by a
-function of its own ``export_store`` in the export's one read transaction. The privacy
+function of its own ``privacy_store`` in the export's one read transaction. The privacy
 domain (app/privacy) puts the sections together; it imports no domain: the composition
 root (app/services.py) hands it the :class:`ExportSource` list.
 """

@@ -1,15 +1,25 @@
-"""The caller's data protection requests: ``GET /me/export`` (thin over ``ExportService``)."""
+"""The caller's data protection requests: ``GET /me/export`` and ``DELETE /me`` (thin
+over ``ExportService`` and ``ErasureService``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, delete, get
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from msgspec import Meta
 
 from app.core.principal import Principal
+from app.core.wire import Camel
+from app.privacy.erasure import ErasureService
 from app.privacy.service import ExportService
 from app.quotas import quota
+
+
+class ErasureIn(Camel):
+    password: Annotated[str, Meta(min_length=1, max_length=256)]
+    """the caller's current password: a stolen session alone cannot erase an account"""
 
 
 class ExportController(Controller):
@@ -34,3 +44,20 @@ class ExportController(Controller):
                 "Cache-Control": "no-store",
             },
         )
+
+
+class ErasureController(Controller):
+    path = "/me"
+    tags = ["privacy"]
+
+    @delete(status_code=204)
+    async def erase_me(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ErasureIn],
+        principal: NamedDependency[Principal],
+        erasure: NamedDependency[ErasureService],
+    ) -> None:
+        """Erase my account (guardians and caregivers; docs/data-protection.md, *Erasure*)."""
+        address = request.client.host if request.client else None
+        await erasure.erase_me(principal, data.password, address)

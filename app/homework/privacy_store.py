@@ -4,6 +4,8 @@ their own (encrypted notes), and the reminder times of the cases or set by them.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,3 +24,10 @@ async def export(conn: AsyncConnection, subject: ExportSubject) -> Section:
         "ticks": await table_rows(conn, homework_ticks, ticks),
         "reminders": await table_rows(conn, homework_reminders, reminders),
     }
+
+
+async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) -> None:
+    """A tick the user made stays (the child's progress) without its note."""
+    await conn.execute(
+        homework_ticks.update().where(homework_ticks.c.user_id == subject.user_id).values(note=None)
+    )

@@ -4,6 +4,8 @@ notices addressed to the user and the reminders sent to them."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,3 +39,14 @@ async def export(conn: AsyncConnection, subject: ExportSubject) -> Section:
         ),
         "remindersSent": await table_rows(conn, reminders_sent, reminders_sent.c.user_id == user),
     }
+
+
+async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) -> None:
+    """Push subscriptions, preferences, notices and reminder records of the user go."""
+    user = subject.user_id
+    await conn.execute(notification_outbox.delete().where(notification_outbox.c.user_id == user))
+    await conn.execute(push_subscriptions.delete().where(push_subscriptions.c.user_id == user))
+    await conn.execute(
+        notification_preferences.delete().where(notification_preferences.c.user_id == user)
+    )
+    await conn.execute(reminders_sent.delete().where(reminders_sent.c.user_id == user))

@@ -3,6 +3,7 @@ member the cases they are in (the case record and its therapy periods)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -32,3 +33,8 @@ async def case_ids(conn: AsyncConnection, user_id: UUID) -> frozenset[UUID]:
     children = sa.select(cases.c.id).where(cases.c.child_user_id == user_id)
     rows = (await conn.execute(sa.union(members, children))).scalars().all()
     return frozenset(rows)
+
+
+async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) -> None:
+    """The user leaves every case (their rooms follow the case: they leave those too)."""
+    await conn.execute(case_members.delete().where(case_members.c.user_id == subject.user_id))

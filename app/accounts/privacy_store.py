@@ -4,6 +4,7 @@ child, the pairing codes that signed its devices in (without the codes)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -36,3 +37,26 @@ async def device_ids(conn: AsyncConnection, user_id: UUID) -> frozenset[UUID]:
     """Every device the user has had, revoked ones too."""
     query = sa.select(devices.c.id).where(devices.c.user_id == user_id)
     return frozenset((await conn.execute(query)).scalars().all())
+
+
+#: What an erased account's name becomes (the row stays, as the pseudonym that retained
+#: records such as the audit trail point at; apps show their own words for it).
+ERASED_NAME = "-"
+
+
+async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) -> None:
+    """The account keeps only its id, organisation, role and dates: no e-mail, name or
+    password; every device is revoked and loses its name; reset links are gone."""
+    user = subject.user_id
+    await conn.execute(
+        users.update()
+        .where(users.c.id == user)
+        .values(email=None, display_name=ERASED_NAME, password_hash=None, disabled_at=now)
+    )
+    await conn.execute(devices.update().where(devices.c.user_id == user).values(name=ERASED_NAME))
+    await conn.execute(
+        devices.update()
+        .where(devices.c.user_id == user, devices.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await conn.execute(password_resets.delete().where(password_resets.c.user_id == user))

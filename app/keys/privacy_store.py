@@ -5,10 +5,13 @@ shapes and the earlier format."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.export import ExportSubject, Section
+from app.keys import matrix_store
 from app.storage.export import table_rows
 from app.storage.schema import device_keys, device_signatures, master_keys, one_time_keys
 from app.storage.schema_matrix import (
@@ -54,3 +57,26 @@ async def export(conn: AsyncConnection, subject: ExportSubject) -> Section:
             ),
         },
     }
+
+
+async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) -> None:
+    """Every key the user's devices and identity published, and the key backup, go; the
+    user's device list changed (co-members' devices stop encrypting to them)."""
+    user, mine = subject.user_id, subject.device_ids
+    signatures = sa.or_(
+        mx_key_signatures.c.target_user_id == user, mx_key_signatures.c.signer_user_id == user
+    )
+    await conn.execute(mx_key_signatures.delete().where(signatures))
+    await conn.execute(
+        mx_cross_signing_keys.delete().where(mx_cross_signing_keys.c.user_id == user)
+    )
+    await conn.execute(mx_one_time_keys.delete().where(mx_one_time_keys.c.device_id.in_(mine)))
+    await conn.execute(mx_fallback_keys.delete().where(mx_fallback_keys.c.device_id.in_(mine)))
+    await conn.execute(mx_device_keys.delete().where(mx_device_keys.c.user_id == user))
+    await conn.execute(mx_backup_keys.delete().where(mx_backup_keys.c.user_id == user))
+    await conn.execute(mx_backup_versions.delete().where(mx_backup_versions.c.user_id == user))
+    await conn.execute(device_signatures.delete().where(device_signatures.c.user_id == user))
+    await conn.execute(one_time_keys.delete().where(one_time_keys.c.device_id.in_(mine)))
+    await conn.execute(device_keys.delete().where(device_keys.c.user_id == user))
+    await conn.execute(master_keys.delete().where(master_keys.c.user_id == user))
+    await matrix_store.record_changes(conn, [user], now)

@@ -5,6 +5,8 @@ calendar feed they set up (without its token)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,3 +46,14 @@ async def export(conn: AsyncConnection, subject: ExportSubject) -> Section:
             conn, calendar_tokens, calendar_tokens.c.user_id == user, omit={"token_hash"}
         ),
     }
+
+
+async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) -> None:
+    """A cancellation stays (it counts in the period's accounting) without its note; the
+    notices the user acknowledged and their calendar feed go."""
+    user = subject.user_id
+    await conn.execute(
+        cancellations.update().where(cancellations.c.cancelled_by == user).values(note=None)
+    )
+    await conn.execute(cancellation_acks.delete().where(cancellation_acks.c.user_id == user))
+    await conn.execute(calendar_tokens.delete().where(calendar_tokens.c.user_id == user))
