@@ -111,7 +111,7 @@ def verify_from_qr(client: MatrixClient, qr: InviteQr | str) -> QrVerification:
             "do not trust this account's keys and ask the inviter to show the code again",
             "master_key_mismatch",
         )
-    bootstrapped = _own_cross_signing(client)
+    bootstrapped = ensure_cross_signing(client)
     try:
         body = device.verify_user_from_qr(inviter, invite.inviter_master_key)
     except MatrixCryptoError as exc:  # compared above; the device compares again
@@ -132,8 +132,11 @@ def verify_from_qr(client: MatrixClient, qr: InviteQr | str) -> QrVerification:
     return QrVerification(inviter, invite.inviter_master_key, sorted(verified), bootstrapped)
 
 
-def _own_cross_signing(client: MatrixClient) -> bool:
-    """Make sure this device holds our user's current cross-signing keys; True if created."""
+def ensure_cross_signing(client: MatrixClient) -> bool:
+    """Make sure this device holds our user's current cross-signing keys; True if created.
+
+    Call after a fresh ``keys/query`` of our own user (as :func:`verify_from_qr` does).
+    """
     device = client.device
     published = device.directory.identities.get(client.user_id)
     if device.cross_signing is None:

@@ -333,6 +333,11 @@ class SasFlow:
         self.result = SasResult(device.device_id, master)
         return self.result
 
+    @property
+    def confirmed(self) -> bool:
+        """Whether :meth:`confirm` was called (the person said the codes match)."""
+        return self._confirmed
+
     def done(self) -> dict[str, Any]:
         """After our confirm and their valid MAC: the ``done`` content."""
         if not self._confirmed or self.result is None:
