@@ -70,12 +70,14 @@ class SasVerifier:
     def request(self, user_id: str, device_id: str) -> str:
         """Ask one device of ``user_id`` (ours or another user's) to verify; the flow id."""
         flow = SasFlow.request(self._me, SasParty(user_id, device_id), secrets.token_hex(16))
+        self._own_keys(flow)
         self.flows[flow.transaction_id] = flow
         self._send(flow, REQUEST, flow.request_content())
         return flow.transaction_id
 
     def accept(self, txn: str) -> None:
         flow = self.flows[txn]
+        self._own_keys(flow)
         self.incoming.remove(txn)
         self._send(flow, READY, flow.ready())
 
@@ -88,13 +90,7 @@ class SasVerifier:
     def confirm(self, txn: str) -> None:
         """The person says both screens show the same emoji."""
         flow = self.flows[txn]
-        if flow.them.user_id != self.client.user_id:
-            # Our MAC carries our master key, so they can verify us back: create our
-            # cross-signing keys first if the user has none (VerificationFailed
-            # ``cross_signing_elsewhere`` when another of our devices holds them).
-            self.client.device.track_users([self.client.user_id])
-            self.client.query_keys()
-            ensure_cross_signing(self.client)
+        self._own_keys(flow)
         own = self.client.device.own_identity()
         mac = flow.confirm(
             self.client.device.account.ed25519, own.master.public_key if own else None
@@ -170,6 +166,17 @@ class SasVerifier:
             self._their_mac(flow, content)
         elif event_type == DONE:
             self._their_done.add(flow.transaction_id)
+
+    def _own_keys(self, flow: SasFlow) -> None:
+        """With another user: our MAC must carry our master key so they can verify us back,
+        and their device must know it before it arrives. So our cross-signing keys are
+        created when the flow begins if the user has none (VerificationFailed
+        ``cross_signing_elsewhere`` when another of our devices holds them)."""
+        if flow.them.user_id == self.client.user_id:
+            return
+        self.client.device.track_users([self.client.user_id])
+        self.client.query_keys()
+        ensure_cross_signing(self.client)
 
     def _their_mac(self, flow: SasFlow, content: Mapping[str, Any]) -> None:
         them = flow.them

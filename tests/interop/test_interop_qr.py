@@ -28,6 +28,7 @@ from servers import KaariServer, fresh_postgres_database
 from app.messaging.service import thread_id_of
 from client.matrix import MatrixClient, MatrixHttp
 from client.matrix.invite_qr import InviteQr, parse_invite_qr
+from client.matrix.sas import SasVerifier
 from client.matrix.verify import accept_invite_from_qr, verify_from_qr
 from crypto.matrix.trust import DeviceTrust
 
@@ -231,3 +232,62 @@ def test_a_rust_family_verifies_a_python_therapist_from_the_qr(
         ]
     finally:
         _close(terhi, tablet, mia)
+
+
+def test_the_remote_case_a_rust_therapist_and_a_python_family_verify_by_emoji(
+    node_driver: NodeDriver, server: KaariServer, tmp_path: Path
+) -> None:
+    """No home visit: the therapist's SDK asks for SAS, the family's SasVerifier answers,
+    both through the server's to-device mailboxes; then each side trusts the other."""
+    org = Org(server)
+    terhi = RustClient(node_driver, "terhi", org.url, org.therapist_token)
+    mia: MatrixClient | None = None
+    try:
+        terhi.bootstrap_cross_signing()
+        terhi.sync()  # her app is running: later syncs tell her of key changes
+        code = InviteQr.from_invite(
+            org.http.post(
+                f"/cases/{org.case_id}/invites", json={}, headers=_auth(org.therapist_token)
+            ).json()
+        ).code  # told over the phone: joining without the QR's key
+        login = MatrixHttp.accept_invite(
+            org.http, code, email="mia@example.fi", password=PASSWORD,
+            display_name="Mia", device_name="phone",
+        )  # fmt: skip
+        mia = _python(org, login.token, tmp_path / "mia")
+        sas = SasVerifier(mia)
+        sas.sync()
+        terhi.call("update_tracked", users=[mia.user_id])
+        terhi.process_outgoing()
+        asked = terhi.call("request_verification", user=mia.user_id, device=mia.device_id)
+        terhi.send_request(asked["request"])
+        flow = asked["flowId"]
+        sas.sync()
+        assert sas.incoming == [flow]
+        sas.accept(flow)
+        terhi.sync()
+        terhi.send_request(terhi.call("start_sas", user=mia.user_id, flow=flow))
+        sas.sync()  # start -> accept
+        terhi.sync()  # accept -> the SDK's key
+        sas.sync()  # key -> our key
+        terhi.sync()
+        state = terhi.call("verification", user=mia.user_id, flow=flow)["sas"]
+        assert sas.state(flow) == "shown"
+        assert [(e["symbol"], e["description"]) for e in state["emoji"]] == sas.emoji(flow)
+        assert tuple(state["decimals"]) == sas.decimals(flow)
+        sas.confirm(flow)  # MACs her device and her master key (made when she accepted)
+        for req in terhi.call("sas_confirm", user=mia.user_id, flow=flow):
+            terhi.send_request(req)
+        terhi.sync()  # Mia's MAC, then the SDK's done (and its user-signing signature)
+        sas.sync()  # the SDK's MAC and done: Mia signs Terhi's master key, sends done
+        terhi.sync()
+        assert sas.state(flow) == "done"
+        assert terhi.call("verification", user=mia.user_id, flow=flow)["done"] is True
+        terhi.sync()
+        assert terhi.call("identity", user=mia.user_id)["isVerified"] is True
+        assert terhi.call("device_info", user=mia.user_id, device=mia.device_id)["isVerified"]
+        laptop = mia.device.directory.device(terhi.user, terhi.device)
+        assert laptop is not None
+        assert mia.device.trust(laptop) is DeviceTrust.VERIFIED
+    finally:
+        _close(mia, terhi)
