@@ -152,6 +152,8 @@ class SasVerifier:
     def _step(self, flow: SasFlow, event_type: str, content: Mapping[str, Any]) -> None:
         if event_type == CANCEL:
             self.cancelled[flow.transaction_id] = str(content.get("code", "m.user"))
+            if flow.transaction_id in self.incoming:
+                self.incoming.remove(flow.transaction_id)
         elif event_type == READY:
             self._send(flow, START, flow.on_ready(content))
         elif event_type == START:
@@ -195,7 +197,9 @@ class SasVerifier:
     def _maybe_done(self, flow: SasFlow) -> None:
         if flow.result is None or not flow.confirmed or flow.transaction_id in self._done_sent:
             return
-        self._trust(flow.them, flow.result)  # before done: a failure leaves the flow open
+        # Before done: a failure (VerificationFailed from the server's answers) propagates
+        # to the caller of sync/confirm and leaves the flow open, not falsely done.
+        self._trust(flow.them, flow.result)
         self._send(flow, DONE, flow.done())
         self._done_sent.add(flow.transaction_id)
 

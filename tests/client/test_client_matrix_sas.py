@@ -100,3 +100,25 @@ def test_a_guardians_phone_verifies_her_new_tablet(
     assert (p.state(txn), t.state(txn)) == ("done", "done")
     assert _trust(phone, tablet) is DeviceTrust.VERIFIED
     assert _trust(tablet, phone) is DeviceTrust.VERIFIED
+
+
+def test_only_the_other_party_steers_a_flow_and_a_withdrawn_request_leaves(
+    client: TestClient[Any], world: World, tmp_path: Path
+) -> None:
+    devices = Devices(client, tmp_path)
+    terhi, anna = devices.open(world.therapist, "terhi"), devices.open(world.guardian, "anna")
+    g2 = devices.open(world.guardian2, "g2")
+    t, a = SasVerifier(terhi), SasVerifier(anna)
+    txn = t.request(anna.user_id, anna.device_id)
+    a.sync()
+    assert a.incoming == [txn]
+    # another member of the case cancels in the flow's name: not hers to cancel
+    forged = {"transaction_id": txn, "code": "m.user", "reason": "x"}
+    g2.http.send_to_device(
+        "m.key.verification.cancel", "f1", {"messages": {anna.user_id: {anna.device_id: forged}}}
+    )
+    a.sync()
+    assert (a.incoming, a.state(txn)) == ([txn], "requested")
+    t.cancel(txn)  # the therapist withdraws it
+    a.sync()
+    assert (a.incoming, a.state(txn), a.cancelled[txn]) == ([], "cancelled", "m.user")

@@ -9,6 +9,8 @@
   SDK's way (``getIdentity`` → compare the master key with the QR's → ``verify()``): the SDK
   then reports her identity and cross-signed device verified, and its
   ``onlyTrustedDevices`` share reaches that device and withholds from her unverified one.
+- The remote case: the therapist's SDK asks the family's ``SasVerifier`` for SAS emoji
+  through the server; afterwards each side trusts the other.
 """
 
 from __future__ import annotations
