@@ -62,6 +62,7 @@ SERVICE_NAMES = (
     "rooms",
     "to_device",
     "sync",
+    "receipts",
     "attachments",
     "appointments",
     "cancellations",
@@ -70,6 +71,7 @@ SERVICE_NAMES = (
     "homework",
     "tickets",
     "outbox",
+    "export",
 )
 
 _base: dict[str, Callable[..., Any]] = {

@@ -15,42 +15,55 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.accounts import export_store as accounts_export
 from app.accounts.invites import InviteService
 from app.accounts.orgs import OrgService
 from app.accounts.pairing import PairingService
 from app.accounts.recovery import Recovery
 from app.accounts.service import AccountService
+from app.appointments import export_store as appointments_export
 from app.appointments.accounting import sessions_used
 from app.appointments.cancellations import CancellationService
 from app.appointments.reminder_facts import ReminderFacts
 from app.appointments.service import AppointmentService
+from app.audit import export_store as audit_export
+from app.cases import export_store as cases_export
 from app.cases.access_log import AccessLog
 from app.cases.handover import Handover
 from app.cases.service import CaseService
 from app.config import Settings
+from app.core.export import ExportSource, ExportSubject, Section
 from app.core.fanout import FanOut
 from app.core.matrix import MatrixIds
 from app.core.time import Clock, utcnow
+from app.homework import export_store as homework_export
 from app.homework.nudges import HomeworkNudges
 from app.homework.service import HomeworkService
+from app.keys import export_store as keys_export
 from app.keys.backup import KeyBackup
 from app.keys.cross_signing import CrossSigning
 from app.keys.directory import KeyDirectory
 from app.keys.service import KeyService
+from app.messaging import export_store as messaging_export
 from app.messaging.attachments import AttachmentService
 from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
 from app.messaging.matrix_delivery import MatrixSyncDelivery
+from app.messaging.receipts import DeliveryReceipts
 from app.messaging.rooms import RoomService
 from app.messaging.service import MessagingService
 from app.messaging.sync import SyncService
 from app.messaging.to_device import ToDeviceService
+from app.notifications import export_store as notifications_export
 from app.notifications.calendar import CalendarService
 from app.notifications.egress import PushGuard
 from app.notifications.outbox import Outbox
 from app.notifications.reminders import Reminders
 from app.notifications.service import Notifications
 from app.notifications.webpush import load_vapid
+from app.privacy.service import ExportService
 from app.realtime.service import TicketService
 from app.runtime import Runtime
 from signaling.service import Signaling
@@ -77,6 +90,7 @@ class Services:
     rooms: RoomService
     to_device: ToDeviceService
     sync: SyncService
+    receipts: DeliveryReceipts
     attachments: AttachmentService
     appointments: AppointmentService
     cancellations: CancellationService
@@ -88,7 +102,35 @@ class Services:
     reminders: Reminders
     nudges: HomeworkNudges
     expiry: Expiry
+    export: ExportService
     signaling: Signaling
+
+
+def export_service(runtime: Runtime, clock: Clock) -> ExportService:
+    """The GDPR export, with a section from every domain that stores personal data."""
+    blobs = runtime.blobs
+
+    async def messaging(conn: AsyncConnection, subject: ExportSubject) -> Section:
+        return await messaging_export.export(conn, subject, blobs=blobs)
+
+    sources = [
+        ExportSource("account", accounts_export.export),
+        ExportSource("cases", cases_export.export),
+        ExportSource("keys", keys_export.export),
+        ExportSource("messaging", messaging),
+        ExportSource("appointments", appointments_export.export),
+        ExportSource("homework", homework_export.export),
+        ExportSource("notifications", notifications_export.export),
+        ExportSource("audit", audit_export.export),
+    ]
+    return ExportService(
+        runtime.db,
+        runtime.audit,
+        clock,
+        sources,
+        accounts_export.device_ids,
+        cases_export.case_ids,
+    )
 
 
 def build_services(runtime: Runtime, clock: Clock) -> Services:
@@ -116,6 +158,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
     )
     messaging = MessagingService(db, settings, cases, keys, notifier)
     rooms = RoomService(db, settings, cases, key_directory, notifier, ids)
+    receipts = DeliveryReceipts(db, rooms, key_directory, notifier, ids)
     signaling = Signaling.start(
         settings,
         runtime.limiter,
@@ -146,7 +189,8 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         messaging=messaging,
         rooms=rooms,
         to_device=ToDeviceService(db, settings, key_directory, notifier, ids),
-        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids),
+        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids, receipts),
+        receipts=receipts,
         attachments=AttachmentService(db, settings, runtime.blobs, messaging, runtime.limiter),
         appointments=appointments,
         cancellations=cancellations,
@@ -158,6 +202,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         reminders=Reminders(db, facts, notifications, clock),
         nudges=HomeworkNudges(db, cases, notifications, clock, settings.homework_digest_minutes),
         expiry=Expiry(db, runtime.blobs),
+        export=export_service(runtime, clock),
         signaling=signaling,
     )
 
