@@ -138,7 +138,7 @@ def _blob_id(shard: str, name: str) -> UUID | None:
     if match is None or name.startswith(".") != bool(match.group(2)):
         return None
     if not match.group(1).startswith(shard):
-        return None
+        return None  # not where the store puts it: never the store's
     return UUID(hex=match.group(1))
 
 

@@ -4,6 +4,8 @@ and counts their runs and what they deleted in /metrics (no id in any label)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -111,3 +113,25 @@ def test_the_app_runs_every_retention_job_and_counts_them(
         assert after[key] >= before.get(key, 0) + 1, kind
     uuid_like = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
     assert not [name for name in after if uuid_like.search(name)]
+
+
+def test_kaari_purge_runs_the_retention_jobs_once(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "KAARI_DATA_DIR": str(tmp_path), "KAARI_LOG_LEVEL": "WARNING"}
+
+    def kaari(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+
+    assert kaari("migrate").returncode == 0
+    settings = Settings(data_dir=str(tmp_path))
+    ancient = NOW.astimezone(UTC) - timedelta(days=400)
+    orphan = touch(blob_path(settings, uuid.uuid4()), ancient)
+    part = touch(part_path(settings, uuid.uuid4()), ancient)
+    done = kaari("purge")
+    assert done.returncode == 0, done.stderr
+    assert "retention: 0 delivered notices" in done.stdout
+    assert "1 orphan blobs, 1 unfinished uploads" in done.stdout
+    assert not orphan.exists()
+    assert not part.exists()
