@@ -53,6 +53,12 @@ class Membership:
             raise Forbidden(f"A {self.role} of this case cannot do this")
         return self
 
+    def require_open(self) -> Membership:
+        """A closed case takes no new data of the kinds its retention deletes (homework)."""
+        if self.closed_at is not None:
+            raise Conflict("The case is closed", code="case_closed")
+        return self
+
     def require_scope(self, scope: str) -> Membership:
         """Caregivers see only what a guardian granted; other members see their case."""
         if self.role == "caregiver" and scope not in (self.scopes or []):

@@ -158,8 +158,11 @@ async def set_reminder(
 
 
 async def reminders_due(conn: AsyncConnection, up_to_minute: int) -> list[Row]:
-    """The cases whose reminder time (local minute of the day) has come."""
-    query = sa.select(homework_reminders).where(homework_reminders.c.minute <= up_to_minute)
+    """The open cases whose reminder time (local minute of the day) has come."""
+    closed = sa.select(cases.c.id).where(cases.c.closed_at.is_not(None))
+    query = sa.select(homework_reminders).where(
+        homework_reminders.c.minute <= up_to_minute, homework_reminders.c.case_id.not_in(closed)
+    )
     return list((await conn.execute(query)).all())
 
 
