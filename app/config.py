@@ -179,7 +179,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     message_retention_days: int = 30
     """KAARI_MESSAGE_RETENTION_DAYS: undelivered messages and attachments expire after this."""
     purge_interval_seconds: float = 3600.0
-    """KAARI_PURGE_INTERVAL_SECONDS: how often each instance deletes expired messages."""
+    """KAARI_PURGE_INTERVAL_SECONDS: how often each instance deletes expired messages (and
+    runs the retention jobs below)."""
+    outbox_retention_days: int = 30
+    """KAARI_OUTBOX_RETENTION_DAYS: delivered (or given-up) notices are deleted this long
+    after they were delivered (or given up)."""
+    homework_retention_days: int = 365
+    """KAARI_HOMEWORK_RETENTION_DAYS: a closed case's homework tasks, ticks and reminder
+    time are deleted this long after the case was closed."""
+    audit_retention_days: int = 4749
+    """KAARI_AUDIT_RETENTION_DAYS: audit events are deleted at this age (13 years: every
+    event is kept at least 12 full years after the end of the year it happened in)."""
+    blob_orphan_hours: float = 24.0
+    """KAARI_BLOB_ORPHAN_HOURS: a blob file without its attachment record, or an upload's
+    ``.part`` file, untouched for this long is deleted."""
     turn_host: str = ""
     """KAARI_TURN_HOST: the coturn server's public name or address; empty = no TURN relay."""
     turn_secrets: str = ""
@@ -358,6 +371,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "room_event_retention_days",
             "to_device_retention_days",
             "purge_interval_seconds",
+            "outbox_retention_days",
+            "homework_retention_days",
+            "audit_retention_days",
             "room_seat_grace_seconds",
             "room_max_participants",
             "room_max_children",
@@ -371,6 +387,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("KAARI_WS_SOCKETS_PER_USER must be at least _PER_DEVICE")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("KAARI_REDIS_URL must be a redis:// or rediss:// URL")
+        if self.blob_orphan_hours < 1:
+            # an upload in progress writes its .part file all the time; an hour of silence
+            # is far beyond any request timeout, so the sweep never takes a live upload
+            raise ConfigError("KAARI_BLOB_ORPHAN_HOURS must be at least 1")
         if self.room_open_before_minutes < 0 or self.room_grace_minutes < 0:
             raise ConfigError("KAARI_ROOM_OPEN_BEFORE_MINUTES and _GRACE_MINUTES must be >= 0")
         self._check_rtc()
