@@ -67,7 +67,7 @@ from app.notifications.reminders import Reminders
 from app.notifications.retention import OutboxRetention
 from app.notifications.service import Notifications
 from app.notifications.webpush import load_vapid
-from app.privacy.erasure import ErasureService
+from app.privacy.erasure import CaseErasure, ErasureService
 from app.privacy.service import ExportService
 from app.realtime.service import TicketService
 from app.runtime import Runtime
@@ -165,6 +165,16 @@ def erasure_service(
         (accounts_privacy.device_ids, cases_privacy.case_ids),
         keys,
         runtime.notifier,
+        CaseErasure(
+            cases_privacy,
+            [
+                cases_privacy.erase_case,
+                appointments_privacy.erase_case,
+                homework_privacy.erase_case,
+                notifications_privacy.erase_case,
+            ],
+            messaging_privacy.erase_case,
+        ),
     )
 
 
