@@ -109,6 +109,7 @@ class MatrixProblem(Problem, omit_defaults=True):
 
     errcode: str = "M_UNKNOWN"
     error: str = ""
+    retry_after_ms: int | msgspec.UnsetType = msgspec.UNSET
 
 
 def problems(*statuses: int, matrix: bool = False) -> dict[int, ResponseSpec]:

@@ -16,6 +16,7 @@ from app.core.wire import INT64_MAX
 from app.messaging.rooms import EPOCH_PARAM, RoomService, parse_position
 from app.messaging.sync import SyncService
 from app.messaging.to_device import SendToDevice, ToDeviceService
+from app.quotas import quota
 
 MATRIX_PATH = "/_matrix/client/v3"
 
@@ -24,7 +25,7 @@ class MatrixRoomController(Controller):
     path = MATRIX_PATH
     tags = ["matrix"]
 
-    @put("/sendToDevice/{event_type:str}/{txn_id:str}")
+    @put("/sendToDevice/{event_type:str}/{txn_id:str}", opt=quota("to_device_send"))
     async def send_to_device(
         self,
         event_type: FromPath[str],
@@ -35,7 +36,7 @@ class MatrixRoomController(Controller):
     ) -> dict[str, Any]:
         return await to_device.send(principal, event_type, txn_id, data)
 
-    @put("/rooms/{room_id:str}/send/{event_type:str}/{txn_id:str}")
+    @put("/rooms/{room_id:str}/send/{event_type:str}/{txn_id:str}", opt=quota("message_send"))
     async def send(
         self,
         request: Request[Any, Any, Any],
