@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from app.core.body import raw_json_body
 from app.core.matrix import MatrixError
 from app.core.principal import Principal
 from app.core.wire import INT64_MAX
@@ -48,7 +49,7 @@ class MatrixRoomController(Controller):
         epoch: Annotated[str | None, QueryParameter(name=EPOCH_PARAM, max_length=64)] = None,
     ) -> dict[str, str]:
         """Kaari extension: ``?kaari_device_epoch=`` names the device set encrypted for."""
-        body = await request.body()
+        body = await raw_json_body(request)
         return await rooms.send(principal, room_id, event_type, txn_id, body, epoch)
 
     @get("/rooms/{room_id:str}/messages")
