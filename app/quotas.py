@@ -68,8 +68,8 @@ _SIGN_IN = "limited per client address and account in its service (login:ip, log
 _READ = "a read the Matrix spec sends as POST: stores nothing"
 _ONCE = "ends or revokes sessions or devices: each can happen once"
 _MANAGE = (
-    "a management write of an admin or a case's therapist on existing rows (no new rows "
-    "but an audit entry); bounded by the rows it acts on"
+    "a management write by an admin or a case's therapist (role-checked) on existing "
+    "users, cases, tasks or appointments: bounded by what it acts on"
 )
 _OWN = "replaces one row of the caller's own settings (idempotent): no new rows, no fan-out"
 _KEYS = (
@@ -100,7 +100,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/devices/revoke-all"): _ONCE,
     ("DELETE", "/cases/{case_id}/child/devices/{device_id}"): _ONCE,
     ("POST", "/mailbox/ack"): "deletes the caller's own delivered rows: bounded by them",
-    ("POST", "/cancellations/{cancellation_id}/acks"): "one acknowledgement per cancellation",
+    ("POST", "/cancellations/{cancellation_id}/acks"): "one per device and cancellation",
     ("PATCH", "/me"): _OWN,
     ("PUT", "/me/notification-preferences"): _OWN,
     ("DELETE", "/me/calendar-token"): "revokes the caller's own link: nothing new",
