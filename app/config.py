@@ -139,7 +139,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_max_frame_bytes: int = 65_536
     """KAARI_WS_MAX_FRAME_BYTES: largest inbound WebSocket frame handled."""
     sends_per_device_per_minute: int = 120
-    """KAARI_SENDS_PER_DEVICE_PER_MINUTE: messages a device may send per minute."""
+    """KAARI_SENDS_PER_DEVICE_PER_MINUTE: messages a device may send per minute (thread
+    messages and Matrix room events together)."""
+    to_device_sends_per_device_per_minute: int = 120
+    """KAARI_TO_DEVICE_SENDS_PER_DEVICE_PER_MINUTE: Matrix ``sendToDevice`` requests a device
+    may make per minute (one request may address many devices)."""
+    key_backup_writes_per_device_per_minute: int = 60
+    """KAARI_KEY_BACKUP_WRITES_PER_DEVICE_PER_MINUTE: writes to the Matrix key backup
+    (versions and keys, uploads and deletions) a device may make per minute."""
     attachments_per_device_per_hour: int = 120
     """KAARI_ATTACHMENTS_PER_DEVICE_PER_HOUR: attachment uploads a device may start per hour."""
     attachment_bytes_per_device_per_day: int = 268_435_456
@@ -149,6 +156,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_TICKS_PER_DEVICE_PER_HOUR: homework ticks and undos a device may make per hour."""
     cases_per_user_per_day: int = 50
     """KAARI_CASES_PER_USER_PER_DAY: cases a therapist may open per day."""
+    case_records_per_user_per_hour: int = 120
+    """KAARI_CASE_RECORDS_PER_USER_PER_HOUR: homework tasks and funding periods a user may
+    create per hour."""
+    push_subscriptions_per_user_per_day: int = 50
+    """KAARI_PUSH_SUBSCRIPTIONS_PER_USER_PER_DAY: Web Push subscriptions a user may register
+    per day (each endpoint is resolved and checked)."""
     invites_per_user_per_day: int = 100
     """KAARI_INVITES_PER_USER_PER_DAY: invites (organisation and case) and child-pairing
     codes a user may create per day."""
@@ -354,10 +367,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_rate_strikes",
             "ws_max_frame_bytes",
             "sends_per_device_per_minute",
+            "to_device_sends_per_device_per_minute",
+            "key_backup_writes_per_device_per_minute",
             "attachments_per_device_per_hour",
             "attachment_bytes_per_device_per_day",
             "ticks_per_device_per_hour",
             "cases_per_user_per_day",
+            "case_records_per_user_per_hour",
+            "push_subscriptions_per_user_per_day",
             "invites_per_user_per_day",
             "calendar_tokens_per_user_per_day",
             "exports_per_user_per_day",

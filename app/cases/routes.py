@@ -128,7 +128,7 @@ class CaseController(Controller):
     ) -> list[PeriodOut]:
         return await cases.list_periods(principal, case_id)
 
-    @post("/{case_id:uuid}/periods", status_code=201)
+    @post("/{case_id:uuid}/periods", status_code=201, opt=quota("case_record_create"))
     async def create_period(
         self,
         case_id: FromPath[UUID],
