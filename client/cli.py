@@ -7,6 +7,7 @@
     kaari client send-file <thread> photo.jpg
     kaari client save-file <message-id> out.jpg
     kaari client recover                 (a new device reads the history: the recovery key)
+    kaari client export my-data.json     (everything the server stores about me)
     kaari client homework today          (and assign, list, tick, undo, progress)
     kaari client logout
 
@@ -226,6 +227,22 @@ def cmd_recover(args: argparse.Namespace, profile: Profile) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, profile: Profile) -> int:
+    """Everything the server stores about me, as JSON (GET /me/export), written aside and
+    renamed when complete."""
+    session = open_session(profile)
+    response = session.api.request("GET", "/me/export")
+    target = Path(args.path)
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        partial.write_bytes(response.content)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"Saved {len(response.content)} bytes to {target}.")
+    return 0
+
+
 def cmd_logout(args: argparse.Namespace, profile: Profile) -> int:
     session = open_session(profile)
     try:
@@ -271,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     recover = sub.add_parser("recover", help="read earlier messages here: the recovery key")
     recover.add_argument("--key-stdin", action="store_true", help="read the key from stdin")
     recover.set_defaults(func=cmd_recover)
+    export = sub.add_parser("export", help="save everything the server stores about me (JSON)")
+    export.add_argument("path")
+    export.set_defaults(func=cmd_export)
     sub.add_parser("logout", help="sign out and delete this profile").set_defaults(func=cmd_logout)
     cli_homework.add_parser(sub)
     cli_verify.add_parser(sub)
