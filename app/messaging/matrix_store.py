@@ -44,6 +44,13 @@ async def room_head(conn: AsyncConnection) -> int:
     return int((await conn.execute(sa.select(sa.func.max(room_events.c.pos)))).scalar() or 0)
 
 
+async def event_id_at(conn: AsyncConnection, pos: int) -> str | None:
+    """The id of the room event at this stream position (None: none there)."""
+    query = sa.select(room_events.c.event_id).where(room_events.c.pos == pos)
+    value: str | None = (await conn.execute(query)).scalar()
+    return value
+
+
 async def insert_event(conn: AsyncConnection, **values: Any) -> int:
     """Insert a room event (the caller holds the room stream's lock); its position."""
     result = await conn.execute(room_events.insert().values(**values).returning(room_events.c.pos))

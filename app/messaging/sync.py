@@ -5,9 +5,14 @@ The subset a crypto client needs: ``to_device.events``, ``device_lists.changed/l
 ``rooms.join.<id>.timeline`` (``events``, ``limited``, ``prev_batch``, plus the Kaari
 extension ``kaari.device_epoch``) and ``rooms.leave`` for the rooms the user has left.
 
-* A token is ``k<room stream>_<to-device seq>_<device-list stream>``. A ``since`` token
-  acknowledges the to-device messages up to its sequence (they are deleted) and the room
-  events up to its room position (recorded as delivered: app/messaging/receipts.py).
+* A token is ``k<room stream>_<to-device seq>_<device-list stream>_<history tag>``. A
+  ``since`` token acknowledges the to-device messages up to its sequence (they are
+  deleted) and the room events up to its room position (recorded as delivered:
+  app/messaging/receipts.py).
+* The history tag names the room event at the token's position. If that event is no
+  longer there, the database was restored to an earlier point (positions are reused): the
+  token is not trusted, nothing is acknowledged, and the answer is a first sync marked
+  ``kaari.resync: true``, so the device resynchronises instead of skipping what comes.
 * With ``since`` and nothing new, the request waits up to ``timeout`` ms (at most 30 s)
   for a wake-up on the bus (``Gateway.listen``), then looks again; the database is the
   truth, the wake-up only ends the wait early.
@@ -21,6 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -39,11 +47,23 @@ from app.messaging.rooms import RoomService, epoch_of
 from app.realtime.gateway import Gateway
 from app.storage.engine import Database
 
+log = logging.getLogger("kaari.messaging")
+
 TIMELINE_LIMIT = 20
 TO_DEVICE_LIMIT = 100
 MAX_TIMEOUT_MS = 30_000
 
 _decoder = msgspec.json.Decoder(dict[str, Any])
+_TAG = re.compile(r"[0-9a-f]{8}")
+
+
+def history_tag(event_id: str | None) -> str:
+    """Names the room event at a token's position: ``0`` for none, else 8 hex digits of
+    its id's SHA-256. A database restored to an earlier point has another event (or none)
+    at that position, so the tag shows the token is from a history that is gone."""
+    if event_id is None:
+        return "0"
+    return hashlib.sha256(event_id.encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +71,25 @@ class Token:
     room: int
     to_device: int
     device_lists: int
+    tag: str | None = None
+    """:func:`history_tag` of the room event at ``room`` (absent in three-part tokens)"""
 
     def text(self) -> str:
-        return f"k{self.room}_{self.to_device}_{self.device_lists}"
+        base = f"k{self.room}_{self.to_device}_{self.device_lists}"
+        return base if self.tag is None else f"{base}_{self.tag}"
 
     @classmethod
     def parse(cls, text: str) -> Token:
         parts = text.removeprefix("k").split("_")
+        numbers, tag = parts[:3], parts[3] if len(parts) == 4 else None
         if (
             not text.startswith("k")
-            or len(parts) != 3
-            or not all(p.isdigit() and len(p) <= 18 for p in parts)
+            or len(parts) not in (3, 4)
+            or not all(p.isdigit() and len(p) <= 18 for p in numbers)
+            or (tag is not None and not (tag == "0" or _TAG.fullmatch(tag)))
         ):
             raise MatrixError(400, "M_INVALID_PARAM", "Bad sync token", code="invalid_token")
-        return cls(int(parts[0]), int(parts[1]), int(parts[2]))
+        return cls(int(numbers[0]), int(numbers[1]), int(numbers[2]), tag)
 
 
 class SyncService:
@@ -97,6 +122,13 @@ class SyncService:
         token = Token.parse(since) if since else None
         timeout = max(0, min(timeout_ms, MAX_TIMEOUT_MS)) / 1000
         await self.rooms.ensure(principal)
+        rewound = token is not None and not await self._history_holds(token)
+        if rewound:
+            # The database was restored to before this token (a backup): what the device
+            # saw is gone and positions are reused. Acknowledge nothing and answer as a
+            # first sync, marked, so the device resynchronises instead of skipping.
+            log.warning("sync token from a history the database no longer has: resync")
+            token = None
         if token is not None:
             await self._acknowledge(principal, token.to_device)
             await self.receipts.acknowledge(principal, token.room)
@@ -106,12 +138,23 @@ class SyncService:
                 woken.clear()
                 async with self.db.read() as conn:
                     body, empty = await self._compute(conn, principal, token)
+                if rewound:
+                    body["kaari.resync"] = True
+                    return body, False
                 left = deadline - time.monotonic()
                 if token is None or not empty or left <= 0:
                     return body, empty
                 with contextlib.suppress(TimeoutError):  # not wait_for: see Outbox.loop
                     async with asyncio.timeout(left):
                         await woken.wait()
+
+    async def _history_holds(self, token: Token) -> bool:
+        """Is the room event the token names still at its position (or no tag to check)?"""
+        if token.tag is None:
+            return True
+        async with self.db.read() as conn:
+            event_id = await mx.event_id_at(conn, token.room)
+        return history_tag(event_id) == token.tag
 
     async def _acknowledge(self, principal: Principal, up_to: int) -> None:
         async with self.db.read() as conn:
@@ -170,7 +213,9 @@ class SyncService:
         counts, fallback = await self.keys.key_counts(conn, principal.device_id)
         last_seq = to_device[-1].seq if to_device else after_seq
         body: dict[str, Any] = {
-            "next_batch": Token(room_head, last_seq, list_head).text(),
+            "next_batch": Token(
+                room_head, last_seq, list_head, history_tag(await mx.event_id_at(conn, room_head))
+            ).text(),
             "rooms": {"join": join, "leave": leave, "invite": {}},
             "to_device": {
                 "events": [

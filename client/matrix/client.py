@@ -271,6 +271,9 @@ class MatrixClient:
         self.flush_outbox()
         body = self.http.sync(self.store.since, timeout_ms)
         result = SyncResult(next_batch=str(body["next_batch"]))
+        if body.get("kaari.resync"):
+            # the server's database went back in time: what we knew of devices may be stale
+            self.device.directory.mark_changed(sorted(self.device.directory.tracked))
         lists = body.get("device_lists") or {}
         joined = (body.get("rooms") or {}).get("join", {})
         left = (body.get("rooms") or {}).get("leave", {})
