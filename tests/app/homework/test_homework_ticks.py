@@ -18,8 +18,8 @@ from homework_support import (  # isort: skip
     TODAY,
     assign,
     at,
+    content_event,
     days_ago,
-    megolm,
     new_caregiver,
     pair_child,
     set_now,
@@ -46,17 +46,17 @@ def ticks_of(client: TestClient[Any], world: World, task_id: str) -> list[dict[s
 def test_a_tick_is_idempotent_and_carries_its_note(client: TestClient[Any], world: World) -> None:
     child = pair_child(client, world)
     task = assign(client, world)
-    note = megolm(child, world.case_id, b"note ciphertext")
-    first = tick(client, child, task["id"], TODAY, note=note)
+    note = content_event(client, child, world.case_id, b"note ciphertext")
+    first = tick(client, child, task["id"], TODAY, noteEventId=note)
     assert first.status_code == 201, first.text
-    again = tick(client, child, task["id"], TODAY, note=note)
+    again = tick(client, child, task["id"], TODAY, noteEventId=note)
     assert again.status_code == 200
     assert again.json() == first.json()
     body = first.json()
     assert body["day"] == TODAY.isoformat()
     assert body["userId"] == str(child.user_id)
     assert body["deviceId"] == str(child.device_id)
-    assert body["note"]["body"] == note["body"]
+    assert body["noteEventId"] == note
     assert [t["day"] for t in ticks_of(client, world, task["id"])] == [TODAY.isoformat()]
 
 
@@ -159,15 +159,17 @@ def test_who_may_tick(client: TestClient[Any], world: World, other_world: World)
 def test_bad_tick_input_changes_nothing(client: TestClient[Any], world: World) -> None:
     child = pair_child(client, world)
     task = assign(client, world)
-    good = megolm(child, world.case_id)
+    by_guardian = content_event(client, world.guardian, world.case_id)
     for body, code in [
         ({"clientTime": "2026-10-14T08:00:00"}, "validation_error"),  # no offset
         ({}, "validation_error"),
-        ({"clientTime": NOW.isoformat(), "note": {**good, "extra": 1}}, "validation_error"),
-        ({"clientTime": NOW.isoformat(), "note": megolm(world.guardian, world.case_id)},
-         "ciphertext_mismatch"),
-        ({"clientTime": NOW.isoformat(), "note": {**good, "caseId": str(other_case())}},
-         "ciphertext_case_mismatch"),
+        ({"clientTime": NOW.isoformat(), "noteEventId": "not an id"}, "validation_error"),
+        ({"clientTime": NOW.isoformat(), "note": "a plain note"}, "validation_error"),
+        ({"clientTime": NOW.isoformat(), "noteEventId": by_guardian}, "content_event_invalid"),
+        ({"clientTime": NOW.isoformat(), "noteEventId": task["contentEventId"]},
+         "content_event_invalid"),
+        ({"clientTime": NOW.isoformat(), "noteEventId": "$" + "n" * 43},
+         "content_event_invalid"),
     ]:  # fmt: skip
         r = client.put(f"/homework/{task['id']}/ticks/{TODAY}", json=body, headers=child.headers)
         assert_problem(r, 422, code)
@@ -175,10 +177,6 @@ def test_bad_tick_input_changes_nothing(client: TestClient[Any], world: World) -
                    json={"clientTime": NOW.isoformat()}, headers=child.headers)  # fmt: skip
     assert r.status_code in (400, 404, 422)
     assert ticks_of(client, world, task["id"]) == []
-
-
-def other_case() -> str:
-    return "00000000-0000-0000-0000-000000000001"
 
 
 def test_the_family_and_therapist_hear_of_a_tick_at_once(
