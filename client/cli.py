@@ -6,11 +6,14 @@
     kaari client read [<thread>] [--wait 10]
     kaari client send-file <thread> photo.jpg
     kaari client save-file <message-id> out.jpg
+    kaari client recover                 (a new device reads the history: the recovery key)
     kaari client homework today          (and assign, list, tick, undo, progress)
     kaari client logout
 
-The profile directory (``--profile``, ``KAARI_CLIENT_HOME``, default ``~/.kaari-client``)
-holds the device's encrypted key store and its key (:mod:`client.cli_profile`).
+Messages and files travel as Matrix Megolm room events (docs/matrix-device.md); the
+device is a :class:`client.matrix.MatrixClient`. The profile directory (``--profile``,
+``KAARI_CLIENT_HOME``, default ``~/.kaari-client``) holds the device's encrypted store
+and its key (:mod:`client.cli_profile`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import mimetypes
 import os
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,86 +34,137 @@ import httpx
 
 from client import cli_homework
 from client.api import Api, ApiError
-from client.cli_profile import CliError, Profile, open_messenger
+from client.cli_profile import TOKEN_RECORD, CliError, Profile, Session, open_session
 from client.device import Device
 from client.homework import HomeworkError
-from client.live import DeviceRevoked, Live
-from client.messenger import Message, Messenger, SendFailed
+from client.live import DeviceRevoked
+from client.matrix import BackupMismatch, MatrixClient, MatrixError, MatrixHttp, SendFailed
+from client.matrix.files import NotAFile, fetch_file, pointer_of, send_file
+from client.matrix.setup import restore_history, set_up_first_device
+from client.messenger import Messenger
 from crypto.errors import CryptoError, StoreError
-from crypto.payloads import AttachmentPointer, ReadReceipt, TextMessage
+from crypto.matrix.errors import MatrixCryptoError
 
 CHUNK = 64 * 1024
+#: The longest single sync wait of ``read --wait`` (the server caps it at 30 s).
+SYNC_WAIT_S = 25.0
 
 
-def _thread(messenger: Messenger, wanted: str) -> dict[str, Any]:
-    threads = messenger.api.threads()
+def _room_id(session: Session, thread_id: str) -> str:
+    server_name = str(session.config["matrixUserId"]).split(":", 1)[1]
+    return f"!{thread_id}:{server_name}"
+
+
+def _thread(session: Session, wanted: str) -> dict[str, Any]:
+    threads = session.api.threads()
     matches = [t for t in threads if t["id"].startswith(wanted)]
     if len(matches) != 1:
         raise CliError(f"No single thread matches {wanted!r}; see `kaari client threads`")
     return matches[0]
 
 
-def _names(messenger: Messenger, threads: list[dict[str, Any]]) -> dict[str, str]:
+def _names(session: Session, threads: list[dict[str, Any]]) -> dict[str, str]:
+    """Display names by Kaari user id, for the members of my cases."""
     names: dict[str, str] = {}
     for case_id in {t["caseId"] for t in threads}:
         try:
-            for member in messenger.api.get(f"/cases/{case_id}/members"):
+            for member in session.api.get(f"/cases/{case_id}/members"):
                 names[member["userId"]] = member["displayName"]
         except ApiError:
             continue
     return names
 
 
-def _show(message: Message, names: dict[str, str], out: Any) -> None:
-    when = datetime.fromtimestamp(message.sent_at / 1000, UTC).astimezone()
-    who = "me" if message.outgoing else names.get(message.sender_user_id, "someone")
-    payload = message.payload
-    if isinstance(payload, TextMessage):
-        text = payload.body
-    elif isinstance(payload, AttachmentPointer):
-        name = payload.file_name or payload.media_type
-        text = f"[file {name}, {payload.size} bytes; save with: save-file {message.message_id}]"
-    elif isinstance(payload, ReadReceipt):
-        return
+def _kaari_id(matrix_user_id: str) -> str:
+    return matrix_user_id[1:].split(":", 1)[0]
+
+
+def _show(message: dict[str, Any], me: str, names: dict[str, str], out: Any) -> None:
+    if message["type"] != "m.room.message":
+        return  # events of other kinds (homework, calls) are not chat lines
+    when = datetime.fromtimestamp(int(message["origin_server_ts"] or 0) / 1000, UTC).astimezone()
+    sender = str(message["sender"])
+    who = "me" if sender == me else names.get(_kaari_id(sender), "someone")
+    content = message["content"]
+    if content.get("msgtype") == "m.file":
+        try:
+            pointer = pointer_of(content)
+        except NotAFile:
+            text = "[a file that cannot be opened]"
+        else:
+            name = pointer.file_name or pointer.media_type
+            text = (
+                f"[file {name}, {pointer.size} bytes; save with: save-file {message['event_id']}]"
+            )
     else:
-        text = f"[{type(payload).__name__}]"
+        text = str(content.get("body", ""))
+    if not message.get("authenticated", True):
+        text += "  (sender not verified)"
     print(f"{when:%Y-%m-%d %H:%M} {who}: {text}", file=out)
+
+
+def _recipients(client: MatrixClient, room_id: str) -> int:
+    """How many devices other than this one hold the room's key (can read what we sent)."""
+    members, _ = client.http.joined_members(room_id)
+    return sum(
+        1
+        for user in members
+        for device in client.device.directory.user_devices(user)
+        if (user, device.device_id) != (client.user_id, client.device_id)
+    )
 
 
 # commands
 
 
 def cmd_login(args: argparse.Namespace, profile: Profile) -> int:
-    if profile.exists() or profile.device_dir().exists() or (profile.root / "secret").exists():
+    if profile.holds_anything():
         raise CliError(
             f"{profile.root} already holds a device; `kaari client logout` first "
             "(or use another --profile)"
         )
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
-    api = Api(args.server)
-    body = api.login(args.email, password, args.device or f"kaari-cli@{socket.gethostname()}")
-    key = profile.create(args.server, body["user"]["id"], body["deviceId"])
-    device = Device.create(profile.device_dir(), key, body["user"]["id"], body["deviceId"])
-    device.put_record("session.token", body["token"].encode())
-    Messenger(api, device).publish_keys()
-    print(f"Signed in as {body['user']['displayName']} ({body['user']['role']}).")
+    name = args.device or f"kaari-cli@{socket.gethostname()}"
+    http = httpx.Client(base_url=args.server, timeout=40.0)
+    login = MatrixHttp.login(http, args.email, password, name)
+    key = profile.create(args.server, login.kaari_user_id, login.device_id, login.user_id)
+    client = MatrixClient.open(MatrixHttp(http, login.token), profile.matrix_dir(), key)
+    api = Api(args.server, token=login.token)
+    try:
+        client.store.keystore.put(TOKEN_RECORD, login.token.encode())
+        # homework still runs on the earlier device format (same device, same token)
+        device = Device.create(profile.device_dir(), key, login.kaari_user_id, login.device_id)
+        device.put_record("session.token", login.token.encode())
+        Messenger(api, device).publish_keys()
+        device.close()
+        recovery_key = set_up_first_device(client)
+        me = api.me()
+    finally:
+        client.close()
+        http.close()
+    print(f"Signed in as {me['displayName']} ({me['role']}).")
+    if recovery_key is not None:
+        print("Your recovery key (write it down and keep it safe; with it a new device")
+        print(f"reads your earlier messages):\n    {recovery_key}")
+    else:
+        print("This is a new device of yours: `kaari client recover` with your recovery key")
+        print("reads your earlier messages here.")
     return 0
 
 
 def cmd_threads(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    for t in messenger.api.threads():
+    session = open_session(profile)
+    for t in session.api.threads():
         who = "family: guardians and therapists" if t["kind"] == "family" else "with the child"
         print(f"{t['id']}  {t['childName'] or 'case'} — {who}")
     return 0
 
 
 def cmd_send(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    thread = _thread(messenger, args.thread)
-    messenger.top_up()
-    result = messenger.send_text(thread["id"], args.text)
-    n = result["recipients"]
+    session = open_session(profile)
+    room_id = _room_id(session, _thread(session, args.thread)["id"])
+    session.client.send_text(room_id, args.text)
+    n = _recipients(session.client, room_id)
     print(f"Sent to {n} device{'' if n == 1 else 's'}.")
     return 0
 
@@ -121,61 +176,78 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
 
 
 def cmd_send_file(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    thread = _thread(messenger, args.thread)
+    session = open_session(profile)
+    room_id = _room_id(session, _thread(session, args.thread)["id"])
     path = Path(args.path)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    result, _ = messenger.send_attachment(thread["id"], _file_chunks(path), media_type, path.name)
-    n = result["recipients"]
+    send_file(session.client, session.api, room_id, _file_chunks(path), media_type, path.name)
+    n = _recipients(session.client, room_id)
     print(f"Sent {path.name} to {n} device{'' if n == 1 else 's'}.")
     return 0
 
 
 def cmd_read(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    messenger.top_up()
-    if args.wait > 0:
-        live = Live(messenger)
-        try:
-            live.poll(args.wait)
-        finally:
-            live.close()
-    else:
-        messenger.sync()
-    thread_id = _thread(messenger, args.thread)["id"] if args.thread else None
-    threads = messenger.api.threads()
-    names = _names(messenger, threads)
-    for message in messenger.history(thread_id):
-        _show(message, names, sys.stdout)
+    session = open_session(profile)
+    client = session.client
+    client.sync()
+    deadline = time.monotonic() + args.wait
+    while (left := deadline - time.monotonic()) > 0:
+        client.sync(int(min(left, SYNC_WAIT_S) * 1000))
+    threads = session.api.threads()
+    room_id = _room_id(session, _thread(session, args.thread)["id"]) if args.thread else None
+    names = _names(session, threads)
+    for message in client.messages(room_id):
+        _show(message, client.user_id, names, sys.stdout)
+    waiting = [p for p in client.undecryptable() if room_id is None or p["room_id"] == room_id]
+    if waiting:
+        print(
+            f"{len(waiting)} earlier message{'' if len(waiting) == 1 else 's'} cannot be read "
+            "on this device yet; `kaari client recover` with your recovery key opens them.",
+            file=sys.stderr,
+        )
     return 0
 
 
 def cmd_save_file(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    for message in messenger.history():
-        if message.message_id == args.message_id and isinstance(message.payload, AttachmentPointer):
-            target = Path(args.path)
-            partial = target.with_name(f".{target.name}.part")
-            try:  # written aside and renamed once complete and verified
-                with partial.open("wb") as handle:
-                    for chunk in messenger.fetch_attachment(message.payload):
-                        handle.write(chunk)
-                partial.replace(target)
-            finally:
-                partial.unlink(missing_ok=True)
-            print(f"Saved {message.payload.size} bytes to {target}.")
-            return 0
+    session = open_session(profile)
+    for message in session.client.messages():
+        if message["event_id"] != args.message_id:
+            continue
+        pointer = pointer_of(message["content"])
+        target = Path(args.path)
+        partial = target.with_name(f".{target.name}.part")
+        try:  # written aside and renamed once complete and verified
+            with partial.open("wb") as handle:
+                for chunk in fetch_file(session.api, pointer):
+                    handle.write(chunk)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        print(f"Saved {pointer.size} bytes to {target}.")
+        return 0
     raise CliError(f"No file in message {args.message_id!r}")
 
 
+def cmd_recover(args: argparse.Namespace, profile: Profile) -> int:
+    session = open_session(profile)
+    raw = sys.stdin.readline() if args.key_stdin else getpass.getpass("Recovery key: ")
+    recovery_key = raw.strip()
+    session.client.sync()
+    rooms = [_room_id(session, t["id"]) for t in session.api.threads()]
+    count = restore_history(session.client, recovery_key, rooms)
+    print(f"Restored: {count} earlier message{'' if count == 1 else 's'} can now be read.")
+    return 0
+
+
 def cmd_logout(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
+    session = open_session(profile)
     try:
-        messenger.api.logout()
-    except ApiError as exc:
+        session.client.backup_keys()  # what this device alone holds stays readable elsewhere
+        session.client.http.logout()
+    except MatrixError as exc:
         if exc.status != 401:  # already signed out (revoked): still clear this device
             raise
-    messenger.device.close()
+    session.close()
     profile.remove()
     print("Signed out; this device's keys and messages are deleted.")
     return 0
@@ -209,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("message_id")
     save.add_argument("path")
     save.set_defaults(func=cmd_save_file)
+    recover = sub.add_parser("recover", help="read earlier messages here: the recovery key")
+    recover.add_argument("--key-stdin", action="store_true", help="read the key from stdin")
+    recover.set_defaults(func=cmd_recover)
     sub.add_parser("logout", help="sign out and delete this profile").set_defaults(func=cmd_logout)
     cli_homework.add_parser(sub)
     return parser
@@ -220,8 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         profile.lock()
         return int(args.func(args, profile))
-    except ApiError as exc:
-        print(f"kaari client: {exc.detail} ({exc.code})", file=sys.stderr)
+    except (ApiError, MatrixError) as exc:
+        if exc.status == 401 and args.func is not cmd_login:
+            print("kaari client: this device was signed out; log in again", file=sys.stderr)
+            return 1
+        print(f"kaari client: {_detail(exc)} ({exc.code})", file=sys.stderr)
         return 1
     except httpx.HTTPError as exc:
         print(f"kaari client: cannot reach the server ({type(exc).__name__})", file=sys.stderr)
@@ -229,9 +307,25 @@ def main(argv: list[str] | None = None) -> int:
     except DeviceRevoked:
         print("kaari client: this device was signed out; log in again", file=sys.stderr)
         return 1
-    except (SendFailed, StoreError, CryptoError, HomeworkError) as exc:
+    except BackupMismatch:
+        print("kaari client: that recovery key does not open your key backup", file=sys.stderr)
+        return 1
+    except (
+        SendFailed,
+        StoreError,
+        CryptoError,
+        MatrixCryptoError,
+        HomeworkError,
+        NotAFile,
+    ) as exc:
         print(f"kaari client: {exc}", file=sys.stderr)
         return 1
     except (CliError, OSError) as exc:
         print(f"kaari client: {exc}", file=sys.stderr)
         return 1
+
+
+def _detail(exc: ApiError | MatrixError) -> str:
+    if isinstance(exc, ApiError):
+        return exc.detail
+    return str(exc.body.get("detail") or exc.body.get("error") or exc)

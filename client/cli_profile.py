@@ -1,11 +1,13 @@
 """The profile of `kaari client`: one signed-in device in a directory.
 
 The profile directory (``--profile``, ``KAARI_CLIENT_HOME``, default ``~/.kaari-client``)
-holds ``profile.json`` (server, user and device id), the device's encrypted key store in
-``device/`` and a random 32-byte key for it in ``secret`` (mode 0600, like an SSH key):
-whoever can read the profile can read the messages. A process holds the profile's
-``lock`` while it runs. Shared by the commands in :mod:`client.cli` and
-:mod:`client.cli_homework`.
+holds ``profile.json`` (server, user and device ids), a random 32-byte key in ``secret``
+(mode 0600, like an SSH key: whoever can read the profile can read the messages) and,
+encrypted under it, the Matrix device's store in ``matrix/`` (keys, sessions, messages,
+the session token). Homework still runs on the earlier device format, whose store is in
+``device/`` (same device id and token) until it moves onto the Matrix rooms. A process
+holds the profile's ``lock`` while it runs. Shared by the commands in :mod:`client.cli`
+and :mod:`client.cli_homework`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from typing import Any
 
 from client.api import Api
 from client.device import Device
+from client.matrix import DeviceStore, MatrixClient, MatrixHttp
 from client.messenger import Messenger
+
+TOKEN_RECORD = "session.token"  # noqa: S105 (a record name, not a secret)
 
 
 class CliError(Exception):
@@ -62,30 +67,85 @@ class Profile:
             raise CliError(f"The profile {self.root} is in use by another kaari client") from None
         self._lock = handle  # released when the process ends
 
-    def create(self, server: str, user_id: str, device_id: str) -> bytes:
+    def create(self, server: str, user_id: str, device_id: str, matrix_user_id: str) -> bytes:
         key = secrets.token_bytes(32)
         path = self.root / "secret"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(key.hex())
-        config = {"server": server, "userId": user_id, "deviceId": device_id}
+        config = {
+            "server": server,
+            "userId": user_id,
+            "deviceId": device_id,
+            "matrixUserId": matrix_user_id,
+        }
         self.config_path.write_text(json.dumps(config))
         return key
 
     def device_dir(self) -> Path:
+        """The earlier device format's store (homework, until it moves onto rooms)."""
         return self.root / "device"
+
+    def matrix_dir(self) -> Path:
+        return self.root / "matrix"
+
+    def holds_anything(self) -> bool:
+        paths = (self.config_path, self.device_dir(), self.matrix_dir(), self.root / "secret")
+        return any(p.exists() for p in paths)
 
     def remove(self) -> None:
         """Delete what this profile holds (only its own files)."""
         shutil.rmtree(self.device_dir(), ignore_errors=True)
+        shutil.rmtree(self.matrix_dir(), ignore_errors=True)
         for name in ("secret", "profile.json", "lock"):
             (self.root / name).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.root.rmdir()  # only if nothing else is in it
 
 
+class Session:
+    """The profile's signed-in Matrix device and its Kaari API session."""
+
+    def __init__(self, client: MatrixClient, api: Api, config: dict[str, Any]) -> None:
+        self.client = client
+        self.api = api
+        self.config = config
+
+    def close(self) -> None:
+        self.client.close()
+        self.client.http.close()
+        self.api.close()
+
+
+def open_session(profile: Profile) -> Session:
+    """Open the profile's Matrix device (uploading keys it still owes the server)."""
+    config = profile.config()
+    secret = profile.secret()
+    if not profile.matrix_dir().is_dir():
+        raise CliError("Not signed in: run `kaari client login` first")
+    token = _stored_token(profile, secret)
+    http = MatrixHttp.connect(config["server"], token)
+    try:
+        client = MatrixClient.open(http, profile.matrix_dir(), secret)
+    except BaseException:
+        http.close()
+        raise
+    return Session(client, Api(config["server"], token=token), config)
+
+
+def _stored_token(profile: Profile, secret: bytes) -> str:
+    store = DeviceStore.open(profile.matrix_dir(), secret)
+    try:
+        raw = store.keystore.get(TOKEN_RECORD)
+    finally:
+        store.close()
+    if raw is None:
+        raise CliError("Not signed in: run `kaari client login` first")
+    return raw.decode()
+
+
 def open_messenger(profile: Profile) -> tuple[Messenger, dict[str, Any]]:
-    """The signed-in device of ``profile`` with its API session, and the profile's config."""
+    """The earlier device format's device of ``profile`` (homework), and the config."""
     config = profile.config()
     device = Device.open(profile.device_dir(), profile.secret())
     token = device.get_record("session.token")
