@@ -373,6 +373,27 @@ class Homework:
         self._synced = False
         return self._task(self.api.update_task(task_id, body))
 
+    def republish(self, case_id: str) -> int:
+        """Send the content of the case's open tasks again as new events (a therapist's
+        device), for members who joined the homework room since the tasks were set: a
+        caregiver granted ``homework`` later gets no key for older events (Matrix shares
+        no history with new members). What an app runs when it sees a join in the room.
+        Returns how many tasks got a new content event."""
+        done = 0
+        for task in self.tasks(case_id):
+            if task.status == "finished" or not task.readable:
+                continue
+            content = TaskContent(
+                task_id=task.id,
+                title=task.title,
+                instructions=task.instructions,
+                media=list(task.media),
+            )
+            event_id = self._send(task.room_id, TASK_EVENT, content)
+            self.api.update_task(task.id, {"contentEventId": event_id})
+            done += 1
+        return done
+
     def tick(
         self,
         task_id: str,

@@ -132,6 +132,33 @@ def test_a_caregiver_with_the_homework_grant_reads_the_task_titles(
     assert BIKE not in database_text(people.settings)
 
 
+def test_a_caregiver_granted_later_reads_the_tasks_once_the_therapist_republishes(
+    people: People, world: World, client: TestClient[Any]
+) -> None:
+    therapist = people.homework(world.therapist, "terhi")
+    bike = assign(therapist, people.case_id)
+    done = assign(therapist, people.case_id, "Tell how you feel today")
+    therapist.edit(done.id, status="finished")
+    daycare = new_caregiver(client, world, ["schedule"])
+    caregiver = people.homework(daycare, "daycare")
+    r = client.put(
+        f"/cases/{world.case_id}/members/{daycare.user_id}/scopes",
+        json={"scopes": ["schedule", "homework"]},
+        headers=world.guardian.headers,
+    )
+    assert r.status_code == 204, r.text
+    # set before the grant: no key reached the caregiver's device
+    assert {t.id: t.problem for t in caregiver.tasks(people.case_id)} == {
+        bike.id: "no_key",
+        done.id: "no_key",
+    }
+    assert therapist.republish(people.case_id) == 1  # the open task only
+    by_id = {t.id: t for t in caregiver.tasks(people.case_id)}
+    assert (by_id[bike.id].readable, by_id[bike.id].title) == (True, BIKE)
+    assert by_id[bike.id].content_version == 2
+    assert by_id[done.id].problem == "no_key"
+
+
 def test_the_sending_device_signs_out_and_everyone_still_reads_the_task(
     people: People, world: World, client: TestClient[Any]
 ) -> None:
