@@ -139,6 +139,10 @@ def test_the_content_must_be_an_event_this_device_sent_to_the_homework_room(
         r = client.patch(f"/homework/{task['id']}", json={"contentEventId": event_id},
                          headers=world.therapist.headers)  # fmt: skip
         assert_problem(r, 422, "content_event_invalid")
+    for bad in ("not an event id", "$" + "a" * 255, 7, None):
+        r = client.patch(f"/homework/{task['id']}", json={"contentEventId": bad},
+                         headers=world.therapist.headers)  # fmt: skip
+        assert_problem(r, 422, "validation_error")
     r = client.get(f"/homework/{task['id']}", headers=world.therapist.headers)
     assert r.json() == task
 
