@@ -154,6 +154,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     codes a user may create per day."""
     calendar_tokens_per_user_per_day: int = 20
     """KAARI_CALENDAR_TOKENS_PER_USER_PER_DAY: calendar feed links a user may create per day."""
+    exports_per_user_per_day: int = 10
+    """KAARI_EXPORTS_PER_USER_PER_DAY: data exports (``GET /me/export``) a user may download
+    per day; each reads all their data and their attachments."""
     appointment_creations_per_user_per_hour: int = 120
     """KAARI_APPOINTMENT_CREATIONS_PER_USER_PER_HOUR: appointments (a weekly series counts
     once; it has at most 52 occurrences) a therapist may create per hour."""
@@ -344,6 +347,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "cases_per_user_per_day",
             "invites_per_user_per_day",
             "calendar_tokens_per_user_per_day",
+            "exports_per_user_per_day",
             "appointment_creations_per_user_per_hour",
             "ws_sockets_per_device",
             "ws_sockets_per_user",

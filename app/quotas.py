@@ -39,6 +39,7 @@ QUOTAS: dict[str, Quota] = {
     "case_create": Quota("cases_per_user_per_day", DAY, "user", "new cases"),
     "invite_create": Quota("invites_per_user_per_day", DAY, "user", "invites and pairing codes"),
     "calendar_token": Quota("calendar_tokens_per_user_per_day", DAY, "user", "calendar links"),
+    "data_export": Quota("exports_per_user_per_day", DAY, "user", "data exports"),
     "appointment_create": Quota(
         "appointment_creations_per_user_per_hour", HOUR, "user", "new appointments or series"
     ),

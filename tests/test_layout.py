@@ -26,6 +26,7 @@ DOMAINS = (
     "notifications",
     "realtime",
     "audit",
+    "privacy",
 )
 """app's domain packages; ``app/core`` and ``app/storage`` lie beneath them all"""
 MAX_LINES = 600

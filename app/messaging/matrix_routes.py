@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from app.core.matrix import MatrixError
 from app.core.principal import Principal
 from app.core.wire import INT64_MAX
+from app.messaging.receipts import DeliveryReceipts
 from app.messaging.rooms import EPOCH_PARAM, RoomService, parse_position
 from app.messaging.sync import SyncService
 from app.messaging.to_device import SendToDevice, ToDeviceService
@@ -77,6 +78,17 @@ class MatrixRoomController(Controller):
         rooms: NamedDependency[RoomService],
     ) -> dict[str, Any]:
         return await rooms.event(principal, room_id, event_id)
+
+    @get("/rooms/{room_id:str}/kaari.deliveries/{event_id:str}")
+    async def deliveries(
+        self,
+        room_id: FromPath[str],
+        event_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        receipts: NamedDependency[DeliveryReceipts],
+    ) -> dict[str, Any]:
+        """Kaari extension: which devices have received the caller's own event."""
+        return await receipts.deliveries(principal, room_id, event_id)
 
     @get("/rooms/{room_id:str}/joined_members")
     async def joined_members(

@@ -470,6 +470,15 @@ class MatrixDevice:
         self.trusted_own_master = master_key
 
     def trust(self, device: DeviceKeys) -> DeviceTrust:
+        """Trust in ``device``, judged on the directory's copy when it holds the same keys:
+        a copy from an Olm plaintext or an older query lacks signatures added since (the
+        owner cross-signed the device after the session began)."""
+        current = self.directory.device(device.user_id, device.device_id)
+        if current is not None and (current.ed25519, current.curve25519) == (
+            device.ed25519,
+            device.curve25519,
+        ):
+            device = current
         own = self.own_identity()
         owner = own if own and device.user_id == self.user_id else None
         owner = owner or self.directory.identities.get(device.user_id)

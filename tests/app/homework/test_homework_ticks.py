@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import World
 from litestar.testing import TestClient
-from support import assert_problem
+from support import PASSWORD, assert_problem
 
 from homework_support import (  # isort: skip
     MONDAY,
@@ -20,6 +20,7 @@ from homework_support import (  # isort: skip
     at,
     content_event,
     days_ago,
+    homework_room,
     new_caregiver,
     pair_child,
     set_now,
@@ -235,3 +236,22 @@ def test_who_reads_ticks(client: TestClient[Any], world: World, other_world: Wor
     assert r.json() == []
     r = client.get(f"{url}?from=yesterday", headers=world.therapist.headers)
     assert r.status_code in (400, 422)
+
+
+def test_an_erased_guardians_tick_stays_without_its_note(
+    client: TestClient[Any], world: World
+) -> None:
+    """GDPR erasure (DELETE /me): the tick counts in the child's progress, the note event
+    is gone and the tick no longer points at it."""
+    task = assign(client, world)
+    note = content_event(client, world.guardian2, world.case_id, b"note ciphertext")
+    assert tick(client, world.guardian2, task["id"], TODAY, noteEventId=note).status_code == 201
+    r = client.request(
+        "DELETE", "/me", json={"password": PASSWORD}, headers=world.guardian2.headers
+    )
+    assert r.status_code in (200, 202, 204), r.text
+    (kept,) = ticks_of(client, world, task["id"])
+    assert (kept["userId"], kept["noteEventId"]) == (str(world.guardian2.user_id), None)
+    room = homework_room(world.case_id)
+    r = client.get(f"/_matrix/client/v3/rooms/{room}/event/{note}", headers=world.therapist.headers)
+    assert r.status_code == 404

@@ -6,6 +6,7 @@
 // of a machine to its in-test server and hands the answer back with "mark_sent".
 // Nothing here talks to a network.
 
+import { createHash } from "node:crypto";
 import * as readline from "node:readline";
 import * as sdk from "@matrix-org/matrix-sdk-crypto-wasm";
 
@@ -18,6 +19,7 @@ const {
     EncryptionSettings,
     OlmMachine,
     OwnUserIdentity,
+    ProcessedToDeviceEventType,
     RequestType,
     RoomId,
     TrustRequirement,
@@ -63,6 +65,22 @@ function processed(e) {
     }
     if (e.utdInfo) out.utdReason = e.utdInfo.reason;
     return out;
+}
+
+// Call offers and answers authenticated by the device (Kaari's org.kaari.call.sdp, as
+// crypto/matrix/call.py defines it): what a web app on this SDK does, in plain JS.
+const CALL_SDP = "org.kaari.call.sdp";
+
+function dtlsFingerprints(sdp) {
+    return [...sdp.matchAll(/^a=fingerprint:(\S+ \S+)\s*$/gm)].map((m) => m[1]);
+}
+
+function sdpSha256(sdp) {
+    return createHash("sha256").update(sdp, "utf8").digest("base64").replace(/=+$/, "");
+}
+
+function sameList(a, b) {
+    return Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 const ops = {
@@ -276,6 +294,40 @@ const ops = {
         }
         const result = await state(name).machine.importBackedUpRoomKeys(byRoom, undefined, version);
         return { imported: result.importedCount, total: result.totalCount, decryptFailures: failures };
+    },
+
+    async call_sdp_content({ call_id, kind, sdp }) {
+        if (kind !== "offer" && kind !== "answer") throw new Error(`not an offer or answer: ${kind}`);
+        const fingerprints = dtlsFingerprints(sdp);
+        if (fingerprints.length === 0) throw new Error("the SDP carries no DTLS fingerprint");
+        return { call_id, kind, sdp_sha256: sdpSha256(sdp), fingerprints };
+    },
+
+    /** Check a processed to-device event (as receive_sync answers it) against an SDP from
+     * the relay: {code: null} when it authenticates the SDP, else the refusal's code. */
+    async check_call_sdp({ name, event, peer_user, peer_device, call_id, kind, sdp, verified }) {
+        const refuse = (code, message) => ({ code, message });
+        if (event.kind !== ProcessedToDeviceEventType.Decrypted) {
+            return refuse("not_decrypted", `kind ${event.kind}, reason ${event.utdReason ?? null}`);
+        }
+        if (event.raw.type !== CALL_SDP) return refuse("wrong_type", event.raw.type);
+        if (event.sender !== peer_user) return refuse("wrong_sender", event.sender);
+        if (event.senderDevice !== peer_device) return refuse("wrong_device", event.senderDevice);
+        const device = await state(name).machine.getDevice(new UserId(peer_user), new DeviceId(peer_device));
+        if (!device || device.curve25519Key?.toBase64() !== event.senderCurve25519Key) {
+            return refuse("wrong_device", "the session is not the peer device's");
+        }
+        if (!(verified ? device.isCrossSigningTrusted() : device.isCrossSignedByOwner())) {
+            return refuse("untrusted_device", "the peer device is not cross-signed");
+        }
+        const content = event.raw.content ?? {};
+        if (content.call_id !== call_id) return refuse("wrong_call", content.call_id);
+        if (content.kind !== kind) return refuse("wrong_kind", content.kind);
+        if (content.sdp_sha256 !== sdpSha256(sdp)) return refuse("sdp_changed", "the hash differs");
+        if (!sameList(content.fingerprints, dtlsFingerprints(sdp))) {
+            return refuse("fingerprints_changed", "the fingerprints differ");
+        }
+        return { code: null, message: null };
     },
 
     async close({ name }) {

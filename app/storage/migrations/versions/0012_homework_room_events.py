@@ -1,8 +1,8 @@
 """homework content as room events: a third room kind per case, tasks and ticks point at
 events of the case's homework room instead of holding ciphertexts
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02 13:45:00.000000
 
 Nothing is deployed: the old ciphertext columns are dropped, not converted.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
