@@ -54,7 +54,7 @@ from app.notifications.routes import (
 from app.observability.endpoint import MetricsMiddleware
 from app.observability.endpoint import metrics as metrics_endpoint
 from app.openapi import document_problems
-from app.privacy.routes import ErasureController, ExportController
+from app.privacy.routes import CaseErasureController, ErasureController, ExportController
 from app.quotas import quota_guard
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MeController,
             ExportController,
             ErasureController,
+            CaseErasureController,
             DeviceController,
             InviteController,
             OrgController,

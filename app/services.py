@@ -5,8 +5,8 @@ its collaborators at construction, all of them required, so a missing one is a t
 error here rather than a silent no-op at run time. Routes receive the services through
 ``app/deps.py``; the auth middleware, the CLI and the demo seed take them from here too.
 ``start_jobs`` starts the background jobs of the instance (outbox sender, reminders,
-homework nudges, the purge) and ``install_sockets`` hands the WebSocket handlers to the
-gateway.
+homework nudges, the purge and the retention jobs) and ``install_sockets`` hands the
+WebSocket handlers to the gateway.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from app.appointments.cancellations import CancellationService
 from app.appointments.reminder_facts import ReminderFacts
 from app.appointments.service import AppointmentService
 from app.audit import privacy_store as audit_privacy
+from app.audit.retention import AuditRetention
 from app.cases import privacy_store as cases_privacy
 from app.cases.access_log import AccessLog
 from app.cases.handover import Handover
@@ -40,6 +41,7 @@ from app.core.matrix import MatrixIds
 from app.core.time import Clock, utcnow
 from app.homework import privacy_store as homework_privacy
 from app.homework.nudges import HomeworkNudges
+from app.homework.retention import HomeworkRetention
 from app.homework.service import HomeworkService
 from app.keys import privacy_store as keys_privacy
 from app.keys.backup import KeyBackup
@@ -48,6 +50,7 @@ from app.keys.directory import KeyDirectory
 from app.keys.service import KeyService
 from app.messaging import privacy_store as messaging_privacy
 from app.messaging.attachments import AttachmentService
+from app.messaging.blob_sweep import BlobSweep
 from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
 from app.messaging.matrix_delivery import MatrixSyncDelivery
@@ -61,9 +64,10 @@ from app.notifications.calendar import CalendarService
 from app.notifications.egress import PushGuard
 from app.notifications.outbox import Outbox
 from app.notifications.reminders import Reminders
+from app.notifications.retention import OutboxRetention
 from app.notifications.service import Notifications
 from app.notifications.webpush import load_vapid
-from app.privacy.erasure import ErasureService
+from app.privacy.erasure import CaseErasure, ErasureService
 from app.privacy.service import ExportService
 from app.realtime.service import TicketService
 from app.runtime import Runtime
@@ -103,6 +107,10 @@ class Services:
     reminders: Reminders
     nudges: HomeworkNudges
     expiry: Expiry
+    outbox_retention: OutboxRetention
+    homework_retention: HomeworkRetention
+    audit_retention: AuditRetention
+    blob_sweep: BlobSweep
     export: ExportService
     erasure: ErasureService
     signaling: Signaling
@@ -157,6 +165,16 @@ def erasure_service(
         (accounts_privacy.device_ids, cases_privacy.case_ids),
         keys,
         runtime.notifier,
+        CaseErasure(
+            cases_privacy,
+            [
+                cases_privacy.erase_case,
+                appointments_privacy.erase_case,
+                homework_privacy.erase_case,
+                notifications_privacy.erase_case,
+            ],
+            messaging_privacy.erase_case,
+        ),
     )
 
 
@@ -229,6 +247,11 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         reminders=Reminders(db, facts, notifications, clock),
         nudges=HomeworkNudges(db, cases, notifications, clock, settings.homework_digest_minutes),
         expiry=Expiry(db, runtime.blobs),
+        outbox_retention=OutboxRetention(db, settings.outbox_retention_days, clock),
+        homework_retention=HomeworkRetention(db, settings.homework_retention_days, clock),
+        audit_retention=AuditRetention(db, settings.audit_retention_days, clock),
+        # the files' ages are the file system's: judged by the system clock, never a test's
+        blob_sweep=BlobSweep(db, runtime.blobs, settings.blob_orphan_hours, utcnow),
         export=export_service(runtime, clock),
         erasure=erasure_service(runtime, clock, accounts, key_directory),
         signaling=signaling,
@@ -251,7 +274,12 @@ async def start_jobs(runtime: Runtime, services: Services) -> None:
     runtime.every(
         settings.reminder_interval_seconds, services.nudges.run_once, "kaari-homework-nudges"
     )
-    runtime.every(settings.purge_interval_seconds, services.expiry.run_once, "kaari-purge")
+    every_purge = settings.purge_interval_seconds
+    runtime.every(every_purge, services.expiry.run_once, "kaari-purge")
+    runtime.every(every_purge, services.outbox_retention.run_once, "kaari-retention-outbox")
+    runtime.every(every_purge, services.homework_retention.run_once, "kaari-retention-homework")
+    runtime.every(every_purge, services.audit_retention.run_once, "kaari-retention-audit")
+    runtime.every(every_purge, services.blob_sweep.run_once, "kaari-retention-blobs")
     await services.signaling.start_rooms()
 
 

@@ -182,6 +182,11 @@ def test_domains_build_no_services_of_their_own() -> None:
         "Reminders",
         "Outbox",
         "PushGuard",
+        "Expiry",
+        "OutboxRetention",
+        "HomeworkRetention",
+        "AuditRetention",
+        "BlobSweep",
     }
     found = []
     for path in sources("app", "signaling"):

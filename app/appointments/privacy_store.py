@@ -6,6 +6,7 @@ calendar feed they set up (without its token)."""
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -57,3 +58,19 @@ async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) ->
     )
     await conn.execute(cancellation_acks.delete().where(cancellation_acks.c.user_id == user))
     await conn.execute(calendar_tokens.delete().where(calendar_tokens.c.user_id == user))
+
+
+async def erase_case(conn: AsyncConnection, case_id: UUID, now: datetime) -> None:
+    """The case's appointments and cancellations stay (times, statuses, who cancelled:
+    the period's accounting) without their encrypted details and notes."""
+    await conn.execute(
+        appointment_cases.update()
+        .where(appointment_cases.c.case_id == case_id)
+        .values(details=None)
+    )
+    of_case = sa.select(appointment_cases.c.cancellation_id).where(
+        appointment_cases.c.case_id == case_id, appointment_cases.c.cancellation_id.is_not(None)
+    )
+    await conn.execute(
+        cancellations.update().where(cancellations.c.id.in_(of_case)).values(note=None)
+    )

@@ -4,6 +4,7 @@ member the cases they are in (the case record and its therapy periods)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.export import ExportSubject, Section
 from app.storage.export import table_rows
-from app.storage.schema import case_members, cases, therapy_periods
+from app.storage.schema import case_members, cases, invites, pairing_codes, therapy_periods
 
 
 async def export(conn: AsyncConnection, subject: ExportSubject) -> Section:
@@ -38,3 +39,24 @@ async def case_ids(conn: AsyncConnection, user_id: UUID) -> frozenset[UUID]:
 async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) -> None:
     """The user leaves every case (their rooms follow the case: they leave those too)."""
     await conn.execute(case_members.delete().where(case_members.c.user_id == subject.user_id))
+
+
+async def case_row(conn: AsyncConnection, case_id: UUID) -> Any:
+    """(org_id, child_user_id, closed_at) of the case."""
+    query = sa.select(cases.c.org_id, cases.c.child_user_id, cases.c.closed_at).where(
+        cases.c.id == case_id
+    )
+    return (await conn.execute(query)).first()
+
+
+async def case_member_ids(conn: AsyncConnection, case_id: UUID) -> set[UUID]:
+    query = sa.select(case_members.c.user_id).where(case_members.c.case_id == case_id)
+    return set((await conn.execute(query)).scalars().all())
+
+
+async def erase_case(conn: AsyncConnection, case_id: UUID, now: datetime) -> None:
+    """Every member leaves; the case's invites and pairing codes go. The case row (its id,
+    organisation and dates) and its therapy periods stay: the organisation's accounting."""
+    await conn.execute(case_members.delete().where(case_members.c.case_id == case_id))
+    await conn.execute(invites.delete().where(invites.c.case_id == case_id))
+    await conn.execute(pairing_codes.delete().where(pairing_codes.c.case_id == case_id))

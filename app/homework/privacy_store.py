@@ -7,6 +7,7 @@ messaging section."""
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,3 +36,10 @@ async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) ->
         .where(homework_ticks.c.user_id == subject.user_id)
         .values(note_event_id=None)
     )
+
+
+async def erase_case(conn: AsyncConnection, case_id: UUID, now: datetime) -> None:
+    """The case's tasks, ticks and reminder time go."""
+    await conn.execute(homework_ticks.delete().where(homework_ticks.c.case_id == case_id))
+    await conn.execute(homework_tasks.delete().where(homework_tasks.c.case_id == case_id))
+    await conn.execute(homework_reminders.delete().where(homework_reminders.c.case_id == case_id))

@@ -215,7 +215,7 @@ class HomeworkService:
         now = self.clock()
         announcement = self.fanout.begin(principal.device_id)
         async with self.db.transaction() as conn:
-            (await self._case(conn, principal, case_id)).require("therapist")
+            (await self._case(conn, principal, case_id)).require("therapist").require_open()
             await _check_content(
                 self.rooms, conn, principal, case_id, body.content_event_id, "task's content"
             )
@@ -281,7 +281,7 @@ class HomeworkService:
         announcement = self.fanout.begin(principal.device_id)
         async with self.db.transaction() as conn:
             task, membership = await self._task(conn, principal, task_id, lock=True)
-            membership.require("therapist")
+            membership.require("therapist").require_open()
             row = task.row
             values: dict[str, Any] = {}
             rule, plan, status = task.rule, task.plan, row.status
@@ -347,6 +347,7 @@ class HomeworkService:
         async with self.db.transaction() as conn:
             task, membership = await self._task(conn, principal, task_id)
             self._check_ticker(membership, task.row.tick_by)
+            membership.require_open()
             if body.note_event_id is not None:
                 await _check_content(
                     self.rooms, conn, principal, task.case_id, body.note_event_id, "note"
@@ -390,6 +391,7 @@ class HomeworkService:
         async with self.db.transaction() as conn:
             task, membership = await self._task(conn, principal, task_id)
             self._check_ticker(membership, task.row.tick_by)
+            membership.require_open()
             row = await store.get_tick(conn, task_id, day)
             if row is None:
                 return  # a retried undo
@@ -508,7 +510,7 @@ class HomeworkService:
     ) -> ReminderOut:
         minute = minute_of_day(body.time) if body.time is not None else None
         async with self.db.transaction() as conn:
-            (await self._case(conn, principal, case_id)).require("guardian")
+            (await self._case(conn, principal, case_id)).require("guardian").require_open()
             if minute is not None and await self.quiet.in_quiet_hours(conn, case_id, minute):
                 raise InvalidInput("The reminder falls in the child's quiet hours: choose "
                                    "another time", code="reminder_in_quiet_hours")  # fmt: skip

@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from app.core.body import raw_json_body
 from app.core.matrix import MatrixError
 from app.core.principal import Principal
 from app.core.wire import INT64_MAX
@@ -17,6 +18,7 @@ from app.messaging.receipts import DeliveryReceipts
 from app.messaging.rooms import EPOCH_PARAM, RoomService, parse_position
 from app.messaging.sync import SyncService
 from app.messaging.to_device import SendToDevice, ToDeviceService
+from app.quotas import quota
 
 MATRIX_PATH = "/_matrix/client/v3"
 
@@ -25,7 +27,7 @@ class MatrixRoomController(Controller):
     path = MATRIX_PATH
     tags = ["matrix"]
 
-    @put("/sendToDevice/{event_type:str}/{txn_id:str}")
+    @put("/sendToDevice/{event_type:str}/{txn_id:str}", opt=quota("to_device_send"))
     async def send_to_device(
         self,
         event_type: FromPath[str],
@@ -36,7 +38,7 @@ class MatrixRoomController(Controller):
     ) -> dict[str, Any]:
         return await to_device.send(principal, event_type, txn_id, data)
 
-    @put("/rooms/{room_id:str}/send/{event_type:str}/{txn_id:str}")
+    @put("/rooms/{room_id:str}/send/{event_type:str}/{txn_id:str}", opt=quota("message_send"))
     async def send(
         self,
         request: Request[Any, Any, Any],
@@ -48,7 +50,7 @@ class MatrixRoomController(Controller):
         epoch: Annotated[str | None, QueryParameter(name=EPOCH_PARAM, max_length=64)] = None,
     ) -> dict[str, str]:
         """Kaari extension: ``?kaari_device_epoch=`` names the device set encrypted for."""
-        body = await request.body()
+        body = await raw_json_body(request)
         return await rooms.send(principal, room_id, event_type, txn_id, body, epoch)
 
     @get("/rooms/{room_id:str}/messages")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core.export import ExportSubject, Section
 from app.storage.blobs import BlobStore
 from app.storage.export import table_rows
-from app.storage.schema import attachments, deliveries, envelopes, mailbox
+from app.storage.schema import attachments, deliveries, envelopes, mailbox, threads
 from app.storage.schema_matrix import (
     room_acks,
     room_deliveries,
@@ -81,4 +81,19 @@ async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) ->
     query = sa.select(attachments.c.id).where(attachments.c.uploader_user_id == user)
     blob_ids = list((await conn.execute(query)).scalars().all())
     await conn.execute(attachments.delete().where(attachments.c.uploader_user_id == user))
+    return blob_ids
+
+
+async def erase_case(conn: AsyncConnection, case_id: UUID, now: datetime) -> list[UUID]:
+    """The case's rooms lose their whole history (events, membership, deliveries) and
+    their attachments; the blob ids, to delete after the commit."""
+    rooms = sa.select(threads.c.id).where(threads.c.case_id == case_id)
+    events = sa.select(room_events.c.pos).where(room_events.c.room_id.in_(rooms))
+    await conn.execute(room_deliveries.delete().where(room_deliveries.c.event_pos.in_(events)))
+    await conn.execute(room_events.delete().where(room_events.c.room_id.in_(rooms)))
+    await conn.execute(room_members.delete().where(room_members.c.room_id.in_(rooms)))
+    await conn.execute(envelopes.delete().where(envelopes.c.thread_id.in_(rooms)))
+    query = sa.select(attachments.c.id).where(attachments.c.thread_id.in_(rooms))
+    blob_ids = list((await conn.execute(query)).scalars().all())
+    await conn.execute(attachments.delete().where(attachments.c.thread_id.in_(rooms)))
     return blob_ids

@@ -5,6 +5,7 @@ notices addressed to the user and the reminders sent to them."""
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,3 +51,7 @@ async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) ->
         notification_preferences.delete().where(notification_preferences.c.user_id == user)
     )
     await conn.execute(reminders_sent.delete().where(reminders_sent.c.user_id == user))
+
+
+async def erase_case(conn: AsyncConnection, case_id: UUID, now: datetime) -> None:
+    await conn.execute(quiet_hours.delete().where(quiet_hours.c.case_id == case_id))

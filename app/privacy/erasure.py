@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import Audit
-from app.core.errors import Forbidden, Unauthenticated
+from app.core.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from app.core.export import ExportSubject
 from app.core.principal import Principal
 from app.core.time import Clock
@@ -38,6 +39,26 @@ SELF_ERASING_ROLES = frozenset({"guardian", "caregiver"})
 EraseStep = Callable[[AsyncConnection, ExportSubject, datetime], Awaitable[None]]
 EraseFiles = Callable[[AsyncConnection, ExportSubject, datetime], Awaitable[list[UUID]]]
 Ids = Callable[[AsyncConnection, UUID], Awaitable[frozenset[UUID]]]
+CaseStep = Callable[[AsyncConnection, UUID, datetime], Awaitable[None]]
+CaseFiles = Callable[[AsyncConnection, UUID, datetime], Awaitable[list[UUID]]]
+
+
+class CaseFacts(Protocol):
+    """The cases domain's facts the case erasure needs (``cases.privacy_store``)."""
+
+    async def case_row(self, conn: AsyncConnection, case_id: UUID) -> Any: ...
+
+    async def case_member_ids(self, conn: AsyncConnection, case_id: UUID) -> set[UUID]: ...
+
+
+@dataclass(frozen=True)
+class CaseErasure:
+    """What erasing a case asks of the domains: the case's facts, a step per domain, and
+    the step that removes the case's files (answering their blob ids)."""
+
+    facts: CaseFacts
+    steps: Sequence[CaseStep]
+    files: CaseFiles
 
 
 class PasswordCheck(Protocol):
@@ -75,6 +96,7 @@ class ErasureService:
         ids: tuple[Ids, Ids],
         keys: CoMembers,
         sockets: Sockets,
+        case: CaseErasure,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -86,6 +108,7 @@ class ErasureService:
         self.device_ids, self.case_ids = ids
         self.keys = keys
         self.sockets = sockets
+        self.case = case
 
     async def erase_me(self, principal: Principal, password: str, address: str | None) -> None:
         if principal.role not in SELF_ERASING_ROLES:
@@ -102,15 +125,7 @@ class ErasureService:
                 conn, await self.keys.co_members(conn, principal.user_id)
             )
         async with self.db.transaction() as conn:
-            subject = ExportSubject(
-                user_id=principal.user_id,
-                role=principal.role,
-                device_ids=await self.device_ids(conn, principal.user_id),
-                case_ids=await self.case_ids(conn, principal.user_id),
-            )
-            for step in self.steps:
-                await step(conn, subject, now)
-            blob_ids = await self.files(conn, subject, now)
+            subject, blob_ids = await self._erase_user(conn, principal.user_id, principal.role, now)
             await self.audit.record(
                 conn,
                 "account.erased",
@@ -122,9 +137,66 @@ class ErasureService:
                 address=address,
                 case_ids=subject.case_ids,
             )
+        await self._after(blob_ids, subject.device_ids, set(audience))
+
+    async def erase_case(self, principal: Principal, case_id: UUID, address: str | None) -> None:
+        """An admin erases a closed case: its content, its rooms' history and the child's
+        account; the case's accounting stays (docs/data-protection.md, *Erasing a case*)."""
+        if principal.role != "admin":
+            raise Forbidden("Only an admin erases a case", code="erasure_not_allowed")
+        now = self.clock()
+        facts = self.case.facts
+        async with self.db.read() as conn:
+            case = await facts.case_row(conn, case_id)
+            if case is None or case.org_id != principal.org_id:
+                raise NotFound("No such case", code="case_not_found")
+            if case.closed_at is None:
+                raise Conflict(
+                    "Close the case first (POST /org/cases/{id}/close)", code="case_not_closed"
+                )
+            members = await facts.case_member_ids(conn, case_id)
+            audience = await self.keys.live_devices(conn, members)
+        async with self.db.transaction() as conn:
+            child_devices: frozenset[UUID] = frozenset()
+            blob_ids: list[UUID] = []
+            if case.child_user_id is not None:
+                child, blob_ids = await self._erase_user(conn, case.child_user_id, "child", now)
+                child_devices = child.device_ids
+            for step in self.case.steps:
+                await step(conn, case_id, now)
+            blob_ids += await self.case.files(conn, case_id, now)
+            await self.audit.record(
+                conn,
+                "case.erased",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="case",
+                target_id=case_id,
+                details={"members": len(members), "attachments": len(blob_ids)},
+                address=address,
+            )
+        await self._after(blob_ids, child_devices, set(audience))
+
+    async def _erase_user(
+        self, conn: AsyncConnection, user_id: UUID, role: str, now: datetime
+    ) -> tuple[ExportSubject, list[UUID]]:
+        subject = ExportSubject(
+            user_id=user_id,
+            role=role,
+            device_ids=await self.device_ids(conn, user_id),
+            case_ids=await self.case_ids(conn, user_id),
+        )
+        for step in self.steps:
+            await step(conn, subject, now)
+        return subject, await self.files(conn, subject, now)
+
+    async def _after(
+        self, blob_ids: Sequence[UUID], erased_devices: frozenset[UUID], audience: set[UUID]
+    ) -> None:
+        """After the commit: the blobs, the erased devices' sockets, the others woken."""
         for blob_id in blob_ids:
             await self.blobs.delete(blob_id)
-        await self.sockets.close_devices(subject.device_ids)
-        await self.sockets.wake_sync(set(audience) - subject.device_ids)
+        await self.sockets.close_devices(erased_devices)
+        await self.sockets.wake_sync(audience - erased_devices)
         if not await self.db.checkpoint():
             log.warning("erasure: the write-ahead log could not be emptied yet (a reader)")

@@ -4,10 +4,11 @@ over ``ExportService`` and ``ErasureService``)."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 from app.core.principal import Principal
@@ -61,3 +62,20 @@ class ErasureController(Controller):
         """Erase my account (guardians and caregivers; docs/data-protection.md, *Erasure*)."""
         address = request.client.host if request.client else None
         await erasure.erase_me(principal, data.password, address)
+
+
+class CaseErasureController(Controller):
+    path = "/org/cases"
+    tags = ["privacy"]
+
+    @delete("/{case_id:uuid}", status_code=204)
+    async def erase_case(
+        self,
+        request: Request[Any, Any, Any],
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        erasure: NamedDependency[ErasureService],
+    ) -> None:
+        """An admin erases a closed case (docs/data-protection.md, *Erasing a case*)."""
+        address = request.client.host if request.client else None
+        await erasure.erase_case(principal, case_id, address)

@@ -410,8 +410,13 @@ class MatrixClient:
 
     # -- rooms -----------------------------------------------------------------------------
 
-    def prepare_room(self, room_id: str) -> tuple[list[str], str]:
-        """Members and epoch, then keys queried, sessions claimed, the room key shared."""
+    def prepare_room(self, room_id: str, *, only_verified: bool = False) -> tuple[list[str], str]:
+        """Members and epoch, then keys queried, sessions claimed, the room key shared.
+
+        With ``only_verified`` the key goes only to devices verified for us (for example the
+        therapist after :func:`client.matrix.verify.verify_from_qr`); the others are told
+        ``m.room_key.withheld`` with ``m.unverified``.
+        """
         members, epoch = self.http.joined_members(room_id)
         self.device.track_users(members)
         if self._epochs.get(room_id) != epoch:
@@ -420,7 +425,7 @@ class MatrixClient:
             self.device.directory.mark_changed(members)
         self.query_keys()
         self.claim_sessions(members)
-        self._queue(self.device.share_room_key(room_id, members))
+        self._queue(self.device.share_room_key(room_id, members, only_verified=only_verified))
         self.backup_keys()
         return members, epoch
 
@@ -431,10 +436,11 @@ class MatrixClient:
         event_type: str = "m.room.message",
         *,
         retries: int = SEND_RETRIES,
+        only_verified: bool = False,
     ) -> str:
         """Encrypt for exactly the room's current devices and send; the event id."""
         for _ in range(retries + 1):
-            _, epoch = self.prepare_room(room_id)
+            _, epoch = self.prepare_room(room_id, only_verified=only_verified)
             encrypted = self.device.encrypt_room_event(room_id, event_type, content)
             self._save()  # the advanced ratchet before the ciphertext leaves
             try:

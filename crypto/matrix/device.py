@@ -348,8 +348,9 @@ class MatrixDevice:
     ) -> list[ToDeviceRequest]:
         """The to-device requests that give the room's current session to every member device.
 
-        Rotates first when a device that had the session is no longer a member device.
-        With ``only_verified``, unverified devices get ``m.room_key.withheld``
+        Rotates first when a device that had the session is no longer a member device, and
+        with ``only_verified`` when an unverified device had it. With ``only_verified``,
+        unverified devices get ``m.room_key.withheld``
         (``m.unverified``); devices without an Olm session get ``m.no_olm``.
         """
         member_list = list(members)
@@ -362,6 +363,16 @@ class MatrixDevice:
             if k != (self.user_id, self.device_id)
         ):
             existing.invalidated = True
+        if (
+            existing is not None
+            and only_verified
+            and any(
+                existing.is_shared_with(d.user_id, d.device_id, d.curve25519)
+                and self.trust(d) is not DeviceTrust.VERIFIED
+                for d in devices
+            )
+        ):
+            existing.invalidated = True  # an unverified device holds it: not for strict sends
         session = self.outbound_session(room_id)
         room_key = session.room_key().content()
         keys: dict[str, dict[str, Any]] = {}

@@ -109,6 +109,14 @@ def test_a_guardian_and_the_therapist_message_each_other_from_the_terminal(
         assert bad.returncode == 1
         assert "invalid_credentials" in bad.stderr
 
+        # her data as the server stores it: her ciphertexts, never the text
+        exported = kaari_client(anna, "export", str(tmp_path / "anna.json"))
+        assert exported.returncode == 0, exported.stderr
+        data = (tmp_path / "anna.json").read_text()
+        assert '"role":"guardian"' in data
+        assert "m.room.encrypted" in data
+        assert "Eino on kipeä" not in data
+
         # Anna signs out: what she sent stays readable for everyone else
         out_ = kaari_client(anna, "logout")
         assert out_.returncode == 0, out_.stderr

@@ -129,3 +129,79 @@ def test_a_guardian_erases_their_account(
         assert left not in everything, left
     m.close()
     t.close()
+
+
+def send_raw(client: Any, headers: dict[str, str], room_id: str, txn: str, marker: str) -> str:
+    r = client.get(f"{V3}/rooms/{quote(room_id)}/joined_members", headers=headers)
+    assert r.status_code == 200, r.text
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": marker,
+        "session_id": "sess",
+        "sender_key": "k",
+        "device_id": "d",
+    }
+    r = client.put(
+        f"{V3}/rooms/{quote(room_id)}/send/m.room.encrypted/{txn}",
+        json=content,
+        params={"kaari_device_epoch": r.json()["kaari.device_epoch"]},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    event_id: str = r.json()["event_id"]
+    return event_id
+
+
+def test_an_admin_erases_a_closed_case(
+    client: TestClient[Any], world: World, settings: Settings, tmp_path: Path
+) -> None:
+    r = client.post(f"/cases/{world.case_id}/pairing-codes", headers=world.guardian.headers)
+    assert r.status_code == 201, r.text
+    r = client.post(
+        "/auth/pair", json={"code": r.json()["code"], "device": {"name": "Einon tabletti"}}
+    )
+    assert r.status_code == 200, r.text
+    child_headers = {"authorization": f"Bearer {r.json()['token']}"}
+    child_room = f"!{thread_id_of(world.case_id, 'child')}:localhost"
+    family = f"!{thread_id_of(world.case_id, 'family')}:localhost"
+    send_raw(client, child_headers, child_room, "c1", "AwgCHILDCASEMARKER")
+    send_raw(client, world.therapist.headers, family, "t1", "AwgFAMILYCASEMARKER")
+    r = client.post(
+        f"/threads/{thread_id_of(world.case_id, 'family')}/attachments",
+        content=b"CASE-BLOB-MARKER" * 10,
+        headers={**world.guardian.headers, "content-type": "application/octet-stream"},
+    )
+    assert r.status_code == 201, r.text
+    path = f"/org/cases/{world.case_id}"
+
+    # refused: not closed yet, the wrong role, an unknown case
+    assert_problem(client.delete(path, headers=world.admin.headers), 409, "case_not_closed")
+    assert_problem(client.delete(path, headers=world.therapist.headers), 403, "erasure_not_allowed")
+    assert_problem(client.delete(path, headers=world.guardian.headers), 403, "erasure_not_allowed")
+    r = client.delete(f"/org/cases/{os.urandom(16).hex()[:8]}-0000-4000-8000-000000000000",
+                      headers=world.admin.headers)  # fmt: skip
+    assert_problem(r, 404, "case_not_found")
+    assert client.delete("/org/cases/not-a-uuid", headers=world.admin.headers).status_code in (
+        400,
+        404,
+    )
+    assert client.delete(path).status_code == 401
+    r = client.post(f"/org/cases/{world.case_id}/close", headers=world.admin.headers)
+    assert r.status_code == 204, r.text
+
+    r = client.delete(path, headers=world.admin.headers)
+    assert r.status_code == 204, r.text
+
+    # the child's tablet is signed out; the family no longer has the case or its rooms
+    assert client.get("/me", headers=child_headers).status_code == 401
+    r = client.get("/cases", headers=world.guardian.headers)
+    assert str(world.case_id) not in [c["id"] for c in r.json()]
+    r = client.get(f"{V3}/rooms/{quote(family)}/messages", headers=world.guardian.headers)
+    assert r.status_code == 404
+    r = client.get("/org/audit", headers=world.admin.headers)
+    assert "case.erased" in r.text
+    # nothing of the case's content or the child's devices is left
+    everything = stored(settings, tmp_path)
+    for left in (b"AwgCHILDCASEMARKER", b"AwgFAMILYCASEMARKER", b"CASE-BLOB-MARKER",
+                 b"Einon tabletti"):  # fmt: skip
+        assert left not in everything, left

@@ -24,6 +24,7 @@ const {
     RoomId,
     TrustRequirement,
     UserId,
+    VerificationMethod,
 } = sdk;
 
 await sdk.initAsync();
@@ -241,6 +242,64 @@ const ops = {
         const id = await state(name).machine.getIdentity(new UserId(user));
         if (!id) throw new Error(`no identity for ${user}`);
         return request(await id.verify());
+    },
+
+    // SAS verification over to-device events (m.key.verification.*)
+
+    async request_verification({ name, user, device }) {
+        const d = await state(name).machine.getDevice(new UserId(user), new DeviceId(device));
+        if (!d) throw new Error(`unknown device ${user} ${device}`);
+        const [req, outgoing] = await d.requestVerification([VerificationMethod.SasV1]);
+        return { flowId: req.flowId, request: request(outgoing) };
+    },
+
+    async verification({ name, user, flow }) {
+        const req = state(name).machine.getVerificationRequest(new UserId(user), flow);
+        if (!req) return null;
+        const sas = req.getVerification();
+        return {
+            phase: req.phase(),
+            ready: req.isReady(),
+            done: req.isDone(),
+            cancelled: req.isCancelled(),
+            cancelCode: req.cancelInfo?.cancelCode() ?? null,
+            sas: sas ? {
+                done: sas.isDone(),
+                cancelled: sas.isCancelled(),
+                accepted: sas.hasBeenAccepted(),
+                canBePresented: sas.canBePresented(),
+                emojiIndex: sas.emojiIndex() ? Array.from(sas.emojiIndex()) : null,
+                emoji: sas.emoji()?.map((e) => ({ symbol: e.symbol, description: e.description })) ?? null,
+                decimals: sas.decimals() ? Array.from(sas.decimals()) : null,
+                cancelCode: sas.cancelInfo()?.cancelCode() ?? null,
+            } : null,
+        };
+    },
+
+    async accept_verification({ name, user, flow }) {
+        const req = state(name).machine.getVerificationRequest(new UserId(user), flow);
+        return request(req.acceptWithMethods([VerificationMethod.SasV1]));
+    },
+
+    async start_sas({ name, user, flow }) {
+        const req = state(name).machine.getVerificationRequest(new UserId(user), flow);
+        const [, outgoing] = await req.startSas();
+        return request(outgoing);
+    },
+
+    async sas_accept({ name, user, flow }) {
+        const sas = state(name).machine.getVerificationRequest(new UserId(user), flow).getVerification();
+        return request(sas.accept());
+    },
+
+    async sas_confirm({ name, user, flow }) {
+        const sas = state(name).machine.getVerificationRequest(new UserId(user), flow).getVerification();
+        return (await sas.confirm()).map(request);
+    },
+
+    async sas_cancel({ name, user, flow, code }) {
+        const sas = state(name).machine.getVerificationRequest(new UserId(user), flow).getVerification();
+        return request(sas.cancelWithCode(code));
     },
 
     async withheld({ name }) {
