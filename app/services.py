@@ -198,11 +198,11 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
     appointments = AppointmentService(db, audit, cases, fanout, clock)
     cancellations = CancellationService(db, audit, cases, fanout, clock)
     facts = ReminderFacts(cases, appointments)
-    homework = HomeworkService(
-        db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications
-    )
     messaging = MessagingService(db, settings, cases, keys, notifier)
     rooms = RoomService(db, settings, cases, key_directory, notifier, ids)
+    homework = HomeworkService(
+        db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications, rooms=rooms
+    )
     receipts = DeliveryReceipts(db, rooms, key_directory, notifier, ids)
     signaling = Signaling.start(
         settings,

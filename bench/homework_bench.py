@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import msgspec
@@ -61,17 +62,23 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def megolm(session: dict[str, Any], case_id: str, size: int) -> dict[str, Any]:
-    return {
-        "type": "megolm",
-        "v": 1,
-        "caseId": case_id,
-        "senderUserId": session["user"]["id"],
-        "senderDeviceId": session["deviceId"],
-        "senderCurve25519": base64.b64encode(b"k" * 32).decode().rstrip("="),
-        "sessionId": "YmVuY2g",
-        "body": base64.b64encode(random.randbytes(size)).decode(),
+def content_event(http: httpx.Client, session: dict[str, Any], case_id: str, size: int) -> str:
+    """A Megolm-shaped event of the case's homework room (the server never opens it)."""
+    h = {"authorization": f"Bearer {session['token']}"}
+    room = quote(ok(http.get(f"/cases/{case_id}/homework/room", headers=h))["roomId"], safe="")
+    v3 = f"/_matrix/client/v3/rooms/{room}"
+    epoch = ok(http.get(f"{v3}/joined_members", headers=h))["kaari.device_epoch"]
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "sender_key": base64.b64encode(b"k" * 32).decode().rstrip("="),
+        "session_id": "YmVuY2g",
+        "device_id": session["deviceId"],
+        "ciphertext": base64.b64encode(random.randbytes(size)).decode(),
     }
+    r = http.put(f"{v3}/send/m.room.encrypted/{uuid.uuid4()}", json=content, headers=h,
+                 params={"kaari_device_epoch": epoch})  # fmt: skip
+    event_id: str = ok(r)["event_id"]
+    return event_id
 
 
 def ok(r: httpx.Response, status: int = 200) -> Any:
@@ -192,7 +199,8 @@ def run(db_url: str | None) -> None:
             today = date.today()
             task_ids = []
             for n in range(TASKS):
-                body = {"id": str(uuid.uuid4()), "content": megolm(therapist, case_id, 600),
+                event_id = content_event(http, therapist, case_id, 600)
+                body = {"id": str(uuid.uuid4()), "contentEventId": event_id,
                         "schedule": SCHEDULES[n % 3], "startsOn": today.isoformat()}  # fmt: skip
                 task_ids.append(ok(http.post(f"/cases/{case_id}/homework", json=body,
                                              headers=th), 201)["id"])  # fmt: skip

@@ -9,8 +9,8 @@
 
 A task or case is named by the first characters of its id (a case also by the child's
 name); with one case, ``--case`` can be left out. Titles, instructions and notes are
-encrypted on this device (:mod:`client.homework`); the server sees the schedule and the
-ticks only.
+Megolm events of the case's homework room, encrypted on this device's Matrix client
+(:mod:`client.homework`); the server sees the schedule and the ticks only.
 """
 
 from __future__ import annotations
@@ -19,13 +19,18 @@ import argparse
 from datetime import date
 from typing import Any
 
-from client.cli_profile import CliError, Profile, open_messenger
+from client.cli_profile import CliError, Profile, open_session
 from client.homework import Homework, Schedule, Task
-from client.messenger import Messenger
 
 
-def _case(messenger: Messenger, wanted: str | None) -> dict[str, Any]:
-    cases: list[dict[str, Any]] = messenger.api.get("/cases")
+def _open(profile: Profile) -> Homework:
+    """Homework on the profile's Matrix device (its Kaari API session is the same device)."""
+    session = open_session(profile)
+    return Homework(session.client, session.api)
+
+
+def _case(homework: Homework, wanted: str | None) -> dict[str, Any]:
+    cases: list[dict[str, Any]] = homework.api.get("/cases")
     if wanted is None:
         if len(cases) == 1:
             return cases[0]
@@ -68,10 +73,9 @@ def _schedule(args: argparse.Namespace) -> Schedule:
 
 
 def cmd_assign(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    case = _case(messenger, args.case)
-    messenger.top_up()
-    task = Homework(messenger).assign(
+    homework = _open(profile)
+    case = _case(homework, args.case)
+    task = homework.assign(
         case["id"],
         args.title,
         args.instructions,
@@ -89,10 +93,8 @@ def cmd_assign(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_list(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    case = _case(messenger, args.case)
-    homework = Homework(messenger)
-    homework.keep_keys_shared(case["id"])  # a device that joined since can read them too
+    homework = _open(profile)
+    case = _case(homework, args.case)
     tasks = homework.tasks(case["id"], args.status)
     for task in tasks:
         print(f"{task.id[:8]}  {_title(task)} — {task.schedule.describe()}, {task.status}")
@@ -104,8 +106,7 @@ def cmd_list(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_today(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    today = Homework(messenger).today()
+    today = _open(profile).today()
     print(f"Today, {today.day}:")
     for t in today.tasks:
         title = t.title if t.readable else f"[cannot read this task: {t.problem}]"
@@ -118,18 +119,15 @@ def cmd_today(args: argparse.Namespace, profile: Profile) -> int:
 
 
 def cmd_tick(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    homework = Homework(messenger)
+    homework = _open(profile)
     task = _task(homework, args.task)
-    messenger.top_up()
     tick = homework.tick(task.id, args.day, note=args.note, emoji=args.emoji)
     print(f"Ticked {_title(task)!r} for {tick.day}.")
     return 0
 
 
 def cmd_undo(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    homework = Homework(messenger)
+    homework = _open(profile)
     task = _task(homework, args.task)
     homework.undo(task.id, args.day)
     print(f"Took back the tick of {_title(task)!r}{f' for {args.day}' if args.day else ''}.")
@@ -144,10 +142,8 @@ def _latest(weeks: list[dict[str, Any]]) -> str:
 
 
 def cmd_progress(args: argparse.Namespace, profile: Profile) -> int:
-    messenger, _ = open_messenger(profile)
-    case = _case(messenger, args.case)
-    homework = Homework(messenger)
-    homework.keep_keys_shared(case["id"])
+    homework = _open(profile)
+    case = _case(homework, args.case)
     progress = homework.progress(case["id"], args.weeks)
     titles = {t.id: _title(t) for t in homework.tasks(case["id"])}
     print(f"Homework of {case['childName'] or 'the case'}, {progress['today']}:")

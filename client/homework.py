@@ -1,19 +1,18 @@
-"""Homework on one device: tasks, ticks and notes as Megolm case content, over Messenger.
+"""Homework on one device: task content and tick notes as Matrix room events.
 
 The server keeps a task's schedule, status and ticks; its title, instructions and media,
-and every tick's note, are encrypted here (docs/homework.md). Three duties make that work:
+and every tick's note, are Megolm-encrypted events of the case's homework room
+(client.homework_content), and the server's records point at them by event id
+(docs/homework.md). The device works through two clients signed in as the same device:
 
-* Keys. Before this device posts case content it makes sure every device of the case's
-  ``child`` thread holds its current Megolm session, sent over Olm through
-  :meth:`client.messenger.Messenger.send`; a device that joined after this device wrote
-  something also gets the exported history, so it can read older tasks and notes. Which
-  devices got which session is remembered in the device's encrypted store, so a key goes
-  out only for a new device or a new session, not with every post.
-* Reading. A task whose key has not arrived yet makes the device read its mailbox once
-  (the key is a message there) and try again.
-* Checking. Decrypted content must name the task (a note: the task, the day and the
-  person of its tick) it is served under. A server that swapped ciphertexts between
-  tasks gets the task marked unreadable; it is never shown under another task's title.
+* :class:`client.matrix.MatrixClient` sends the events (encrypted for exactly the room's
+  current devices, the keys backed up when the user has a backup) and reads them by id
+  (fetched, decrypted and recorded once; a missing key makes it sync once and try again);
+* :class:`client.api.Api` for Kaari's homework endpoints.
+
+Checking: decrypted content must name the task (a note: the task, the day and the person
+of its tick) it is served under, else the task or note is marked unreadable with a
+``problem``; it is never shown under another task's title.
 """
 
 from __future__ import annotations
@@ -25,15 +24,31 @@ from typing import Any, Literal
 
 import msgspec
 
-from client.messenger import Messenger
-from crypto.envelope import MegolmCiphertext
-from crypto.errors import (
-    CryptoError,
-    StoreError,
-    UnknownMessageIndexError,
-    UnknownSessionError,
+from client.api import Api
+from client.homework_content import (
+    NOTE_EVENT,
+    TASK_EVENT,
+    InvalidContent,
+    NoteContent,
+    TaskContent,
+    note_of,
+    task_of,
+    wire,
 )
-from crypto.payloads import AttachmentPointer, CompletionNote, HomeworkContent, Payload
+from client.matrix import MatrixClient
+from client.matrix.http import MatrixError
+from crypto.payloads import AttachmentPointer
+
+__all__ = [
+    "Homework",
+    "HomeworkError",
+    "InvalidContent",
+    "Schedule",
+    "Task",
+    "Tick",
+    "Today",
+    "TodayTask",
+]
 
 Kind = Literal["once", "daily", "weekly", "perWeek"]
 TickBy = Literal["child", "guardian", "both"]
@@ -42,11 +57,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 class HomeworkError(Exception):
-    """Something this device cannot do (no child thread, unreadable task to edit, ...)."""
-
-
-class InvalidContent(HomeworkError, ValueError):
-    """Content out of the bounds every receiver checks (a 201-character title, ...)."""
+    """Something this device cannot do (an unreadable task to edit part of, ...)."""
 
 
 class Schedule(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -103,6 +114,8 @@ class Task(msgspec.Struct, frozen=True, kw_only=True):
     title: str = ""
     instructions: str = ""
     media: tuple[AttachmentPointer, ...] = ()
+    room_id: str = ""  # the case's homework room
+    content_event_id: str = ""
     author_user_id: str = ""  # whose device encrypted the content
     problem: str = ""
 
@@ -144,180 +157,98 @@ class Tick(msgspec.Struct, frozen=True, kw_only=True):
     problem: str = ""
 
 
-class _Shared(msgspec.Struct):
-    """Which devices this device gave its keys for one case (persisted, encrypted)."""
-
-    session_id: str = ""
-    current: list[str] = msgspec.field(default_factory=list)  # hold session_id
-    ever: list[str] = msgspec.field(default_factory=list)  # got any key (history included)
-
-
-class _Content(msgspec.Struct, frozen=True):
-    payload: Payload | None
-    author_user_id: str = ""
+class _Read(msgspec.Struct, frozen=True):
+    message: dict[str, Any] | None
     problem: str = ""
 
 
-def _checked(payload: Payload) -> None:
-    """Refuse content a receiver would refuse (msgspec checks bounds only when decoding)."""
-    try:
-        msgspec.json.decode(msgspec.json.encode(payload), type=type(payload))
-    except msgspec.ValidationError as exc:
-        raise InvalidContent(f"invalid {type(payload).__name__}: {exc}") from exc
-
-
 class Homework:
-    """Homework for the person signed in on ``messenger``'s device."""
+    """Homework for the person signed in on ``matrix``'s device (``api``: the same device)."""
 
-    def __init__(self, messenger: Messenger) -> None:
-        self.messenger = messenger
-        self.device = messenger.device
-        self.api = messenger.api
-        self._child_threads: dict[str, str] = {}
-        self._synced = False  # the mailbox was read once during the current call
+    def __init__(self, matrix: MatrixClient, api: Api) -> None:
+        self.matrix = matrix
+        self.api = api
+        self._rooms: dict[str, str] = {}
+        self._synced = False  # synced once for a missing key during the current call
 
-    # -- keys ------------------------------------------------------------------
-    def child_thread(self, case_id: str) -> str:
-        """The case's ``child`` thread: its devices are the ones that read homework."""
-        if case_id not in self._child_threads:
-            for thread in self.api.case_threads(case_id):
-                if thread["kind"] == "child":
-                    self._child_threads[case_id] = thread["id"]
-            if case_id not in self._child_threads:
-                raise HomeworkError("this case has no thread with the child")
-        return self._child_threads[case_id]
+    # -- the room --------------------------------------------------------------
+    def room(self, case_id: str) -> str:
+        """The case's homework room (whose members are those who see its homework)."""
+        if case_id not in self._rooms:
+            self._rooms[case_id] = str(self.api.get(f"/cases/{case_id}/homework/room")["roomId"])
+        return self._rooms[case_id]
 
-    def share_key(self, case_id: str) -> int:
-        """Give every device of the child thread this device's current session for the case.
-
-        Sends only what is missing: the current key to devices that do not hold it yet,
-        and the exported history to devices that never got a key from this device while
-        it has written before. When a device that held the key has left the thread
-        (revoked, its person removed from the case), the session is rotated first, so
-        it cannot read what is written next. Returns how many devices got the current
-        session now.
-        """
-        thread_id = self.child_thread(case_id)
-        devices = {d["deviceId"] for d in self.api.thread_devices(thread_id)}
-        name = f"homework.keys.{uuid.UUID(case_id).hex}"
-        raw = self.device.get_record(name)
-        state = msgspec.json.decode(raw, type=_Shared) if raw else _Shared()
-        share = self.device.cases.room_key_share_for(case_id)
-        if share.session_id == state.session_id and set(state.current) - devices:
-            self.device.cases.rotate_case_session(case_id)
-            share = self.device.cases.room_key_share_for(case_id)
-        if state.session_id != share.session_id:
-            state = _Shared(share.session_id, [], sorted(set(state.ever) & devices))
-        new = devices - set(state.current)
-        if not new:
-            return 0
-        self.messenger.send(thread_id, share)
-        if new - set(state.ever):
-            for history in self.device.cases.history_shares_for(case_id):
-                if history.session_id == share.session_id and share.first_index == 0:
-                    continue  # the direct share already starts at the beginning
-                self.messenger.send(thread_id, history)
-        state.current = sorted(set(state.current) | devices)
-        state.ever = sorted(set(state.ever) | devices)
-        self.device.put_record(name, msgspec.json.encode(state))
-        return len(new)
-
-    def keep_keys_shared(self, case_id: str) -> int:
-        """:meth:`share_key` if this user's devices wrote case content before, else nothing.
-
-        What an app runs when it opens a case or hears that a device joined: a device
-        that joined later can read only what a writer's device shares with it, and a
-        reader that never wrote need not make a session just to share it.
-        """
-        if not self.device.cases.history_shares_for(case_id):
-            return 0
-        return self.share_key(case_id)
-
-    def _encrypt(self, case_id: str, payload: Payload) -> dict[str, Any]:
-        _checked(payload)
-        self.share_key(case_id)
-        ciphertext = self.device.cases.encrypt_case_content(case_id, payload)
-        wire: dict[str, Any] = msgspec.to_builtins(ciphertext)
-        return wire
+    def _send(self, room_id: str, event_type: str, content: TaskContent | NoteContent) -> str:
+        return self.matrix.send_message(room_id, wire(content), event_type)
 
     # -- reading ---------------------------------------------------------------
-    def _open(self, case_id: str, wire: Any) -> _Content:
-        """Decrypt case content of ``case_id``; read the mailbox once for a missing key."""
-        try:
-            ciphertext = msgspec.convert(wire, MegolmCiphertext)
-        except msgspec.ValidationError:
-            return _Content(None, problem="malformed")
-        if ciphertext.case_id != case_id:
-            return _Content(None, problem="other_case")
+    def _read(self, room_id: str, event_id: str) -> _Read:
+        """The decrypted message of an event; sync once for a key not here yet."""
         while True:
             try:
-                got = self.device.cases.decrypt_case_content(ciphertext)
-            except (UnknownSessionError, UnknownMessageIndexError):
-                if self._synced:
-                    return _Content(None, problem="no_key")
-                self._synced = True
-                self.messenger.sync()
-                continue
-            except StoreError:
+                message = self.matrix.room_event(room_id, event_id)
+            except MatrixError as exc:
+                if exc.status == 404:
+                    return _Read(None, "missing")
                 raise
-            except CryptoError as exc:
-                return _Content(None, problem=type(exc).__name__)
-            return _Content(got.payload, got.sender.user_id)
+            if message is not None:
+                return _Read(message)
+            if self._synced:
+                return _Read(None, "no_key")
+            self._synced = True
+            self.matrix.sync()
 
-    def _homework(self, case_id: str, task_id: str, wire: Any) -> _Content:
-        content = self._open(case_id, wire)
-        if content.payload is None:
-            return content
-        if not isinstance(content.payload, HomeworkContent):
-            return _Content(None, problem="not_homework")
-        if content.payload.task_id != task_id:
-            return _Content(None, problem="other_task")  # swapped by the server
-        return content
+    def _content(self, wire_task: dict[str, Any]) -> tuple[TaskContent | None, str, str]:
+        """(content, author, problem) of a task as the server serves it."""
+        read = self._read(wire_task["roomId"], wire_task["contentEventId"])
+        if read.message is None:
+            return None, "", read.problem
+        content, problem = task_of(read.message, wire_task.get("id") or wire_task["taskId"])
+        return content, str(read.message.get("sender", "")), problem
 
-    def _task(self, wire: dict[str, Any]) -> Task:
-        content = self._homework(wire["caseId"], wire["id"], wire["content"])
-        payload = content.payload
-        ends = wire.get("endsOn")
+    def _task(self, wire_task: dict[str, Any]) -> Task:
+        content, author, problem = self._content(wire_task)
+        ends = wire_task.get("endsOn")
         return Task(
-            id=wire["id"],
-            case_id=wire["caseId"],
-            schedule=msgspec.convert(wire["schedule"], Schedule),
-            starts_on=date.fromisoformat(wire["startsOn"]),
+            id=wire_task["id"],
+            case_id=wire_task["caseId"],
+            schedule=msgspec.convert(wire_task["schedule"], Schedule),
+            starts_on=date.fromisoformat(wire_task["startsOn"]),
             ends_on=date.fromisoformat(ends) if ends else None,
-            tick_by=wire["tickBy"],
-            status=wire["status"],
-            content_version=int(wire.get("contentVersion", 1)),
-            readable=payload is not None,
-            title=payload.title if isinstance(payload, HomeworkContent) else "",
-            instructions=payload.instructions if isinstance(payload, HomeworkContent) else "",
-            media=tuple(payload.media) if isinstance(payload, HomeworkContent) else (),
-            author_user_id=content.author_user_id,
-            problem=content.problem,
+            tick_by=wire_task["tickBy"],
+            status=wire_task["status"],
+            content_version=int(wire_task.get("contentVersion", 1)),
+            readable=content is not None,
+            title=content.title if content else "",
+            instructions=content.instructions if content else "",
+            media=tuple(content.media) if content else (),
+            room_id=wire_task["roomId"],
+            content_event_id=wire_task["contentEventId"],
+            author_user_id=author.removeprefix("@").partition(":")[0] if content else "",
+            problem=problem,
         )
 
-    def _tick(self, case_id: str, wire: dict[str, Any]) -> Tick:
+    def _tick(self, room_id: str, wire_tick: dict[str, Any]) -> Tick:
         fields: dict[str, Any] = {}
-        if wire.get("note") is not None:
-            content = self._open(case_id, wire["note"])
-            note = content.payload
-            problem = content.problem
-            if note is not None and not (
-                isinstance(note, CompletionNote)
-                and note.task_id == wire["taskId"]
-                and note.day == wire["day"]
-                and content.author_user_id == wire["userId"]
-            ):
-                note, problem = None, "other_tick"
-            if isinstance(note, CompletionNote):
+        event_id = wire_tick.get("noteEventId")
+        if event_id is not None:
+            read = self._read(room_id, event_id)
+            note: NoteContent | None = None
+            problem = read.problem
+            if read.message is not None:
+                note, problem = note_of(
+                    read.message, wire_tick["taskId"], wire_tick["day"], wire_tick["userId"]
+                )
+            if note is not None:
                 fields = {"note": note.note, "emoji": note.emoji}
             fields.update(has_note=True, note_readable=note is not None, problem=problem)
         return Tick(
-            task_id=wire["taskId"],
-            day=date.fromisoformat(wire["day"]),
-            user_id=wire["userId"],
-            device_id=wire["deviceId"],
-            client_time=wire["clientTime"],
-            received_at=wire["receivedAt"],
+            task_id=wire_tick["taskId"],
+            day=date.fromisoformat(wire_tick["day"]),
+            user_id=wire_tick["userId"],
+            device_id=wire_tick["deviceId"],
+            client_time=wire_tick["clientTime"],
+            received_at=wire_tick["receivedAt"],
             **fields,
         )
 
@@ -336,23 +267,20 @@ class Homework:
         body = self.api.homework_today()
         items = []
         for t in body["tasks"]:
-            content = self._homework(t["caseId"], t["taskId"], t["content"])
-            payload = content.payload
+            content, _, problem = self._content(t)
             items.append(
                 TodayTask(
                     task_id=t["taskId"],
                     case_id=t["caseId"],
                     done=bool(t["done"]),
                     may_tick=bool(t["mayTick"]),
-                    readable=isinstance(payload, HomeworkContent),
-                    title=payload.title if isinstance(payload, HomeworkContent) else "",
-                    instructions=(
-                        payload.instructions if isinstance(payload, HomeworkContent) else ""
-                    ),
-                    media=tuple(payload.media) if isinstance(payload, HomeworkContent) else (),
+                    readable=content is not None,
+                    title=content.title if content else "",
+                    instructions=content.instructions if content else "",
+                    media=tuple(content.media) if content else (),
                     week_done=t.get("weekDone"),
                     week_target=t.get("weekTarget"),
-                    problem=content.problem,
+                    problem=problem,
                 )
             )
         return Today(date.fromisoformat(body["day"]), tuple(items))
@@ -362,11 +290,11 @@ class Homework:
     ) -> list[Tick]:
         """A task's ticks with their notes decrypted."""
         self._synced = False
-        case_id = self.api.task(task_id)["caseId"]
+        room_id = self.api.task(task_id)["roomId"]
         wires = self.api.ticks(
             task_id, since.isoformat() if since else None, until.isoformat() if until else None
         )
-        return [self._tick(case_id, t) for t in wires]
+        return [self._tick(room_id, t) for t in wires]
 
     def progress(self, case_id: str, weeks: int | None = None) -> dict[str, Any]:
         """Done and expected per week, streaks and the summary (plain, from the server)."""
@@ -386,14 +314,16 @@ class Homework:
         media: Sequence[AttachmentPointer] = (),
         task_id: str | None = None,
     ) -> Task:
-        """Create a task (a therapist's device). A retry with the same ``task_id`` is safe."""
+        """Create a task (a therapist's device): the content event first, then the task
+        pointing at it. A retry with the same ``task_id`` returns the first task."""
         task_id = task_id or str(uuid.uuid4())
-        content = HomeworkContent(
+        content = TaskContent(
             task_id=task_id, title=title, instructions=instructions, media=list(media)
         )
+        wire(content)  # refused before anything is sent
         body: dict[str, Any] = {
             "id": task_id,
-            "content": self._encrypt(case_id, content),
+            "contentEventId": self._send(self.room(case_id), TASK_EVENT, content),
             "schedule": schedule.wire(),
             "startsOn": starts_on.isoformat(),
             "tickBy": tick_by,
@@ -417,7 +347,7 @@ class Homework:
     ) -> Task:
         """Change a task (a therapist's device); what is not given stays as it is.
 
-        New content is encrypted afresh from the current decrypted content, so this
+        New content is a new event made from the current decrypted content, so this
         device must be able to read the task to change only part of it.
         """
         body: dict[str, Any] = {}
@@ -425,13 +355,13 @@ class Homework:
             current = self.task(task_id)
             if not current.readable and (title is None or instructions is None or media is None):
                 raise HomeworkError(f"cannot read task {task_id} to change part of it")
-            content = HomeworkContent(
+            content = TaskContent(
                 task_id=task_id,
                 title=current.title if title is None else title,
                 instructions=current.instructions if instructions is None else instructions,
                 media=list(current.media if media is None else media),
             )
-            body["content"] = self._encrypt(current.case_id, content)
+            body["contentEventId"] = self._send(current.room_id, TASK_EVENT, content)
         if schedule is not None:
             body["schedule"] = schedule.wire()
         if not isinstance(ends_on, msgspec.UnsetType):
@@ -442,6 +372,27 @@ class Homework:
             body["status"] = status
         self._synced = False
         return self._task(self.api.update_task(task_id, body))
+
+    def republish(self, case_id: str) -> int:
+        """Send the content of the case's open tasks again as new events (a therapist's
+        device), for members who joined the homework room since the tasks were set: a
+        caregiver granted ``homework`` later gets no key for older events (Matrix shares
+        no history with new members). What an app runs when it sees a join in the room.
+        Returns how many tasks got a new content event."""
+        done = 0
+        for task in self.tasks(case_id):
+            if task.status == "finished" or not task.readable:
+                continue
+            content = TaskContent(
+                task_id=task.id,
+                title=task.title,
+                instructions=task.instructions,
+                media=list(task.media),
+            )
+            event_id = self._send(task.room_id, TASK_EVENT, content)
+            self.api.update_task(task.id, {"contentEventId": event_id})
+            done += 1
+        return done
 
     def tick(
         self,
@@ -461,16 +412,17 @@ class Homework:
             raise ValueError("client_time needs a UTC offset")
         day = day or client_time.date()
         body: dict[str, Any] = {"clientTime": client_time.isoformat()}
-        case_id = ""
+        room_id = ""
         if note or emoji:
-            case_id = self.api.task(task_id)["caseId"]
-            payload = CompletionNote(task_id=task_id, day=day.isoformat(), note=note, emoji=emoji)
-            body["note"] = self._encrypt(case_id, payload)
-        wire = self.api.tick(task_id, day.isoformat(), body)
-        if wire.get("note") is not None and not case_id:  # an earlier tick of the day, with a note
-            case_id = self.api.task(task_id)["caseId"]
+            room_id = self.api.task(task_id)["roomId"]
+            payload = NoteContent(task_id=task_id, day=day.isoformat(), note=note, emoji=emoji)
+            wire(payload)
+            body["noteEventId"] = self._send(room_id, NOTE_EVENT, payload)
+        wire_tick = self.api.tick(task_id, day.isoformat(), body)
+        if wire_tick.get("noteEventId") is not None and not room_id:  # an earlier tick's note
+            room_id = self.api.task(task_id)["roomId"]
         self._synced = False
-        return self._tick(case_id, wire)
+        return self._tick(room_id, wire_tick)
 
     def undo(self, task_id: str, day: date | None = None) -> None:
         """Take a tick back (the same day it reached the server only)."""

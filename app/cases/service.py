@@ -174,6 +174,19 @@ class CaseService:
         rows = await store.active_member_ids(conn, case_id, roles)
         return {r.user_id: r.role for r in rows}
 
+    async def active_members_granted(
+        self, conn: AsyncConnection, case_id: UUID, roles: Collection[CaseRole], scope: str
+    ) -> dict[UUID, CaseRole]:
+        """As :meth:`active_members`, caregivers only with a guardian's grant of ``scope``
+        (who is in a room of the case that carries that kind of content)."""
+        active = await self.active_members(conn, case_id, roles)
+        granted = {
+            r.user_id
+            for r in await store.members(conn, case_id)
+            if r.role != "caregiver" or scope in (r.scopes or [])
+        }
+        return {u: role for u, role in active.items() if u in granted}
+
     async def memberships(self, conn: AsyncConnection, principal: Principal) -> list[Membership]:
         """Every case of the caller (in the caller's organisation)."""
         rows = await store.cases_of_user(conn, principal.user_id)

@@ -1,5 +1,6 @@
-"""Megolm case content on the wire, shared by the domains that store it (appointment
-details, cancellation notes, homework tasks and tick notes).
+"""Megolm case content on the wire, for the domains that still store it in the earlier
+format (appointment details, cancellation notes; homework content is room events of the
+case's homework room now, docs/homework.md).
 
 The server checks its shape, its size and who it claims to come from, and stores and
 returns it as it came; it never opens it (crypto.envelope.MegolmCiphertext).

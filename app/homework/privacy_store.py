@@ -1,6 +1,8 @@
 """The homework domain's section of the GDPR export: the tasks of the user's cases and the
-tasks they set (schedule, status and encrypted content), the ticks in those cases and
-their own (encrypted notes), and the reminder times of the cases or set by them."""
+tasks they set (schedule, status and the id of their content event in the case's
+homework room), the ticks in those cases and their own (the id of their note event),
+and the reminder times of the cases or set by them. The events themselves are in the
+messaging section."""
 
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ async def export(conn: AsyncConnection, subject: ExportSubject) -> Section:
 async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) -> None:
     """A tick the user made stays (the child's progress) without its note."""
     await conn.execute(
-        homework_ticks.update().where(homework_ticks.c.user_id == subject.user_id).values(note=None)
+        homework_ticks.update()
+        .where(homework_ticks.c.user_id == subject.user_id)
+        .values(note_event_id=None)
     )
 
 

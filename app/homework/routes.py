@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from app.core.principal import Principal
 from app.core.wire import checked_day
 from app.homework.schemas import (
+    HomeworkRoomOut,
     ProgressOut,
     ReminderIn,
     ReminderOut,
@@ -72,6 +73,16 @@ class CaseHomeworkController(Controller):
     ) -> ProgressOut:
         """Expected and done per week, streaks, and the summary since the last session."""
         return await homework.progress(principal, case_id, weeks)
+
+    @get("/room")
+    async def room(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        homework: NamedDependency[HomeworkService],
+    ) -> HomeworkRoomOut:
+        """The Matrix room whose events hold the case's task content and tick notes."""
+        return await homework.room(principal, case_id)
 
     @get("/reminder")
     async def reminder(

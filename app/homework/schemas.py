@@ -1,7 +1,8 @@
 """Homework on the wire (docs/homework.md).
 
 The server sees schedules, statuses and ticks. A task's title, instructions and media,
-and a tick's note or emoji, are Megolm ciphertexts made on the devices.
+and a tick's note or emoji, are Megolm room events in the case's homework room
+(``roomId``), referenced here by their event id.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from app.core.case_content import MegolmCiphertextIn
 from app.core.wire import Camel
 
 TickBy = Literal["child", "guardian", "both"]
@@ -21,17 +21,9 @@ Status = Literal["active", "paused", "finished"]
 Kind = Literal["once", "daily", "weekly", "perWeek"]
 StreakUnit = Literal["times", "weeks"]
 AwareDateTime = Annotated[datetime, Meta(tz=True)]
-#: a task's content: title, instructions up to 20,000 characters and media pointers
-MAX_TASK_BODY = 96 * 1024
+#: the id of an event in the case's homework room (as Kaari's rooms make them)
+EventId = Annotated[str, Meta(min_length=2, max_length=255, pattern=r"^\$[A-Za-z0-9_-]+$")]
 ReminderTime = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
-
-
-class TaskContentIn(MegolmCiphertextIn, kw_only=True):
-    """A task's encrypted content (longer than a note: instructions and media pointers)."""
-
-    body: Annotated[
-        str, Meta(min_length=1, max_length=MAX_TASK_BODY, pattern=r"^[A-Za-z0-9+/]+={0,2}$")
-    ]
 
 
 class ScheduleIn(Camel):
@@ -53,7 +45,8 @@ class ScheduleOut(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=Tr
 class TaskCreate(Camel):
     #: chosen by the therapist's device: the encrypted content names it
     id: UUID
-    content: TaskContentIn
+    #: the ``org.kaari.homework.task`` event this device sent to the homework room
+    content_event_id: EventId
     schedule: ScheduleIn
     starts_on: date
     ends_on: date | None = None
@@ -63,7 +56,7 @@ class TaskCreate(Camel):
 class TaskUpdate(Camel):
     """Absent fields stay as they are; a schedule or status change takes effect today."""
 
-    content: TaskContentIn | UnsetType = UNSET
+    content_event_id: EventId | UnsetType = UNSET
     schedule: ScheduleIn | UnsetType = UNSET
     ends_on: date | UnsetType | None = UNSET
     tick_by: TickBy | UnsetType = UNSET
@@ -79,7 +72,9 @@ class SegmentOut(Camel):
 class TaskOut(Camel):
     id: UUID
     case_id: UUID
-    content: TaskContentIn
+    #: the case's homework room, where ``contentEventId`` is
+    room_id: str
+    content_event_id: str
     content_version: int
     schedule: ScheduleOut | None
     starts_on: date
@@ -95,7 +90,8 @@ class TaskOut(Camel):
 class TickIn(Camel):
     #: the device's clock when the child ticked (an offline tick arrives later)
     client_time: AwareDateTime
-    note: MegolmCiphertextIn | None = None
+    #: an ``org.kaari.homework.note`` event this device sent to the homework room
+    note_event_id: EventId | None = None
 
 
 class TickOut(Camel):
@@ -105,7 +101,7 @@ class TickOut(Camel):
     device_id: UUID
     client_time: datetime
     received_at: datetime
-    note: MegolmCiphertextIn | None
+    note_event_id: str | None
 
 
 class WeekOut(Camel):
@@ -152,7 +148,8 @@ class ProgressOut(Camel):
 class TodayTaskOut(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
     task_id: UUID
     case_id: UUID
-    content: TaskContentIn
+    room_id: str
+    content_event_id: str
     done: bool
     may_tick: bool
     week_done: int | None = None
@@ -162,6 +159,13 @@ class TodayTaskOut(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=T
 class TodayOut(Camel):
     day: date
     tasks: list[TodayTaskOut]
+
+
+class HomeworkRoomOut(Camel):
+    """The case's homework room: its members are those who see the case's homework."""
+
+    case_id: UUID
+    room_id: str
 
 
 class ReminderIn(Camel):

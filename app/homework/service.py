@@ -1,8 +1,9 @@
 """Rules of homework (DESIGN.md sections 4 and 8, docs/homework.md).
 
-* A therapist of the case sets a task: encrypted content (checked for case and sender,
-  never opened), a schedule, start and end, who ticks. The id is chosen by the device, so
-  a retried create returns the first task.
+* A therapist of the case sets a task: the id of its content event (an encrypted event of
+  the case's homework room sent by the calling device, checked, never opened), a
+  schedule, start and end, who ticks. The id is chosen by the device, so a retried
+  create returns the first task. A tick's note is such an event too.
 * Edits never rewrite the past: a new rule, a pause, a resume and a finish each add a
   segment from today (app/homework/schedule.py). Ticks are kept.
 * The child (or a guardian, per ``tickBy``) ticks a day the task is due; ticks are
@@ -25,8 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.audit.service import Audit
 from app.cases.service import CaseService, Membership
 from app.core import events as ev
-from app.core.case_content import MegolmCiphertextIn, from_caller
-from app.core.case_content import encode as encode_ciphertext
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.events import DomainEvent
 from app.core.fanout import FanOut
@@ -44,12 +43,12 @@ from app.homework.schedule import (
     with_change,
 )
 from app.homework.schemas import (
+    HomeworkRoomOut,
     ProgressOut,
     ReminderIn,
     ReminderOut,
     SummaryOut,
     SummaryTaskOut,
-    TaskContentIn,
     TaskCreate,
     TaskOut,
     TaskProgressOut,
@@ -101,19 +100,34 @@ class QuietHours(Protocol):
     async def in_quiet_hours(self, conn: AsyncConnection, case_id: UUID, minute: int) -> bool: ...
 
 
+class ContentRooms(Protocol):
+    """Where a case's homework content lives: the events of its homework room
+    (app/messaging answers; this package never reads its tables)."""
+
+    def homework_room(self, case_id: UUID) -> str: ...
+
+    async def homework_event_from(
+        self, conn: AsyncConnection, case_id: UUID, event_id: str, device_id: UUID
+    ) -> bool: ...
+
+
 def may_tick(role: str, tick_by: str) -> bool:
     return (role == "child" and tick_by in ("child", "both")) or (
         role == "guardian" and tick_by in ("guardian", "both")
     )
 
 
-def _check_content(ct: MegolmCiphertextIn, principal: Principal, case_id: UUID, what: str) -> None:
-    if ct.case_id != case_id:
-        raise InvalidInput(f"The {what} must be encrypted for the task's case",
-                           code="ciphertext_case_mismatch")  # fmt: skip
-    if not from_caller(ct, principal.user_id, principal.device_id):
-        raise InvalidInput(f"The {what} must come from the sending device",
-                           code="ciphertext_mismatch")  # fmt: skip
+async def _check_content(
+    rooms: ContentRooms,
+    conn: AsyncConnection,
+    principal: Principal,
+    case_id: UUID,
+    event_id: str,
+    what: str,
+) -> None:
+    if not await rooms.homework_event_from(conn, case_id, event_id, principal.device_id):
+        raise InvalidInput(f"The {what} must be an event this device sent to the case's "
+                           "homework room", code="content_event_invalid")  # fmt: skip
 
 
 def _check_dates(starts_on: date, ends_on: date | None, rule: Rule) -> None:
@@ -139,6 +153,7 @@ class HomeworkService:
         *,
         sessions: LastSession,
         quiet: QuietHours,
+        rooms: ContentRooms,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -147,9 +162,19 @@ class HomeworkService:
         self.clock = clock
         self.sessions = sessions
         self.quiet = quiet
+        self.rooms = rooms
 
     def today(self) -> date:
         return local_date(self.clock())
+
+    def _out(self, task: TaskRow) -> TaskOut:
+        return task_out(task, self.rooms.homework_room(task.case_id))
+
+    async def room(self, principal: Principal, case_id: UUID) -> HomeworkRoomOut:
+        """The case's homework room, for a member who sees the case's homework."""
+        async with self.db.read() as conn:
+            await self._case(conn, principal, case_id)
+        return HomeworkRoomOut(case_id=case_id, room_id=self.rooms.homework_room(case_id))
 
     # access
 
@@ -191,7 +216,9 @@ class HomeworkService:
         announcement = self.fanout.begin(principal.device_id)
         async with self.db.transaction() as conn:
             (await self._case(conn, principal, case_id)).require("therapist").require_open()
-            _check_content(body.content, principal, case_id, "task's content")
+            await _check_content(
+                self.rooms, conn, principal, case_id, body.content_event_id, "task's content"
+            )
             if body.starts_on < today - timedelta(days=EARLIEST_START_DAYS):
                 raise InvalidInput("A task starts at most a week in the past",
                                    code="task_starts_too_early")  # fmt: skip
@@ -201,7 +228,7 @@ class HomeworkService:
                 id=body.id,
                 case_id=case_id,
                 created_by=principal.user_id,
-                content=encode_ciphertext(body.content),
+                content_event_id=body.content_event_id,
                 content_version=1,
                 plan=plan_text(rule, plan),
                 starts_on=body.starts_on,
@@ -216,7 +243,7 @@ class HomeworkService:
             if not inserted:
                 if row.case_id != case_id or row.created_by != principal.user_id:
                     raise Conflict("This task id is taken: make a new one", code="task_id_taken")
-                return task_out(TaskRow(row)), False
+                return self._out(TaskRow(row)), False
             await self.audit.record(
                 conn, "homework.task_created", org_id=principal.org_id, actor=principal,
                 target_type="homework_task", target_id=body.id,
@@ -229,7 +256,7 @@ class HomeworkService:
             therapists = await self.cases.active_members(conn, case_id, THERAPISTS)
             await announcement.live(conn, [*family, *therapists], ev.HOMEWORK_ASSIGNED, ids)
         await announcement.send()
-        return task_out(TaskRow(row)), True
+        return self._out(TaskRow(row)), True
 
     async def list_tasks(
         self, principal: Principal, case_id: UUID, status: str | None = None
@@ -238,13 +265,13 @@ class HomeworkService:
             await self._case(conn, principal, case_id)
             rows = await store.tasks_of_cases(conn, [case_id], status)
         await self.cases.note_read(principal, case_id, "homework")
-        return [task_out(TaskRow(r)) for r in rows]
+        return [self._out(TaskRow(r)) for r in rows]
 
     async def get(self, principal: Principal, task_id: UUID) -> TaskOut:
         async with self.db.read() as conn:
             task, _ = await self._task(conn, principal, task_id)
         await self.cases.note_read(principal, task.row.case_id, "homework")
-        return task_out(task)
+        return self._out(task)
 
     async def update(
         self, principal: Principal, task_id: UUID, body: TaskUpdate, address: str
@@ -258,9 +285,12 @@ class HomeworkService:
             row = task.row
             values: dict[str, Any] = {}
             rule, plan, status = task.rule, task.plan, row.status
-            if not isinstance(body.content, msgspec.UnsetType):
-                _check_content(body.content, principal, row.case_id, "task's content")
-                values["content"] = encode_ciphertext(body.content)
+            event_id = body.content_event_id
+            if not isinstance(event_id, msgspec.UnsetType) and event_id != row.content_event_id:
+                await _check_content(
+                    self.rooms, conn, principal, row.case_id, event_id, "task's content"
+                )
+                values["content_event_id"] = event_id
                 values["content_version"] = row.content_version + 1
             if not isinstance(body.schedule, msgspec.UnsetType):
                 rule = rule_of(body.schedule)
@@ -298,7 +328,7 @@ class HomeworkService:
             audience = await self._audience(conn, row.case_id, EVERYONE)
             await announcement.live(conn, audience, ev.HOMEWORK_CHANGED, _ids(task_id, row.case_id))
         await announcement.send()
-        return task_out(TaskRow(fresh))
+        return self._out(TaskRow(fresh))
 
     # ticks
 
@@ -318,8 +348,10 @@ class HomeworkService:
             task, membership = await self._task(conn, principal, task_id)
             self._check_ticker(membership, task.row.tick_by)
             membership.require_open()
-            if body.note is not None:
-                _check_content(body.note, principal, task.case_id, "note")
+            if body.note_event_id is not None:
+                await _check_content(
+                    self.rooms, conn, principal, task.case_id, body.note_event_id, "note"
+                )
             if not active_on(task.plan, day):
                 raise Conflict("The task is not active on that day", code="task_not_active")
             if not tickable_on(task.plan, day):
@@ -333,7 +365,7 @@ class HomeworkService:
                 device_id=principal.device_id,
                 client_time=body.client_time,
                 received_at=now,
-                note=encode_ciphertext(body.note) if body.note is not None else None,
+                note_event_id=body.note_event_id,
             )
             row = await store.get_tick(conn, task_id, day)
             assert row is not None
@@ -455,7 +487,8 @@ class HomeworkService:
                 TodayTaskOut(
                     task_id=t.id,
                     case_id=t.case_id,
-                    content=msgspec.json.decode(t.row.content, type=TaskContentIn),
+                    room_id=self.rooms.homework_room(t.case_id),
+                    content_event_id=t.row.content_event_id,
                     done=status.done,
                     may_tick=may_tick(roles[t.case_id], t.row.tick_by),
                     week_done=status.week_done,

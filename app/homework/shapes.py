@@ -8,7 +8,6 @@ from uuid import UUID
 
 import msgspec
 
-from app.core.case_content import decode as decode_ciphertext
 from app.core.errors import InvalidInput
 from app.homework import progress as prog
 from app.homework.schedule import (
@@ -25,7 +24,6 @@ from app.homework.schemas import (
     ScheduleIn,
     ScheduleOut,
     SegmentOut,
-    TaskContentIn,
     TaskOut,
     TickOut,
     WeekOut,
@@ -76,12 +74,14 @@ def plan_text(rule: Rule, plan: Plan) -> str:
     return _encoder.encode({"rule": rule_to_json(rule), "plan": plan_to_json(plan)}).decode()
 
 
-def task_out(task: TaskRow) -> TaskOut:
+def task_out(task: TaskRow, room_id: str) -> TaskOut:
+    """The task on the wire; ``room_id``: the case's homework room."""
     row = task.row
     return TaskOut(
         id=row.id,
         case_id=row.case_id,
-        content=msgspec.json.decode(row.content, type=TaskContentIn),
+        room_id=room_id,
+        content_event_id=row.content_event_id,
         content_version=row.content_version,
         schedule=schedule_out(task.rule),
         starts_on=row.starts_on,
@@ -106,7 +106,7 @@ def tick_out(row: Any) -> TickOut:
         device_id=row.device_id,
         client_time=row.client_time,
         received_at=row.received_at,
-        note=decode_ciphertext(row.note) if row.note else None,
+        note_event_id=row.note_event_id,
     )
 
 

@@ -71,6 +71,16 @@ class MatrixRoomController(Controller):
             principal, room_id, parse_position(frm), parse_position(to), direction == "b", limit
         )
 
+    @get("/rooms/{room_id:str}/event/{event_id:str}")
+    async def event(
+        self,
+        room_id: FromPath[str],
+        event_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        rooms: NamedDependency[RoomService],
+    ) -> dict[str, Any]:
+        return await rooms.event(principal, room_id, event_id)
+
     @get("/rooms/{room_id:str}/kaari.deliveries/{event_id:str}")
     async def deliveries(
         self,

@@ -68,6 +68,11 @@ async def event_by_txn(
     return (await conn.execute(query)).first()
 
 
+async def event_by_id(conn: AsyncConnection, event_id: str) -> Row | None:
+    query = sa.select(room_events).where(room_events.c.event_id == event_id)
+    return (await conn.execute(query)).first()
+
+
 async def events_between(
     conn: AsyncConnection,
     room_id: UUID,

@@ -30,7 +30,7 @@ from uuid import UUID
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.cases.service import CaseService
+from app.cases.service import CaseService, ReadKind
 from app.config import Settings
 from app.core.body import decode_body
 from app.core.errors import BadRequest, NotFound
@@ -40,7 +40,8 @@ from app.core.time import utcnow
 from app.keys.directory import KeyDirectory
 from app.messaging import matrix_store as mx
 from app.messaging import store
-from app.messaging.service import THREAD_ROLES, kinds_for, thread_id_of
+from app.messaging.room_kinds import HOMEWORK, ROOM_ROLES, ROOM_SCOPES, may_join, room_kinds_for
+from app.messaging.service import thread_id_of
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
 
@@ -105,7 +106,7 @@ class RoomService:
         """The rooms the caller is in now (by the case), created if new."""
         rooms: list[Room] = []
         for m in await self.cases.memberships(conn, principal):
-            rooms += [Room(thread_id_of(m.case_id, k), m.case_id, k) for k in kinds_for(m.role)]
+            rooms += [Room(thread_id_of(m.case_id, k), m.case_id, k) for k in room_kinds_for(m)]
         return rooms
 
     async def ensure(self, principal: Principal) -> list[Room]:
@@ -126,8 +127,11 @@ class RoomService:
         return rooms
 
     async def _members_now(self, conn: AsyncConnection, room: Room) -> set[UUID]:
-        roles = THREAD_ROLES[room.kind]
-        return set(await self.cases.active_members(conn, room.case_id, roles))
+        roles = ROOM_ROLES[room.kind]
+        scope = ROOM_SCOPES.get(room.kind)
+        if scope is None:
+            return set(await self.cases.active_members(conn, room.case_id, roles))
+        return set(await self.cases.active_members_granted(conn, room.case_id, roles, scope))
 
     async def _in_step(self, conn: AsyncConnection, room: Room) -> bool:
         return await mx.joined_users(conn, room.id) == await self._members_now(conn, room)
@@ -176,7 +180,7 @@ class RoomService:
             membership = await self.cases.access(conn, principal, row.case_id)
         except NotFound:
             raise not_found() from None
-        if membership.role not in THREAD_ROLES[row.kind]:
+        if not may_join(row.kind, membership.role, membership.scopes):
             raise not_found()
         return Room(row.id, row.case_id, row.kind)
 
@@ -256,6 +260,35 @@ class RoomService:
             event["unsigned"]["transaction_id"] = row.txn_id
         return event
 
+    async def event(self, principal: Principal, room_mxid: str, event_id: str) -> dict[str, Any]:
+        """One event of the room, for a current member (``rooms/{id}/event/{eventId}``)."""
+        async with self.db.read() as conn:
+            room = await self.access(conn, principal, room_mxid)
+            row = await mx.event_by_id(conn, event_id) if len(event_id) <= 255 else None
+        if row is None or row.room_id != room.id:
+            raise MatrixError(404, "M_NOT_FOUND", "No such event", code="event_not_found")
+        await self.cases.note_read(principal, room.case_id, _read_kind(room.kind))
+        return self.client_event(row, principal.device_id)
+
+    # case content (the homework domain asks through app.homework.service.ContentRooms)
+
+    def homework_room(self, case_id: UUID) -> str:
+        """The Matrix id of the case's homework room."""
+        return self.ids.room(thread_id_of(case_id, HOMEWORK))
+
+    async def homework_event_from(
+        self, conn: AsyncConnection, case_id: UUID, event_id: str, device_id: UUID
+    ) -> bool:
+        """Is ``event_id`` an encrypted event of the case's homework room sent by this
+        device?"""
+        row = await mx.event_by_id(conn, event_id) if len(event_id) <= 255 else None
+        return (
+            row is not None
+            and row.room_id == thread_id_of(case_id, HOMEWORK)
+            and row.sender_device_id == device_id
+            and row.type == "m.room.encrypted"
+        )
+
     async def messages(
         self,
         principal: Principal,
@@ -281,7 +314,7 @@ class RoomService:
                 rows = await mx.events_between(
                     conn, room.id, frm, stop, limit + 1, newest_first=False
                 )
-        await self.cases.note_read(principal, room.case_id, "messages")
+        await self.cases.note_read(principal, room.case_id, _read_kind(room.kind))
         more, rows = len(rows) > limit, rows[:limit]
         out: dict[str, Any] = {
             "start": f"p{frm}",
@@ -290,6 +323,10 @@ class RoomService:
         if more and rows:
             out["end"] = f"p{rows[-1].pos - 1}" if backwards else f"p{rows[-1].pos}"
         return out
+
+
+def _read_kind(kind: str) -> ReadKind:
+    return "homework" if kind == HOMEWORK else "messages"
 
 
 def _check_event(event_type: str, txn_id: str, body: bytes) -> dict[str, Any]:

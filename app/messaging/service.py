@@ -157,7 +157,7 @@ class MessagingService:
             membership = await self.cases.access(conn, principal, row.case_id)
         except NotFound:
             raise NotFound("No such thread", code="thread_not_found") from None
-        if membership.role not in THREAD_ROLES[row.kind]:
+        if row.kind not in THREAD_ROLES or membership.role not in THREAD_ROLES[row.kind]:
             raise NotFound("No such thread", code="thread_not_found")
         return ThreadAccess(row.id, row.case_id, row.kind, membership)
 

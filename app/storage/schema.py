@@ -249,7 +249,8 @@ ws_tickets = sa.Table(
 
 # messaging (app/messaging): routing facts and opaque ciphertexts only
 
-# two threads per case: "family" (guardians and therapists) and "child" (also the child);
+# three threads (Matrix rooms) per case: "family" (guardians and therapists), "child" (also
+# the child) and "homework" (also caregivers granted homework: app/messaging/room_kinds.py);
 # members are the case's members, never stored here
 threads = sa.Table(
     "threads",
@@ -259,7 +260,7 @@ threads = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("case_id", "kind", name="uq_threads_case_kind"),
-    sa.CheckConstraint("kind IN ('family','child')", name="kind"),
+    sa.CheckConstraint("kind IN ('family','child','homework')", name="kind"),
 )
 
 # one sent message: who sent it where; the ciphertexts are in the recipients' mailboxes.
@@ -523,7 +524,8 @@ homework_tasks = sa.Table(
     sa.Column("id", sa.Uuid, primary_key=True),
     sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), nullable=False, index=True),
     sa.Column("created_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
-    sa.Column("content", sa.Text, nullable=False),
+    # the event of the case's homework room that holds the title, instructions and media
+    sa.Column("content_event_id", sa.String(255), nullable=False),
     sa.Column("content_version", sa.Integer, nullable=False),
     sa.Column("plan", sa.Text, nullable=False),
     sa.Column("starts_on", sa.Date, nullable=False),
@@ -548,7 +550,8 @@ homework_ticks = sa.Table(
     sa.Column("device_id", sa.Uuid, nullable=False),
     sa.Column("client_time", UTCDateTime, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
-    sa.Column("note", sa.Text, nullable=True),
+    # the event of the case's homework room that holds the note or emoji
+    sa.Column("note_event_id", sa.String(255), nullable=True),
     sa.Column("notified_at", UTCDateTime, nullable=True),
     sa.Index("ix_homework_ticks_unnotified", "notified_at", "received_at"),
 )

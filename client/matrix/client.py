@@ -371,6 +371,21 @@ class MatrixClient:
         """Every message handed to the application, in the order it was, once each."""
         return [m for m in self.store.messages() if room_id is None or m["room_id"] == room_id]
 
+    def room_event(self, room_id: str, event_id: str) -> dict[str, Any] | None:
+        """The decrypted message of one event of a room: recorded already, or fetched by
+        id and decrypted (and recorded); ``None`` while its key is missing (the event then
+        waits in :meth:`undecryptable` and is retried on new keys)."""
+        known = self.store.message(event_id)
+        if known is not None:
+            return known if known["room_id"] == room_id else None
+        event = self.http.room_event(room_id, event_id)
+        if event.get("event_id") != event_id:
+            return None
+        with self.store.transaction():
+            message = self._room_event(room_id, event)
+            self._save()
+        return message
+
     def texts(self, room_id: str) -> list[str]:
         return [
             str(m["content"].get("body"))

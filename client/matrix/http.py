@@ -207,6 +207,11 @@ class MatrixHttp:
         out: dict[str, Any] = self._call("GET", f"{V3}/rooms/{_q(room_id)}/messages", params=params)
         return out
 
+    def room_event(self, room_id: str, event_id: str) -> dict[str, Any]:
+        """One event of a room we are in (``rooms/{roomId}/event/{eventId}``)."""
+        out: dict[str, Any] = self._call("GET", f"{V3}/rooms/{_q(room_id)}/event/{_q(event_id)}")
+        return out
+
     def sync(self, since: str | None, timeout_ms: int = 0) -> dict[str, Any]:
         params: dict[str, Any] = {"timeout": timeout_ms}
         if since is not None:

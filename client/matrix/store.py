@@ -7,6 +7,7 @@ Records (each sealed by the key store under the 32-byte secret; names carry no i
                              encrypted again under a pickle key derived from the secret
     mx.since                 the sync position processed so far
     mx.msg.<seq>             a decrypted message handed to the application (in order)
+    mx.byid.<tag>            which mx.msg record holds the message of an event id
     mx.pend.<tag>            a room event we could not decrypt yet (retried on new keys)
     mx.out.<seq>             an outgoing to-device request not yet accepted by the server
     mx.backupkey             the backup's private key (base64), when this device knows it
@@ -131,10 +132,18 @@ class DeviceStore:
         with self.transaction():
             if not self.keystore.add_seen("mx.event", str(message["event_id"])):
                 return False
-            self._put(f"mx.msg.{self._next_seq():012d}", message)
+            name = f"mx.msg.{self._next_seq():012d}"
+            self._put(name, message)
+            by_id = self.keystore.tagged_name("mx.byid", "mx.byid", str(message["event_id"]))
+            self._put(by_id, {"name": name})
             pending = self.keystore.tagged_name("mx.pend", "mx.pend", str(message["event_id"]))
             self.keystore.delete(pending)
         return True
+
+    def message(self, event_id: str) -> dict[str, Any] | None:
+        """The decrypted message of an event id, if it was handed to the application."""
+        ref = self._get(self.keystore.tagged_name("mx.byid", "mx.byid", event_id))
+        return self._get(str(ref["name"])) if ref else None
 
     def messages(self) -> list[dict[str, Any]]:
         out = []

@@ -1,127 +1,88 @@
-"""Homework on the device, against the real app in process (SQLite and PostgreSQL).
+"""Homework on the device over the Matrix reference client, against the real app in
+process (SQLite and PostgreSQL): task content and tick notes are Megolm events of the
+case's homework room, the homework records point at them by id.
 
-Room keys arriving in the mailbox, the key bookkeeping of ``share_key``, decryption
-with one mailbox read for a missing key, and the checks that keep a server from
-showing content under the wrong task or a note under the wrong person.
-
-Every device is a real :class:`client.device.Device` signed in to the app (the world's
-therapist and guardians, a paired child), talking to it through litestar's
-``TestClient``. Where a test needs the server to misbehave (content swapped between
-tasks, a note moved to another tick, a key directory that lies), the test writes the
-server's tables directly and the real app serves what it finds there.
+The user faults of issue 13, each failing on the old path (case ciphertexts shared over
+the child thread): a caregiver with the homework grant reads the task titles; the
+therapist's sending device signs out and her other device, the family and her new laptop
+still read the task; a new device reads the history. Where a test needs the server to
+misbehave (an event id moved to another task or tick), it writes the server's tables and
+the real app serves what it finds there.
 """
 
 from __future__ import annotations
 
-import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import msgspec
 import pytest
 import sqlalchemy as sa
 from conftest import World
 from litestar.testing import TestClient
+from mx_client_support import Devices
 from sqlalchemy.ext.asyncio import AsyncConnection
 from support import Session, login, run
 
 from app.config import Settings
 from app.homework import store as homework_store
 from app.storage.engine import Database
-from app.storage.schema import deliveries, device_keys, envelopes, homework_ticks, mailbox
-from client.api import Api
-from client.device import Device
-from client.homework import Homework, HomeworkError, Schedule
-from client.messenger import Messenger
-from crypto.envelope import MegolmCiphertext, OlmCiphertext
-from crypto.errors import UnknownSessionError
-from crypto.identity import verify_device_bundle
-from crypto.payloads import CompletionNote, HomeworkContent, TextMessage
+from app.storage.schema import homework_ticks, metadata
+from client.api import Api, ApiError
+from client.homework import Homework, HomeworkError, InvalidContent, Schedule
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "app" / "appointments"))
-from appointments_support import pair_child
+from appointments_support import new_caregiver, pair_child
 
 T = TypeVar("T")
 HEL = ZoneInfo("Europe/Helsinki")
 #: the server's clock starts here (a Wednesday morning in Helsinki) and runs on
 NOW = datetime(2026, 10, 14, 10, 0, tzinfo=HEL)
 TODAY = NOW.date()
+BIKE = "Ride a bike to the shop and back"
+BIKE_HOW = "Helmet on; Anna walks along."
 
 
 @dataclass
-class Family:
-    """The world's case with a real device for each of its people, on one running app."""
-
+class People:
     client: TestClient[Any]
     settings: Settings
     world: World
-    tmp: Path
-    therapist: Messenger
-    guardian: Messenger
-    guardian2: Messenger
-    child: Messenger
+    devices: Devices
     case_id: str
-    thread_id: str  # the case's ``child`` thread: its devices read homework
 
-    def device(self, session: Session, name: str) -> Messenger:
-        """A signed-in device of ``session`` with its keys published."""
-        return _device(self.client, session, self.tmp, name)
+    def homework(self, session: Session, name: str) -> Homework:
+        """A device of ``session``: its Matrix client and its Kaari API, one device."""
+        mx = self.devices.open(session, name)
+        mx.sync()
+        return Homework(mx, Api(http=self.client, token=session.token))
 
-    def sent_by(self, messenger: Messenger) -> list[set[str]]:
-        """The recipients of each message the server took from this device, oldest first."""
+    def new_device(self, email: str, name: str) -> tuple[Session, Homework]:
+        session = login(self.client, email, device=name)
+        return session, self.homework(session, name)
 
-        async def work(conn: AsyncConnection) -> list[set[str]]:
-            query = (
-                sa.select(envelopes.c.id)
-                .where(envelopes.c.sender_device_id == UUID(messenger.device.device_id))
-                .order_by(envelopes.c.created_at)
-            )
-            out = []
-            for envelope_id in (await conn.execute(query)).scalars().all():
-                waiting = sa.select(mailbox.c.device_id).where(mailbox.c.envelope_id == envelope_id)
-                got = sa.select(deliveries.c.device_id).where(
-                    deliveries.c.envelope_id == envelope_id
-                )
-                rows = [
-                    *(await conn.execute(waiting)).scalars(),
-                    *(await conn.execute(got)).scalars(),
-                ]
-                out.append({str(d) for d in rows})
-            return out
 
-        return _sql(self.settings, work)
+@pytest.fixture
+def people(client: TestClient[Any], settings: Settings, world: World, tmp_path: Path) -> People:
+    started = time.monotonic()
+    client.app.state.clock = lambda: (
+        NOW + timedelta(seconds=time.monotonic() - started)
+    ).astimezone(UTC)
+    return People(client, settings, world, Devices(client, tmp_path), str(world.case_id))
 
-    def task_content(self, task_id: str) -> dict[str, Any]:
-        """A task's content as the server stores it."""
 
-        async def work(conn: AsyncConnection) -> dict[str, Any]:
-            row = await homework_store.get_task(conn, UUID(task_id))
-            assert row is not None
-            content: dict[str, Any] = msgspec.json.decode(row.content)
-            return content
-
-        return _sql(self.settings, work)
-
-    def store_task_content(self, task_id: str, content: dict[str, Any]) -> None:
-        """The server puts other content under a task."""
-
-        async def work(conn: AsyncConnection) -> None:
-            text = msgspec.json.encode(content).decode()
-            await homework_store.update_task(conn, UUID(task_id), content=text)
-
-        _sql(self.settings, work)
+def assign(hw: Homework, case_id: str, title: str = BIKE, **extra: Any) -> Any:
+    extra.setdefault("starts_on", TODAY)
+    return hw.assign(case_id, title, BIKE_HOW, schedule=Schedule.daily(), **extra)
 
 
 def _sql(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    """Run ``work`` in one transaction on the app's database (beside the running app)."""
-
     async def go() -> T:
         db = Database(settings.effective_database_url)
         try:
@@ -134,342 +95,216 @@ def _sql(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) ->
     return result
 
 
-def _device(client: TestClient[Any], session: Session, tmp: Path, name: str) -> Messenger:
-    # one TestClient serves every device: Api sends its own token with each request
-    api = Api(http=client, token=session.token)
-    device = Device.create(
-        tmp / f"{name}-{session.device_id}",
-        secrets.token_bytes(32),
-        str(session.user_id),
-        str(session.device_id),
+def database_text(settings: Settings) -> str:
+    """Every row of every table, as text (what the server's database holds)."""
+
+    async def work(conn: AsyncConnection) -> str:
+        parts = []
+        for table in metadata.sorted_tables:
+            for row in (await conn.execute(sa.select(table))).all():
+                parts.append(repr(tuple(row)))
+        return "\n".join(parts)
+
+    return _sql(settings, work)
+
+
+def test_a_caregiver_with_the_homework_grant_reads_the_task_titles(
+    people: People, world: World, client: TestClient[Any]
+) -> None:
+    daycare = new_caregiver(client, world, ["homework"])
+    school = new_caregiver(client, world, ["schedule"], "school@example.fi")
+    caregiver = people.homework(daycare, "daycare")
+    outsider = people.homework(school, "school")
+    therapist = people.homework(world.therapist, "terhi")
+    task = assign(therapist, people.case_id)
+    assert (task.readable, task.title) == (True, BIKE)
+    (seen,) = caregiver.tasks(people.case_id)
+    assert (seen.readable, seen.title, seen.instructions) == (True, BIKE, BIKE_HOW)
+    assert seen.author_user_id == str(world.therapist.user_id)
+    (due,) = caregiver.today().tasks
+    assert (due.title, due.may_tick) == (BIKE, False)
+    # without the grant: neither the records nor the room
+    with pytest.raises(ApiError) as refused:
+        outsider.tasks(people.case_id)
+    assert refused.value.code == "forbidden"
+    assert outsider.matrix.sync().messages == []
+    # the title never reached the server in the clear
+    assert BIKE not in database_text(people.settings)
+
+
+def test_a_caregiver_granted_later_reads_the_tasks_once_the_therapist_republishes(
+    people: People, world: World, client: TestClient[Any]
+) -> None:
+    therapist = people.homework(world.therapist, "terhi")
+    bike = assign(therapist, people.case_id)
+    done = assign(therapist, people.case_id, "Tell how you feel today")
+    therapist.edit(done.id, status="finished")
+    daycare = new_caregiver(client, world, ["schedule"])
+    caregiver = people.homework(daycare, "daycare")
+    r = client.put(
+        f"/cases/{world.case_id}/members/{daycare.user_id}/scopes",
+        json={"scopes": ["schedule", "homework"]},
+        headers=world.guardian.headers,
     )
-    messenger = Messenger(api, device)
-    messenger.publish_keys()
-    return messenger
+    assert r.status_code == 204, r.text
+    # set before the grant: no key reached the caregiver's device
+    assert {t.id: t.problem for t in caregiver.tasks(people.case_id)} == {
+        bike.id: "no_key",
+        done.id: "no_key",
+    }
+    assert therapist.republish(people.case_id) == 1  # the open task only
+    by_id = {t.id: t for t in caregiver.tasks(people.case_id)}
+    assert (by_id[bike.id].readable, by_id[bike.id].title) == (True, BIKE)
+    assert by_id[bike.id].content_version == 2
+    assert by_id[done.id].problem == "no_key"
 
 
-@pytest.fixture
-def family(client: TestClient[Any], settings: Settings, world: World, tmp_path: Path) -> Family:
-    """A fixed day on the server (ticks, ``today``), with time running from ``NOW`` so
-    tasks keep the order they were made in."""
-    started = time.monotonic()
-    client.app.state.clock = lambda: (
-        NOW + timedelta(seconds=time.monotonic() - started)
-    ).astimezone(UTC)
-    child = pair_child(client, world)
-    therapist = _device(client, world.therapist, tmp_path, "therapist")
-    threads = therapist.api.case_threads(world.case_id)
-    (thread_id,) = [t["id"] for t in threads if t["kind"] == "child"]
-    return Family(
-        client=client,
-        settings=settings,
-        world=world,
-        tmp=tmp_path,
-        therapist=therapist,
-        guardian=_device(client, world.guardian, tmp_path, "guardian"),
-        guardian2=_device(client, world.guardian2, tmp_path, "guardian2"),
-        child=_device(client, child, tmp_path, "child"),
-        case_id=str(world.case_id),
-        thread_id=thread_id,
-    )
+def test_the_sending_device_signs_out_and_everyone_still_reads_the_task(
+    people: People, world: World, client: TestClient[Any]
+) -> None:
+    child_session = pair_child(client, world)
+    terhi = people.homework(world.therapist, "terhi")
+    recovery_key = terhi.matrix.create_backup()
+    _, tablet = people.new_device("therapist@example.fi", "tablet")
+    guardian = people.homework(world.guardian, "anna")
+    child = people.homework(child_session, "child")
+    task = assign(terhi, people.case_id)
+    terhi.matrix.http.logout()  # before anyone synced
+    terhi.matrix.close()
+    for hw in (tablet, guardian, child):
+        (seen,) = hw.tasks(people.case_id)
+        assert (seen.id, seen.readable, seen.title) == (task.id, True, BIKE)
+    # the therapist's new laptop, signed in afterwards, reads it from her key backup
+    _, laptop = people.new_device("therapist@example.fi", "laptop")
+    (unread,) = laptop.tasks(people.case_id)
+    assert (unread.readable, unread.problem) == (False, "no_key")
+    laptop.matrix.restore_backup(recovery_key)
+    (seen,) = laptop.tasks(people.case_id)
+    assert (seen.readable, seen.title, seen.instructions) == (True, BIKE, BIKE_HOW)
+    # and edits it from there: everyone reads the new content
+    laptop.edit(task.id, title="Ride a bike to school")
+    for hw in (tablet, guardian, child):
+        assert hw.task(task.id).title == "Ride a bike to school"
 
 
-def _mailbox(messenger: Messenger) -> list[dict[str, Any]]:
-    """What the server holds for the device (read without acknowledging)."""
-    items: list[dict[str, Any]] = messenger.api.mailbox(0)["items"]
-    return items
+def test_a_new_device_reads_the_history_forwarded_by_the_users_own_device(
+    people: People, world: World, client: TestClient[Any]
+) -> None:
+    child_session = pair_child(client, world)
+    therapist = people.homework(world.therapist, "terhi")
+    anna = people.homework(world.guardian, "anna")
+    master = anna.matrix.bootstrap_cross_signing()
+    child = people.homework(child_session, "child")
+    task = assign(therapist, people.case_id)
+    done = child.tick(task.id, TODAY, note="Went to the shop!", emoji="🚲", client_time=NOW)
+    assert (done.note, done.emoji) == ("Went to the shop!", "🚲")
+    assert anna.task(task.id).title == BIKE  # anna's phone holds the keys
+    # anna's new phone: her old phone shows its master key (QR), the new one trusts it,
+    # the old one cross-signs it; the new one asks its own devices for the missing keys
+    _, phone = people.new_device("guardian1@example.fi", "anna-phone")
+    assert phone.task(task.id).problem == "no_key"
+    (unread,) = phone.ticks(task.id)
+    assert (unread.has_note, unread.note_readable, unread.problem) == (True, False, "no_key")
+    phone.matrix.trust_own_master_key(master)
+    anna.matrix.verify_own_device(phone.matrix.device_id)
+    assert phone.matrix.request_missing_keys() == 2  # the task's and the note's sessions
+    anna.matrix.sync()  # answers with m.forwarded_room_key over Olm
+    phone.matrix.sync()
+    seen = phone.task(task.id)
+    assert (seen.readable, seen.title) == (True, BIKE)
+    (tick,) = phone.ticks(task.id)
+    assert (tick.note, tick.emoji, tick.note_readable) == ("Went to the shop!", "🚲", True)
 
 
-def test_a_room_key_in_the_mailbox_is_imported_and_not_shown(family: Family) -> None:
-    therapist, guardian = family.therapist, family.guardian
-    share = therapist.device.cases.room_key_share_for(family.case_id)
-    therapist.send(family.thread_id, share)
-    therapist.send(family.thread_id, TextMessage(body="hello"))
-    content = therapist.device.cases.encrypt_case_content(
-        family.case_id, HomeworkContent(task_id="t", title="Ride a bike")
-    )
-    with pytest.raises(UnknownSessionError):
-        guardian.device.cases.decrypt_case_content(content)
-    got = guardian.sync()
-    assert [type(m.payload) for m in got] == [TextMessage]  # the key is no message
-    assert guardian.failed == []
-    assert _mailbox(guardian) == []  # consumed and acknowledged
-    assert guardian.device.cases.decrypt_case_content(content).payload.title == "Ride a bike"  # type: ignore[union-attr]
-    # the sender keeps no copy of its key share among its messages either
-    assert [type(m.payload) for m in therapist.history()] == [TextMessage]
+def test_content_moved_to_another_task_is_refused(
+    people: People, world: World, client: TestClient[Any]
+) -> None:
+    therapist = people.homework(world.therapist, "terhi")
+    guardian = people.homework(world.guardian, "anna")
+    bike = assign(therapist, people.case_id)
+    feel = assign(therapist, people.case_id, "Tell how you feel today")
 
-
-def test_a_forged_room_key_is_refused_and_the_loop_goes_on(family: Family) -> None:
-    """A guardian relays the therapist's session key as a direct share: refused."""
-    therapist, guardian, child = family.therapist, family.guardian, family.child
-    share = therapist.device.cases.room_key_share_for(family.case_id)
-    guardian.send(family.thread_id, share)
-    # history "from the therapist" made from the guardian's own session
-    guardian.device.cases.room_key_share_for(family.case_id)
-    (own,) = guardian.device.cases.history_shares_for(family.case_id)
-    forged = msgspec.structs.replace(own, origin=therapist.device.keys)
-    guardian.send(family.thread_id, forged)
-    guardian.send(family.thread_id, TextMessage(body="still here"))
-    got = child.sync()
-    assert [m.payload for m in got] == [TextMessage(body="still here")]
-    assert [reason for _, reason in child.failed] == [
-        "room_key_refused:UntrustedKeyShareError",
-        "room_key_refused:UntrustedKeyShareError",
-    ]
-    content = therapist.device.cases.encrypt_case_content(
-        family.case_id, HomeworkContent(task_id="t", title="x")
-    )
-    with pytest.raises(UnknownSessionError):
-        child.device.cases.decrypt_case_content(content)
-    assert _mailbox(child) == []  # refused rows are consumed
-
-
-def test_a_share_whose_origin_contradicts_the_key_directory_is_refused(family: Family) -> None:
-    therapist, guardian = family.therapist, family.guardian
-    share = therapist.device.cases.room_key_share_for(family.case_id)
-    # the key directory hands out other keys under the therapist's user and device ids
-    # (the server's own record of the therapist's keys, which it checks senders
-    # against, stays as it is: only what it serves to others is a lie)
-    impostor = Device.create(
-        family.tmp / "impostor",
-        secrets.token_bytes(32),
-        therapist.device.user_id,
-        therapist.device.device_id,
-    )
-    bundle = impostor.signed_device_bundle()
-    verify_device_bundle(bundle)  # a well-formed, self-signed bundle
-
-    async def lie(conn: AsyncConnection) -> None:
-        await conn.execute(
-            device_keys.update()
-            .where(device_keys.c.device_id == UUID(therapist.device.device_id))
-            .values(bundle=bundle)
+    async def swap(conn: AsyncConnection) -> None:
+        await homework_store.update_task(
+            conn, UUID(feel.id), content_event_id=bike.content_event_id
         )
 
-    _sql(family.settings, lie)
-    therapist.send(family.thread_id, share)
-    guardian.sync()
-    assert [reason for _, reason in guardian.failed] == ["BindingError"]
+    _sql(people.settings, swap)
+    by_id = {t.id: t for t in guardian.tasks(people.case_id)}
+    assert (by_id[bike.id].readable, by_id[bike.id].title) == (True, BIKE)
+    assert (by_id[feel.id].readable, by_id[feel.id].title) == (False, "")
+    assert by_id[feel.id].problem == "other_task"
+    # nor can the therapist's device edit part of what it cannot read
+    with pytest.raises(HomeworkError):
+        therapist.edit(feel.id, instructions="Pick a face")
 
 
-def test_assign_shares_the_key_once_and_the_child_reads_today(family: Family) -> None:
-    therapist, guardian, guardian2, child = (
-        family.therapist,
-        family.guardian,
-        family.guardian2,
-        family.child,
-    )
-    hw = Homework(therapist)
-    bike = hw.assign(
-        family.case_id,
-        "Ride a bike to the shop and back",
-        "With a helmet",
-        schedule=Schedule.daily(),
-        starts_on=TODAY,
-    )
-    assert bike.readable
-    assert bike.title == "Ride a bike to the shop and back"
-    # the key, to every other device of the child thread, in one message
-    assert family.sent_by(therapist) == [
-        {guardian.device.device_id, guardian2.device.device_id, child.device.device_id}
-    ]
-    feel = hw.assign(
-        family.case_id,
-        "Tell how you feel today",
-        schedule=Schedule.weekly(TODAY.isoweekday()),
-        starts_on=TODAY,
-        tick_by="child",
-    )
-    assert len(family.sent_by(therapist)) == 1  # same session, same devices: nothing more
-    assert feel.schedule == Schedule("weekly", weekdays=(TODAY.isoweekday(),))
-    today = Homework(family.child).today()  # the key is in the mailbox: read once, then decrypt
-    assert today.day == TODAY
-    assert {t.title for t in today.tasks} == {bike.title, feel.title}
-    assert all(t.readable and t.may_tick and not t.done for t in today.tasks)
-    listed = Homework(guardian).tasks(family.case_id)
-    assert [t.instructions for t in listed] == ["With a helmet", ""]
-    assert listed[0].author_user_id == therapist.device.user_id
-
-
-def test_a_device_that_joins_later_gets_the_history(family: Family) -> None:
-    therapist, guardian = family.therapist, family.guardian
-    hw = Homework(therapist)
-    first = hw.assign(family.case_id, "Tidy your room", schedule=Schedule.once(), starts_on=TODAY)
-    email = family.world.guardian.email
-    assert email is not None
-    tablet = family.device(login(family.client, email, device="tablet"), "tablet")
-    hw.assign(family.case_id, "Draw a cat", schedule=Schedule.per_week(3), starts_on=TODAY)
-    # the current key (from its current index) and the history from index 0
-    sent = family.sent_by(therapist)
-    assert len(sent) == 3
-    assert all(tablet.device.device_id in to for to in sent[1:])
-    tasks = Homework(tablet).tasks(family.case_id)
-    assert [t.title for t in tasks] == [first.title, "Draw a cat"]
-    assert tablet.failed == []
-    # nothing new: nothing sent
-    assert hw.share_key(family.case_id) == 0
-    assert hw.keep_keys_shared(family.case_id) == 0
-    assert len(family.sent_by(therapist)) == 3
-    # a reader that never wrote makes no session just to share it
-    assert Homework(guardian).keep_keys_shared(family.case_id) == 0
-    assert family.sent_by(guardian) == []
-    # a device that joined later gets the writer's keys when the writer's app looks
-    laptop = family.device(login(family.client, email, device="laptop"), "laptop")
-    assert hw.keep_keys_shared(family.case_id) == 1
-    assert Homework(laptop).task(first.id).title == first.title
-
-
-def test_content_swapped_between_tasks_is_never_shown_under_the_wrong_task(
-    family: Family,
+def test_a_note_moved_to_another_tick_is_refused(
+    people: People, world: World, client: TestClient[Any]
 ) -> None:
-    therapist, guardian = family.therapist, family.guardian
-    hw = Homework(therapist)
-    a = hw.assign(family.case_id, "Ride a bike", schedule=Schedule.daily(), starts_on=TODAY)
-    b = hw.assign(family.case_id, "Tell a story", schedule=Schedule.daily(), starts_on=TODAY)
-    content_a, content_b = family.task_content(a.id), family.task_content(b.id)
-    family.store_task_content(a.id, content_b)
-    family.store_task_content(b.id, content_a)
-    shown = {t.id: t for t in Homework(guardian).tasks(family.case_id)}
-    for task_id in (a.id, b.id):
-        assert not shown[task_id].readable
-        assert shown[task_id].title == ""
-        assert shown[task_id].problem == "other_task"
-    # a note is no task either, and content of another case is refused unopened
-    note = therapist.device.cases.encrypt_case_content(
-        family.case_id, CompletionNote(task_id=a.id, day=TODAY.isoformat())
-    )
-    family.store_task_content(a.id, msgspec.to_builtins(note))
-    assert Homework(guardian).task(a.id).problem == "not_homework"
-    another_case = str(UUID(int=secrets.randbits(128), version=4))
-    family.store_task_content(a.id, {**msgspec.to_builtins(note), "caseId": another_case})
-    assert Homework(guardian).task(a.id).problem == "other_case"
+    child_session = pair_child(client, world)
+    therapist = people.homework(world.therapist, "terhi")
+    child = people.homework(child_session, "child")
+    guardian = people.homework(world.guardian, "anna")
+    yesterday = TODAY - timedelta(days=1)
+    task = assign(therapist, people.case_id, starts_on=yesterday)
+    child.tick(task.id, TODAY, note="fun", client_time=NOW)
+    guardian.tick(task.id, yesterday, client_time=NOW)
+    (today_tick,) = [t for t in therapist.ticks(task.id) if t.day == TODAY]
+    assert (today_tick.note, today_tick.note_readable) == ("fun", True)
 
-
-def test_a_missing_key_reads_the_mailbox_once(family: Family) -> None:
-    therapist, guardian = family.therapist, family.guardian
-    task = Homework(therapist).assign(
-        family.case_id, "Ride a bike", schedule=Schedule.daily(), starts_on=TODAY
-    )
-    # the key share is lost: acknowledged unread (say, by an app that crashed after it)
-    (row,) = _mailbox(guardian)
-    guardian.api.ack(int(row["seq"]))
-    assert _mailbox(guardian) == []
-    calls = []
-    original = guardian.sync
-
-    def counting() -> list[object]:
-        calls.append(1)
-        return list(original())
-
-    guardian.sync = counting  # type: ignore[method-assign,assignment]
-    Homework(guardian).task(task.id)
-    assert calls == [1]
-    shown = Homework(guardian).tasks(family.case_id)
-    assert shown[0].problem == "no_key"
-    assert calls == [1, 1]  # once per call, however many tasks lack a key
-
-
-def test_ticks_with_notes_and_undo(family: Family) -> None:
-    therapist, guardian, child = family.therapist, family.guardian, family.child
-    task = Homework(therapist).assign(
-        family.case_id, "Ride a bike", schedule=Schedule.daily(),
-        starts_on=TODAY - timedelta(days=3),
-    )  # fmt: skip
-    kid = Homework(child)
-    offline = NOW.astimezone(timezone(timedelta(hours=2))) - timedelta(days=2)
-    tick = kid.tick(
-        task.id, day=offline.date(), note="Tosi kivaa!", emoji="🚲", client_time=offline
-    )
-    assert (tick.note, tick.emoji, tick.note_readable) == ("Tosi kivaa!", "🚲", True)
-    assert datetime.fromisoformat(tick.client_time) == offline  # when it was made, not sent
-    plain = kid.tick(task.id, day=TODAY, client_time=NOW)
-    assert not plain.has_note
-    for reader in (therapist, guardian):
-        ticks = Homework(reader).ticks(task.id)
-        assert [(t.day, t.note, t.emoji) for t in ticks] == [
-            (offline.date(), "Tosi kivaa!", "🚲"),
-            (TODAY, "", ""),
-        ]
-        assert ticks[0].user_id == child.device.user_id
-
-    # a note moved onto another person's tick is not shown as theirs
     async def move(conn: AsyncConnection) -> None:
-        mine = (homework_ticks.c.task_id == UUID(task.id), homework_ticks.c.day == offline.date())
-        note = (await conn.execute(sa.select(homework_ticks.c.note).where(*mine))).scalar_one()
-        today = (homework_ticks.c.task_id == UUID(task.id), homework_ticks.c.day == TODAY)
+        # the child's note under the guardian's tick of yesterday
+        note = (
+            await conn.execute(
+                sa.select(homework_ticks.c.note_event_id).where(homework_ticks.c.day == TODAY)
+            )
+        ).scalar_one()
         await conn.execute(
             homework_ticks.update()
-            .where(*today)
-            .values(note=note, user_id=UUID(guardian.device.user_id))
+            .where(homework_ticks.c.day == yesterday)
+            .values(note_event_id=note)
         )
 
-    _sql(family.settings, move)
-    moved = Homework(therapist).ticks(task.id)[1]
-    assert (moved.note, moved.note_readable, moved.problem) == ("", False, "other_tick")
-    kid.undo(task.id, TODAY)
-    assert [t.day for t in Homework(therapist).ticks(task.id)] == [offline.date()]
+    _sql(people.settings, move)
+    ticks = {t.day: t for t in therapist.ticks(task.id)}
+    assert ticks[TODAY].note == "fun"
+    moved = ticks[yesterday]
+    assert (moved.has_note, moved.note_readable, moved.note) == (True, False, "")
+    assert moved.problem == "other_tick"
 
 
-def test_edit_keeps_what_is_not_given(family: Family) -> None:
-    therapist, guardian = family.therapist, family.guardian
-    hw = Homework(therapist)
-    task = hw.assign(family.case_id, "Ride a bike", "Slowly", schedule=Schedule.daily(),
-                     starts_on=TODAY)  # fmt: skip
-    edited = hw.edit(task.id, instructions="Fast!", schedule=Schedule.per_week(2), ends_on=None)
-    assert (edited.title, edited.instructions) == ("Ride a bike", "Fast!")
-    assert edited.content_version == 2
-    assert edited.schedule == Schedule.per_week(2)
-    assert therapist.api.task(task.id)["endsOn"] is None
-    paused = hw.edit(task.id, status="paused")
-    assert paused.status == "paused"
-    assert paused.title == "Ride a bike"
-    assert Homework(guardian).task(task.id).instructions == "Fast!"
-    # content under a session no device holds: a partial edit cannot keep the rest
-    family.store_task_content(task.id, {**family.task_content(task.id), "sessionId": "unknown"})
-    with pytest.raises(HomeworkError):
-        hw.edit(task.id, title="New title")
+def test_content_out_of_bounds_is_refused_before_anything_is_sent(
+    people: People, world: World
+) -> None:
+    therapist = people.homework(world.therapist, "terhi")
+    with pytest.raises(InvalidContent):
+        assign(therapist, people.case_id, "x" * 201)
+    with pytest.raises(InvalidContent):
+        assign(therapist, people.case_id, "")
+    assert therapist.tasks(people.case_id) == []
+    guardian = people.homework(world.guardian, "anna")
+    assert guardian.matrix.sync().messages == []
 
 
-def test_content_a_receiver_would_refuse_is_refused_before_posting(family: Family) -> None:
-    therapist = family.therapist
-    with pytest.raises(ValueError, match="HomeworkContent"):
-        Homework(therapist).assign(
-            family.case_id, "x" * 201, schedule=Schedule.daily(), starts_on=TODAY
+def test_only_the_devices_own_event_makes_a_task(
+    people: People, world: World, client: TestClient[Any]
+) -> None:
+    """The server refuses a task pointing at an event of another device (422)."""
+    therapist = people.homework(world.therapist, "terhi")
+    guardian = people.homework(world.guardian, "anna")
+    room = guardian.room(people.case_id)
+    event_id = guardian.matrix.send_message(
+        room, {"task_id": "t", "title": "forged"}, "org.kaari.homework.task"
+    )
+    with pytest.raises(ApiError) as refused:
+        therapist.api.create_task(
+            people.case_id,
+            {
+                "id": "5b0b7c3e-8d8e-4f5e-9d7a-2f0d3c4b5a69",
+                "contentEventId": event_id,
+                "schedule": {"kind": "daily"},
+                "startsOn": TODAY.isoformat(),
+            },
         )
-    assert therapist.api.tasks(family.case_id) == []
-
-
-def test_schedule_wire_and_description() -> None:
-    assert Schedule.daily().wire() == {"kind": "daily"}
-    assert Schedule.weekly(5, 1, 3).wire() == {"kind": "weekly", "weekdays": [1, 3, 5]}
-    assert Schedule.per_week(3).wire() == {"kind": "perWeek", "timesPerWeek": 3}
-    assert Schedule.weekly(1, 3).describe() == "weekly on Mon, Wed"
-    assert Schedule.per_week(2).describe() == "2 times a week"
-    assert msgspec.convert({"kind": "daily", "weekdays": None}, Schedule) == Schedule.daily()
-
-
-def test_olm_rows_of_other_kinds_still_arrive(family: Family) -> None:
-    """The share path does not disturb ordinary rows (decoded as before)."""
-    therapist, guardian = family.therapist, family.guardian
-    therapist.send(family.thread_id, TextMessage(body="moi"))
-    (row,) = _mailbox(guardian)
-    assert msgspec.convert(row["ciphertext"], OlmCiphertext).message_type == 0
-    assert [m.payload for m in guardian.sync()] == [TextMessage(body="moi")]
-
-
-def test_a_device_that_left_cannot_read_what_comes_next(family: Family) -> None:
-    therapist, guardian, child = family.therapist, family.guardian, family.child
-    hw = Homework(therapist)
-    first = hw.assign(family.case_id, "Ride a bike", schedule=Schedule.daily(), starts_on=TODAY)
-    assert Homework(guardian).task(first.id).readable
-    guardian.api.logout()  # the guardian's phone signs out: revoked, gone from the thread
-    second = hw.assign(family.case_id, "Tidy up", schedule=Schedule.daily(), starts_on=TODAY)
-    second_content = family.task_content(second.id)
-    assert second_content["sessionId"] != family.task_content(first.id)["sessionId"]
-    assert guardian.device.device_id not in family.sent_by(therapist)[-1]
-    assert Homework(child).task(second.id).title == "Tidy up"
-    with pytest.raises(UnknownSessionError):
-        guardian.device.cases.decrypt_case_content(
-            msgspec.convert(second_content, MegolmCiphertext)
-        )
-    assert hw.share_key(family.case_id) == 0  # settled: nothing more to send
+    assert (refused.value.status, refused.value.code) == (422, "content_event_invalid")

@@ -1,11 +1,11 @@
 """Homework end to end against real `kaari serve` processes (SQLite and PostgreSQL).
 
-The therapist's device assigns two tasks; the child's tablet decrypts them in its
-"today", ticks one with a note; the therapist hears of it live, sees the progress and
-reads the note; a guardian sees the same progress; a device the guardian adds later
-reads the tasks and the note through the history the writers' devices share. Then no
-title, instruction or note is found in the database, the blob store or the logs.
-A second test drives the same from terminals with `kaari client homework`.
+The therapist's Matrix device assigns two tasks (events of the case's homework room);
+the child's tablet decrypts them in its "today", ticks one with a note; the therapist
+hears of it live, sees the progress and reads the note; a guardian sees the same
+progress; a laptop the guardian adds later reads the tasks and the note from her key
+backup. Then no title, instruction or note is found in the database, the blob store or
+the logs. A second test drives the same from terminals with `kaari client homework`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from scenario_people import PASSWORD, device_for, onboard
+from scenario_people import PASSWORD, onboard
 from servers import KaariServer, fresh_postgres_database, kaari_client, stored_bytes
+from test_scenario_matrix_messaging import Devices
 
 from client.api import Api, ApiError
 from client.homework import Homework, Schedule
@@ -46,6 +47,11 @@ def make_server(tmp_path: Path, database: str) -> KaariServer:
     return KaariServer(env, tmp_path / "server.log")
 
 
+def homework(devices: Devices, name: str) -> Homework:
+    """A person's Matrix device and its Kaari API session (the same device)."""
+    return Homework(devices.open(name), Api(devices.url, token=devices.tokens[name]))
+
+
 def task_progress(progress: dict[str, Any], task_id: str) -> dict[str, Any]:
     (entry,) = [t for t in progress["tasks"] if t["taskId"] == task_id]
     return entry
@@ -64,9 +70,13 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
     try:
         people = onboard(server, tmp_path / "devices")
         p = people
+        devices = Devices(people, tmp_path / "matrix", server.url)
         now = datetime.now(HELSINKI)
         today = now.date()
-        therapist = Homework(p.therapist)
+        therapist = homework(devices, "therapist")
+        child = homework(devices, "eino")
+        guardian = homework(devices, "anna")
+        recovery_key = guardian.matrix.create_backup()
         bike = therapist.assign(
             p.case_id, plain["bike"], plain["bike-how"],
             schedule=Schedule.daily(), starts_on=today,
@@ -78,8 +88,7 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
         assert (bike.title, feel.title) == (plain["bike"], plain["feel"])
         assert feel.schedule.weekdays == (today.isoweekday(),)
 
-        # the child's tablet reads its day: the keys arrive in its mailbox first
-        child = Homework(p.child)
+        # the child's tablet reads its day: the keys arrive in its to-device mailbox first
         day = child.today()
         assert day.day == today
         shown = {t.task_id: t for t in day.tasks}
@@ -88,7 +97,7 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
         assert all(t.readable and t.may_tick and not t.done for t in day.tasks)
 
         # the therapist listens live; the child ticks the bike ride with a note
-        live = Live(p.therapist)
+        live = Live(p.therapist)  # the same device's WebSocket
         live.connect()
         tick = child.tick(bike.id, today, note=plain["note"], emoji="🚲", client_time=now)
         assert (tick.note, tick.emoji) == (plain["note"], "🚲")
@@ -107,7 +116,6 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
         assert (seen.note, seen.emoji, seen.day) == (plain["note"], "🚲", today)
         assert seen.user_id == p.child.device.user_id
         # a guardian sees the same
-        guardian = Homework(p.guardian)
         assert guardian.progress(p.case_id) == progress
         assert [t.note for t in guardian.ticks(bike.id)] == [plain["note"]]
         # a guardian may not set tasks, nor tick one the child ticks
@@ -127,14 +135,17 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
             plain["feel-edit"]
         )
 
-        # Anna adds a laptop after the tasks were written: when the writers' apps next
-        # look at the case, they share their history with it
+        # Anna adds a laptop after the tasks were written: her key backup opens them
         laptop_body = Api(server.url).login("anna@example.fi", PASSWORD, "Anna's laptop")
-        people.secrets.append(laptop_body["token"])
-        laptop = device_for(server.url, laptop_body, tmp_path / "devices", "guardian-laptop")
-        assert therapist.keep_keys_shared(p.case_id) >= 1
-        assert child.keep_keys_shared(p.case_id) >= 1
-        late = Homework(laptop)
+        people.secrets += [laptop_body["token"], recovery_key]
+        devices.tokens["laptop"] = laptop_body["token"]
+        late = homework(devices, "laptop")
+        assert {t.id: t.problem for t in late.tasks(p.case_id)} == {
+            bike.id: "no_key",
+            feel.id: "no_key",
+        }
+        guardian.tasks(p.case_id)  # Anna's phone holds the edit's key too, backed up
+        late.matrix.restore_backup(recovery_key)
         assert {t.id: (t.title, t.instructions) for t in late.tasks(p.case_id)} == {
             bike.id: (plain["bike"], plain["bike-how"]),
             feel.id: (plain["feel"], plain["feel-edit"]),
@@ -142,10 +153,10 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
         assert [t.note for t in late.ticks(bike.id)] == [plain["note"]]
         assert late.progress(p.case_id) == progress
 
-        # every device kept every key it was sent and refused none
-        for messenger in [*people.devices, laptop]:
-            messenger.sync()
-            assert messenger.failed == []
+        # every device read everything it was sent
+        for hw in (therapist, child, guardian, late):
+            hw.matrix.sync()
+            assert hw.matrix.undecryptable() == [], hw.matrix.device_id
     finally:
         server.stop()
 
@@ -168,6 +179,8 @@ def test_homework_from_the_terminal(tmp_path: Path) -> None:
     server = make_server(tmp_path, "")
     try:
         people = onboard(server, tmp_path / "devices")
+        devices = Devices(people, tmp_path / "matrix", server.url)
+        phone = homework(devices, "therapist")  # Terhi's phone, there before the tasks
         anna, terhi = tmp_path / "anna", tmp_path / "terhi"
         for profile, email in ((anna, "anna@example.fi"), (terhi, "terhi@example.fi")):
             done = in_finland(
@@ -204,7 +217,7 @@ def test_homework_from_the_terminal(tmp_path: Path) -> None:
         progress = ok(terhi, "progress", "--case", "Eino")
         assert "Siivoa huone: this week 1/" in progress
         assert "streak 1 times" in progress
-        phone = Homework(people.therapist)  # Terhi's phone reads what the terminals wrote
+        # Terhi's phone reads what the terminals wrote
         (task,) = [t for t in phone.tasks(people.case_id) if t.title == "Siivoa huone"]
         assert [(n.note, n.emoji) for n in phone.ticks(task.id)] == [("Huone on siisti", "✨")]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
 import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +18,7 @@ from litestar.testing import TestClient
 from support import Session, run, services_at
 
 from app.config import Settings
+from app.messaging.service import thread_id_of
 
 # the appointment and notification tests' helpers serve here too
 sys.path.insert(0, str(Path(__file__).parent.parent / "appointments"))
@@ -40,10 +43,56 @@ def schedule(kind: str = "daily", **extra: Any) -> dict[str, Any]:
     return {"kind": kind, **extra}
 
 
-def task_body(case_id: UUID | str, session: Session, **extra: Any) -> dict[str, Any]:
+V3 = "/_matrix/client/v3"
+
+
+def homework_room(case_id: UUID | str) -> str:
+    """The case's homework room (the ids are derived from the case)."""
+    return f"!{thread_id_of(UUID(str(case_id)), 'homework')}:localhost"
+
+
+def room_event(
+    client: TestClient[Any], session: Session, room: str, ciphertext: bytes = b"content"
+) -> Any:
+    """Send a Megolm-shaped event (the server never opens it) to a room as ``session``'s
+    device, for the room's current device set; the response."""
+    path = f"{V3}/rooms/{room}/"
+    r = client.get(path + "joined_members", headers=session.headers)
+    if r.status_code != 200:
+        return r
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": base64.b64encode(ciphertext).decode(),
+        "session_id": "c2Vzc2lvbg",
+        "sender_key": "k",
+        "device_id": str(session.device_id),
+    }
+    return client.put(
+        path + f"send/m.room.encrypted/{secrets.token_hex(8)}",
+        json=content,
+        params={"kaari_device_epoch": r.json()["kaari.device_epoch"]},
+        headers=session.headers,
+    )
+
+
+def content_event(
+    client: TestClient[Any], session: Session, case_id: UUID | str, ciphertext: bytes = b"x"
+) -> str:
+    """An event of the case's homework room sent by ``session``'s device (for someone
+    outside the room: an id of no event)."""
+    r = room_event(client, session, homework_room(case_id), ciphertext)
+    if r.status_code != 200:
+        return "$" + secrets.token_urlsafe(32)
+    event_id: str = r.json()["event_id"]
+    return event_id
+
+
+def task_body(
+    client: TestClient[Any], case_id: UUID | str, session: Session, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": str(uuid.uuid4()),
-        "content": megolm(session, case_id, b"task content ciphertext"),
+        "contentEventId": content_event(client, session, case_id, b"task content ciphertext"),
         "schedule": schedule(),
         "startsOn": MONDAY.isoformat(),
     }
@@ -58,7 +107,7 @@ def assign(
     who = session or world.therapist
     r = client.post(
         f"/cases/{world.case_id}/homework",
-        json=task_body(world.case_id, who, **extra),
+        json=task_body(client, world.case_id, who, **extra),
         headers=who.headers,
     )
     assert r.status_code == 201, r.text

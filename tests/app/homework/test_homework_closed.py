@@ -19,7 +19,7 @@ from homework_support import (  # isort: skip
     TODAY,
     assign,
     at,
-    megolm,
+    content_event,
     nudge,
     pair_child,
     set_now,
@@ -51,12 +51,12 @@ def test_a_closed_case_takes_no_new_homework_and_stays_readable(
     t, g = world.therapist.headers, world.guardian.headers
     r = client.post(
         f"/cases/{world.case_id}/homework",
-        json=task_body(world.case_id, world.therapist),
+        json=task_body(client, world.case_id, world.therapist),
         headers=t,
     )
     assert_problem(r, 409, "case_closed")
-    content = megolm(world.therapist, world.case_id, b"new content")
-    r = client.patch(f"/homework/{task['id']}", json={"content": content}, headers=t)
+    content = content_event(client, world.therapist, world.case_id, b"new content")
+    r = client.patch(f"/homework/{task['id']}", json={"contentEventId": content}, headers=t)
     assert_problem(r, 409, "case_closed")
     assert_problem(tick(client, world.guardian, task["id"], TODAY - timedelta(days=1)), 409,
                    "case_closed")  # fmt: skip

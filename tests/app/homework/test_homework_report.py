@@ -158,7 +158,8 @@ def test_the_child_today(client: TestClient[Any], world: World) -> None:
     assert items[daily["id"]] == {
         "taskId": daily["id"],
         "caseId": str(world.case_id),
-        "content": daily["content"],
+        "roomId": daily["roomId"],
+        "contentEventId": daily["contentEventId"],
         "done": True,
         "mayTick": True,
     }

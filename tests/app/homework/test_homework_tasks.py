@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from conftest import World
 from litestar.testing import TestClient
-from support import assert_problem
+from support import assert_problem, login
+
+from app.messaging.service import thread_id_of
 
 from homework_support import (  # isort: skip
     MONDAY,
@@ -17,7 +19,9 @@ from homework_support import (  # isort: skip
     TODAY,
     assign,
     at,
-    megolm,
+    room_event,
+    content_event,
+    homework_room,
     new_caregiver,
     pair_child,
     progress,
@@ -48,7 +52,8 @@ def test_a_therapist_sets_a_task_and_the_family_reads_it(
     assert task["contentVersion"] == 1
     assert task["tickBy"] == "child"
     assert task["segments"] == [{"startsOn": MONDAY.isoformat(), "schedule": task["schedule"]}]
-    assert task["content"]["senderDeviceId"] == str(world.therapist.device_id)
+    assert task["roomId"] == homework_room(world.case_id)
+    assert task["contentEventId"].startswith("$")
     for reader in (world.therapist, world.guardian, world.guardian2, child):
         assert [t["id"] for t in tasks_of(client, reader, world.case_id)] == [task["id"]]
         r = client.get(f"/homework/{task['id']}", headers=reader.headers)
@@ -57,7 +62,7 @@ def test_a_therapist_sets_a_task_and_the_family_reads_it(
 
 
 def test_a_retried_create_returns_the_first_task(client: TestClient[Any], world: World) -> None:
-    body = task_body(world.case_id, world.therapist)
+    body = task_body(client, world.case_id, world.therapist)
     first = client.post(f"/cases/{world.case_id}/homework", json=body,
                         headers=world.therapist.headers)  # fmt: skip
     again = client.post(f"/cases/{world.case_id}/homework", json=body,
@@ -71,7 +76,7 @@ def test_a_task_id_of_another_case_is_refused(
     client: TestClient[Any], world: World, other_world: World
 ) -> None:
     task = assign(client, world)
-    body = task_body(other_world.case_id, other_world.therapist, id=task["id"])
+    body = task_body(client, other_world.case_id, other_world.therapist, id=task["id"])
     r = client.post(f"/cases/{other_world.case_id}/homework", json=body,
                     headers=other_world.therapist.headers)  # fmt: skip
     assert_problem(r, 409, "task_id_taken")
@@ -96,7 +101,8 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"tickBy": "therapist"}, "validation_error"),
     ({"id": "not-a-uuid"}, "validation_error"),
     ({"status": "active"}, "validation_error"),
-    ({"content": {"type": "olm"}}, "validation_error"),
+    ({"contentEventId": "not an event id"}, "validation_error"),
+    ({"contentEventId": "$" + "a" * 255}, "validation_error"),
 ]
 
 
@@ -104,26 +110,59 @@ def test_bad_input_is_refused_and_stores_nothing(client: TestClient[Any], world:
     for change, code in BAD:
         r = client.post(
             f"/cases/{world.case_id}/homework",
-            json=task_body(world.case_id, world.therapist, **change),
-            headers=world.therapist.headers,
-        )
-        assert_problem(r, 422, code)
-    good = megolm(world.therapist, world.case_id)
-    for content, code in [
-        ({**good, "body": "not base64!"}, "validation_error"),
-        ({**good, "body": "A" * 100_000}, "validation_error"),
-        ({**good, "extra": 1}, "validation_error"),
-        ({**good, "senderDeviceId": NIL}, "ciphertext_mismatch"),
-        (megolm(world.guardian, world.case_id), "ciphertext_mismatch"),
-        ({**good, "caseId": NIL}, "ciphertext_case_mismatch"),
-    ]:
-        r = client.post(
-            f"/cases/{world.case_id}/homework",
-            json=task_body(world.case_id, world.therapist, content=content),
+            json=task_body(client, world.case_id, world.therapist, **change),
             headers=world.therapist.headers,
         )
         assert_problem(r, 422, code)
     assert tasks_of(client, world.therapist, world.case_id) == []
+
+
+def test_the_content_must_be_an_event_this_device_sent_to_the_homework_room(
+    client: TestClient[Any], world: World, other_world: World
+) -> None:
+    """422 content_event_invalid for an event that is not the calling device's own in
+    this case's homework room; nothing is stored, an edit changes nothing."""
+    laptop = login(client, "therapist@example.fi", device="laptop")
+    family = f"!{thread_id_of(world.case_id, 'family')}:localhost"
+    in_family = room_event(client, world.therapist, family).json()["event_id"]
+    by_guardian = content_event(client, world.guardian, world.case_id)
+    by_laptop = content_event(client, laptop, world.case_id)
+    other_case = content_event(client, other_world.therapist, other_world.case_id)
+    for event_id in (in_family, by_guardian, by_laptop, other_case, "$" + "n" * 43):
+        body = {**task_body(client, world.case_id, world.therapist), "contentEventId": event_id}
+        r = client.post(f"/cases/{world.case_id}/homework", json=body,
+                        headers=world.therapist.headers)  # fmt: skip
+        assert_problem(r, 422, "content_event_invalid")
+    assert tasks_of(client, world.therapist, world.case_id) == []
+    task = assign(client, world)
+    for event_id in (in_family, by_guardian, by_laptop, other_case):
+        r = client.patch(f"/homework/{task['id']}", json={"contentEventId": event_id},
+                         headers=world.therapist.headers)  # fmt: skip
+        assert_problem(r, 422, "content_event_invalid")
+    for bad in ("not an event id", "$" + "a" * 255, 7, None):
+        r = client.patch(f"/homework/{task['id']}", json={"contentEventId": bad},
+                         headers=world.therapist.headers)  # fmt: skip
+        assert_problem(r, 422, "validation_error")
+    r = client.get(f"/homework/{task['id']}", headers=world.therapist.headers)
+    assert r.json() == task
+
+
+def test_the_homework_room_is_told_to_who_sees_the_homework(
+    client: TestClient[Any], world: World, other_world: World
+) -> None:
+    child = pair_child(client, world)
+    with_grant = new_caregiver(client, world, ["homework"])
+    without = new_caregiver(client, world, ["schedule"], "school@example.fi")
+    path = f"/cases/{world.case_id}/homework/room"
+    for who in (world.therapist, world.guardian, child, with_grant):
+        r = client.get(path, headers=who.headers)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"caseId": str(world.case_id), "roomId": homework_room(world.case_id)}
+    assert_problem(client.get(path, headers=without.headers), 403, "forbidden")
+    for who in (other_world.therapist, other_world.guardian, world.admin):
+        assert_problem(client.get(path, headers=who.headers), 404, "case_not_found")
+    r = client.get("/cases/not-a-case/homework/room", headers=world.therapist.headers)
+    assert r.status_code in (400, 404)
 
 
 def test_only_a_therapist_of_the_case_sets_and_edits_tasks(
@@ -133,12 +172,15 @@ def test_only_a_therapist_of_the_case_sets_and_edits_tasks(
     caregiver = new_caregiver(client, world, ["homework"])
     for who in (world.guardian, child, caregiver):
         r = client.post(f"/cases/{world.case_id}/homework",
-                        json=task_body(world.case_id, who), headers=who.headers)  # fmt: skip
+                        json=task_body(client, world.case_id, who),
+                        headers=who.headers)  # fmt: skip
         assert_problem(r, 403, "forbidden")
-    r = client.post(f"/cases/{world.case_id}/homework", json=task_body(
-        world.case_id, other_world.therapist), headers=other_world.therapist.headers)  # fmt: skip
+    body = task_body(client, world.case_id, other_world.therapist)
+    r = client.post(f"/cases/{world.case_id}/homework", json=body,
+                    headers=other_world.therapist.headers)  # fmt: skip
     assert_problem(r, 404, "case_not_found")
-    r = client.post(f"/cases/{world.case_id}/homework", json=task_body(world.case_id, world.admin),
+    body = task_body(client, world.case_id, world.admin)
+    r = client.post(f"/cases/{world.case_id}/homework", json=body,
                     headers=world.admin.headers)  # fmt: skip
     assert_problem(r, 404, "case_not_found")
     assert tasks_of(client, world.therapist, world.case_id) == []
@@ -181,16 +223,16 @@ def test_editing_keeps_the_past_and_the_ticks(client: TestClient[Any], world: Wo
     task = assign(client, world)  # daily from Monday 12 October
     assert tick(client, child, task["id"], MONDAY).status_code == 201
     set_now(client, at(MONDAY.replace(day=21)))  # Wednesday of the next week
-    content = megolm(world.therapist, world.case_id, b"new instructions")
+    content = content_event(client, world.therapist, world.case_id, b"new instructions")
     r = client.patch(
         f"/homework/{task['id']}",
-        json={"content": content, "schedule": {"kind": "perWeek", "timesPerWeek": 2}},
+        json={"contentEventId": content, "schedule": {"kind": "perWeek", "timesPerWeek": 2}},
         headers=world.therapist.headers,
     )
     assert r.status_code == 200, r.text
     edited = r.json()
     assert edited["contentVersion"] == 2
-    assert edited["content"]["body"] == content["body"]
+    assert edited["contentEventId"] == content
     assert edited["schedule"] == {"kind": "perWeek", "timesPerWeek": 2}
     assert [s["startsOn"] for s in edited["segments"]] == ["2026-10-12", "2026-10-21"]
     report = progress(client, world.guardian, world.case_id, weeks=2)

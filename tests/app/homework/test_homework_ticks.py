@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import World
 from litestar.testing import TestClient
-from support import assert_problem
+from support import PASSWORD, assert_problem
 
 from homework_support import (  # isort: skip
     MONDAY,
@@ -18,8 +18,9 @@ from homework_support import (  # isort: skip
     TODAY,
     assign,
     at,
+    content_event,
     days_ago,
-    megolm,
+    homework_room,
     new_caregiver,
     pair_child,
     set_now,
@@ -46,17 +47,17 @@ def ticks_of(client: TestClient[Any], world: World, task_id: str) -> list[dict[s
 def test_a_tick_is_idempotent_and_carries_its_note(client: TestClient[Any], world: World) -> None:
     child = pair_child(client, world)
     task = assign(client, world)
-    note = megolm(child, world.case_id, b"note ciphertext")
-    first = tick(client, child, task["id"], TODAY, note=note)
+    note = content_event(client, child, world.case_id, b"note ciphertext")
+    first = tick(client, child, task["id"], TODAY, noteEventId=note)
     assert first.status_code == 201, first.text
-    again = tick(client, child, task["id"], TODAY, note=note)
+    again = tick(client, child, task["id"], TODAY, noteEventId=note)
     assert again.status_code == 200
     assert again.json() == first.json()
     body = first.json()
     assert body["day"] == TODAY.isoformat()
     assert body["userId"] == str(child.user_id)
     assert body["deviceId"] == str(child.device_id)
-    assert body["note"]["body"] == note["body"]
+    assert body["noteEventId"] == note
     assert [t["day"] for t in ticks_of(client, world, task["id"])] == [TODAY.isoformat()]
 
 
@@ -159,15 +160,17 @@ def test_who_may_tick(client: TestClient[Any], world: World, other_world: World)
 def test_bad_tick_input_changes_nothing(client: TestClient[Any], world: World) -> None:
     child = pair_child(client, world)
     task = assign(client, world)
-    good = megolm(child, world.case_id)
+    by_guardian = content_event(client, world.guardian, world.case_id)
     for body, code in [
         ({"clientTime": "2026-10-14T08:00:00"}, "validation_error"),  # no offset
         ({}, "validation_error"),
-        ({"clientTime": NOW.isoformat(), "note": {**good, "extra": 1}}, "validation_error"),
-        ({"clientTime": NOW.isoformat(), "note": megolm(world.guardian, world.case_id)},
-         "ciphertext_mismatch"),
-        ({"clientTime": NOW.isoformat(), "note": {**good, "caseId": str(other_case())}},
-         "ciphertext_case_mismatch"),
+        ({"clientTime": NOW.isoformat(), "noteEventId": "not an id"}, "validation_error"),
+        ({"clientTime": NOW.isoformat(), "note": "a plain note"}, "validation_error"),
+        ({"clientTime": NOW.isoformat(), "noteEventId": by_guardian}, "content_event_invalid"),
+        ({"clientTime": NOW.isoformat(), "noteEventId": task["contentEventId"]},
+         "content_event_invalid"),
+        ({"clientTime": NOW.isoformat(), "noteEventId": "$" + "n" * 43},
+         "content_event_invalid"),
     ]:  # fmt: skip
         r = client.put(f"/homework/{task['id']}/ticks/{TODAY}", json=body, headers=child.headers)
         assert_problem(r, 422, code)
@@ -175,10 +178,6 @@ def test_bad_tick_input_changes_nothing(client: TestClient[Any], world: World) -
                    json={"clientTime": NOW.isoformat()}, headers=child.headers)  # fmt: skip
     assert r.status_code in (400, 404, 422)
     assert ticks_of(client, world, task["id"]) == []
-
-
-def other_case() -> str:
-    return "00000000-0000-0000-0000-000000000001"
 
 
 def test_the_family_and_therapist_hear_of_a_tick_at_once(
@@ -237,3 +236,22 @@ def test_who_reads_ticks(client: TestClient[Any], world: World, other_world: Wor
     assert r.json() == []
     r = client.get(f"{url}?from=yesterday", headers=world.therapist.headers)
     assert r.status_code in (400, 422)
+
+
+def test_an_erased_guardians_tick_stays_without_its_note(
+    client: TestClient[Any], world: World
+) -> None:
+    """GDPR erasure (DELETE /me): the tick counts in the child's progress, the note event
+    is gone and the tick no longer points at it."""
+    task = assign(client, world)
+    note = content_event(client, world.guardian2, world.case_id, b"note ciphertext")
+    assert tick(client, world.guardian2, task["id"], TODAY, noteEventId=note).status_code == 201
+    r = client.request(
+        "DELETE", "/me", json={"password": PASSWORD}, headers=world.guardian2.headers
+    )
+    assert r.status_code in (200, 202, 204), r.text
+    (kept,) = ticks_of(client, world, task["id"])
+    assert (kept["userId"], kept["noteEventId"]) == (str(world.guardian2.user_id), None)
+    room = homework_room(world.case_id)
+    r = client.get(f"/_matrix/client/v3/rooms/{room}/event/{note}", headers=world.therapist.headers)
+    assert r.status_code == 404
