@@ -4,10 +4,8 @@ The profile directory (``--profile``, ``KAARI_CLIENT_HOME``, default ``~/.kaari-
 holds ``profile.json`` (server, user and device ids), a random 32-byte key in ``secret``
 (mode 0600, like an SSH key: whoever can read the profile can read the messages) and,
 encrypted under it, the Matrix device's store in ``matrix/`` (keys, sessions, messages,
-the session token). Homework still runs on the earlier device format, whose store is in
-``device/`` (same device id and token) until it moves onto the Matrix rooms. A process
-holds the profile's ``lock`` while it runs. Shared by the commands in :mod:`client.cli`
-and :mod:`client.cli_homework`.
+the session token). A process holds the profile's ``lock`` while it runs. Shared by the
+commands in :mod:`client.cli`, :mod:`client.cli_homework` and :mod:`client.cli_verify`.
 """
 
 from __future__ import annotations
@@ -24,10 +22,8 @@ from typing import Any
 import httpx
 
 from client.api import Api
-from client.device import Device
 from client.matrix import DeviceStore, Login, MatrixClient, MatrixHttp
 from client.matrix.setup import set_up_first_device
-from client.messenger import Messenger
 
 TOKEN_RECORD = "session.token"  # noqa: S105 (a record name, not a secret)
 
@@ -85,20 +81,15 @@ class Profile:
         self.config_path.write_text(json.dumps(config))
         return key
 
-    def device_dir(self) -> Path:
-        """The earlier device format's store (homework, until it moves onto rooms)."""
-        return self.root / "device"
-
     def matrix_dir(self) -> Path:
         return self.root / "matrix"
 
     def holds_anything(self) -> bool:
-        paths = (self.config_path, self.device_dir(), self.matrix_dir(), self.root / "secret")
+        paths = (self.config_path, self.matrix_dir(), self.root / "secret")
         return any(p.exists() for p in paths)
 
     def remove(self) -> None:
         """Delete what this profile holds (only its own files)."""
-        shutil.rmtree(self.device_dir(), ignore_errors=True)
         shutil.rmtree(self.matrix_dir(), ignore_errors=True)
         for name in ("secret", "profile.json", "lock"):
             (self.root / name).unlink(missing_ok=True)
@@ -166,11 +157,6 @@ def start_device(
     api = Api(server, token=login.token)
     try:
         client.store.keystore.put(TOKEN_RECORD, login.token.encode())
-        # homework still runs on the earlier device format (same device, same token)
-        device = Device.create(profile.device_dir(), key, login.kaari_user_id, login.device_id)
-        device.put_record("session.token", login.token.encode())
-        Messenger(api, device).publish_keys()
-        device.close()
         recovery_key = set_up_first_device(client)
         me: dict[str, Any] = api.me()
     finally:
@@ -187,14 +173,3 @@ def print_signed_in(me: dict[str, Any], recovery_key: str | None) -> None:
     else:
         print("This is a new device of yours: `kaari client recover` with your recovery key")
         print("reads your earlier messages here.")
-
-
-def open_messenger(profile: Profile) -> tuple[Messenger, dict[str, Any]]:
-    """The earlier device format's device of ``profile`` (homework), and the config."""
-    config = profile.config()
-    device = Device.open(profile.device_dir(), profile.secret())
-    token = device.get_record("session.token")
-    if token is None:
-        raise CliError("Not signed in: run `kaari client login` first")
-    api = Api(config["server"], token=token.decode())
-    return Messenger(api, device), config
