@@ -141,6 +141,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     from app.messaging.expiry import Expiry
+    from app.services import settings_clock
     from app.storage.blobs import BlobStore
     from app.storage.engine import Database
 
@@ -149,7 +150,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     async def run() -> str:
         db = Database(settings.effective_database_url)
         try:
-            purged = await Expiry(db, BlobStore(settings.effective_blob_dir)).run_once()
+            purged = await Expiry(
+                db, BlobStore(settings.effective_blob_dir), settings_clock(settings)
+            ).run_once()
         finally:
             await db.dispose()
         return (
