@@ -110,7 +110,7 @@ class MessagingService:
         settings: Settings,
         cases: CaseService,
         keys: KeyService,
-        notifier: Notifier | None,
+        notifier: Notifier,
         clock: Clock,
     ) -> None:
         self.db = db
@@ -279,9 +279,8 @@ class MessagingService:
                     for device_id, ct in body.ciphertexts.items()
                 ],
             )
-        if self.notifier is not None:
-            for device_id, seq in seqs.items():
-                await self.notifier.wake(device_id, seq)
+        for device_id, seq in seqs.items():
+            await self.notifier.wake(device_id, seq)
         log.info(
             "message stored",
             extra={"thread_id": str(thread.thread_id), "count": len(seqs)},
@@ -334,21 +333,20 @@ class MessagingService:
             for r in removed:
                 senders[r.sender_user_id].append(r)
             audience = await self.keys.live_devices(conn, senders) if senders else {}
-        if self.notifier is not None:
-            by_user: dict[UUID, list[UUID]] = defaultdict(list)
-            for device_id, user_id in audience.items():
-                by_user[user_id].append(device_id)
-            for user_id, envelopes in senders.items():
-                for r in envelopes:
-                    await self.notifier.send_event(
-                        by_user.get(user_id, []),
-                        MESSAGE_DELIVERED,
-                        {
-                            "threadId": r.thread_id,
-                            "envelopeId": r.id,
-                            "deviceId": principal.device_id,
-                        },
-                    )
+        by_user: dict[UUID, list[UUID]] = defaultdict(list)
+        for device_id, user_id in audience.items():
+            by_user[user_id].append(device_id)
+        for user_id, envelopes in senders.items():
+            for r in envelopes:
+                await self.notifier.send_event(
+                    by_user.get(user_id, []),
+                    MESSAGE_DELIVERED,
+                    {
+                        "threadId": r.thread_id,
+                        "envelopeId": r.id,
+                        "deviceId": principal.device_id,
+                    },
+                )
         return AckResult(up_to_seq=up_to, removed=len(removed))
 
     async def deliveries(self, principal: Principal, envelope_id: UUID) -> DeliveriesOut:
