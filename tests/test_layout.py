@@ -26,6 +26,7 @@ DOMAINS = (
     "notifications",
     "realtime",
     "audit",
+    "observability",
 )
 """app's domain packages; ``app/core`` and ``app/storage`` lie beneath them all"""
 MAX_LINES = 600
@@ -266,3 +267,23 @@ def test_the_server_reads_the_time_only_through_its_clock() -> None:
         ]
     assert found == []
 
+
+def test_one_camel_wire_base() -> None:
+    """The camelCase body base is ``app.core.wire.Camel``: no module of app/ declares
+    another (a class named ``Camel``, or a Struct with exactly its configuration)."""
+    camel = {"rename": "camel", "kw_only": True, "forbid_unknown_fields": True}
+    found = []
+    for path in sources("app"):
+        name = path.relative_to(ROOT).as_posix()
+        if name == "app/core/wire.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            config = {
+                k.arg: k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)
+            }
+            direct = any(ast.unparse(b) in ("msgspec.Struct", "Struct") for b in node.bases)
+            if node.name == "Camel" or (direct and config == camel):
+                found.append(f"{name}:{node.lineno}: {node.name}")
+    assert found == []
