@@ -140,24 +140,23 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from app.messaging.expiry import Expiry
-    from app.services import settings_clock
-    from app.storage.blobs import BlobStore
-    from app.storage.engine import Database
+    from app.services import running_services
 
     settings = _settings(args)
 
     async def run() -> str:
-        db = Database(settings.effective_database_url)
-        try:
-            purged = await Expiry(
-                db, BlobStore(settings.effective_blob_dir), settings_clock(settings)
-            ).run_once()
-        finally:
-            await db.dispose()
+        async with running_services(settings) as (_, services):
+            purged = await services.expiry.run_once()
+            outbox = await services.outbox_retention.run_once()
+            homework = await services.homework_retention.run_once()
+            audit = await services.audit_retention.run_once()
+            swept = await services.blob_sweep.run_once()
         return (
             f"purged {purged.mailbox_rows} mailbox rows, {purged.envelopes} messages, "
-            f"{purged.attachments} attachments"
+            f"{purged.attachments} attachments\n"
+            f"retention: {outbox} delivered notices, {homework.tasks} homework tasks and "
+            f"{homework.ticks} ticks of closed cases, {audit} audit events, "
+            f"{swept.orphans} orphan blobs, {swept.parts} unfinished uploads"
         )
 
     print(asyncio.run(run()))
@@ -196,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     user.set_defaults(func=cmd_create_user)
 
-    purge = sub.add_parser("purge", help="delete expired messages and attachments now")
+    purge = sub.add_parser(
+        "purge", help="delete expired messages and attachments and run the retention jobs now"
+    )
     purge.set_defaults(func=cmd_purge)
 
     client = sub.add_parser(

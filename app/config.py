@@ -139,7 +139,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_max_frame_bytes: int = 65_536
     """KAARI_WS_MAX_FRAME_BYTES: largest inbound WebSocket frame handled."""
     sends_per_device_per_minute: int = 120
-    """KAARI_SENDS_PER_DEVICE_PER_MINUTE: messages a device may send per minute."""
+    """KAARI_SENDS_PER_DEVICE_PER_MINUTE: messages a device may send per minute (thread
+    messages and Matrix room events together)."""
+    to_device_sends_per_device_per_minute: int = 120
+    """KAARI_TO_DEVICE_SENDS_PER_DEVICE_PER_MINUTE: Matrix ``sendToDevice`` requests a device
+    may make per minute (one request may address many devices)."""
+    key_backup_writes_per_device_per_minute: int = 60
+    """KAARI_KEY_BACKUP_WRITES_PER_DEVICE_PER_MINUTE: writes to the Matrix key backup
+    (versions and keys, uploads and deletions) a device may make per minute."""
     attachments_per_device_per_hour: int = 120
     """KAARI_ATTACHMENTS_PER_DEVICE_PER_HOUR: attachment uploads a device may start per hour."""
     attachment_bytes_per_device_per_day: int = 268_435_456
@@ -149,11 +156,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """KAARI_TICKS_PER_DEVICE_PER_HOUR: homework ticks and undos a device may make per hour."""
     cases_per_user_per_day: int = 50
     """KAARI_CASES_PER_USER_PER_DAY: cases a therapist may open per day."""
+    case_records_per_user_per_hour: int = 120
+    """KAARI_CASE_RECORDS_PER_USER_PER_HOUR: homework tasks and funding periods a user may
+    create per hour."""
+    push_subscriptions_per_user_per_day: int = 50
+    """KAARI_PUSH_SUBSCRIPTIONS_PER_USER_PER_DAY: Web Push subscriptions a user may register
+    per day (each endpoint is resolved and checked)."""
     invites_per_user_per_day: int = 100
     """KAARI_INVITES_PER_USER_PER_DAY: invites (organisation and case) and child-pairing
     codes a user may create per day."""
     calendar_tokens_per_user_per_day: int = 20
     """KAARI_CALENDAR_TOKENS_PER_USER_PER_DAY: calendar feed links a user may create per day."""
+    exports_per_user_per_day: int = 10
+    """KAARI_EXPORTS_PER_USER_PER_DAY: data exports (``GET /me/export``) a user may download
+    per day; each reads all their data and their attachments."""
     appointment_creations_per_user_per_hour: int = 120
     """KAARI_APPOINTMENT_CREATIONS_PER_USER_PER_HOUR: appointments (a weekly series counts
     once; it has at most 52 occurrences) a therapist may create per hour."""
@@ -176,7 +192,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     message_retention_days: int = 30
     """KAARI_MESSAGE_RETENTION_DAYS: undelivered messages and attachments expire after this."""
     purge_interval_seconds: float = 3600.0
-    """KAARI_PURGE_INTERVAL_SECONDS: how often each instance deletes expired messages."""
+    """KAARI_PURGE_INTERVAL_SECONDS: how often each instance deletes expired messages (and
+    runs the retention jobs below)."""
+    outbox_retention_days: int = 30
+    """KAARI_OUTBOX_RETENTION_DAYS: delivered (or given-up) notices are deleted this long
+    after they were delivered (or given up)."""
+    homework_retention_days: int = 365
+    """KAARI_HOMEWORK_RETENTION_DAYS: a closed case's homework tasks, ticks and reminder
+    time are deleted this long after the case was closed."""
+    audit_retention_days: int = 4749
+    """KAARI_AUDIT_RETENTION_DAYS: audit events are deleted at this age (13 years: every
+    event is kept at least 12 full years after the end of the year it happened in)."""
+    blob_orphan_hours: float = 24.0
+    """KAARI_BLOB_ORPHAN_HOURS: a blob file without its attachment record, or an upload's
+    ``.part`` file, untouched for this long is deleted."""
     turn_host: str = ""
     """KAARI_TURN_HOST: the coturn server's public name or address; empty = no TURN relay."""
     turn_secrets: str = ""
@@ -338,12 +367,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_rate_strikes",
             "ws_max_frame_bytes",
             "sends_per_device_per_minute",
+            "to_device_sends_per_device_per_minute",
+            "key_backup_writes_per_device_per_minute",
             "attachments_per_device_per_hour",
             "attachment_bytes_per_device_per_day",
             "ticks_per_device_per_hour",
             "cases_per_user_per_day",
+            "case_records_per_user_per_hour",
+            "push_subscriptions_per_user_per_day",
             "invites_per_user_per_day",
             "calendar_tokens_per_user_per_day",
+            "exports_per_user_per_day",
             "appointment_creations_per_user_per_hour",
             "ws_sockets_per_device",
             "ws_sockets_per_user",
@@ -354,6 +388,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "room_event_retention_days",
             "to_device_retention_days",
             "purge_interval_seconds",
+            "outbox_retention_days",
+            "homework_retention_days",
+            "audit_retention_days",
             "room_seat_grace_seconds",
             "room_max_participants",
             "room_max_children",
@@ -367,6 +404,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("KAARI_WS_SOCKETS_PER_USER must be at least _PER_DEVICE")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("KAARI_REDIS_URL must be a redis:// or rediss:// URL")
+        if self.blob_orphan_hours < 1:
+            # an upload in progress writes its .part file all the time; an hour of silence
+            # is far beyond any request timeout, so the sweep never takes a live upload
+            raise ConfigError("KAARI_BLOB_ORPHAN_HOURS must be at least 1")
         if self.room_open_before_minutes < 0 or self.room_grace_minutes < 0:
             raise ConfigError("KAARI_ROOM_OPEN_BEFORE_MINUTES and _GRACE_MINUTES must be >= 0")
         self._check_rtc()

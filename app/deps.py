@@ -62,6 +62,7 @@ SERVICE_NAMES = (
     "rooms",
     "to_device",
     "sync",
+    "receipts",
     "attachments",
     "appointments",
     "cancellations",
@@ -70,6 +71,8 @@ SERVICE_NAMES = (
     "homework",
     "tickets",
     "outbox",
+    "export",
+    "erasure",
 )
 
 _base: dict[str, Callable[..., Any]] = {

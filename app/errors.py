@@ -52,6 +52,8 @@ def problem(
     if instance.startswith(MATRIX_PREFIX):
         body.setdefault("errcode", _matrix_errcode(status, code))
         body["error"] = detail
+        if isinstance(body.get("retryAfter"), int):  # 429 and 503: the spec's field too
+            body["retry_after_ms"] = body["retryAfter"] * 1000
         media_type = "application/json"
     return Response(body, status_code=status, media_type=media_type, headers=headers)
 

@@ -54,6 +54,7 @@ from app.notifications.routes import (
 from app.observability.endpoint import MetricsMiddleware
 from app.observability.endpoint import metrics as metrics_endpoint
 from app.openapi import document_problems
+from app.privacy.routes import CaseErasureController, ErasureController, ExportController
 from app.quotas import quota_guard
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
@@ -99,6 +100,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             AuthController,
             MeController,
+            ExportController,
+            ErasureController,
+            CaseErasureController,
             DeviceController,
             InviteController,
             OrgController,

@@ -100,6 +100,8 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("GET", "/_matrix/client/v3/room_keys/keys"): {404},
     ("PUT", "/_matrix/client/v3/room_keys/keys"): {404},
     ("DELETE", "/_matrix/client/v3/room_keys/keys"): {404},
+    # a raw body, decoded by the route (app/core/body.py raw_json_body); the device set
+    ("PUT", "/_matrix/client/v3/rooms/{room_id}/send/{event_type}/{txn_id}"): {409, 415},
 }
 
 
@@ -109,6 +111,7 @@ class MatrixProblem(Problem, omit_defaults=True):
 
     errcode: str = "M_UNKNOWN"
     error: str = ""
+    retry_after_ms: int | msgspec.UnsetType = msgspec.UNSET
 
 
 def problems(*statuses: int, matrix: bool = False) -> dict[int, ResponseSpec]:

@@ -5,8 +5,8 @@ its collaborators at construction, all of them required, so a missing one is a t
 error here rather than a silent no-op at run time. Routes receive the services through
 ``app/deps.py``; the auth middleware, the CLI and the demo seed take them from here too.
 ``start_jobs`` starts the background jobs of the instance (outbox sender, reminders,
-homework nudges, the purge) and ``install_sockets`` hands the WebSocket handlers to the
-gateway.
+homework nudges, the purge and the retention jobs) and ``install_sockets`` hands the
+WebSocket handlers to the gateway.
 """
 
 from __future__ import annotations
@@ -15,42 +15,60 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.accounts import privacy_store as accounts_privacy
 from app.accounts.invites import InviteService
 from app.accounts.orgs import OrgService
 from app.accounts.pairing import PairingService
 from app.accounts.recovery import Recovery
 from app.accounts.service import AccountService
+from app.appointments import privacy_store as appointments_privacy
 from app.appointments.accounting import sessions_used
 from app.appointments.cancellations import CancellationService
 from app.appointments.reminder_facts import ReminderFacts
 from app.appointments.service import AppointmentService
+from app.audit import privacy_store as audit_privacy
+from app.audit.retention import AuditRetention
+from app.cases import privacy_store as cases_privacy
 from app.cases.access_log import AccessLog
 from app.cases.handover import Handover
 from app.cases.service import CaseService
 from app.config import Settings
+from app.core.export import ExportSource, ExportSubject, Section
 from app.core.fanout import FanOut
 from app.core.matrix import MatrixIds
 from app.core.time import Clock, running_clock, utcnow
+from app.homework import privacy_store as homework_privacy
 from app.homework.nudges import HomeworkNudges
+from app.homework.retention import HomeworkRetention
 from app.homework.service import HomeworkService
+from app.keys import privacy_store as keys_privacy
 from app.keys.backup import KeyBackup
 from app.keys.cross_signing import CrossSigning
 from app.keys.directory import KeyDirectory
 from app.keys.service import KeyService
+from app.messaging import privacy_store as messaging_privacy
 from app.messaging.attachments import AttachmentService
+from app.messaging.blob_sweep import BlobSweep
 from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
 from app.messaging.matrix_delivery import MatrixSyncDelivery
+from app.messaging.receipts import DeliveryReceipts
 from app.messaging.rooms import RoomService
 from app.messaging.service import MessagingService
 from app.messaging.sync import SyncService
 from app.messaging.to_device import ToDeviceService
+from app.notifications import privacy_store as notifications_privacy
 from app.notifications.calendar import CalendarService
 from app.notifications.egress import PushGuard
 from app.notifications.outbox import Outbox
 from app.notifications.reminders import Reminders
+from app.notifications.retention import OutboxRetention
 from app.notifications.service import Notifications
 from app.notifications.webpush import load_vapid
+from app.privacy.erasure import CaseErasure, ErasureService
+from app.privacy.service import ExportService
 from app.realtime.service import TicketService
 from app.runtime import Runtime
 from signaling.service import Signaling
@@ -77,6 +95,7 @@ class Services:
     rooms: RoomService
     to_device: ToDeviceService
     sync: SyncService
+    receipts: DeliveryReceipts
     attachments: AttachmentService
     appointments: AppointmentService
     cancellations: CancellationService
@@ -88,7 +107,75 @@ class Services:
     reminders: Reminders
     nudges: HomeworkNudges
     expiry: Expiry
+    outbox_retention: OutboxRetention
+    homework_retention: HomeworkRetention
+    audit_retention: AuditRetention
+    blob_sweep: BlobSweep
+    export: ExportService
+    erasure: ErasureService
     signaling: Signaling
+
+
+def export_service(runtime: Runtime, clock: Clock) -> ExportService:
+    """The GDPR export, with a section from every domain that stores personal data."""
+    blobs = runtime.blobs
+
+    async def messaging(conn: AsyncConnection, subject: ExportSubject) -> Section:
+        return await messaging_privacy.export(conn, subject, blobs=blobs)
+
+    sources = [
+        ExportSource("account", accounts_privacy.export),
+        ExportSource("cases", cases_privacy.export),
+        ExportSource("keys", keys_privacy.export),
+        ExportSource("messaging", messaging),
+        ExportSource("appointments", appointments_privacy.export),
+        ExportSource("homework", homework_privacy.export),
+        ExportSource("notifications", notifications_privacy.export),
+        ExportSource("audit", audit_privacy.export),
+    ]
+    return ExportService(
+        runtime.db,
+        runtime.audit,
+        clock,
+        sources,
+        accounts_privacy.device_ids,
+        cases_privacy.case_ids,
+    )
+
+
+def erasure_service(
+    runtime: Runtime, clock: Clock, accounts: AccountService, keys: KeyDirectory
+) -> ErasureService:
+    """A person's erasure, with a step from every domain that stores personal data."""
+    return ErasureService(
+        runtime.db,
+        runtime.audit,
+        clock,
+        runtime.blobs,
+        accounts,
+        [
+            accounts_privacy.erase,
+            cases_privacy.erase,
+            keys_privacy.erase,
+            appointments_privacy.erase,
+            homework_privacy.erase,
+            notifications_privacy.erase,
+        ],
+        messaging_privacy.erase,
+        (accounts_privacy.device_ids, cases_privacy.case_ids),
+        keys,
+        runtime.notifier,
+        CaseErasure(
+            cases_privacy,
+            [
+                cases_privacy.erase_case,
+                appointments_privacy.erase_case,
+                homework_privacy.erase_case,
+                notifications_privacy.erase_case,
+            ],
+            messaging_privacy.erase_case,
+        ),
+    )
 
 
 def settings_clock(settings: Settings) -> Clock:
@@ -123,6 +210,7 @@ def build_services(runtime: Runtime) -> Services:
     )
     messaging = MessagingService(db, settings, cases, keys, notifier, clock)
     rooms = RoomService(db, settings, cases, key_directory, notifier, ids, clock)
+    receipts = DeliveryReceipts(db, rooms, key_directory, notifier, ids, clock)
     signaling = Signaling.start(
         settings,
         runtime.limiter,
@@ -161,7 +249,8 @@ def build_services(runtime: Runtime) -> Services:
         messaging=messaging,
         rooms=rooms,
         to_device=ToDeviceService(db, settings, key_directory, notifier, ids, clock),
-        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids, clock),
+        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids, receipts, clock),
+        receipts=receipts,
         attachments=AttachmentService(
             db, settings, runtime.blobs, messaging, runtime.limiter, clock
         ),
@@ -175,6 +264,13 @@ def build_services(runtime: Runtime) -> Services:
         reminders=Reminders(db, facts, notifications, clock),
         nudges=HomeworkNudges(db, cases, notifications, clock, settings.homework_digest_minutes),
         expiry=Expiry(db, runtime.blobs, clock),
+        outbox_retention=OutboxRetention(db, settings.outbox_retention_days, clock),
+        homework_retention=HomeworkRetention(db, settings.homework_retention_days, clock),
+        audit_retention=AuditRetention(db, settings.audit_retention_days, clock),
+        # the files' ages are the file system's: judged by the system clock, never a test's
+        blob_sweep=BlobSweep(db, runtime.blobs, settings.blob_orphan_hours, utcnow),
+        export=export_service(runtime, clock),
+        erasure=erasure_service(runtime, clock, accounts, key_directory),
         signaling=signaling,
     )
 
@@ -195,7 +291,12 @@ async def start_jobs(runtime: Runtime, services: Services) -> None:
     runtime.every(
         settings.reminder_interval_seconds, services.nudges.run_once, "kaari-homework-nudges"
     )
-    runtime.every(settings.purge_interval_seconds, services.expiry.run_once, "kaari-purge")
+    every_purge = settings.purge_interval_seconds
+    runtime.every(every_purge, services.expiry.run_once, "kaari-purge")
+    runtime.every(every_purge, services.outbox_retention.run_once, "kaari-retention-outbox")
+    runtime.every(every_purge, services.homework_retention.run_once, "kaari-retention-homework")
+    runtime.every(every_purge, services.audit_retention.run_once, "kaari-retention-audit")
+    runtime.every(every_purge, services.blob_sweep.run_once, "kaari-retention-blobs")
     await services.signaling.start_rooms()
 
 

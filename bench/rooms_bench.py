@@ -2,8 +2,9 @@
 
   setup   ROUNDS calls one after another, each in its own room: the therapist is in with
           auto-admit on; time from the guardian's ``room_join`` to both aiortc peers
-          "connected" (signed offer/answer checked on both sides, host candidates on
-          127.0.0.1, no ICE servers). Median and p95.
+          "connected" (offer and answer authenticated by the Matrix devices, an Olm
+          to-device event each through the mailbox, checked on both sides; host
+          candidates on 127.0.0.1, no ICE servers). Median and p95.
   relay   ROOMS rooms at once, each with a therapist device and a guardian device
           (PAIRS devices of each, ROOMS / PAIRS rooms per device, all admitted); every
           room sends RATE ``signal`` frames a second (a 1 KB payload) from the guardian to
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -29,6 +31,8 @@ import websockets
 
 from client.api import Api
 from client.call import CallClient
+from client.matrix import MatrixClient, MatrixHttp
+from client.messenger import Messenger
 from signaling.precall import restrict_host_addresses
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,13 +60,26 @@ def new_room(people: People, minutes: int = 5) -> str:
     return room
 
 
-async def setup_bench(people: People, rounds: int) -> list[float]:
+def matrix_of(m: Messenger, store: Path) -> MatrixClient:
+    """The person's Matrix device, cross-signed by its owner (calls require it)."""
+    assert m.api.token is not None
+    client = MatrixClient.open(
+        MatrixHttp.connect(m.api.base_url, m.api.token), store, os.urandom(32)
+    )
+    client.bootstrap_cross_signing()
+    client.sync()
+    return client
+
+
+async def setup_bench(people: People, rounds: int, stores: Path) -> list[float]:
     restrict_host_addresses(["127.0.0.1"])
     times: list[float] = []
+    t_matrix = matrix_of(people.therapist, stores / "therapist")
+    g_matrix = matrix_of(people.guardian, stores / "guardian")
     for _ in range(rounds):
         room = new_room(people)
-        t = CallClient(people.therapist.api, people.therapist.device, [])
-        g = CallClient(people.guardian.api, people.guardian.device, [])
+        t = CallClient(people.therapist.api, t_matrix, [])
+        g = CallClient(people.guardian.api, g_matrix, [])
         try:
             await t.connect()
             await g.connect()
@@ -195,7 +212,7 @@ def main() -> None:
         try:
             people = onboard(server, Path(tmp) / "devices")
             if args.what in ("setup", "all"):
-                times = asyncio.run(setup_bench(people, args.rounds))
+                times = asyncio.run(setup_bench(people, args.rounds, Path(tmp) / "matrix"))
                 print(
                     f"call setup, {len(times)} calls: median {statistics.median(times):.0f} ms, "
                     f"p95 {pct(times, 95):.0f} ms, max {max(times):.0f} ms"

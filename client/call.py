@@ -9,13 +9,20 @@ then builds one ``RTCPeerConnection`` per admitted peer (a mesh):
   repair a call (after a network change) the callee sends ``restart`` and the offerer
   makes a new offer; aiortc cannot restart ICE in place, so it builds a new peer
   connection (a browser would call ``restartIce()``).
-* Every offer and answer carries ``signature``: the sending device's Ed25519 signature
-  over the SDP for this recipient and this room (:func:`crypto.call.sign_sdp`). The
-  receiver fetches the sender's device keys from the key directory (``/keys/query``,
-  the self-signed bundle checked by :class:`client.device.PeerDevice`) and checks the
-  signature, the hash and the DTLS fingerprints BEFORE applying the SDP; a mismatch is
-  refused (``hangup`` with reason ``sdp_signature_invalid``) and never applied, so a
-  relay that swaps a fingerprint cannot sit in the middle.
+* Every offer and answer is authenticated to the one peer device it is for by the
+  Matrix device (:class:`client.matrix.MatrixClient`): before the SDP goes to the relay,
+  :meth:`~client.matrix.MatrixClient.send_call_sdp` sends an Olm-encrypted
+  ``org.kaari.call.sdp`` to-device event ``{call_id, kind, sdp_sha256, fingerprints}``
+  (the call id is the room id) through the server's mailbox. The receiver finds it in
+  its sync's to-device results (:meth:`~client.matrix.MatrixClient.authenticate_call_sdp`)
+  and checks, BEFORE applying the SDP, that it came from the peer's user and device, that
+  this device is cross-signed by its owner, and that it names this call, this kind, the
+  SDP's hash and exactly its DTLS fingerprints. A mismatch is refused (``hangup`` with
+  reason ``call_auth_invalid`` and the :class:`~crypto.matrix.call.CallAuthError` code)
+  and never applied, so a relay that swaps a fingerprint, replays or reflects an SDP
+  cannot sit in the middle. The peer's Matrix id is ``@<userId>:<our server>``; a seat of
+  another family in a group session carries a pseudonym as ``userId``, so its SDP cannot
+  be authenticated and is refused.
 * aiortc gathers every candidate before ``setLocalDescription`` returns, so the SDP
   already holds them (no trickle ``candidate`` messages are sent, and received ones
   are not applied: a peer's candidates must be in its SDP).
@@ -32,22 +39,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 from aiortc import RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 from websockets.asyncio.client import ClientConnection, connect
 
 from client.api import Api
-from client.device import Device, PeerDevice
+from client.matrix import MatrixClient, MatrixError
 from client.rtc import configuration
-from crypto.call import sign_sdp, verify_sdp
-from crypto.errors import CryptoError
-from crypto.payloads import CallSdpSignature, PartyKeys
+from crypto.matrix.errors import MatrixCryptoError
 
 log = logging.getLogger("kaari.client.call")
 
 MAX_FRAME = 1024 * 1024
-SDP_SIGNATURE_INVALID = "sdp_signature_invalid"
+CALL_AUTH_INVALID = "call_auth_invalid"
 
 
 class CallError(Exception):
@@ -86,7 +90,7 @@ class CallClient:
     def __init__(
         self,
         api: Api,
-        device: Device,
+        matrix: MatrixClient,
         ice_servers: list[RTCIceServer],
         *,
         relay_only: bool = False,
@@ -94,7 +98,8 @@ class CallClient:
         tamper: Tamper | None = None,
     ) -> None:
         self.api = api
-        self.device = device
+        #: the device's Matrix client (one call client at a time uses it)
+        self.matrix = matrix
         self.ice_servers = ice_servers
         self.relay_only = relay_only
         self.video = video
@@ -109,13 +114,13 @@ class CallClient:
         self._state_changed = asyncio.Condition()
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._keys: dict[str, PeerDevice] = {}
+        self._matrix_lock = asyncio.Lock()
         self._expected: dict[str, tuple[int, int]] = {}  # device -> (epoch, next seq)
         self.out_of_order = 0
 
     @property
     def device_id(self) -> str:
-        return self.device.device_id
+        return self.matrix.device_id
 
     # the socket
 
@@ -243,20 +248,15 @@ class CallClient:
             if mine["order"] > p["order"]:  # the later admitted offers
                 await self._offer(device_id, p["userId"])
 
-    # keys
+    # authentication by the Matrix device
 
-    async def _keys_of(self, user_id: str, device_id: str) -> PartyKeys:
-        known = self._keys.get(device_id)
-        if known is None:
-            users = await asyncio.to_thread(self.api.query_keys, [user_id])
-            bundle = users.get(user_id, {}).get("devices", {}).get(device_id)
-            if bundle is None:
-                raise CryptoError("the peer device has no keys in the directory")
-            known = PeerDevice.from_bundle(bundle)
-            if known.user_id != user_id or known.device_id != device_id:
-                raise CryptoError("the directory answered for another device")
-            self._keys[device_id] = known
-        return known.party()
+    def _matrix_user(self, user_id: str) -> str:
+        """The Matrix id of a seat's ``userId`` (a Kaari user id, or a pseudonym)."""
+        return f"@{user_id}:{self.matrix.user_id.split(':', 1)[1]}"
+
+    async def _on_matrix(self, call: Callable[[], None]) -> None:
+        async with self._matrix_lock:
+            await asyncio.to_thread(call)
 
     # peer connections
 
@@ -305,11 +305,16 @@ class CallClient:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(peer.pc.close(), 5)
 
-    async def _signed(self, peer: Peer, sdp: str, kind: str) -> dict[str, Any]:
+    async def _authenticated(self, peer: Peer, sdp: str, kind: str) -> dict[str, Any]:
+        """Send the authentication of ``sdp`` to the peer device; the payload to relay."""
         assert self.room_id is not None
-        them = await self._keys_of(peer.user_id, peer.device_id)
-        signature = sign_sdp(self.room_id, sdp, self.device.keys, them, self.device.signer)
-        return {"type": kind, "sdp": sdp, "signature": msgspec.to_builtins(signature)}
+        room_id, user = self.room_id, self._matrix_user(peer.user_id)
+        await self._on_matrix(
+            lambda: self.matrix.send_call_sdp(
+                user, peer.device_id, call_id=room_id, kind=kind, sdp=sdp
+            )
+        )
+        return {"type": kind, "sdp": sdp}
 
     async def _signal(self, to: str, kind: str, payload: dict[str, Any]) -> None:
         await self._send(
@@ -321,24 +326,30 @@ class CallClient:
         self._attach_channel(peer, peer.pc.createDataChannel("kaari"))
         await peer.pc.setLocalDescription(await peer.pc.createOffer())
         sdp = peer.pc.localDescription.sdp
-        await self._signal(device_id, "offer", await self._signed(peer, sdp, "offer"))
+        await self._signal(device_id, "offer", await self._authenticated(peer, sdp, "offer"))
 
     async def _verified_sdp(self, frame: dict[str, Any]) -> str | None:
-        """The SDP of a signed offer/answer, or None (refused: a hang-up is sent)."""
-        sender, payload = frame["from"], frame["payload"]
+        """The SDP of an authenticated offer/answer, or None (refused: a hang-up is sent)."""
+        sender, payload, kind = frame["from"], frame["payload"], frame["kind"]
         assert self.room_id is not None
+        room_id = self.room_id
         try:
             sdp = payload["sdp"]
-            signed = msgspec.convert(payload["signature"], CallSdpSignature)
-            them = await self._keys_of(frame["fromUser"], sender)
-            verify_sdp(signed, sdp, self.room_id, them, self.device.keys)
-        except (CryptoError, KeyError, TypeError, msgspec.ValidationError) as exc:
-            reason = f"{SDP_SIGNATURE_INVALID}: {exc}"
-            self.refusals.append((sender, reason))
-            log.warning("refused an SDP that does not verify", extra={"peer": sender})
-            await self._signal(sender, "hangup", {"reason": SDP_SIGNATURE_INVALID})
+            if not isinstance(sdp, str):
+                raise TypeError("the SDP is not a string")
+            user = self._matrix_user(str(frame["fromUser"]))
+            await self._on_matrix(
+                lambda: self.matrix.authenticate_call_sdp(
+                    user, sender, call_id=room_id, kind=kind, sdp=sdp
+                )
+            )
+        except (MatrixCryptoError, MatrixError, KeyError, TypeError) as exc:
+            code = getattr(exc, "code", type(exc).__name__)
+            self.refusals.append((sender, f"{CALL_AUTH_INVALID}: {code}: {exc}"))
+            log.warning("refused an SDP that does not authenticate", extra={"peer": sender})
+            await self._signal(sender, "hangup", {"reason": CALL_AUTH_INVALID, "code": code})
             return None
-        return str(sdp)
+        return sdp
 
     def _in_order(self, frame: dict[str, Any]) -> None:
         sender, epoch, seq = frame["from"], frame["epoch"], frame["seq"]
@@ -359,7 +370,7 @@ class CallClient:
             sdp = await self._verified_sdp(frame)
             if sdp is None:
                 if peer is not None:
-                    peer.refused = SDP_SIGNATURE_INVALID
+                    peer.refused = CALL_AUTH_INVALID
                 return
             if peer is not None:  # a new offer: a restart, built afresh (aiortc)
                 await self._close_peer(peer)
@@ -367,13 +378,13 @@ class CallClient:
             await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             await peer.pc.setLocalDescription(await peer.pc.createAnswer())
             answer = peer.pc.localDescription.sdp
-            await self._signal(sender, "answer", await self._signed(peer, answer, "answer"))
+            await self._signal(sender, "answer", await self._authenticated(peer, answer, "answer"))
         elif kind == "answer":
             if peer is None or not peer.offerer:
                 return
             sdp = await self._verified_sdp(frame)
             if sdp is None:
-                peer.refused = SDP_SIGNATURE_INVALID
+                peer.refused = CALL_AUTH_INVALID
                 return
             await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
         elif kind == "restart":

@@ -32,16 +32,24 @@ from typing import Any
 
 import httpx
 
-from client import cli_homework
-from client.api import Api, ApiError
-from client.cli_profile import TOKEN_RECORD, CliError, Profile, Session, open_session
-from client.device import Device
+from client import cli_homework, cli_verify
+from client.api import ApiError
+from client.cli_profile import (
+    CliError,
+    Profile,
+    Session,
+    open_session,
+    print_signed_in,
+    refuse_if_taken,
+    start_device,
+)
 from client.homework import HomeworkError
 from client.live import DeviceRevoked
 from client.matrix import BackupMismatch, MatrixClient, MatrixError, MatrixHttp, SendFailed
 from client.matrix.files import NotAFile, fetch_file, pointer_of, send_file
-from client.matrix.setup import restore_history, set_up_first_device
-from client.messenger import Messenger
+from client.matrix.invite_qr import InviteQrError
+from client.matrix.setup import restore_history
+from client.matrix.verify import VerificationFailed
 from crypto.errors import CryptoError, StoreError
 from crypto.matrix.errors import MatrixCryptoError
 
@@ -118,37 +126,16 @@ def _recipients(client: MatrixClient, room_id: str) -> int:
 
 
 def cmd_login(args: argparse.Namespace, profile: Profile) -> int:
-    if profile.holds_anything():
-        raise CliError(
-            f"{profile.root} already holds a device; `kaari client logout` first "
-            "(or use another --profile)"
-        )
+    refuse_if_taken(profile)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
     name = args.device or f"kaari-cli@{socket.gethostname()}"
     http = httpx.Client(base_url=args.server, timeout=40.0)
-    login = MatrixHttp.login(http, args.email, password, name)
-    key = profile.create(args.server, login.kaari_user_id, login.device_id, login.user_id)
-    client = MatrixClient.open(MatrixHttp(http, login.token), profile.matrix_dir(), key)
-    api = Api(args.server, token=login.token)
     try:
-        client.store.keystore.put(TOKEN_RECORD, login.token.encode())
-        # homework still runs on the earlier device format (same device, same token)
-        device = Device.create(profile.device_dir(), key, login.kaari_user_id, login.device_id)
-        device.put_record("session.token", login.token.encode())
-        Messenger(api, device).publish_keys()
-        device.close()
-        recovery_key = set_up_first_device(client)
-        me = api.me()
+        login = MatrixHttp.login(http, args.email, password, name)
+        me, recovery_key = start_device(profile, args.server, http, login)
     finally:
-        client.close()
         http.close()
-    print(f"Signed in as {me['displayName']} ({me['role']}).")
-    if recovery_key is not None:
-        print("Your recovery key (write it down and keep it safe; with it a new device")
-        print(f"reads your earlier messages):\n    {recovery_key}")
-    else:
-        print("This is a new device of yours: `kaari client recover` with your recovery key")
-        print("reads your earlier messages here.")
+    print_signed_in(me, recovery_key)
     return 0
 
 
@@ -286,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     recover.set_defaults(func=cmd_recover)
     sub.add_parser("logout", help="sign out and delete this profile").set_defaults(func=cmd_logout)
     cli_homework.add_parser(sub)
+    cli_verify.add_parser(sub)
     return parser
 
 
@@ -317,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         MatrixCryptoError,
         HomeworkError,
         NotAFile,
+        VerificationFailed,
+        InviteQrError,
     ) as exc:
         print(f"kaari client: {exc}", file=sys.stderr)
         return 1

@@ -21,9 +21,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from client.api import Api
 from client.device import Device
-from client.matrix import DeviceStore, MatrixClient, MatrixHttp
+from client.matrix import DeviceStore, Login, MatrixClient, MatrixHttp
+from client.matrix.setup import set_up_first_device
 from client.messenger import Messenger
 
 TOKEN_RECORD = "session.token"  # noqa: S105 (a record name, not a secret)
@@ -142,6 +145,48 @@ def _stored_token(profile: Profile, secret: bytes) -> str:
     if raw is None:
         raise CliError("Not signed in: run `kaari client login` first")
     return raw.decode()
+
+
+def refuse_if_taken(profile: Profile) -> None:
+    if profile.holds_anything():
+        raise CliError(
+            f"{profile.root} already holds a device; `kaari client logout` first "
+            "(or use another --profile)"
+        )
+
+
+def start_device(
+    profile: Profile, server: str, http: httpx.Client, login: Login
+) -> tuple[dict[str, Any], str | None]:
+    """A signed-in device's first start in a new profile: its Matrix device (keys
+    uploaded; on the user's first device cross-signing and a key backup), the token kept
+    in its store. The user's profile (``/me``) and the recovery key to show, if new."""
+    key = profile.create(server, login.kaari_user_id, login.device_id, login.user_id)
+    client = MatrixClient.open(MatrixHttp(http, login.token), profile.matrix_dir(), key)
+    api = Api(server, token=login.token)
+    try:
+        client.store.keystore.put(TOKEN_RECORD, login.token.encode())
+        # homework still runs on the earlier device format (same device, same token)
+        device = Device.create(profile.device_dir(), key, login.kaari_user_id, login.device_id)
+        device.put_record("session.token", login.token.encode())
+        Messenger(api, device).publish_keys()
+        device.close()
+        recovery_key = set_up_first_device(client)
+        me: dict[str, Any] = api.me()
+    finally:
+        client.close()
+        api.close()
+    return me, recovery_key
+
+
+def print_signed_in(me: dict[str, Any], recovery_key: str | None) -> None:
+    print(f"Signed in as {me['displayName']} ({me['role']}).")
+    if recovery_key is not None:
+        print("Your recovery key (write it down and keep it safe; with it a new device")
+        print(f"reads your earlier messages):\n    {recovery_key}")
+    else:
+        print("This is a new device of yours: `kaari client recover` with your recovery key")
+        print("reads your earlier messages here.")
 
 
 def open_messenger(profile: Profile) -> tuple[Messenger, dict[str, Any]]:

@@ -231,7 +231,7 @@ class Device:
 
     @property
     def signer(self) -> Signer:
-        """Signs bytes with this device's Ed25519 key (e.g. for :func:`crypto.call.sign_sdp`)."""
+        """Signs bytes with this device's Ed25519 key (e.g. :func:`crypto.megolm.sign_session`)."""
         return self._account.sign
 
     @property

@@ -55,7 +55,9 @@ CREATE TABLE seen(tag BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 
 
 def _connect(db: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(db, isolation_level=None)
+    # One thread at a time, not necessarily the one that opened it: an asyncio client
+    # (client/call.py) reaches its store from worker threads, one call after another.
+    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")

@@ -132,19 +132,6 @@ class CancellationNote(PayloadBase, tag="cancellation"):
     note: Annotated[str, Meta(max_length=2_000)]
 
 
-class CallSdpSignature(PayloadBase, tag="callSdp"):
-    """A device's Ed25519 signature over its SDP for one peer in one call (:mod:`crypto.call`)."""
-
-    call_id: Id
-    sdp_sha256: Key32
-    fingerprints: Annotated[
-        list[Annotated[str, Meta(max_length=200)]], Meta(min_length=1, max_length=8)
-    ]
-    signer: PartyKeys
-    recipient: PartyKeys
-    signature: Signature64
-
-
 class TherapyDocument(PayloadBase, tag="document"):
     """A therapy statement or plan shared as an encrypted attachment."""
 
@@ -161,6 +148,5 @@ Payload = (
     | CompletionNote
     | AppointmentDetails
     | CancellationNote
-    | CallSdpSignature
     | TherapyDocument
 )

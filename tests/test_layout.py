@@ -26,6 +26,7 @@ DOMAINS = (
     "notifications",
     "realtime",
     "audit",
+    "privacy",
     "observability",
 )
 """app's domain packages; ``app/core`` and ``app/storage`` lie beneath them all"""
@@ -182,6 +183,11 @@ def test_domains_build_no_services_of_their_own() -> None:
         "Reminders",
         "Outbox",
         "PushGuard",
+        "Expiry",
+        "OutboxRetention",
+        "HomeworkRetention",
+        "AuditRetention",
+        "BlobSweep",
     }
     found = []
     for path in sources("app", "signaling"):

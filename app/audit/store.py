@@ -132,3 +132,24 @@ async def member_device_events(
     )
     query = query.where(audit_events.c.action.in_(actions))
     return list((await conn.execute(_page(query, before_id, limit))).all())
+
+
+async def delete_older(conn: AsyncConnection, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` events at or before ``before``, with their case links. The
+    events are claimed first (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two instances
+    deleting at once take different events and never wait on each other."""
+    query = (
+        sa.select(audit_events.c.id)
+        .where(audit_events.c.at <= before)
+        .order_by(audit_events.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list((await conn.execute(query)).scalars())
+    if not ids:
+        return 0
+    await conn.execute(audit_event_cases.delete().where(audit_event_cases.c.event_id.in_(ids)))
+    # on SQLite another instance may have deleted them meanwhile: count what went
+    gone = await conn.execute(audit_events.delete().where(audit_events.c.id.in_(ids)))
+    return int(gone.rowcount or 0)

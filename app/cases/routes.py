@@ -128,7 +128,7 @@ class CaseController(Controller):
     ) -> list[PeriodOut]:
         return await cases.list_periods(principal, case_id)
 
-    @post("/{case_id:uuid}/periods", status_code=201)
+    @post("/{case_id:uuid}/periods", status_code=201, opt=quota("case_record_create"))
     async def create_period(
         self,
         case_id: FromPath[UUID],
@@ -178,3 +178,15 @@ class OrgCaseController(Controller):
         """An admin moves a case to another therapist of the organisation (audited; the
         guardians get a notice)."""
         await handover.hand_over(principal, case_id, data, address)
+
+    @post("/{case_id:uuid}/close", status_code=204)
+    async def close(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        cases: NamedDependency[CaseService],
+        address: NamedDependency[str],
+    ) -> None:
+        """An admin closes a case whose service has ended (audited; final). Its homework
+        is deleted ``KAARI_HOMEWORK_RETENTION_DAYS`` later."""
+        await cases.close_case(principal, case_id, address)

@@ -30,6 +30,8 @@ class CaseOut(Camel):
     my_role: CaseRole
     my_scopes: list[str] | None
     created_at: datetime
+    closed_at: datetime | None = None
+    """when an admin closed the case (its service ended); null while it is open"""
 
 
 class MemberOut(Camel):

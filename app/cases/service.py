@@ -46,10 +46,17 @@ class Membership:
     child_user_id: UUID | None
     child_name: str | None
     created_at: datetime
+    closed_at: datetime | None
 
     def require(self, *roles: CaseRole) -> Membership:
         if self.role not in roles:
             raise Forbidden(f"A {self.role} of this case cannot do this")
+        return self
+
+    def require_open(self) -> Membership:
+        """A closed case takes no new data of the kinds its retention deletes (homework)."""
+        if self.closed_at is not None:
+            raise Conflict("The case is closed", code="case_closed")
         return self
 
     def require_scope(self, scope: str) -> Membership:
@@ -68,6 +75,7 @@ def _membership(row: Any) -> Membership:
         child_user_id=row.child_user_id,
         child_name=row.child_name,
         created_at=row.created_at,
+        closed_at=row.closed_at,
     )
 
 
@@ -79,6 +87,7 @@ def _case_out(m: Membership) -> CaseOut:
         my_role=m.role,
         my_scopes=m.scopes,
         created_at=m.created_at,
+        closed_at=m.closed_at,
     )
 
 
@@ -292,6 +301,27 @@ class CaseService:
                 target_type="case",
                 target_id=case_id,
                 details={"userId": str(user_id), "role": target.role},
+                address=address,
+            )
+
+    async def close_case(self, principal: Principal, case_id: UUID, address: str) -> None:
+        """An admin closes a case when its service has ended (docs/data-protection.md):
+        its homework is deleted ``homework_retention_days`` later; closing is final."""
+        if principal.role != "admin":
+            raise Forbidden("Only an admin closes a case")
+        async with self.db.transaction() as conn:
+            case = await store.get_case(conn, case_id)
+            if case is None or case.org_id != principal.org_id:
+                raise NotFound("No such case", code="case_not_found")
+            if not await store.close_case(conn, case_id, self.clock()):
+                raise Conflict("The case is closed already", code="case_closed")
+            await self.audit.record(
+                conn,
+                "case.closed",
+                org_id=principal.org_id,
+                actor=principal,
+                target_type="case",
+                target_id=case_id,
                 address=address,
             )
 

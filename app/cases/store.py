@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +32,7 @@ _MEMBERSHIP = (
         cases.c.org_id,
         cases.c.child_user_id,
         cases.c.created_at,
+        cases.c.closed_at,
         _child.c.display_name.label("child_name"),
         case_members.c.role,
         case_members.c.scopes,
@@ -55,6 +56,7 @@ async def cases_of_user(conn: AsyncConnection, user_id: UUID) -> list[Row]:
             cases.c.org_id,
             cases.c.child_user_id,
             cases.c.created_at,
+            cases.c.closed_at,
             _child.c.display_name.label("child_name"),
             case_members.c.role,
             case_members.c.scopes,
@@ -180,6 +182,16 @@ async def periods_covering(conn: AsyncConnection, day: date) -> list[Row]:
         .order_by(therapy_periods.c.ends_on, therapy_periods.c.id)
     )
     return list((await conn.execute(query)).all())
+
+
+async def close_case(conn: AsyncConnection, case_id: UUID, at: datetime) -> bool:
+    """Close the case unless it is closed already; whether this call closed it."""
+    query = (
+        cases.update()
+        .where(cases.c.id == case_id, cases.c.closed_at.is_(None))
+        .values(closed_at=at)
+    )
+    return bool((await conn.execute(query)).rowcount)
 
 
 async def get_case(conn: AsyncConnection, case_id: UUID) -> Row | None:

@@ -12,6 +12,11 @@ signature model sees the value (which then passes the decoded Struct through unc
 Also refused: a Content-Type other than ``application/json`` (415), duplicate keys at
 any level, integers beyond 64 bits, days outside ``[EARLIEST_DAY, LATEST_DAY]``, NUL in
 any text (PostgreSQL cannot store it), and bodies nested too deeply for the decoder.
+
+A route that reads its body raw (``request.body()``, e.g. a Matrix room event kept as
+sent) applies the same rules itself: ``raw_json_body(request)`` checks the Content-Type
+and returns the bytes, ``decode_body(body, Any)`` decodes them; tests/app/
+test_app_strict_wire.py sends every such route a text/plain and a duplicate-key body.
 """
 
 from __future__ import annotations
@@ -98,6 +103,12 @@ def require_json(content_type: str) -> None:
         raise UnsupportedMediaType(
             f"Send the body as {JSON_MEDIA_TYPE}", code="unsupported_media_type"
         )
+
+
+async def raw_json_body(request: Request[Any, Any, Any]) -> bytes:
+    """The body of a route that decodes it itself, once it is declared JSON (415 if not)."""
+    require_json(request.content_type[0])
+    return await request.body()
 
 
 class StrictRequest(Request[Any, Any, Any]):

@@ -38,7 +38,7 @@ class CaseHomeworkController(Controller):
     path = "/cases/{case_id:uuid}/homework"
     tags = ["homework"]
 
-    @post()
+    @post(opt=quota("case_record_create"))
     async def create(
         self,
         case_id: FromPath[UUID],

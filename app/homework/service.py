@@ -190,7 +190,7 @@ class HomeworkService:
         now = self.clock()
         announcement = self.fanout.begin(principal.device_id)
         async with self.db.transaction() as conn:
-            (await self._case(conn, principal, case_id)).require("therapist")
+            (await self._case(conn, principal, case_id)).require("therapist").require_open()
             _check_content(body.content, principal, case_id, "task's content")
             if body.starts_on < today - timedelta(days=EARLIEST_START_DAYS):
                 raise InvalidInput("A task starts at most a week in the past",
@@ -254,7 +254,7 @@ class HomeworkService:
         announcement = self.fanout.begin(principal.device_id)
         async with self.db.transaction() as conn:
             task, membership = await self._task(conn, principal, task_id, lock=True)
-            membership.require("therapist")
+            membership.require("therapist").require_open()
             row = task.row
             values: dict[str, Any] = {}
             rule, plan, status = task.rule, task.plan, row.status
@@ -317,6 +317,7 @@ class HomeworkService:
         async with self.db.transaction() as conn:
             task, membership = await self._task(conn, principal, task_id)
             self._check_ticker(membership, task.row.tick_by)
+            membership.require_open()
             if body.note is not None:
                 _check_content(body.note, principal, task.case_id, "note")
             if not active_on(task.plan, day):
@@ -358,6 +359,7 @@ class HomeworkService:
         async with self.db.transaction() as conn:
             task, membership = await self._task(conn, principal, task_id)
             self._check_ticker(membership, task.row.tick_by)
+            membership.require_open()
             row = await store.get_tick(conn, task_id, day)
             if row is None:
                 return  # a retried undo
@@ -475,7 +477,7 @@ class HomeworkService:
     ) -> ReminderOut:
         minute = minute_of_day(body.time) if body.time is not None else None
         async with self.db.transaction() as conn:
-            (await self._case(conn, principal, case_id)).require("guardian")
+            (await self._case(conn, principal, case_id)).require("guardian").require_open()
             if minute is not None and await self.quiet.in_quiet_hours(conn, case_id, minute):
                 raise InvalidInput("The reminder falls in the child's quiet hours: choose "
                                    "another time", code="reminder_in_quiet_hours")  # fmt: skip

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.storage.schema import homework_reminders, homework_tasks, homework_ticks
+from app.storage.schema import cases, homework_reminders, homework_tasks, homework_ticks
 
 Row = sa.Row[*tuple[Any, ...]]
 
@@ -158,6 +158,38 @@ async def set_reminder(
 
 
 async def reminders_due(conn: AsyncConnection, up_to_minute: int) -> list[Row]:
-    """The cases whose reminder time (local minute of the day) has come."""
-    query = sa.select(homework_reminders).where(homework_reminders.c.minute <= up_to_minute)
+    """The open cases whose reminder time (local minute of the day) has come."""
+    closed = sa.select(cases.c.id).where(cases.c.closed_at.is_not(None))
+    query = sa.select(homework_reminders).where(
+        homework_reminders.c.minute <= up_to_minute, homework_reminders.c.case_id.not_in(closed)
+    )
     return list((await conn.execute(query)).all())
+
+
+# retention (read-joins cases for when a case was closed)
+
+
+async def delete_of_closed_cases(
+    conn: AsyncConnection, closed_before: datetime, limit: int
+) -> tuple[int, int]:
+    """Delete up to ``limit`` tasks, with their ticks, of the cases closed at or before
+    ``closed_before``, and those cases' reminder times; (tasks, ticks) deleted. The tasks
+    are claimed first (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two instances
+    deleting at once take different tasks and never wait on each other."""
+    closed = sa.select(cases.c.id).where(cases.c.closed_at <= closed_before)
+    query = (
+        sa.select(homework_tasks.c.id)
+        .where(homework_tasks.c.case_id.in_(closed))
+        .order_by(homework_tasks.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list((await conn.execute(query)).scalars())
+    await conn.execute(homework_reminders.delete().where(homework_reminders.c.case_id.in_(closed)))
+    if not ids:
+        return 0, 0
+    # on SQLite another instance may have deleted them meanwhile: count what went
+    ticks = await conn.execute(homework_ticks.delete().where(homework_ticks.c.task_id.in_(ids)))
+    tasks = await conn.execute(homework_tasks.delete().where(homework_tasks.c.id.in_(ids)))
+    return int(tasks.rowcount or 0), int(ticks.rowcount or 0)

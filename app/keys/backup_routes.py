@@ -11,15 +11,18 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from app.core.principal import Principal
 from app.keys.backup import KeyBackup, KeyBackupData, KeysBackup, RoomKeyBackup, VersionIn
+from app.quotas import quota
 
 Version = Annotated[str, QueryParameter(name="version", max_length=20)]
+#: every write to the backup (versions and keys) counts against one quota per device
+WRITE = quota("key_backup_write")
 
 
 class MatrixBackupController(Controller):
     path = "/_matrix/client/v3/room_keys"
     tags = ["matrix"]
 
-    @post("/version", status_code=200)
+    @post("/version", status_code=200, opt=WRITE)
     async def create_version(
         self,
         data: JSONBody[VersionIn],
@@ -43,7 +46,7 @@ class MatrixBackupController(Controller):
     ) -> dict[str, Any]:
         return await key_backup.get_version(principal, version)
 
-    @put("/version/{version:str}")
+    @put("/version/{version:str}", opt=WRITE)
     async def update_version(
         self,
         version: FromPath[str],
@@ -53,7 +56,7 @@ class MatrixBackupController(Controller):
     ) -> dict[str, Any]:
         return await key_backup.update_version(principal, version, data)
 
-    @delete("/version/{version:str}", status_code=200)
+    @delete("/version/{version:str}", status_code=200, opt=WRITE)
     async def delete_version(
         self,
         version: FromPath[str],
@@ -62,7 +65,7 @@ class MatrixBackupController(Controller):
     ) -> dict[str, Any]:
         return await key_backup.delete_version(principal, version)
 
-    @put("/keys")
+    @put("/keys", opt=WRITE)
     async def put_all(
         self,
         version: Version,
@@ -72,7 +75,7 @@ class MatrixBackupController(Controller):
     ) -> dict[str, Any]:
         return await key_backup.put_keys(principal, version, data)
 
-    @put("/keys/{room_id:str}")
+    @put("/keys/{room_id:str}", opt=WRITE)
     async def put_room(
         self,
         room_id: FromPath[str],
@@ -83,7 +86,7 @@ class MatrixBackupController(Controller):
     ) -> dict[str, Any]:
         return await key_backup.put_keys(principal, version, KeysBackup(rooms={room_id: data}))
 
-    @put("/keys/{room_id:str}/{session_id:str}")
+    @put("/keys/{room_id:str}/{session_id:str}", opt=WRITE)
     async def put_session(
         self,
         room_id: FromPath[str],
@@ -126,7 +129,7 @@ class MatrixBackupController(Controller):
     ) -> dict[str, Any]:
         return await key_backup.get_keys(principal, version, room_id, session_id)
 
-    @delete("/keys", status_code=200)
+    @delete("/keys", status_code=200, opt=WRITE)
     async def delete_all(
         self,
         version: Version,
@@ -135,7 +138,7 @@ class MatrixBackupController(Controller):
     ) -> dict[str, Any]:
         return await key_backup.delete_keys(principal, version, None, None)
 
-    @delete("/keys/{room_id:str}", status_code=200)
+    @delete("/keys/{room_id:str}", status_code=200, opt=WRITE)
     async def delete_room(
         self,
         room_id: FromPath[str],
@@ -145,7 +148,7 @@ class MatrixBackupController(Controller):
     ) -> dict[str, Any]:
         return await key_backup.delete_keys(principal, version, room_id, None)
 
-    @delete("/keys/{room_id:str}/{session_id:str}", status_code=200)
+    @delete("/keys/{room_id:str}/{session_id:str}", status_code=200, opt=WRITE)
     async def delete_session(
         self,
         room_id: FromPath[str],

@@ -191,6 +191,10 @@ class KeyDirectory:
         rows = await mx.device_keys_of_users(conn, user_ids)
         return [(r.user_id, r.device_id, r.curve25519, r.ed25519) for r in rows]
 
+    async def keyed_at(self, conn: AsyncConnection, device_id: UUID) -> datetime | None:
+        """When the device published its device keys (from then on rooms encrypt for it)."""
+        return await mx.keys_created_at(conn, device_id)
+
     async def key_counts(
         self, conn: AsyncConnection, device_id: UUID
     ) -> tuple[dict[str, int], list[str]]:

@@ -65,6 +65,13 @@ async def insert_device_keys(conn: AsyncConnection, **values: Any) -> bool:
     return bool((await conn.execute(stmt)).rowcount)
 
 
+async def keys_created_at(conn: AsyncConnection, device_id: UUID) -> datetime | None:
+    """When the device first uploaded its device keys (``None``: it has none)."""
+    query = sa.select(mx_device_keys.c.created_at).where(mx_device_keys.c.device_id == device_id)
+    value: datetime | None = (await conn.execute(query)).scalar()
+    return value
+
+
 async def device_keys_of_users(conn: AsyncConnection, user_ids: Iterable[UUID]) -> list[Row]:
     """The live devices' keys of these users (with the device's name), oldest first."""
     ids = set(user_ids)

@@ -10,12 +10,15 @@ from litestar import Controller, Request, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from app.core.body import raw_json_body
 from app.core.matrix import MatrixError
 from app.core.principal import Principal
 from app.core.wire import INT64_MAX
+from app.messaging.receipts import DeliveryReceipts
 from app.messaging.rooms import EPOCH_PARAM, RoomService, parse_position
 from app.messaging.sync import SyncService
 from app.messaging.to_device import SendToDevice, ToDeviceService
+from app.quotas import quota
 
 MATRIX_PATH = "/_matrix/client/v3"
 
@@ -24,7 +27,7 @@ class MatrixRoomController(Controller):
     path = MATRIX_PATH
     tags = ["matrix"]
 
-    @put("/sendToDevice/{event_type:str}/{txn_id:str}")
+    @put("/sendToDevice/{event_type:str}/{txn_id:str}", opt=quota("to_device_send"))
     async def send_to_device(
         self,
         event_type: FromPath[str],
@@ -35,7 +38,7 @@ class MatrixRoomController(Controller):
     ) -> dict[str, Any]:
         return await to_device.send(principal, event_type, txn_id, data)
 
-    @put("/rooms/{room_id:str}/send/{event_type:str}/{txn_id:str}")
+    @put("/rooms/{room_id:str}/send/{event_type:str}/{txn_id:str}", opt=quota("message_send"))
     async def send(
         self,
         request: Request[Any, Any, Any],
@@ -47,7 +50,7 @@ class MatrixRoomController(Controller):
         epoch: Annotated[str | None, QueryParameter(name=EPOCH_PARAM, max_length=64)] = None,
     ) -> dict[str, str]:
         """Kaari extension: ``?kaari_device_epoch=`` names the device set encrypted for."""
-        body = await request.body()
+        body = await raw_json_body(request)
         return await rooms.send(principal, room_id, event_type, txn_id, body, epoch)
 
     @get("/rooms/{room_id:str}/messages")
@@ -67,6 +70,17 @@ class MatrixRoomController(Controller):
         return await rooms.messages(
             principal, room_id, parse_position(frm), parse_position(to), direction == "b", limit
         )
+
+    @get("/rooms/{room_id:str}/kaari.deliveries/{event_id:str}")
+    async def deliveries(
+        self,
+        room_id: FromPath[str],
+        event_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        receipts: NamedDependency[DeliveryReceipts],
+    ) -> dict[str, Any]:
+        """Kaari extension: which devices have received the caller's own event."""
+        return await receipts.deliveries(principal, room_id, event_id)
 
     @get("/rooms/{room_id:str}/joined_members")
     async def joined_members(

@@ -1,6 +1,7 @@
 """SQL of the Matrix rooms and mailboxes: room events (one row per event, at a global
 stream position), the rooms' joined members, to-device messages and their transaction
-ids (app/storage/schema_matrix.py)."""
+ids, each device's acknowledged room position and the deliveries it implies
+(app/storage/schema_matrix.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.storage.schema_matrix import room_events, room_members, to_device_messages, to_device_txns
+from app.storage.schema_matrix import (
+    room_acks,
+    room_deliveries,
+    room_events,
+    room_members,
+    to_device_messages,
+    to_device_txns,
+)
 from app.storage.streams import ROOM_EVENTS, lock_stream
 
 Row = sa.Row[*tuple[Any, ...]]
@@ -185,11 +193,92 @@ async def has_to_device_upto(conn: AsyncConnection, device_id: UUID, up_to: int)
     return (await conn.execute(query.limit(1))).first() is not None
 
 
+# deliveries: how far each device has read the room stream
+
+
+async def advance_room_ack(
+    conn: AsyncConnection, device_id: UUID, pos: int, now: datetime
+) -> int | None:
+    """Record that the device acknowledged the room stream up to ``pos``: the position it
+    had acknowledged before (0 for none), or ``None`` when ``pos`` is not further."""
+    query = sa.select(room_acks.c.pos).where(room_acks.c.device_id == device_id)
+    before = (await conn.execute(query)).scalar()
+    if before is not None and before >= pos:
+        return None
+    stmt = _insert(conn, room_acks).values(device_id=device_id, pos=pos, updated_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["device_id"],
+        set_={"pos": pos, "updated_at": now},
+        where=room_acks.c.pos < pos,
+    )
+    await conn.execute(stmt)
+    return int(before or 0)
+
+
+async def events_delivered_to(
+    conn: AsyncConnection,
+    device_id: UUID,
+    user_id: UUID,
+    span: tuple[int, int],
+    since_ts: int,
+) -> list[Row]:
+    """The encrypted events with ``after < pos <= up_to`` of the user's rooms (up to the
+    leave of a room left) sent by another device at or after ``since_ts`` (ms)."""
+    after, up_to = span
+    member = room_members.c
+    visible = sa.or_(member.joined.is_(True), room_events.c.pos <= member.pos)
+    query = (
+        sa.select(
+            room_events.c.pos,
+            room_events.c.event_id,
+            room_events.c.room_id,
+            room_events.c.sender_user_id,
+        )
+        .join(room_members, member.room_id == room_events.c.room_id)
+        .where(
+            member.user_id == user_id,
+            visible,
+            room_events.c.pos > after,
+            room_events.c.pos <= up_to,
+            room_events.c.type == "m.room.encrypted",
+            room_events.c.sender_device_id.is_not(None),
+            room_events.c.sender_device_id != device_id,
+            room_events.c.origin_server_ts >= since_ts,
+        )
+        .order_by(room_events.c.pos)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        stmt = _insert(conn, room_deliveries).values(list(rows)).on_conflict_do_nothing()
+        await conn.execute(stmt)
+
+
+async def event_in_room(conn: AsyncConnection, room_id: UUID, event_id: str) -> Row | None:
+    query = sa.select(room_events).where(
+        room_events.c.room_id == room_id, room_events.c.event_id == event_id
+    )
+    return (await conn.execute(query)).first()
+
+
+async def deliveries_of(conn: AsyncConnection, event_pos: int) -> list[Row]:
+    query = (
+        sa.select(room_deliveries)
+        .where(room_deliveries.c.event_pos == event_pos)
+        .order_by(room_deliveries.c.delivered_at, room_deliveries.c.device_id)
+    )
+    return list((await conn.execute(query)).all())
+
+
 # expiry
 
 
 async def purge_expired(conn: AsyncConnection, now: datetime) -> int:
     gone = 0
+    expired = sa.select(room_events.c.pos).where(room_events.c.expires_at <= now)
+    await conn.execute(room_deliveries.delete().where(room_deliveries.c.event_pos.in_(expired)))
     for table in (room_events, to_device_messages, to_device_txns):
         result = await conn.execute(table.delete().where(table.c.expires_at <= now))
         gone += int(result.rowcount or 0)

@@ -32,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.cases.service import CaseService
 from app.config import Settings
-from app.core.errors import NotFound
+from app.core.body import decode_body
+from app.core.errors import BadRequest, NotFound
 from app.core.matrix import MatrixError, MatrixIds
 from app.core.principal import Principal
 from app.core.time import Clock
@@ -294,6 +295,16 @@ class RoomService:
 
 
 def _check_event(event_type: str, txn_id: str, body: bytes) -> dict[str, Any]:
+    """The event's content, decoded by the rules of every body (app/core/body.py: no
+    duplicate keys, integers within 64 bits, no NUL), before anything else is checked."""
+    if len(body) > MAX_EVENT_BYTES:
+        raise MatrixError(413, "M_TOO_LARGE", "An event is at most 64 KiB", code="event_too_large")
+    try:
+        content = decode_body(body, Any)
+    except BadRequest:
+        content = None
+    if not isinstance(content, dict):
+        raise MatrixError(400, "M_NOT_JSON", "The content is not a JSON object", code="not_json")
     if not (0 < len(txn_id) <= 255) or not txn_id.isprintable():
         raise MatrixError(400, "M_INVALID_PARAM", "Bad transaction id", code="invalid_txn_id")
     if event_type != "m.room.encrypted":
@@ -303,14 +314,6 @@ def _check_event(event_type: str, txn_id: str, body: bytes) -> dict[str, Any]:
             "Kaari's rooms take only m.room.encrypted events (never plaintext)",
             code="encrypted_events_only",
         )
-    if len(body) > MAX_EVENT_BYTES:
-        raise MatrixError(413, "M_TOO_LARGE", "An event is at most 64 KiB", code="event_too_large")
-    try:
-        content = _decoder.decode(body)
-    except msgspec.DecodeError:
-        raise MatrixError(
-            400, "M_NOT_JSON", "The content is not a JSON object", code="not_json"
-        ) from None
     if (
         content.get("algorithm") != MEGOLM
         or not isinstance(content.get("ciphertext"), str)

@@ -6,7 +6,8 @@ The subset a crypto client needs: ``to_device.events``, ``device_lists.changed/l
 extension ``kaari.device_epoch``) and ``rooms.leave`` for the rooms the user has left.
 
 * A token is ``k<room stream>_<to-device seq>_<device-list stream>``. A ``since`` token
-  acknowledges the to-device messages up to its sequence: they are deleted.
+  acknowledges the to-device messages up to its sequence (they are deleted) and the room
+  events up to its room position (recorded as delivered: app/messaging/receipts.py).
 * With ``since`` and nothing new, the request waits up to ``timeout`` ms (at most 30 s)
   for a wake-up on the bus (``Gateway.listen``), then looks again; the database is the
   truth, the wake-up only ends the wait early.
@@ -33,6 +34,7 @@ from app.core.principal import Principal
 from app.core.time import Clock
 from app.keys.directory import KeyDirectory
 from app.messaging import matrix_store as mx
+from app.messaging.receipts import DeliveryReceipts
 from app.messaging.rooms import RoomService, epoch_of
 from app.realtime.gateway import Gateway
 from app.storage.engine import Database
@@ -73,6 +75,7 @@ class SyncService:
         keys: KeyDirectory,
         gateway: Gateway,
         ids: MatrixIds,
+        receipts: DeliveryReceipts,
         clock: Clock,
     ) -> None:
         self.db = db
@@ -80,6 +83,7 @@ class SyncService:
         self.rooms = rooms
         self.keys = keys
         self.gateway = gateway
+        self.receipts = receipts
         self.ids = ids
 
     async def sync(
@@ -97,6 +101,7 @@ class SyncService:
         await self.rooms.ensure(principal)
         if token is not None:
             await self._acknowledge(principal, token.to_device)
+            await self.receipts.acknowledge(principal, token.room)
         deadline = time.monotonic() + timeout
         async with self.gateway.listen(principal.device_id) as woken:
             while True:

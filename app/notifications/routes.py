@@ -50,7 +50,7 @@ class MeNotificationController(Controller):
         """Choose the channels of some event kinds (the others keep theirs)."""
         return await notifications.set_preferences(principal, data)
 
-    @post("/push-subscriptions", status_code=201)
+    @post("/push-subscriptions", status_code=201, opt=quota("push_subscribe"))
     async def subscribe(
         self,
         data: JSONBody[PushSubscriptionIn],

@@ -246,3 +246,27 @@ async def outbox_backlog(conn: AsyncConnection) -> tuple[int, datetime | None, i
         await conn.execute(sa.select(sa.func.count()).where(oc.failed_at.is_not(None)))
     ).scalar_one()
     return int(pending[0]), pending[1], int(failed)
+
+
+# retention
+
+
+async def delete_settled(conn: AsyncConnection, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` outbox rows delivered or given up at or before ``before``.
+    The rows are claimed first (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two
+    instances deleting at once take different rows and never wait on each other."""
+    oc = notification_outbox.c
+    query = (
+        sa.select(oc.id)
+        .where(sa.or_(oc.delivered_at <= before, oc.failed_at <= before))
+        .order_by(oc.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list((await conn.execute(query)).scalars())
+    if not ids:
+        return 0
+    # on SQLite another instance may have deleted them meanwhile: count what went
+    gone = await conn.execute(notification_outbox.delete().where(oc.id.in_(ids)))
+    return int(gone.rowcount or 0)

@@ -84,6 +84,25 @@ JOB_LAST_SUCCESS = Gauge(
     registry=REGISTRY,
 )
 
+RETAINED_KINDS = frozenset(
+    {
+        "outbox_rows",
+        "homework_tasks",
+        "homework_ticks",
+        "orphan_blobs",
+        "part_files",
+        "audit_events",
+    }
+)
+"""what the retention jobs delete (the ``kind`` label of ``kaari_retention_deleted``)"""
+
+RETENTION_DELETED = Counter(
+    "kaari_retention_deleted",
+    "Rows and files the retention jobs deleted, by kind",
+    ["kind"],
+    registry=REGISTRY,
+)
+
 # a limit's name is the two words its key starts with ("login:ip:<address>" ->
 # "login:ip"); what follows them (an address, an id, a digest) is never kept
 _LIMIT_NAME = re.compile(r"^([a-z]{1,16}:[a-z]{1,16}):")
@@ -126,3 +145,10 @@ def job_failed(name: str, seconds: float) -> None:
     JOB_RUNS.labels(job).inc()
     JOB_FAILURES.labels(job).inc()
     JOB_DURATION.labels(job).observe(seconds)
+
+
+def retention_deleted(kind: str, count: int) -> None:
+    """``count`` rows or files of ``kind`` (one of ``RETAINED_KINDS``) deleted by a
+    retention job."""
+    if count > 0:
+        RETENTION_DELETED.labels(kind if kind in RETAINED_KINDS else "other").inc(count)

@@ -419,6 +419,10 @@ class Gateway:
         # after a bus outage any wake-up may have been lost: every device syncs
         conns = [c for cs in self._by_channel.values() for c in cs]
         self._wake(conns, None)
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        """Every sync waiting on this instance (``listen``) looks at the database again."""
         for waiters in self._waiters.values():
             for event in waiters:
                 event.set()
@@ -427,8 +431,9 @@ class Gateway:
 
     async def _resync(self) -> None:
         """While the bus is not healthy (wake-ups may be lost), every socket re-reads its
-        mailbox every ``bus_resync_seconds`` (a wake with no sequence), so rows sent
-        through any instance still arrive within seconds."""
+        mailbox (a wake with no sequence) and every waiting sync (``listen``: a GET sync
+        long-poll, a ``matrix_sync`` frame) looks again every ``bus_resync_seconds``, so
+        what is sent through any instance still arrives within seconds."""
         every = self.settings.bus_resync_seconds
         degraded = False
         while True:
@@ -445,6 +450,7 @@ class Gateway:
                     )
                 if degraded:
                     self._wake([c for cs in self._by_channel.values() for c in cs], None)
+                    self._wake_waiters()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

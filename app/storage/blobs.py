@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
@@ -71,15 +72,74 @@ class BlobStore:
         handle = await asyncio.to_thread(open, self._path(blob_id), "rb")
         return _chunks(handle)
 
-    async def delete(self, blob_id: UUID) -> None:
-        with contextlib.suppress(FileNotFoundError):
+    async def delete(self, blob_id: UUID) -> bool:
+        """Delete the blob's file; whether there was one (another instance may have been
+        first)."""
+        try:
             await asyncio.to_thread(self._path(blob_id).unlink)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def stale(self, before: float) -> tuple[list[UUID], list[UUID]]:
+        """The blobs, and the ``.part`` files of unfinished uploads, last written at or
+        before ``before`` (seconds since the epoch, the file system's clock): (blob ids, ids of
+        the parts). Files with any other name are never listed, so never swept."""
+        blobs: list[UUID] = []
+        parts: list[UUID] = []
+        if not self.root.is_dir():
+            return blobs, parts
+        for shard in os.scandir(self.root):
+            if not (shard.is_dir(follow_symlinks=False) and _HEX2.fullmatch(shard.name)):
+                continue
+            for entry in os.scandir(shard.path):
+                blob_id = _blob_id(shard.name, entry.name)
+                if blob_id is None or not entry.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    written = entry.stat(follow_symlinks=False).st_mtime
+                except FileNotFoundError:
+                    continue  # renamed or deleted meanwhile
+                if written <= before:
+                    (parts if entry.name.endswith(".part") else blobs).append(blob_id)
+        return blobs, parts
+
+    async def delete_part(self, blob_id: UUID, before: float) -> bool:
+        """Delete an upload's ``.part`` file if it was still last written at or before
+        ``before`` (checked again here: an upload that wrote meanwhile keeps it)."""
+        final = self._path(blob_id)
+        part = final.with_name(f".{final.name}.part")
+
+        def unlink() -> bool:
+            try:
+                if part.stat().st_mtime > before:
+                    return False
+                part.unlink()
+            except FileNotFoundError:
+                return False
+            return True
+
+        return await asyncio.to_thread(unlink)
 
     def files(self) -> list[Path]:
         """Every blob file (for operators and tests)."""
         if not self.root.exists():
             return []
         return [p for p in self.root.rglob("*") if p.is_file()]
+
+
+_HEX2 = re.compile(r"[0-9a-f]{2}")
+_BLOB_NAME = re.compile(r"\.?([0-9a-f]{32})(\.part)?")
+
+
+def _blob_id(shard: str, name: str) -> UUID | None:
+    """The blob id a file name in ``shard`` stands for (``<hex>`` or ``.<hex>.part``)."""
+    match = _BLOB_NAME.fullmatch(name)
+    if match is None or name.startswith(".") != bool(match.group(2)):
+        return None
+    if not match.group(1).startswith(shard):
+        return None  # not where the store puts it: never the store's
+    return UUID(hex=match.group(1))
 
 
 async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:

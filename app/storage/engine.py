@@ -30,6 +30,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # deleted rows are overwritten, not left in free pages (erasure: docs/data-protection.md)
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -71,6 +73,16 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             yield conn
+
+    async def checkpoint(self) -> bool:
+        """On SQLite, move the write-ahead log into the database file and empty it, so what
+        was just deleted (secure_delete overwrote it) is in no earlier log frame either.
+        Whether the log could be emptied (a long reader can keep it); PostgreSQL: True."""
+        if self._write_lock is None:
+            return True
+        async with self._write_lock, self.engine.connect() as conn:
+            busy = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).first()
+        return busy is None or int(busy[0]) == 0
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -173,6 +173,26 @@ to_device_messages = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
+# how far each device has acknowledged the room stream (the ``since`` of its last sync)
+room_acks = sa.Table(
+    "room_acks",
+    metadata,
+    sa.Column("device_id", sa.Uuid, primary_key=True),
+    sa.Column("pos", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# "delivered to device": a member's device acknowledged a sync past the room event (one
+# row per event and recipient device that existed when it was sent; removed with the event)
+room_deliveries = sa.Table(
+    "room_deliveries",
+    metadata,
+    sa.Column("event_pos", sa.BigInteger, primary_key=True),
+    sa.Column("device_id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, nullable=False),
+    sa.Column("delivered_at", UTCDateTime, nullable=False),
+)
+
 # transaction ids of sendToDevice, per sending device (a retry is answered, not re-sent)
 to_device_txns = sa.Table(
     "to_device_txns",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,15 +30,21 @@ from client.keystore import DB_NAME
 from client.matrix.http import DeviceSetChanged, MatrixError, MatrixHttp
 from client.matrix.store import DeviceStore
 from crypto.matrix.backup import BackupDecryptionKey
-from crypto.matrix.device import MatrixDevice, ToDeviceRequest
+from crypto.matrix.call import CALL_SDP, CallAuthError, call_sdp_content, check_call_sdp
+from crypto.matrix.device import MatrixDevice, ToDeviceRequest, ToDeviceResult
 from crypto.matrix.errors import MatrixCryptoError
 from crypto.matrix.megolm import RotationPolicy
+from crypto.matrix.trust import DeviceTrust
 
 ENCRYPTED = "m.room.encrypted"
 #: How many times a room send starts over after 409 device_set_changed.
 SEND_RETRIES = 3
 #: Bounds for one call of :meth:`MatrixClient.load_history`.
 HISTORY_PAGES = 20
+#: How long :meth:`MatrixClient.authenticate_call_sdp` waits for an authentication to come.
+CALL_AUTH_WAIT_SECONDS = 3.0
+#: Call authentications kept until their SDP arrives (the oldest go first).
+CALL_AUTH_INBOX = 64
 
 
 class SendFailed(Exception):
@@ -70,6 +77,8 @@ class MatrixClient:
         self.answer_key_requests = True
         #: Per room, the device epoch our device lists were last known to match.
         self._epochs: dict[str, str] = {}
+        #: ``org.kaari.call.sdp`` to-device results not yet matched with their SDP.
+        self._call_auths: list[ToDeviceResult] = []
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -173,6 +182,88 @@ class MatrixClient:
         self.claim_sessions(users)
         self._queue([self.device.to_device_request(targets, event_type, content)])
 
+    # -- calls -----------------------------------------------------------------------------
+
+    def send_call_sdp(
+        self, peer_user: str, peer_device: str, *, call_id: str, kind: str, sdp: str
+    ) -> None:
+        """Authenticate an offer or answer to the one peer device it is for.
+
+        An Olm-encrypted ``org.kaari.call.sdp`` to-device event (:mod:`crypto.matrix.call`)
+        goes through the server's to-device mailbox; send the SDP itself to the relay only
+        after this returns, so the peer finds the authentication when the SDP arrives.
+        """
+        content = call_sdp_content(call_id, kind, sdp)
+        self.send_to_device([(peer_user, peer_device)], CALL_SDP, content)
+
+    def authenticate_call_sdp(
+        self,
+        peer_user: str,
+        peer_device: str,
+        *,
+        call_id: str,
+        kind: str,
+        sdp: str,
+        require_verified: bool = False,
+        wait_seconds: float = CALL_AUTH_WAIT_SECONDS,
+    ) -> None:
+        """Raise :class:`~crypto.matrix.call.CallAuthError` unless an authentication from
+        the peer device, received through sync's to-device results, vouches for ``sdp``.
+
+        Syncs once; when nothing from the peer is there yet, long-polls for at most
+        ``wait_seconds`` (then ``missing_auth``). An authentication is used once: an SDP
+        replayed by the relay finds none. When every one waiting fails, the newest one's
+        error is raised at once (e.g. ``sdp_changed`` for a swapped fingerprint).
+        """
+        self.device.track_users([peer_user])
+        self.query_keys()  # the peer's cross-signing identity, for its device's trust
+        deadline = time.monotonic() + wait_seconds
+        self.sync()
+        while True:
+            error = self._match_call_auth(
+                peer_user, peer_device, call_id, kind, sdp, require_verified
+            )
+            if error is None:
+                return
+            remaining = deadline - time.monotonic()
+            if error.code != "missing_auth" or remaining <= 0:
+                raise error
+            self.sync(timeout_ms=max(1, int(min(remaining, 1.0) * 1000)))
+
+    def _match_call_auth(
+        self,
+        peer_user: str,
+        peer_device: str,
+        call_id: str,
+        kind: str,
+        sdp: str,
+        require_verified: bool,
+    ) -> CallAuthError | None:
+        """Use up the newest waiting authentication that vouches for ``sdp``; else the error."""
+        first: CallAuthError | None = None
+        for result in reversed(self._call_auths):
+            if result.sender != peer_user:
+                continue
+            sender = result.olm.sender_device if result.olm is not None else None
+            trust = self.device.trust(sender) if sender is not None else DeviceTrust.UNTRUSTED
+            try:
+                check_call_sdp(
+                    result,
+                    trust,
+                    call_id=call_id,
+                    kind=kind,
+                    sdp=sdp,
+                    peer_user=peer_user,
+                    peer_device=peer_device,
+                    require_verified=require_verified,
+                )
+            except CallAuthError as exc:
+                first = first or exc
+                continue
+            self._call_auths.remove(result)
+            return None
+        return first or CallAuthError("no authentication came from the peer", "missing_auth")
+
     # -- sync ------------------------------------------------------------------------------
 
     def sync(self, timeout_ms: int = 0) -> SyncResult:
@@ -203,6 +294,8 @@ class MatrixClient:
             result.messages.extend(self._retry_pending())
             self.store.set_since(result.next_batch)
             self._save()
+        self._call_auths.extend(r for r in result.to_device if r.type == CALL_SDP)
+        del self._call_auths[:-CALL_AUTH_INBOX]
         self._after_sync()
         return result
 
@@ -302,8 +395,13 @@ class MatrixClient:
 
     # -- rooms -----------------------------------------------------------------------------
 
-    def prepare_room(self, room_id: str) -> tuple[list[str], str]:
-        """Members and epoch, then keys queried, sessions claimed, the room key shared."""
+    def prepare_room(self, room_id: str, *, only_verified: bool = False) -> tuple[list[str], str]:
+        """Members and epoch, then keys queried, sessions claimed, the room key shared.
+
+        With ``only_verified`` the key goes only to devices verified for us (for example the
+        therapist after :func:`client.matrix.verify.verify_from_qr`); the others are told
+        ``m.room_key.withheld`` with ``m.unverified``.
+        """
         members, epoch = self.http.joined_members(room_id)
         self.device.track_users(members)
         if self._epochs.get(room_id) != epoch:
@@ -312,7 +410,7 @@ class MatrixClient:
             self.device.directory.mark_changed(members)
         self.query_keys()
         self.claim_sessions(members)
-        self._queue(self.device.share_room_key(room_id, members))
+        self._queue(self.device.share_room_key(room_id, members, only_verified=only_verified))
         self.backup_keys()
         return members, epoch
 
@@ -323,10 +421,11 @@ class MatrixClient:
         event_type: str = "m.room.message",
         *,
         retries: int = SEND_RETRIES,
+        only_verified: bool = False,
     ) -> str:
         """Encrypt for exactly the room's current devices and send; the event id."""
         for _ in range(retries + 1):
-            _, epoch = self.prepare_room(room_id)
+            _, epoch = self.prepare_room(room_id, only_verified=only_verified)
             encrypted = self.device.encrypt_room_event(room_id, event_type, content)
             self._save()  # the advanced ratchet before the ciphertext leaves
             try:

@@ -69,6 +69,52 @@ class MatrixHttp:
         out = r.json()
         return Login(out["token"], out["user"]["matrixUserId"], out["deviceId"], out["user"]["id"])
 
+    @staticmethod
+    def accept_invite(
+        http: httpx.Client,
+        code: str,
+        *,
+        email: str,
+        password: str,
+        display_name: str,
+        device_name: str,
+        inviter_master_key: str | None = None,
+    ) -> Login:
+        """A new account from an invite (Kaari's ``POST /invites/accept``), its first device.
+
+        With ``inviter_master_key`` (the QR's) the server refuses with 409
+        ``inviter_key_mismatch`` unless it is the inviter's current master key.
+        """
+        body: dict[str, Any] = {
+            "code": code,
+            "email": email,
+            "password": password,
+            "displayName": display_name,
+            "device": {"name": device_name},
+        }
+        if inviter_master_key is not None:
+            body["inviterMasterKey"] = inviter_master_key
+        r = http.post("/invites/accept", json=body)
+        if r.status_code != 201:
+            raise MatrixError(r.status_code, _json(r))
+        out = r.json()
+        return Login(out["token"], out["user"]["matrixUserId"], out["deviceId"], out["user"]["id"])
+
+    def redeem_invite(self, code: str, inviter_master_key: str | None = None) -> dict[str, Any]:
+        """Join the invite's case with this account (``POST /invites/redeem``): caseId, role."""
+        body: dict[str, Any] = {"code": code}
+        if inviter_master_key is not None:
+            body["inviterMasterKey"] = inviter_master_key
+        out: dict[str, Any] = self._call("POST", "/invites/redeem", json=body)
+        return out
+
+    def create_case_invite(self, case_id: str, role: str = "guardian") -> dict[str, Any]:
+        """An invite into the case (``POST /cases/{id}/invites``): code, inviter id and key."""
+        out: dict[str, Any] = self._call(
+            "POST", f"/cases/{_q(case_id)}/invites", json={"role": role}
+        )
+        return out
+
     def logout(self) -> None:
         """Sign this device out (Kaari's ``POST /auth/logout``)."""
         self._call("POST", "/auth/logout", expect_json=False)

@@ -348,8 +348,9 @@ class MatrixDevice:
     ) -> list[ToDeviceRequest]:
         """The to-device requests that give the room's current session to every member device.
 
-        Rotates first when a device that had the session is no longer a member device.
-        With ``only_verified``, unverified devices get ``m.room_key.withheld``
+        Rotates first when a device that had the session is no longer a member device, and
+        with ``only_verified`` when an unverified device had it. With ``only_verified``,
+        unverified devices get ``m.room_key.withheld``
         (``m.unverified``); devices without an Olm session get ``m.no_olm``.
         """
         member_list = list(members)
@@ -362,6 +363,16 @@ class MatrixDevice:
             if k != (self.user_id, self.device_id)
         ):
             existing.invalidated = True
+        if (
+            existing is not None
+            and only_verified
+            and any(
+                existing.is_shared_with(d.user_id, d.device_id, d.curve25519)
+                and self.trust(d) is not DeviceTrust.VERIFIED
+                for d in devices
+            )
+        ):
+            existing.invalidated = True  # an unverified device holds it: not for strict sends
         session = self.outbound_session(room_id)
         room_key = session.room_key().content()
         keys: dict[str, dict[str, Any]] = {}
@@ -470,6 +481,15 @@ class MatrixDevice:
         self.trusted_own_master = master_key
 
     def trust(self, device: DeviceKeys) -> DeviceTrust:
+        """Trust in ``device``, judged on the directory's copy when it holds the same keys:
+        a copy from an Olm plaintext or an older query lacks signatures added since (the
+        owner cross-signed the device after the session began)."""
+        current = self.directory.device(device.user_id, device.device_id)
+        if current is not None and (current.ed25519, current.curve25519) == (
+            device.ed25519,
+            device.curve25519,
+        ):
+            device = current
         own = self.own_identity()
         owner = own if own and device.user_id == self.user_id else None
         owner = owner or self.directory.identities.get(device.user_id)

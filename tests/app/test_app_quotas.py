@@ -4,6 +4,7 @@ frames. 429 ``rate_limited`` with Retry-After; shared across instances with Redi
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from pathlib import Path
@@ -18,6 +19,7 @@ from ws_support import close, closed_with, connect, receive_until, ticket
 
 from app.config import Settings
 from app.main import create_app
+from app.quotas import EXEMPT, QUOTAS
 from app.storage.blobs import BlobStore
 
 LIMITS: dict[str, Any] = {
@@ -27,6 +29,8 @@ LIMITS: dict[str, Any] = {
     "invites_per_user_per_day": 3,  # the world's therapist made two case invites
     "calendar_tokens_per_user_per_day": 1,
     "appointment_creations_per_user_per_hour": 1,
+    "case_records_per_user_per_hour": 2,
+    "push_subscriptions_per_user_per_day": 1,
     "attachment_bytes_per_device_per_day": 1500,
     "ws_sockets_per_device": 2,
     "ws_sockets_per_user": 3,
@@ -95,6 +99,57 @@ def test_calendar_links_and_appointments_per_user(client: TestClient[Any], world
     }
     assert client.post("/appointments", json=body, headers=h).status_code == 201
     limited(client.post("/appointments", json={**body, "weeklyOccurrences": 1}, headers=h))
+
+
+def test_homework_tasks_and_periods_per_user(client: TestClient[Any], world: World) -> None:
+    h = world.therapist.headers
+    assert client.post(f"/cases/{world.case_id}/homework", json={}, headers=h).status_code == 422
+    assert client.post(f"/cases/{world.case_id}/periods", json={}, headers=h).status_code == 422
+    limited(client.post(f"/cases/{world.case_id}/homework", json={}, headers=h))
+    limited(client.post(f"/cases/{world.case_id}/periods", json={}, headers=h))
+
+
+def test_push_subscriptions_per_user(client: TestClient[Any], world: World) -> None:
+    h = world.guardian.headers
+    assert client.post("/me/push-subscriptions", json={}, headers=h).status_code == 422
+    limited(client.post("/me/push-subscriptions", json={}, headers=h))
+    assert (
+        client.post("/me/push-subscriptions", json={}, headers=world.guardian2.headers).status_code
+        == 422
+    )
+
+
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def served_writes(settings: Settings) -> dict[tuple[str, str], str | None]:
+    """(method, path as the OpenAPI writes it) of every write route the app serves, and
+    the quota it names."""
+    found: dict[tuple[str, str], str | None] = {}
+    for route in create_app(settings).routes:
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        for handler in getattr(route, "route_handlers", ()):
+            for method in set(getattr(handler, "http_methods", ())) & WRITES:
+                found[(method, path)] = handler.opt.get("quota")
+    return found
+
+
+def test_every_write_route_names_a_quota_or_why_it_needs_none(tmp_path: Path) -> None:
+    settings = Settings(data_dir=str(tmp_path), secret_key=TEST_SECRET)
+    writes = served_writes(settings)
+    assert ("PUT", "/_matrix/client/v3/rooms/{room_id}/send/{event_type}/{txn_id}") in writes
+    forgotten = sorted(k for k, name in writes.items() if name is None and k not in EXEMPT)
+    assert forgotten == [], "name a quota (app/quotas.py) or add to EXEMPT with a reason"
+    assert {name for name in writes.values() if name} <= set(QUOTAS)
+    both = sorted(k for k in EXEMPT if writes.get(k) is not None)
+    assert both == [], "a route with a quota is not exempt"
+    stale = sorted(k for k in EXEMPT if k not in writes)
+    assert stale == [], "no exemption for a route that is not served"
+    assert all(len(reason) > 10 for reason in EXEMPT.values())
+    # every quota is in use, and every limit is a setting
+    assert set(QUOTAS) <= {name for name in writes.values() if name}
+    for q in QUOTAS.values():
+        assert isinstance(getattr(settings, q.setting), int)
 
 
 def test_attachment_bytes_per_device_per_day(

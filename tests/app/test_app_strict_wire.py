@@ -3,12 +3,17 @@ duplicate keys, and only as application/json (issue 16)."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 import pytest
 from conftest import World
 from litestar.testing import TestClient
 from support import assert_problem
+
+from app.config import Settings
+from app.main import create_app
 
 PERIOD = {"payer": "kela", "startsOn": "2025-08-01", "endsOn": "2026-07-31", "sessionsGranted": 4}
 
@@ -112,3 +117,52 @@ def test_application_json_with_a_charset_is_fine(client: TestClient[Any], world:
 def test_malformed_json_is_400(client: TestClient[Any], world: World) -> None:
     r = client.post("/cases", content=b'{"childDisplayName": ', headers=post_headers(world))
     assert_problem(r, 400, "bad_request")
+
+
+#: write routes that read their body raw and take something other than JSON: why
+BINARY_BODIES = {
+    ("POST", "/threads/{thread_id:uuid}/attachments"): "an encrypted blob, streamed to disk",
+}
+
+
+def raw_body_routes(settings: Settings) -> list[tuple[str, str]]:
+    """(method, path) of every write route that reads its body itself (a ``request``
+    parameter and no ``data``, or ``data`` as bytes or text) instead of through
+    litestar's decoding, which is strict for every route (app/core/body.py)."""
+    found = []
+    for route in create_app(settings).routes:
+        for handler in getattr(route, "route_handlers", ()):
+            methods = set(getattr(handler, "http_methods", ())) & {"POST", "PUT", "PATCH"}
+            if not methods:
+                continue
+            field = handler.parsed_data_field
+            raw = field is None and "request" in handler.parsed_fn_signature.parameters
+            if raw or (field is not None and field.annotation in (bytes, str)):
+                found += [(m, route.path) for m in methods]
+    return sorted(found)
+
+
+def test_every_route_that_reads_a_raw_body_decodes_it_strictly(
+    client: TestClient[Any], world: World, settings: Settings
+) -> None:
+    routes = raw_body_routes(settings)
+    assert (
+        "PUT",
+        "/_matrix/client/v3/rooms/{room_id:str}/send/{event_type:str}/{txn_id:str}",
+    ) in routes
+    assert set(BINARY_BODIES) <= set(routes), "no exemption for a route that is not served"
+    for method, template in routes:
+        if (method, template) in BINARY_BODIES:
+            continue
+        target = re.sub(r"\{\w+:uuid\}", str(uuid.uuid4()), template)
+        target = re.sub(r"\{\w+:\w+\}", "x", target)
+        h = world.guardian.headers
+        raw = b'{"a": 1, "a": 2}'
+        r = client.request(method, target, content=raw, headers={**h, "content-type": "text/plain"})
+        assert r.status_code == 415, (method, template, r.status_code)
+        assert r.json()["code"] == "unsupported_media_type"
+        r = client.request(
+            method, target, content=raw, headers={**h, "content-type": "application/json"}
+        )
+        assert r.status_code == 422, (method, template, r.status_code)
+        assert "Duplicate key" in r.json()["detail"], (method, template)

@@ -20,7 +20,6 @@ from crypto.errors import EncodingError
 from crypto.payloads import (
     AppointmentDetails,
     AttachmentPointer,
-    CallSdpSignature,
     CancellationNote,
     CompletionNote,
     HomeworkContent,
@@ -69,15 +68,6 @@ payloads: st.SearchStrategy[Payload] = st.one_of(
         first_index=st.integers(min_value=0, max_value=2**32 - 1),
         origin=parties,
         origin_signature=signatures,
-    ),
-    st.builds(
-        CallSdpSignature,
-        call_id=ids,
-        sdp_sha256=keys,
-        fingerprints=st.lists(st.text(max_size=200), min_size=1, max_size=8),
-        signer=parties,
-        recipient=parties,
-        signature=signatures,
     ),
     st.builds(
         CompletionNote,
@@ -194,20 +184,6 @@ def test_wire_shape_is_tagged_versioned_camel_case() -> None:
             "exported": False,
             "firstIndex": 0,
             "origin": {"userId": "u", "deviceId": "d", "curve25519": "A" * 43, "ed25519": "A" * 43},
-        },
-        {
-            "type": "callSdp",
-            "callId": "c",
-            "sdpSha256": "A" * 43,
-            "fingerprints": [],
-            "signer": {"userId": "u", "deviceId": "d", "curve25519": "A" * 43, "ed25519": "A" * 43},
-            "recipient": {
-                "userId": "u",
-                "deviceId": "e",
-                "curve25519": "A" * 43,
-                "ed25519": "A" * 43,
-            },
-            "signature": "A" * 86,
         },
     ],
 )

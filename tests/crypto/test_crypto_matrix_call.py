@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from matrix_support import device, meet, query_answer
+from matrix_support import deliver, device, meet, query_answer
 
 from crypto.matrix import MatrixDevice
 from crypto.matrix.call import (
@@ -14,9 +14,11 @@ from crypto.matrix.call import (
     CallAuthError,
     authenticate_call_sdp,
     call_sdp_content,
+    check_call_sdp,
     dtls_fingerprints,
     encrypt_call_sdp,
 )
+from crypto.matrix.trust import DeviceTrust
 
 FP_THERAPIST = "sha-256 " + ":".join(f"{i:02X}" for i in range(32))
 FP_MALLORY = "sha-256 " + ":".join(f"{255 - i:02X}" for i in range(32))
@@ -169,3 +171,33 @@ def test_a_plain_event_of_the_type_is_not_authentication(devs: dict[str, MatrixD
     sdp = _sdp(FP_THERAPIST)
     plain = {"type": CALL_SDP, "content": call_sdp_content(CALL, "offer", sdp)}
     assert _code(p, t, plain, sdp) == "not_decrypted"
+
+
+def test_trust_is_judged_on_the_signatures_known_now(devs: dict[str, MatrixDevice]) -> None:
+    """The owner cross-signs a device after the session began: the event decrypted with
+    the old copy of its keys, the query after it brought the signature, and that counts."""
+    p = devs["parent"]
+    late = device("therapist2", "TABLET")
+    meet(p, late)  # not cross-signed yet
+    meet(late, p)
+    sdp = _sdp(FP_THERAPIST)
+    request = late.to_device_request(
+        [(p.user_id, p.device_id)], CALL_SDP, call_sdp_content(CALL, "offer", sdp)
+    )
+    (result,) = deliver(request, late, p)
+    late.bootstrap_cross_signing()
+    assert result.olm is not None
+    assert result.olm.sender_device is not None
+    assert p.trust(result.olm.sender_device) is DeviceTrust.UNTRUSTED
+    meet(p, late)  # the device list changed: queried again, now cross-signed
+    trust = p.trust(result.olm.sender_device)
+    assert trust is DeviceTrust.CROSS_SIGNED
+    check_call_sdp(
+        result,
+        trust,
+        call_id=CALL,
+        kind="offer",
+        sdp=sdp,
+        peer_user=late.user_id,
+        peer_device="TABLET",
+    )

@@ -280,6 +280,19 @@ def test_withheld_notice_explains_the_missing_key() -> None:
     assert alice.share_room_key(ROOM, {alice.user_id, bob.user_id}, only_verified=True) == []
 
 
+def test_a_strict_share_rotates_a_session_an_unverified_device_holds() -> None:
+    alice, bob = device("alice", "A1"), device("bob", "B1")
+    alice.bootstrap_cross_signing()
+    _share(alice, bob)  # the ordinary policy: Bob's unverified device has the session
+    first = alice.outbound[ROOM].session_id
+    reqs = alice.share_room_key(ROOM, {alice.user_id, bob.user_id}, only_verified=True)
+    assert [r.event_type for r in reqs] == ["m.room_key.withheld"]
+    content = alice.encrypt_room_event(ROOM, "m.room.message", {"body": "verified only"})
+    assert content["session_id"] != first  # not under the key Bob already holds
+    with pytest.raises(MegolmDecryptionError):
+        bob.decrypt_room_event(room_event(content, alice), ROOM)
+
+
 def test_inbound_sessions_pickle_keeps_replay_records() -> None:
     alice, bob = device("alice", "A1"), device("bob", "B1")
     _share(alice, bob)

@@ -66,11 +66,31 @@ class RustClient:
         assert r.status_code == 200, (kind, r.status_code, r.text)
         return r.json()
 
+    def call(self, op: str, **args: Any) -> Any:
+        return self.driver.call(op, name=self.name, **args)
+
     def send_request(self, req: dict[str, Any]) -> None:
         response = self._send(req)
-        self.driver.call(
-            "mark_sent", name=self.name, request_id=req["id"], type=req["type"], response=response
-        )
+        if req.get("id"):  # the bootstrap's requests are not the machine's outgoing ones
+            self.driver.call(
+                "mark_sent",
+                name=self.name,
+                request_id=req["id"],
+                type=req["type"],
+                response=response,
+            )
+
+    def bootstrap_cross_signing(self) -> str:
+        """New cross-signing keys uploaded as an app does (the first upload needs no
+        re-authentication); the master key."""
+        boot = self.call("bootstrap_cross_signing")
+        if boot["upload_keys"] is not None:
+            self.send_request(boot["upload_keys"])
+        r = self.http.post(f"{V3}/keys/device_signing/upload", json=boot["upload_signing_keys"])
+        assert r.status_code == 200, r.text
+        self.send_request(boot["upload_signatures"])
+        self.process_outgoing()
+        return str(next(iter(boot["upload_signing_keys"]["master_key"]["keys"].values())))
 
     def process_outgoing(self) -> None:
         for _ in range(10):
@@ -110,16 +130,18 @@ class RustClient:
         body = r.json()
         return sorted(body["joined"]), body["kaari.device_epoch"]
 
-    def prepare(self, room: str) -> str:
+    def prepare(self, room: str, strategy: str = "all") -> str:
         """What an app does before encrypting: learn the room's members and device epoch,
-        query their keys, claim missing sessions and share the room key."""
+        query their keys, claim missing sessions and share the room key (``strategy``:
+        ``all``, ``identity`` or ``trusted``, machine.mjs's ``CollectStrategy``)."""
         members, epoch = self.room_state(room)
         self.driver.call("update_tracked", name=self.name, users=members)
         self.process_outgoing()
         claim = self.driver.call("missing_sessions", name=self.name, users=members)
         if claim is not None:
             self.send_request(claim)
-        for req in self.driver.call("share_room_key", name=self.name, room=room, users=members):
+        shares = self.call("share_room_key", room=room, users=members, strategy=strategy)
+        for req in shares:
             self.send_request(req)
         return str(epoch)
 

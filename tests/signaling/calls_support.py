@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiortc import RTCIceServer
@@ -13,11 +16,15 @@ from scenarios.scenario_people import People
 
 from client.api import Api
 from client.call import CallClient, Peer
+from client.matrix import MatrixClient, MatrixHttp
 from client.messenger import Messenger
 from client.rtc import ice_servers_from_json
 from signaling.precall import restrict_host_addresses
 
 CALL_SECONDS = 30.0
+
+_matrices: dict[str, MatrixClient] = {}  # by session token
+_stores = tempfile.TemporaryDirectory(prefix="kaari-call-devices-")
 
 
 def loopback_only() -> None:
@@ -37,12 +44,28 @@ def ice_of(api: Api) -> list[RTCIceServer]:
     return ice_servers_from_json(api.get("/rtc/ice-servers"))
 
 
+def matrix_of(m: Messenger, url: str | None = None) -> MatrixClient:
+    """The person's Matrix device (its own store), cross-signed by its owner; one per
+    signed-in device, opened on first use."""
+    token = m.api.token
+    assert token is not None, "sign in first"
+    known = _matrices.get(token)
+    if known is None:
+        http = MatrixHttp.connect(url or m.api.base_url, token)
+        store = Path(_stores.name) / f"{len(_matrices)}-{m.device.device_id}"
+        known = MatrixClient.open(http, store, os.urandom(32))
+        known.bootstrap_cross_signing()
+        known.sync()
+        _matrices[token] = known
+    return known
+
+
 def caller(
     m: Messenger, url: str | None = None, *, host_only: bool = False, **kwargs: Any
 ) -> CallClient:
     """A call client for the person; ``host_only``: no ICE servers (host candidates)."""
     api = Api(url, token=m.api.token) if url else m.api
-    return CallClient(api, m.device, [] if host_only else ice_of(api), **kwargs)
+    return CallClient(api, matrix_of(m, url), [] if host_only else ice_of(api), **kwargs)
 
 
 @asynccontextmanager

@@ -1,6 +1,7 @@
 """Reference call clients (aiortc) meet through a real `kaari serve`: the waiting room,
-signed offer/answer, a data channel and media; relay-only through coturn; a tampered
-SDP refused; a mesh of three; two instances on one Redis and one PostgreSQL."""
+offer/answer authenticated by the Matrix devices, a data channel and media; relay-only
+through coturn; a swapped fingerprint, a reflected answer and a replayed offer refused; a
+mesh of three; two instances on one Redis and one PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from servers import KaariServer, fresh_postgres_database
 from signaling_support import TURN_SECRET, Coturn
 from support import REDIS_URL, reachable, run, service_missing
 
-from client.call import SDP_SIGNATURE_INVALID, CallClient
+from client.call import CALL_AUTH_INVALID, CallClient
 from client.rtc import candidate_types
 
 # the tests share one server for the module: keep them on one xdist worker
@@ -71,7 +72,7 @@ async def meet(therapist: CallClient, guardian: CallClient, room: str) -> None:
     await guardian.wait_admitted()
 
 
-def test_therapist_and_guardian_meet_with_signed_sdp(
+def test_therapist_and_guardian_meet_with_authenticated_sdp(
     served: tuple[KaariServer, People, Any],
 ) -> None:
     _server, people, _ = served
@@ -165,9 +166,80 @@ def test_a_fingerprint_swapped_by_the_relay_is_refused(
     t, g = run(go())
     assert len(t.refusals) == 1
     assert t.refusals[0][0] == g.device_id
-    assert "fingerprints" in t.refusals[0][1] or "hash" in t.refusals[0][1]
-    assert g.hangups == [(t.device_id, SDP_SIGNATURE_INVALID)]
+    assert t.refusals[0][1].startswith(f"{CALL_AUTH_INVALID}: sdp_changed: ")
+    assert g.hangups == [(t.device_id, CALL_AUTH_INVALID)]
     assert t.peers == {}  # never applied
+
+
+def test_a_reflected_answer_is_refused(served: tuple[KaariServer, People, Any]) -> None:
+    """The relay hands the guardian her own offer back as the therapist's answer."""
+    _server, people, _ = served
+    room = video_room(people)
+    loopback_only()
+    offers: dict[str, str] = {}
+
+    def record(frame: dict[str, Any]) -> dict[str, Any]:  # on the therapist's socket
+        if frame.get("type") == "signal" and frame.get("kind") == "offer":
+            offers["sdp"] = frame["payload"]["sdp"]
+        return frame
+
+    def reflect(frame: dict[str, Any]) -> dict[str, Any]:  # on the guardian's socket
+        if frame.get("type") == "signal" and frame.get("kind") == "answer":
+            frame["payload"]["sdp"] = offers["sdp"]
+        return frame
+
+    async def go() -> tuple[CallClient, CallClient, Any]:
+        t = caller(people.therapist, host_only=True, tamper=record)
+        g = caller(people.guardian, host_only=True, tamper=reflect)
+        async with asyncio.timeout(CALL_SECONDS), clients(t, g):
+            await meet(t, g, room)
+            while not t.hangups:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            return t, g, g.peers[t.device_id].pc.remoteDescription
+
+    t, g, applied = run(go())
+    assert len(g.refusals) == 1
+    assert g.refusals[0][0] == t.device_id
+    assert g.refusals[0][1].startswith(f"{CALL_AUTH_INVALID}: sdp_changed: ")
+    assert t.hangups == [(g.device_id, CALL_AUTH_INVALID)]
+    assert applied is None  # the reflected offer was never applied as the answer
+
+
+def test_a_replayed_offer_is_refused(served: tuple[KaariServer, People, Any]) -> None:
+    """After the call connected, the callee asks for a restart; the relay replays the first
+    offer instead of the new one."""
+    _server, people, _ = served
+    room = video_room(people)
+    loopback_only()
+    first: dict[str, Any] = {}
+
+    def replay(frame: dict[str, Any]) -> dict[str, Any]:  # on the therapist's socket
+        if frame.get("type") == "signal" and frame.get("kind") == "offer":
+            if not first:
+                first.update(frame["payload"])
+            else:
+                frame["payload"] = dict(first)
+        return frame
+
+    async def go() -> tuple[CallClient, CallClient, str | None]:
+        t = caller(people.therapist, host_only=True, tamper=replay)
+        g = caller(people.guardian, host_only=True)
+        async with asyncio.timeout(CALL_SECONDS), clients(t, g):
+            await meet(t, g, room)
+            t_peer = await t.wait_peer(g.device_id)
+            await t_peer.connected.wait()
+            assert t.refusals == []
+            await t.restart(g.device_id)
+            while not g.hangups:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            return t, g, t.peers[g.device_id].refused
+
+    t, g, refused = run(go())
+    assert len(t.refusals) == 1
+    assert t.refusals[0][0] == g.device_id
+    assert t.refusals[0][1].startswith(f"{CALL_AUTH_INVALID}: sdp_changed: ")
+    assert g.hangups == [(t.device_id, CALL_AUTH_INVALID)]
+    assert refused == CALL_AUTH_INVALID  # the connected call was kept, the replay not applied
 
 
 def test_a_mesh_of_three(served: tuple[KaariServer, People, Any]) -> None:

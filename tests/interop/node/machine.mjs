@@ -6,6 +6,7 @@
 // of a machine to its in-test server and hands the answer back with "mark_sent".
 // Nothing here talks to a network.
 
+import { createHash } from "node:crypto";
 import * as readline from "node:readline";
 import * as sdk from "@matrix-org/matrix-sdk-crypto-wasm";
 
@@ -18,10 +19,12 @@ const {
     EncryptionSettings,
     OlmMachine,
     OwnUserIdentity,
+    ProcessedToDeviceEventType,
     RequestType,
     RoomId,
     TrustRequirement,
     UserId,
+    VerificationMethod,
 } = sdk;
 
 await sdk.initAsync();
@@ -63,6 +66,22 @@ function processed(e) {
     }
     if (e.utdInfo) out.utdReason = e.utdInfo.reason;
     return out;
+}
+
+// Call offers and answers authenticated by the device (Kaari's org.kaari.call.sdp, as
+// crypto/matrix/call.py defines it): what a web app on this SDK does, in plain JS.
+const CALL_SDP = "org.kaari.call.sdp";
+
+function dtlsFingerprints(sdp) {
+    return [...sdp.matchAll(/^a=fingerprint:(\S+ \S+)\s*$/gm)].map((m) => m[1]);
+}
+
+function sdpSha256(sdp) {
+    return createHash("sha256").update(sdp, "utf8").digest("base64").replace(/=+$/, "");
+}
+
+function sameList(a, b) {
+    return Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 const ops = {
@@ -225,6 +244,64 @@ const ops = {
         return request(await id.verify());
     },
 
+    // SAS verification over to-device events (m.key.verification.*)
+
+    async request_verification({ name, user, device }) {
+        const d = await state(name).machine.getDevice(new UserId(user), new DeviceId(device));
+        if (!d) throw new Error(`unknown device ${user} ${device}`);
+        const [req, outgoing] = await d.requestVerification([VerificationMethod.SasV1]);
+        return { flowId: req.flowId, request: request(outgoing) };
+    },
+
+    async verification({ name, user, flow }) {
+        const req = state(name).machine.getVerificationRequest(new UserId(user), flow);
+        if (!req) return null;
+        const sas = req.getVerification();
+        return {
+            phase: req.phase(),
+            ready: req.isReady(),
+            done: req.isDone(),
+            cancelled: req.isCancelled(),
+            cancelCode: req.cancelInfo?.cancelCode() ?? null,
+            sas: sas ? {
+                done: sas.isDone(),
+                cancelled: sas.isCancelled(),
+                accepted: sas.hasBeenAccepted(),
+                canBePresented: sas.canBePresented(),
+                emojiIndex: sas.emojiIndex() ? Array.from(sas.emojiIndex()) : null,
+                emoji: sas.emoji()?.map((e) => ({ symbol: e.symbol, description: e.description })) ?? null,
+                decimals: sas.decimals() ? Array.from(sas.decimals()) : null,
+                cancelCode: sas.cancelInfo()?.cancelCode() ?? null,
+            } : null,
+        };
+    },
+
+    async accept_verification({ name, user, flow }) {
+        const req = state(name).machine.getVerificationRequest(new UserId(user), flow);
+        return request(req.acceptWithMethods([VerificationMethod.SasV1]));
+    },
+
+    async start_sas({ name, user, flow }) {
+        const req = state(name).machine.getVerificationRequest(new UserId(user), flow);
+        const [, outgoing] = await req.startSas();
+        return request(outgoing);
+    },
+
+    async sas_accept({ name, user, flow }) {
+        const sas = state(name).machine.getVerificationRequest(new UserId(user), flow).getVerification();
+        return request(sas.accept());
+    },
+
+    async sas_confirm({ name, user, flow }) {
+        const sas = state(name).machine.getVerificationRequest(new UserId(user), flow).getVerification();
+        return (await sas.confirm()).map(request);
+    },
+
+    async sas_cancel({ name, user, flow, code }) {
+        const sas = state(name).machine.getVerificationRequest(new UserId(user), flow).getVerification();
+        return request(sas.cancelWithCode(code));
+    },
+
     async withheld({ name }) {
         return state(name).withheld;
     },
@@ -276,6 +353,40 @@ const ops = {
         }
         const result = await state(name).machine.importBackedUpRoomKeys(byRoom, undefined, version);
         return { imported: result.importedCount, total: result.totalCount, decryptFailures: failures };
+    },
+
+    async call_sdp_content({ call_id, kind, sdp }) {
+        if (kind !== "offer" && kind !== "answer") throw new Error(`not an offer or answer: ${kind}`);
+        const fingerprints = dtlsFingerprints(sdp);
+        if (fingerprints.length === 0) throw new Error("the SDP carries no DTLS fingerprint");
+        return { call_id, kind, sdp_sha256: sdpSha256(sdp), fingerprints };
+    },
+
+    /** Check a processed to-device event (as receive_sync answers it) against an SDP from
+     * the relay: {code: null} when it authenticates the SDP, else the refusal's code. */
+    async check_call_sdp({ name, event, peer_user, peer_device, call_id, kind, sdp, verified }) {
+        const refuse = (code, message) => ({ code, message });
+        if (event.kind !== ProcessedToDeviceEventType.Decrypted) {
+            return refuse("not_decrypted", `kind ${event.kind}, reason ${event.utdReason ?? null}`);
+        }
+        if (event.raw.type !== CALL_SDP) return refuse("wrong_type", event.raw.type);
+        if (event.sender !== peer_user) return refuse("wrong_sender", event.sender);
+        if (event.senderDevice !== peer_device) return refuse("wrong_device", event.senderDevice);
+        const device = await state(name).machine.getDevice(new UserId(peer_user), new DeviceId(peer_device));
+        if (!device || device.curve25519Key?.toBase64() !== event.senderCurve25519Key) {
+            return refuse("wrong_device", "the session is not the peer device's");
+        }
+        if (!(verified ? device.isCrossSigningTrusted() : device.isCrossSignedByOwner())) {
+            return refuse("untrusted_device", "the peer device is not cross-signed");
+        }
+        const content = event.raw.content ?? {};
+        if (content.call_id !== call_id) return refuse("wrong_call", content.call_id);
+        if (content.kind !== kind) return refuse("wrong_kind", content.kind);
+        if (content.sdp_sha256 !== sdpSha256(sdp)) return refuse("sdp_changed", "the hash differs");
+        if (!sameList(content.fingerprints, dtlsFingerprints(sdp))) {
+            return refuse("fingerprints_changed", "the fingerprints differ");
+        }
+        return { code: null, message: null };
     },
 
     async close({ name }) {

@@ -1,0 +1,1 @@
+"""Data protection for a person: the GDPR export (docs/data-protection.md)."""
