@@ -33,7 +33,7 @@ from app.cases.routes import CaseController, OrgCaseController
 from app.config import Settings
 from app.core.body import StrictRequest
 from app.core.principal import Principal
-from app.core.time import Clock, running_clock, utcnow
+from app.core.time import Clock
 from app.deps import dependencies
 from app.errors import exception_handlers
 from app.headers import security_headers
@@ -59,21 +59,21 @@ from app.quotas import quota_guard
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
-from app.services import build_services, install_sockets, start_jobs
+from app.services import build_services, install_sockets, settings_clock, start_jobs
 from signaling.routes import public_handlers as signaling_public
 from signaling.routes import route_handlers as signaling_routes
 
 VERSION = "0.1.0"
 
 
-def app_clock(state: State) -> Clock:
-    """The app's one clock: ``app.state.clock`` when a test (or the development-only
-    ``KAARI_TEST_CLOCK_START``) sets one, else the system clock. Read at every call, so a
-    test may set it after start-up."""
+def app_clock(state: State, otherwise: Clock) -> Clock:
+    """The app's one clock: ``app.state.clock`` when a test sets one, else ``otherwise``
+    (the system clock, or the development-only ``KAARI_TEST_CLOCK_START``'s). Read at every
+    call, so a test may set it after start-up."""
 
     def now() -> datetime:
         clock = state.get("clock")
-        return clock() if callable(clock) else utcnow()
+        return (clock if callable(clock) else otherwise)()
 
     return now
 
@@ -83,10 +83,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        runtime = await Runtime.start(settings)
-        if settings.test_clock_start:
-            app.state.clock = running_clock(settings.test_clock_start)
-        services = build_services(runtime, app_clock(app.state))
+        runtime = await Runtime.start(settings, app_clock(app.state, settings_clock(settings)))
+        services = build_services(runtime)
         app.state.runtime, app.state.services = runtime, services
         app.state.signaling = services.signaling
         install_sockets(runtime, services)

@@ -1,4 +1,7 @@
-"""The long-lived parts one app instance shares: built at start-up, closed at shutdown."""
+"""The long-lived parts one app instance shares: built at start-up, closed at shutdown.
+
+The instance's one :data:`~app.core.time.Clock` is among them: the audit writer and the
+WebSocket tickets built here read it, and ``app/services.py`` hands it to every service."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from redis.asyncio import Redis
 from app.accounts.passwords import Passwords
 from app.audit.service import Audit
 from app.config import Settings
+from app.core.time import Clock
 from app.observability import counters
 from app.ratelimit import MemoryRateLimitStore, RateLimiter, RateLimitStore, SharedRateLimitStore
 from app.realtime.bus import Bus
@@ -31,6 +35,7 @@ log = logging.getLogger("kaari")
 @dataclass(slots=True)
 class Runtime:
     settings: Settings
+    clock: Clock
     db: Database
     passwords: Passwords
     limiter: RateLimiter
@@ -43,7 +48,8 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def start(cls, settings: Settings) -> Runtime:
+    async def start(cls, settings: Settings, clock: Clock) -> Runtime:
+        """``clock`` is what every rule of the instance reads as now."""
         db = Database(settings.effective_database_url)
         redis: Redis | None = None
         store: RateLimitStore
@@ -68,15 +74,16 @@ class Runtime:
             if redis is not None
             else MemorySocketLeases(lease_ttl)
         )
-        gateway = Gateway(settings, db, bus, TicketService(db, settings, limiter), leases)
+        gateway = Gateway(settings, db, bus, TicketService(db, settings, limiter, clock), leases)
         await bus.start()
         await gateway.start()
         return cls(
             settings=settings,
+            clock=clock,
             db=db,
             passwords=passwords,
             limiter=limiter,
-            audit=Audit(settings.secret_key),
+            audit=Audit(settings.secret_key, clock),
             redis=redis,
             bus=bus,
             gateway=gateway,

@@ -38,7 +38,7 @@ from app.config import Settings
 from app.core.export import ExportSource, ExportSubject, Section
 from app.core.fanout import FanOut
 from app.core.matrix import MatrixIds
-from app.core.time import Clock, utcnow
+from app.core.time import Clock, running_clock, utcnow
 from app.homework import privacy_store as homework_privacy
 from app.homework.nudges import HomeworkNudges
 from app.homework.retention import HomeworkRetention
@@ -178,19 +178,26 @@ def erasure_service(
     )
 
 
-def build_services(runtime: Runtime, clock: Clock) -> Services:
-    """Every service, once, from the instance's shared parts; ``clock`` is what every
-    rule reads as now."""
+def settings_clock(settings: Settings) -> Clock:
+    """The clock an instance runs on without a test setting one: the system clock, or the
+    development-only ``KAARI_TEST_CLOCK_START``'s running one."""
+    return running_clock(settings.test_clock_start) if settings.test_clock_start else utcnow
+
+
+def build_services(runtime: Runtime) -> Services:
+    """Every service, once, from the instance's shared parts, on its one clock
+    (``runtime.clock``: what every rule reads as now)."""
     db, settings, audit, notifier = runtime.db, runtime.settings, runtime.audit, runtime.notifier
+    clock = runtime.clock
     ids = MatrixIds(settings.matrix_server_name)
-    key_directory = KeyDirectory(db, audit, notifier, runtime.limiter, ids)
-    keys = KeyService(db, audit, notifier, runtime.limiter, key_directory)
+    key_directory = KeyDirectory(db, audit, notifier, runtime.limiter, ids, clock)
+    keys = KeyService(db, audit, notifier, runtime.limiter, key_directory, clock)
     accounts = AccountService(
-        db, settings, runtime.passwords, runtime.limiter, audit, notifier, keys
+        db, settings, runtime.passwords, runtime.limiter, audit, notifier, keys, clock
     )
-    cross_signing = CrossSigning(db, audit, key_directory, accounts, ids)
-    orgs = OrgService(db, audit, notifier, keys)
-    cases = CaseService(db, audit, accounts, sessions_used)
+    cross_signing = CrossSigning(db, audit, key_directory, accounts, ids, clock)
+    orgs = OrgService(db, audit, notifier, keys, clock)
+    cases = CaseService(db, audit, accounts, sessions_used, clock)
     guard = PushGuard.from_settings(settings)
     outbox = Outbox(db, settings, load_vapid(settings), clock, guard)
     notifications = Notifications(db, settings, audit, cases, clock, guard, outbox.wake)
@@ -198,12 +205,12 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
     appointments = AppointmentService(db, audit, cases, fanout, clock)
     cancellations = CancellationService(db, audit, cases, fanout, clock)
     facts = ReminderFacts(cases, appointments)
-    messaging = MessagingService(db, settings, cases, keys, notifier)
-    rooms = RoomService(db, settings, cases, key_directory, notifier, ids)
+    messaging = MessagingService(db, settings, cases, keys, notifier, clock)
+    rooms = RoomService(db, settings, cases, key_directory, notifier, ids, clock)
     homework = HomeworkService(
         db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications, rooms=rooms
     )
-    receipts = DeliveryReceipts(db, rooms, key_directory, notifier, ids)
+    receipts = DeliveryReceipts(db, rooms, key_directory, notifier, ids, clock)
     signaling = Signaling.start(
         settings,
         runtime.limiter,
@@ -218,25 +225,35 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         accounts=accounts,
         orgs=orgs,
         invites=InviteService(
-            db, settings, runtime.passwords, runtime.limiter, audit, cases, cross_signing
+            db, settings, runtime.passwords, runtime.limiter, audit, cases, cross_signing, clock
         ),
-        pairing=PairingService(db, settings, runtime.limiter, audit, cases),
+        pairing=PairingService(db, settings, runtime.limiter, audit, cases, clock),
         cases=cases,
         access_log=AccessLog(db, cases, audit),
         recovery=Recovery(
-            db, settings, runtime.passwords, runtime.limiter, audit, accounts, cases, notifications
+            db,
+            settings,
+            runtime.passwords,
+            runtime.limiter,
+            audit,
+            accounts,
+            cases,
+            notifications,
+            clock,
         ),
         handover=Handover(db, audit, cases, accounts, fanout),
         keys=keys,
         key_directory=key_directory,
         cross_signing=cross_signing,
-        key_backup=KeyBackup(db),
+        key_backup=KeyBackup(db, clock),
         messaging=messaging,
         rooms=rooms,
-        to_device=ToDeviceService(db, settings, key_directory, notifier, ids),
-        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids, receipts),
+        to_device=ToDeviceService(db, settings, key_directory, notifier, ids, clock),
+        sync=SyncService(db, rooms, key_directory, runtime.gateway, ids, receipts, clock),
         receipts=receipts,
-        attachments=AttachmentService(db, settings, runtime.blobs, messaging, runtime.limiter),
+        attachments=AttachmentService(
+            db, settings, runtime.blobs, messaging, runtime.limiter, clock
+        ),
         appointments=appointments,
         cancellations=cancellations,
         notifications=notifications,
@@ -246,7 +263,7 @@ def build_services(runtime: Runtime, clock: Clock) -> Services:
         outbox=outbox,
         reminders=Reminders(db, facts, notifications, clock),
         nudges=HomeworkNudges(db, cases, notifications, clock, settings.homework_digest_minutes),
-        expiry=Expiry(db, runtime.blobs),
+        expiry=Expiry(db, runtime.blobs, clock),
         outbox_retention=OutboxRetention(db, settings.outbox_retention_days, clock),
         homework_retention=HomeworkRetention(db, settings.homework_retention_days, clock),
         audit_retention=AuditRetention(db, settings.audit_retention_days, clock),
@@ -285,11 +302,12 @@ async def start_jobs(runtime: Runtime, services: Services) -> None:
 
 @asynccontextmanager
 async def running_services(settings: Settings) -> AsyncIterator[tuple[Runtime, Services]]:
-    """The instance's parts and services without the HTTP app or its jobs, on the system
-    clock: for the CLI's admin commands and the demo seed."""
-    runtime = await Runtime.start(settings)
+    """The instance's parts and services without the HTTP app or its jobs, on the clock
+    ``kaari serve`` starts with (``settings_clock``): for the CLI's admin commands and the
+    demo seed."""
+    runtime = await Runtime.start(settings, settings_clock(settings))
     try:
-        services = build_services(runtime, utcnow)
+        services = build_services(runtime)
         try:
             yield runtime, services
         finally:

@@ -120,9 +120,9 @@ async def services_at(settings: Any, clock: Callable[[], datetime]) -> AsyncIter
     from app.runtime import Runtime
     from app.services import build_services
 
-    runtime = await Runtime.start(settings)
+    runtime = await Runtime.start(settings, clock)
     try:
-        services = build_services(runtime, clock)
+        services = build_services(runtime)
         try:
             yield services
         finally:

@@ -27,6 +27,7 @@ DOMAINS = (
     "realtime",
     "audit",
     "privacy",
+    "observability",
 )
 """app's domain packages; ``app/core`` and ``app/storage`` lie beneath them all"""
 MAX_LINES = 600
@@ -210,3 +211,85 @@ def test_no_module_is_over_600_lines(package: str) -> None:
         if (n := len(p.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+SERVER = ("app", "signaling")
+"""the packages that run on the server's one clock (``client/`` and ``crypto/`` run on a
+device, whose clock is its own)"""
+CLOCK_MODULE = "app/core/time.py"
+"""defines the clock and is the one module that reads the system time"""
+CLOCK_CHOOSERS = {"app/services.py": "the composition root picks the system clock"}
+"""modules that may name ``utcnow`` (the system clock) without calling it"""
+READS_THE_TIME: dict[str, str] = {}
+"""modules that truly must read the system time themselves, with the reason"""
+
+
+def time_reads(path: Path) -> Iterator[str]:
+    """Where a module reads the wall clock itself: ``utcnow()``, ``datetime.now()``,
+    ``datetime.utcnow()``, ``date.today()``, ``time.time()`` (monotonic timers are durations
+    and fine), and any import of ``utcnow``."""
+    tree = ast.parse(path.read_text(), str(path))
+    time_modules = {"time"}  # the names the time module is bound to (``import time as t``)
+    time_functions: set[str] = set()  # ``from time import time``
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            time_modules |= {a.asname or a.name for a in node.names if a.name == "time"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "time":
+            time_functions |= {
+                a.asname or a.name for a in node.names if a.name in ("time", "time_ns")
+            }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "utcnow" for a in node.names):
+            yield f"{node.lineno}: imports utcnow"
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in {"utcnow", *time_functions}:
+            yield f"{node.lineno}: {func.id}()"
+        elif isinstance(func, ast.Attribute):
+            owner = func.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if (
+                (name in ("datetime", "date") and func.attr in ("now", "utcnow", "today"))
+                or (name in time_modules and func.attr in ("time", "time_ns"))
+                or func.attr == "utcnow"
+            ):
+                yield f"{node.lineno}: {name}.{func.attr}()"
+
+
+def test_the_server_reads_the_time_only_through_its_clock() -> None:
+    """Every rule reads now from the ``Clock`` handed in at construction (so a test or
+    ``KAARI_TEST_CLOCK_START`` sets it for all of them): only app/core/time.py reads the
+    system time, only the composition root names the system clock."""
+    found = []
+    for path in sources(*SERVER):
+        name = path.relative_to(ROOT).as_posix()
+        if name == CLOCK_MODULE or name in READS_THE_TIME:
+            continue
+        found += [
+            f"{name}:{hit}"
+            for hit in time_reads(path)
+            if not (name in CLOCK_CHOOSERS and hit.endswith("imports utcnow"))
+        ]
+    assert found == []
+
+
+def test_one_camel_wire_base() -> None:
+    """The camelCase body base is ``app.core.wire.Camel``: no module of app/ declares
+    another (a class named ``Camel``, or a Struct with exactly its configuration)."""
+    camel = {"rename": "camel", "kw_only": True, "forbid_unknown_fields": True}
+    found = []
+    for path in sources("app"):
+        name = path.relative_to(ROOT).as_posix()
+        if name == "app/core/wire.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            config = {
+                k.arg: k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)
+            }
+            direct = any(ast.unparse(b) in ("msgspec.Struct", "Struct") for b in node.bases)
+            if node.name == "Camel" or (direct and config == camel):
+                found.append(f"{name}:{node.lineno}: {node.name}")
+    assert found == []

@@ -35,7 +35,7 @@ from app.config import Settings
 from app.core.errors import Conflict, Forbidden, Gone, NotFound
 from app.core.matrix import MatrixIds
 from app.core.principal import CaseRole, Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.ratelimit import RateLimiter
 from app.storage.engine import Database
 
@@ -65,6 +65,7 @@ class InviteService:
         audit: Audit,
         cases: CaseService,
         master_keys: MasterKeys,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -73,6 +74,7 @@ class InviteService:
         self.audit = audit
         self.cases = cases
         self.master_keys = master_keys
+        self.clock = clock
         self.ids = MatrixIds(settings.matrix_server_name)
 
     async def _limit(self, address: str) -> None:
@@ -90,7 +92,7 @@ class InviteService:
         scopes: list[str] | None,
         address: str,
     ) -> InviteOut:
-        code, invite_id, now = new_invite_code(), uuid.uuid4(), utcnow()
+        code, invite_id, now = new_invite_code(), uuid.uuid4(), self.clock()
         expires_at = now + timedelta(hours=self.settings.invite_ttl_hours)
         async with self.db.transaction() as conn:
             if case_id is not None:
@@ -152,7 +154,7 @@ class InviteService:
     async def list_case_invites(self, principal: Principal, case_id: UUID) -> list[InviteInfo]:
         async with self.db.read() as conn:
             (await self.cases.access(conn, principal, case_id)).require("therapist", "guardian")
-            rows = await store.pending_case_invites(conn, case_id, utcnow())
+            rows = await store.pending_case_invites(conn, case_id, self.clock())
         return [
             InviteInfo(
                 id=r.id,
@@ -169,7 +171,7 @@ class InviteService:
     ) -> None:
         async with self.db.transaction() as conn:
             (await self.cases.access(conn, principal, case_id)).require("therapist", "guardian")
-            if not await store.revoke_invite(conn, invite_id, case_id, utcnow()):
+            if not await store.revoke_invite(conn, invite_id, case_id, self.clock()):
                 raise NotFound("No such pending invite", code="invite_not_found")
             await self.audit.record(
                 conn,
@@ -208,7 +210,7 @@ class InviteService:
             raise Gone("This invite was withdrawn", code="invite_revoked")
         if row.used_at is not None:
             raise Gone("This invite has already been used", code="invite_used")
-        if row.expires_at <= utcnow():
+        if row.expires_at <= self.clock():
             raise Gone("This invite has expired; ask for a new one", code="invite_expired")
         if not await self._issuer_still_entitled(conn, row):
             raise Gone(
@@ -250,7 +252,7 @@ class InviteService:
                     # Another organisation's address: saying so would let any invite
                     # holder probe every organisation's e-mails. Spend the invite and
                     # answer as for a used one: one probe per invite, telling nothing.
-                    await store.claim_invite(conn, invite.id, None, utcnow())
+                    await store.claim_invite(conn, invite.id, None, self.clock())
                     session = None
                 else:
                     session = await self._create_account(
@@ -284,9 +286,9 @@ class InviteService:
             display_name=body.display_name.strip(),
             locale=body.locale,
             password_hash=password_hash,
-            created_at=utcnow(),
+            created_at=self.clock(),
         )
-        if not await store.claim_invite(conn, invite.id, user_id, utcnow()):
+        if not await store.claim_invite(conn, invite.id, user_id, self.clock()):
             raise Gone("This invite has already been used", code="invite_used")
         if invite.case_id is not None:
             await self.cases.add_member(
@@ -297,7 +299,7 @@ class InviteService:
                 scopes=invite.scopes,
                 added_by=invite.created_by,
             )
-        device_id, token = await open_device_session(conn, user_id, body.device)
+        device_id, token = await open_device_session(conn, user_id, body.device, self.clock())
         await self.audit.record(
             conn,
             "invite.accepted",
@@ -326,7 +328,7 @@ class InviteService:
                     code="invite_role_mismatch",
                 )
             await self._check_inviter_key(conn, invite, body.inviter_master_key)
-            if not await store.claim_invite(conn, invite.id, principal.user_id, utcnow()):
+            if not await store.claim_invite(conn, invite.id, principal.user_id, self.clock()):
                 raise Gone("This invite has already been used", code="invite_used")
             await self.cases.add_member(
                 conn,

@@ -17,7 +17,7 @@ from app.accounts.service import normalise_email
 from app.audit.service import Audit
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.principal import Principal, Role
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.core.wire import Camel
 from app.keys.service import KeyService
 from app.realtime.notifier import Notifier
@@ -97,11 +97,13 @@ class OrgService:
         audit: Audit,
         notifier: Notifier,
         keys: KeyService,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.audit = audit
         self.notifier = notifier
         self.keys = keys
+        self.clock = clock
 
     async def create_org(self, name: str, languages: list[str]) -> UUID:
         org_id = uuid.uuid4()
@@ -113,7 +115,7 @@ class OrgService:
                 languages=languages,
                 late_cancel_hours=24,
                 counting_policy=DEFAULT_COUNTING,
-                created_at=utcnow(),
+                created_at=self.clock(),
             )
             await self.audit.record(
                 conn, "org.created", org_id=org_id, target_type="org", target_id=org_id
@@ -148,7 +150,7 @@ class OrgService:
                 display_name=display_name,
                 locale=locale,
                 password_hash=password_hash,
-                created_at=utcnow(),
+                created_at=self.clock(),
             )
             await self.audit.record(
                 conn,
@@ -239,7 +241,7 @@ class OrgService:
         self._admin(principal)
         if user_id == principal.user_id:
             raise Conflict("You cannot disable your own account", code="cannot_disable_self")
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             row = await store.get_user(conn, user_id)
             if (

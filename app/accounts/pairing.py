@@ -18,7 +18,7 @@ from app.config import Settings
 from app.core.digests import keyed_digest
 from app.core.errors import Conflict, Gone, NotFound
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.ratelimit import RateLimiter
 from app.storage.engine import Database
 
@@ -31,17 +31,19 @@ class PairingService:
         limiter: RateLimiter,
         audit: Audit,
         cases: CaseService,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.settings = settings
         self.limiter = limiter
         self.audit = audit
         self.cases = cases
+        self.clock = clock
 
     async def create_code(
         self, principal: Principal, case_id: UUID, address: str
     ) -> PairingCodeOut:
-        code, now = new_pairing_code(), utcnow()
+        code, now = new_pairing_code(), self.clock()
         expires_at = now + timedelta(seconds=self.settings.pairing_ttl_seconds)
         async with self.db.transaction() as conn:
             member = (await self.cases.access(conn, principal, case_id)).require("guardian")
@@ -81,7 +83,7 @@ class PairingService:
                 raise NotFound("This pairing code is not valid", code="pairing_code_invalid")
             if row.used_at is not None:
                 raise Gone("This pairing code has already been used", code="pairing_code_used")
-            if row.expires_at <= utcnow():
+            if row.expires_at <= self.clock():
                 raise Gone(
                     "This pairing code has expired; ask for a new one", code="pairing_code_expired"
                 )
@@ -91,12 +93,12 @@ class PairingService:
                     "This pairing code was withdrawn; ask for a new one",
                     code="pairing_code_revoked",
                 )
-            if not await store.claim_pairing_code(conn, row.id, utcnow()):
+            if not await store.claim_pairing_code(conn, row.id, self.clock()):
                 raise Gone("This pairing code has already been used", code="pairing_code_used")
             child = await store.get_user(conn, row.child_user_id)
             if child is None or child.disabled_at is not None:
                 raise NotFound("This pairing code is not valid", code="pairing_code_invalid")
-            device_id, token = await open_device_session(conn, child.id, body.device)
+            device_id, token = await open_device_session(conn, child.id, body.device, self.clock())
             await self.audit.record(
                 conn,
                 "pairing.paired",

@@ -32,7 +32,7 @@ from app.config import Settings
 from app.core.digests import ip_hash
 from app.core.errors import InvalidInput, NotFound
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.ratelimit import RateLimiter
 from app.storage.engine import Database
 
@@ -65,6 +65,7 @@ class Recovery:
         accounts: AccountService,
         cases: CaseService,
         mailer: ResetMailer,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -74,6 +75,7 @@ class Recovery:
         self.accounts = accounts
         self.cases = cases
         self.mailer = mailer
+        self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
 
     # password reset
@@ -98,7 +100,7 @@ class Recovery:
             if user is None or user.disabled_at is not None or user.password_hash is None:
                 return  # no account, a disabled one (an admin re-enables), or a child's
             token = secrets.token_urlsafe(32)
-            now = utcnow()
+            now = self.clock()
             base = (self.settings.public_url or "http://localhost:8000").rstrip("/")
             async with self.db.transaction() as conn:
                 await store.delete_resets_of(conn, user.id)  # only the newest link works
@@ -132,7 +134,7 @@ class Recovery:
         where = ip_hash(s.secret_key, address) or "unknown"
         await self.limiter.hit(f"reset:done:{where}", s.password_reset_max_per_address, WINDOW)
         new_hash = await self.passwords.hash(body.new_password)
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             row = await store.take_reset(conn, digest(body.token), now)
             user = await store.get_user(conn, row.user_id) if row is not None else None
@@ -192,7 +194,7 @@ class Recovery:
     ) -> None:
         child = await self._child_of(principal, case_id)
         async with self.db.transaction() as conn:
-            revoked = await store.revoke_devices(conn, child, utcnow(), only=device_id)
+            revoked = await store.revoke_devices(conn, child, self.clock(), only=device_id)
             if not revoked:
                 raise NotFound("No such device", code="device_not_found")
             await self.audit.record(

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +30,7 @@ from app.core.digests import ip_hash
 from app.core.errors import InvalidInput, NotFound, Unauthenticated
 from app.core.matrix import MatrixIds
 from app.core.principal import Locale, Principal, UserFacts
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.keys.service import KeyService
 from app.observability import counters
 from app.ratelimit import RateLimiter
@@ -63,10 +63,11 @@ def normalise_email(email: str) -> str:
 
 
 async def open_device_session(
-    conn: AsyncConnection, user_id: UUID, device: DeviceInfo
+    conn: AsyncConnection, user_id: UUID, device: DeviceInfo, now: datetime
 ) -> tuple[UUID, str]:
-    """Create a device for ``user_id`` and return its id and its (one-time shown) token."""
-    token, device_id, now = new_session_token(), uuid.uuid4(), utcnow()
+    """Create a device for ``user_id`` (signed in ``now``) and return its id and its
+    (one-time shown) token."""
+    token, device_id = new_session_token(), uuid.uuid4()
     await store.insert_device(
         conn,
         id=device_id,
@@ -90,6 +91,7 @@ class AccountService:
         audit: Audit,
         notifier: Notifier,
         keys: KeyService,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -98,6 +100,7 @@ class AccountService:
         self.audit = audit
         self.notifier = notifier
         self.keys = keys
+        self.clock = clock
 
     # facts other domains ask for (app/core/fanout.py, app/cases/service.py)
 
@@ -133,7 +136,7 @@ class AccountService:
             display_name=display_name,
             locale=locale,
             password_hash=None,
-            created_at=utcnow(),
+            created_at=self.clock(),
         )
         return child_id
 
@@ -156,7 +159,7 @@ class AccountService:
             row = await store.session_by_token_hash(conn, digest(token))
         if row is None:
             return None
-        now = utcnow()
+        now = self.clock()
         if now - row.last_seen_at > timedelta(days=self.settings.session_idle_days):
             return None
         if now - row.last_seen_at > LAST_SEEN_GRANULARITY:
@@ -207,7 +210,7 @@ class AccountService:
         async with self.db.transaction() as conn:
             if new_hash is not None:
                 await store.update_user(conn, user.id, password_hash=new_hash)
-            device_id, token = await open_device_session(conn, user.id, body.device)
+            device_id, token = await open_device_session(conn, user.id, body.device, self.clock())
             await self.audit.record(
                 conn,
                 "login",
@@ -278,7 +281,7 @@ class AccountService:
         async with self.db.transaction() as conn:
             await store.update_user(conn, principal.user_id, password_hash=new_hash)
             revoked = await store.revoke_devices(
-                conn, principal.user_id, utcnow(), keep=principal.device_id
+                conn, principal.user_id, self.clock(), keep=principal.device_id
             )
             await self.audit.record(
                 conn,
@@ -325,7 +328,9 @@ class AccountService:
 
     async def revoke_device(self, principal: Principal, device_id: UUID, address: str) -> None:
         async with self.db.transaction() as conn:
-            revoked = await store.revoke_devices(conn, principal.user_id, utcnow(), only=device_id)
+            revoked = await store.revoke_devices(
+                conn, principal.user_id, self.clock(), only=device_id
+            )
             if not revoked:
                 raise NotFound("No such device", code="device_not_found")
             await self.audit.record(
@@ -344,7 +349,7 @@ class AccountService:
             revoked = await store.revoke_devices(
                 conn,
                 principal.user_id,
-                utcnow(),
+                self.clock(),
                 keep=principal.device_id if keep_current else None,
             )
             await self.audit.record(

@@ -13,7 +13,7 @@ from app.audit import store
 from app.audit.schemas import AuditEvent
 from app.core.digests import ip_hash
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.storage.engine import Database
 
 READ_ACTION = "case.read"
@@ -39,8 +39,9 @@ def cases_of(
 class Audit:
     """Writes audit events inside the caller's transaction, so they commit together."""
 
-    def __init__(self, secret_key: str) -> None:
+    def __init__(self, secret_key: str, clock: Clock) -> None:
         self._key = secret_key
+        self.clock = clock
 
     async def record(
         self,
@@ -60,7 +61,7 @@ class Audit:
         name; the family's access log lists the events of its case."""
         event_id = await store.insert(
             conn,
-            at=utcnow(),
+            at=self.clock(),
             org_id=org_id,
             actor_user_id=actor.user_id if actor else actor_user_id,
             actor_device_id=actor.device_id if actor else None,

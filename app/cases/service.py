@@ -28,7 +28,7 @@ from app.cases.schemas import (
 )
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.principal import CaseRole, Locale, Principal, UserFacts
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.storage.engine import Database
 
 ReadKind = Literal["messages", "attachments", "homework", "appointments", "periods", "members"]
@@ -124,12 +124,18 @@ class UserDirectory(Protocol):
 
 class CaseService:
     def __init__(
-        self, db: Database, audit: Audit, users: UserDirectory, sessions_used: SessionCounter
+        self,
+        db: Database,
+        audit: Audit,
+        users: UserDirectory,
+        sessions_used: SessionCounter,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.audit = audit
         self.users = users
         self.count_used = sessions_used
+        self.clock = clock
 
     # access, used by every domain that holds case data
 
@@ -144,7 +150,7 @@ class CaseService:
     async def note_read(self, principal: Principal, case_id: UUID, kind: ReadKind) -> None:
         """Record that the caller read ``kind`` data of the case, at most once per reader,
         case and kind each hour (docs/data-protection.md): the family's access log."""
-        since = utcnow().replace(minute=0, second=0, microsecond=0)
+        since = self.clock().replace(minute=0, second=0, microsecond=0)
         async with self.db.read() as conn:
             if await self.audit.read_noted(conn, principal.user_id, case_id, kind, since):
                 return
@@ -210,7 +216,7 @@ class CaseService:
             user_id=user_id,
             role=role,
             scopes=scopes if role == "caregiver" else None,
-            added_at=utcnow(),
+            added_at=self.clock(),
             added_by=added_by,
         )
 
@@ -219,7 +225,7 @@ class CaseService:
     async def create_case(self, principal: Principal, body: CaseCreate, address: str) -> CaseOut:
         if principal.role != "therapist":
             raise Forbidden("Only therapists open cases")
-        now = utcnow()
+        now = self.clock()
         case_id = uuid.uuid4()
         async with self.db.transaction() as conn:
             child_id = await self.users.create_child(
@@ -320,7 +326,7 @@ class CaseService:
             case = await store.get_case(conn, case_id)
             if case is None or case.org_id != principal.org_id:
                 raise NotFound("No such case", code="case_not_found")
-            if not await store.close_case(conn, case_id, utcnow()):
+            if not await store.close_case(conn, case_id, self.clock()):
                 raise Conflict("The case is closed already", code="case_closed")
             await self.audit.record(
                 conn,
@@ -418,7 +424,7 @@ class CaseService:
                 ends_on=body.ends_on,
                 sessions_granted=body.sessions_granted,
                 decision_ref=body.decision_ref,
-                created_at=utcnow(),
+                created_at=self.clock(),
                 created_by=principal.user_id,
             )
             await self.audit.record(

@@ -14,6 +14,8 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from app.core.wire import Camel
+
 #: the base64 body of one Megolm message: details and notes are short (crypto allows 256 KiB)
 MAX_MEGOLM_BODY = 16 * 1024
 
@@ -24,7 +26,7 @@ MegolmBody = Annotated[
 SessionId = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+/=_-]+$")]
 
 
-class MegolmCiphertextIn(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+class MegolmCiphertextIn(Camel, kw_only=True):
     """Case content encrypted with the sender device's Megolm session for the case
     (crypto.envelope.MegolmCiphertext). Stored and returned as it came."""
 

@@ -21,7 +21,7 @@ from msgspec import Meta
 
 from app.core.matrix import MatrixError
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.keys import backup_store as bs
 from app.storage.engine import Database
 
@@ -79,8 +79,9 @@ def _data(row: Any) -> dict[str, Any]:
 
 
 class KeyBackup:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
+        self.clock = clock
 
     # versions
 
@@ -99,7 +100,7 @@ class KeyBackup:
                 algorithm=body.algorithm,
                 auth_data=body.auth_data,
                 etag=0,
-                created_at=utcnow(),
+                created_at=self.clock(),
             )
         return {"version": str(version)}
 
@@ -148,7 +149,7 @@ class KeyBackup:
             if row is None:
                 raise _no_backup()
             if row.deleted_at is None:
-                await bs.mark_deleted(conn, principal.user_id, number, utcnow())
+                await bs.mark_deleted(conn, principal.user_id, number, self.clock())
         return {}
 
     # keys
@@ -157,7 +158,7 @@ class KeyBackup:
         self, principal: Principal, version: str, body: KeysBackup
     ) -> dict[str, Any]:
         number = _version_number(version)
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             await bs.lock_versions(conn, principal.user_id)
             current = await bs.current_version(conn, principal.user_id)

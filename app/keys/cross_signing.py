@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.audit.service import Audit
 from app.core.matrix import MatrixError, MatrixIds, parse_device
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.keys import matrix_store as mx
 from app.keys.directory import KeyDirectory, bad_json, check_key, shape, verify
 from app.keys.matrix_schemas import (
@@ -80,9 +80,16 @@ def _failure(errcode: str, error: str) -> dict[str, str]:
 
 class CrossSigning:
     def __init__(
-        self, db: Database, audit: Audit, directory: KeyDirectory, reauth: ReAuth, ids: MatrixIds
+        self,
+        db: Database,
+        audit: Audit,
+        directory: KeyDirectory,
+        reauth: ReAuth,
+        ids: MatrixIds,
+        clock: Clock,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.audit = audit
         self.directory = directory
         self.reauth = reauth
@@ -116,7 +123,7 @@ class CrossSigning:
             return {}
         if "master" in stored:
             await self._reauthenticate(principal, body.auth)
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             current = await self._stored(conn, principal.user_id)
             if "master" in current and "master" not in stored:
@@ -174,7 +181,7 @@ class CrossSigning:
     ) -> SignaturesUploadOut:
         me = self.ids.user(principal.user_id)
         failures: dict[str, dict[str, dict[str, str]]] = {}
-        now = utcnow()
+        now = self.clock()
         touched: set[UUID] = set()
         async with self.db.transaction() as conn:
             mine = await self._stored(conn, principal.user_id)

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.audit.service import Audit
 from app.core.matrix import SIGNED_CURVE25519, MatrixError, MatrixIds, parse_device
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.keys import matrix_store as mx
 from app.keys import store
 from app.keys.matrix_schemas import (
@@ -158,8 +158,10 @@ class KeyDirectory:
         notifier: Notifier,
         limiter: RateLimiter,
         ids: MatrixIds,
+        clock: Clock,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.audit = audit
         self.notifier = notifier
         self.limiter = limiter
@@ -235,7 +237,7 @@ class KeyDirectory:
         checked = await asyncio.to_thread(
             _check_upload, body, user, device, stored.ed25519 if stored else None
         )
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             new_device = False
             if checked.device_keys is not None:
@@ -420,7 +422,7 @@ class KeyDirectory:
         if len(targets) > 200:
             raise MatrixError(400, "M_INVALID_PARAM", "Too many devices", code="too_many_devices")
         out: dict[str, dict[str, dict[str, Any]]] = {}
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             keyed = await mx.live_keyed_devices(conn, targets)
             owners = {d: r.user_id for d, r in keyed.items() if r.user_id == targets[d][0]}

@@ -28,7 +28,7 @@ from app.audit.service import Audit
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.events import DEVICE_LIST_CHANGED
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.keys import store
 from app.keys.directory import KeyDirectory
 from app.keys.schemas import (
@@ -162,8 +162,10 @@ class KeyService:
         notifier: Notifier,
         limiter: RateLimiter,
         matrix: KeyDirectory,
+        clock: Clock,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.audit = audit
         self.notifier = notifier
         self.limiter = limiter
@@ -187,7 +189,7 @@ class KeyService:
         a case with them (their own included) to re-query ``/keys`` (after a commit)."""
         try:
             async with self.db.transaction() as conn:
-                now = utcnow()
+                now = self.clock()
                 await store.bump_device_list(conn, user_id, now)
                 await self.matrix.record_change(conn, [user_id], now)
             await self._announce(user_id)
@@ -214,7 +216,7 @@ class KeyService:
         checked = await asyncio.to_thread(
             _check_upload, body, user, device, stored.ed25519 if stored else None
         )
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             new_device_keys = False
             stored = await store.get_device_keys(conn, principal.device_id)
@@ -360,7 +362,7 @@ class KeyService:
         await self.limiter.hit(f"keys:claim:{principal.device_id}", CLAIMS_PER_MINUTE, 60)
         targets = list(dict.fromkeys(body.devices))
         out: dict[UUID, ClaimedKey] = {}
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             owners = await store.live_devices_with_keys(conn, targets)
             allowed = await store.reachable_users(
@@ -433,7 +435,7 @@ class KeyService:
         key_id = f"ed25519:{master.ed25519}"
         obj = {k: v for k, v in raw.items() if k != "signatures"}
         obj["signatures"] = {user: {key_id: raw["signatures"][user][key_id]}}
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             inserted = await store.insert_master_key(
                 conn,
@@ -472,7 +474,7 @@ class KeyService:
     async def sign_device(
         self, principal: Principal, body: DeviceSignatureUpload, address: str
     ) -> DeviceSignatureOut:
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             owners = await store.live_devices_with_keys(conn, [body.device_id])
             if owners.get(body.device_id) != principal.user_id:

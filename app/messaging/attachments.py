@@ -24,7 +24,7 @@ from app.core.errors import (
     RateLimited,
 )
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.messaging import store
 from app.messaging.schemas import AttachmentOut
 from app.messaging.service import MessagingService
@@ -53,8 +53,10 @@ class AttachmentService:
         blobs: BlobStore,
         messaging: MessagingService,
         limiter: RateLimiter,
+        clock: Clock,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.settings = settings
         self.blobs = blobs
         self.messaging = messaging
@@ -95,7 +97,7 @@ class AttachmentService:
         if size == 0:
             await self.blobs.delete(blob_id)
             raise InvalidInput("The attachment is empty", code="attachment_empty")
-        now = utcnow()
+        now = self.clock()
         expires = now + timedelta(days=self.settings.message_retention_days)
         try:
             async with self.db.transaction() as conn:
@@ -126,7 +128,7 @@ class AttachmentService:
         """(size, chunks) of a blob the caller may read; 404 for anyone outside its thread."""
         async with self.db.read() as conn:
             row = await store.get_attachment(conn, attachment_id)
-            if row is None or row.expires_at <= utcnow():
+            if row is None or row.expires_at <= self.clock():
                 raise NotFound("No such attachment", code="attachment_not_found")
             try:
                 thread = await self.messaging.access(conn, principal, row.thread_id)

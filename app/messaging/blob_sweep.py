@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.core.time import Clock, utcnow
+from app.core.time import Clock
 from app.messaging import store
 from app.observability import counters
 from app.storage.blobs import BlobStore
@@ -36,7 +36,7 @@ class Swept:
 
 
 class BlobSweep:
-    def __init__(self, db: Database, blobs: BlobStore, hours: float, clock: Clock = utcnow) -> None:
+    def __init__(self, db: Database, blobs: BlobStore, hours: float, clock: Clock) -> None:
         self.db = db
         self.blobs = blobs
         self.grace = timedelta(hours=hours)

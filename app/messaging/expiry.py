@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.messaging import matrix_store, store
 from app.storage.blobs import BlobStore
 from app.storage.engine import Database
@@ -26,16 +25,18 @@ class Purged:
 
 
 class Expiry:
-    def __init__(self, db: Database, blobs: BlobStore) -> None:
+    def __init__(self, db: Database, blobs: BlobStore, clock: Clock) -> None:
         self.db = db
+        self.clock = clock
         self.blobs = blobs
 
-    async def run_once(self, now: datetime | None = None) -> Purged:
+    async def run_once(self) -> Purged:
+        now = self.clock()
         async with self.db.transaction() as conn:
-            rows, envelopes, blob_ids = await store.purge_expired(conn, now or utcnow())
+            rows, envelopes, blob_ids = await store.purge_expired(conn, now)
             # room events past KAARI_ROOM_EVENT_RETENTION_DAYS, to-device rows and their
             # transaction ids past KAARI_TO_DEVICE_RETENTION_DAYS
-            rows += await matrix_store.purge_expired(conn, now or utcnow())
+            rows += await matrix_store.purge_expired(conn, now)
         for blob_id in blob_ids:  # after the commit: a failed delete leaves an orphan file,
             await self.blobs.delete(blob_id)  # never a record without its bytes
         purged = Purged(rows, envelopes, len(blob_ids))

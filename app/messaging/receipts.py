@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core.events import ROOM_EVENT_DELIVERED
 from app.core.matrix import MatrixError, MatrixIds
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.keys.directory import KeyDirectory
 from app.messaging import matrix_store as mx
 from app.messaging.rooms import RoomService
@@ -43,8 +43,10 @@ class DeliveryReceipts:
         keys: KeyDirectory,
         notifier: Notifier,
         ids: MatrixIds,
+        clock: Clock,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.rooms = rooms
         self.keys = keys
         self.notifier = notifier
@@ -53,7 +55,7 @@ class DeliveryReceipts:
     async def acknowledge(self, principal: Principal, room_pos: int) -> int:
         """The device's sync acknowledged the room stream up to ``room_pos``: record the
         deliveries this covers and tell the senders; how many were recorded."""
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             before = await mx.advance_room_ack(conn, principal.device_id, room_pos, now)
             if before is None:

@@ -36,7 +36,7 @@ from app.core.body import decode_body
 from app.core.errors import BadRequest, NotFound
 from app.core.matrix import MatrixError, MatrixIds
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.keys.directory import KeyDirectory
 from app.messaging import matrix_store as mx
 from app.messaging import store
@@ -92,8 +92,10 @@ class RoomService:
         keys: KeyDirectory,
         notifier: Notifier,
         ids: MatrixIds,
+        clock: Clock,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.settings = settings
         self.cases = cases
         self.keys = keys
@@ -138,7 +140,7 @@ class RoomService:
 
     async def reconcile(self, conn: AsyncConnection, room: Room) -> set[UUID]:
         """In a transaction: write the membership events the case implies; the members."""
-        now = utcnow()
+        now = self.clock()
         await store.ensure_threads(
             conn, [{"id": room.id, "case_id": room.case_id, "kind": room.kind, "created_at": now}]
         )
@@ -214,7 +216,7 @@ class RoomService:
         epoch: str | None,
     ) -> dict[str, str]:
         content = _check_event(event_type, txn_id, body)
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             room = await self.access(conn, principal, room_mxid)
             first = await mx.event_by_txn(conn, room.id, principal.device_id, txn_id)

@@ -13,6 +13,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from app.core.wire import Camel
 from app.realtime.schemas import InFrame, OutFrame
 
 ThreadKind = Literal["family", "child"]
@@ -26,10 +27,6 @@ Key32 = Annotated[str, Meta(min_length=43, max_length=44, pattern=r"^[A-Za-z0-9+
 
 #: recipients of one envelope: a case has few devices; a bound keeps a send cheap
 MAX_RECIPIENTS = 64
-
-
-class Camel(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
-    pass
 
 
 class ThreadOut(Camel):
@@ -52,7 +49,7 @@ class ThreadDevices(Camel):
     devices: list[ThreadDevice]
 
 
-class OlmCiphertextIn(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+class OlmCiphertextIn(Camel, kw_only=True):
     """One recipient device's Olm ciphertext (crypto.envelope.OlmCiphertext)."""
 
     type: Literal["olm"]

@@ -36,7 +36,7 @@ from app.config import Settings
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.events import MESSAGE_DELIVERED
 from app.core.principal import CaseRole, Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.keys.service import KeyService
 from app.messaging import store
 from app.messaging.schemas import (
@@ -110,13 +110,15 @@ class MessagingService:
         settings: Settings,
         cases: CaseService,
         keys: KeyService,
-        notifier: Notifier | None,
+        notifier: Notifier,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.settings = settings
         self.cases = cases
         self.keys = keys
         self.notifier = notifier
+        self.clock = clock
 
     # threads
 
@@ -135,7 +137,7 @@ class MessagingService:
                 memberships = await self.cases.memberships(conn, principal)
             out: list[ThreadOut] = []
             rows: list[dict[str, Any]] = []
-            now = utcnow()
+            now = self.clock()
             for m in memberships:
                 for kind in kinds_for(m.role):
                     tid = thread_id_of(m.case_id, kind)
@@ -208,7 +210,7 @@ class MessagingService:
     async def _send(
         self, principal: Principal, thread_id: UUID, body: SendRequest
     ) -> tuple[SendResult, bool]:
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             thread = await self.access(conn, principal, thread_id)
             own_curve = await self.keys.curve25519_of(conn, principal.device_id)
@@ -277,9 +279,8 @@ class MessagingService:
                     for device_id, ct in body.ciphertexts.items()
                 ],
             )
-        if self.notifier is not None:
-            for device_id, seq in seqs.items():
-                await self.notifier.wake(device_id, seq)
+        for device_id, seq in seqs.items():
+            await self.notifier.wake(device_id, seq)
         log.info(
             "message stored",
             extra={"thread_id": str(thread.thread_id), "count": len(seqs)},
@@ -301,14 +302,14 @@ class MessagingService:
         limit = max(1, min(limit, MAX_PAGE))
         async with self.db.read() as conn:
             rows = await store.mailbox_page(
-                conn, principal.device_id, principal.user_id, after, limit + 1, utcnow()
+                conn, principal.device_id, principal.user_id, after, limit + 1, self.clock()
             )
         more = len(rows) > limit
         items = [_item(r) for r in rows[:limit]]
         return MailboxPage(items=items, up_to_seq=items[-1].seq if items else after, more=more)
 
     async def acknowledge(self, principal: Principal, up_to: int) -> AckResult:
-        now = utcnow()
+        now = self.clock()
         async with self.db.transaction() as conn:
             last = await store.last_sequence(conn, principal.device_id)
             if up_to > last:
@@ -332,21 +333,20 @@ class MessagingService:
             for r in removed:
                 senders[r.sender_user_id].append(r)
             audience = await self.keys.live_devices(conn, senders) if senders else {}
-        if self.notifier is not None:
-            by_user: dict[UUID, list[UUID]] = defaultdict(list)
-            for device_id, user_id in audience.items():
-                by_user[user_id].append(device_id)
-            for user_id, envelopes in senders.items():
-                for r in envelopes:
-                    await self.notifier.send_event(
-                        by_user.get(user_id, []),
-                        MESSAGE_DELIVERED,
-                        {
-                            "threadId": r.thread_id,
-                            "envelopeId": r.id,
-                            "deviceId": principal.device_id,
-                        },
-                    )
+        by_user: dict[UUID, list[UUID]] = defaultdict(list)
+        for device_id, user_id in audience.items():
+            by_user[user_id].append(device_id)
+        for user_id, envelopes in senders.items():
+            for r in envelopes:
+                await self.notifier.send_event(
+                    by_user.get(user_id, []),
+                    MESSAGE_DELIVERED,
+                    {
+                        "threadId": r.thread_id,
+                        "envelopeId": r.id,
+                        "deviceId": principal.device_id,
+                    },
+                )
         return AckResult(up_to_seq=up_to, removed=len(removed))
 
     async def deliveries(self, principal: Principal, envelope_id: UUID) -> DeliveriesOut:

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.matrix import MatrixError, MatrixIds
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.keys.directory import KeyDirectory
 from app.messaging import matrix_store as mx
 from app.messaging.receipts import DeliveryReceipts
@@ -101,8 +101,10 @@ class SyncService:
         gateway: Gateway,
         ids: MatrixIds,
         receipts: DeliveryReceipts,
+        clock: Clock,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.rooms = rooms
         self.keys = keys
         self.gateway = gateway
@@ -171,7 +173,7 @@ class SyncService:
         after_room = since.room if since else 0
         after_seq = since.to_device if since else 0
         to_device = await mx.to_device_after(
-            conn, principal.device_id, after_seq, TO_DEVICE_LIMIT, utcnow()
+            conn, principal.device_id, after_seq, TO_DEVICE_LIMIT, self.clock()
         )
         memberships = await mx.rooms_of_user(conn, principal.user_id)
         join: dict[str, Any] = {}

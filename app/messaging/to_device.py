@@ -25,7 +25,7 @@ from msgspec import Meta
 from app.config import Settings
 from app.core.matrix import MatrixError, MatrixIds, parse_device
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.keys.directory import KeyDirectory
 from app.messaging import matrix_store as mx
 from app.messaging import store
@@ -59,8 +59,10 @@ class ToDeviceService:
         keys: KeyDirectory,
         notifier: Notifier,
         ids: MatrixIds,
+        clock: Clock,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.settings = settings
         self.keys = keys
         self.notifier = notifier
@@ -78,7 +80,7 @@ class ToDeviceService:
             user_id = self.ids.parse_user(mxid)
             if user_id is not None:
                 wanted[user_id] = by_device
-        now = utcnow()
+        now = self.clock()
         expires = now + timedelta(days=self.settings.to_device_retention_days)
         async with self.db.transaction() as conn:
             if not await mx.record_to_device_txn(conn, principal.device_id, txn_id, expires):

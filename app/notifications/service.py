@@ -93,7 +93,7 @@ class Notifications:
         cases: CaseService,
         clock: Clock,
         guard: PushGuard,
-        wake: Callable[[], None] | None = None,
+        wake: Callable[[], None],
     ) -> None:
         self.db = db
         self.settings = settings
@@ -106,8 +106,7 @@ class Notifications:
     # the sink
 
     def wake(self) -> None:
-        if self._wake is not None:
-            self._wake()
+        self._wake()
 
     async def record(self, conn: AsyncConnection, event: DomainEvent) -> int:
         recipients = list(dict.fromkeys(event.recipients))

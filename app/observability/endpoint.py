@@ -28,7 +28,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from app.core.time import utcnow
 from app.logs import observe_http
 from app.observability import counters
 from app.runtime import Runtime
@@ -134,7 +133,7 @@ class Sampler:
                 async with asyncio.timeout(5):
                     pending, oldest, failed = await services.outbox.backlog()
                     rows = await services.messaging.mailbox_depth()
-                age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0
+                age = max(0.0, (services.clock() - oldest).total_seconds()) if oldest else 0.0
                 self._last = Sample(time.monotonic(), pending, age, failed, rows, ok=True)
             except Exception as exc:  # a scrape must answer even when the database does not
                 log.warning("metrics sample failed", extra={"error_type": type(exc).__name__})

@@ -5,6 +5,12 @@ instance holding it renews its leases every heartbeat and returns them on close.
 lease nobody renews (its instance died) lapses after ``ttl`` seconds, so a crash
 never locks a device out for longer. With Redis the leases are sorted sets (score =
 expiry) shared by every instance; without it, a dict of this instance's.
+
+Lease times are durations, not rules on "now": the in-memory leases count on
+``time.monotonic``; the Redis scores are compared by every instance, so they are the
+machines' shared real time (:func:`app.core.time.unix_seconds` on the system clock),
+never an instance's own clock (a test or ``KAARI_TEST_CLOCK_START`` may shift or stop
+that, and two instances started apart would disagree on it).
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Protocol
 from uuid import UUID
 
 from redis.asyncio import Redis
+
+from app.core.time import unix_seconds
 
 _ACQUIRE = """
 local now, expires, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -100,7 +108,7 @@ class RedisSocketLeases:
     async def acquire(
         self, conn_id: str, device_id: UUID, user_id: UUID, per_device: int, per_user: int
     ) -> str | None:
-        now = time.time()
+        now = unix_seconds()
         full = await self._acquire(
             keys=self._keys(device_id, user_id),
             args=[now, now + self.ttl, conn_id, per_device, per_user],
@@ -110,7 +118,7 @@ class RedisSocketLeases:
     async def renew(self, leases: list[tuple[str, UUID, UUID]]) -> None:
         if not leases:
             return
-        expires = time.time() + self.ttl
+        expires = unix_seconds() + self.ttl
         async with self._redis.pipeline(transaction=False) as pipe:
             for conn_id, device_id, user_id in leases:
                 for key in self._keys(device_id, user_id):

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from app.config import Settings
 from app.core.principal import Principal
-from app.core.time import utcnow
+from app.core.time import Clock
 from app.ratelimit import RateLimiter
 from app.realtime import store
 from app.realtime.schemas import TicketOut
@@ -32,8 +32,11 @@ def digest(ticket: str) -> bytes:
 
 
 class TicketService:
-    def __init__(self, db: Database, settings: Settings, limiter: RateLimiter) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, limiter: RateLimiter, clock: Clock
+    ) -> None:
         self.db = db
+        self.clock = clock
         self.settings = settings
         self.limiter = limiter
 
@@ -52,7 +55,7 @@ class TicketService:
                 digest(ticket),
                 principal.device_id,
                 principal.user_id,
-                utcnow() + timedelta(seconds=ttl),
+                self.clock() + timedelta(seconds=ttl),
             )
         return TicketOut(ticket=ticket, expires_in=ttl)
 
@@ -69,7 +72,7 @@ class TicketService:
         if not ticket or len(ticket) > MAX_TICKET_LENGTH:
             return None
         async with self.db.transaction() as conn:
-            row = await store.use_ticket(conn, digest(ticket), utcnow())
+            row = await store.use_ticket(conn, digest(ticket), self.clock())
             if row is None:
                 return None
             live = await store.live_session(conn, row.device_id, row.user_id)
@@ -81,4 +84,4 @@ class TicketService:
     async def purge(self) -> int:
         """Forget tickets that expired more than an hour ago."""
         async with self.db.transaction() as conn:
-            return await store.purge_tickets(conn, utcnow() - timedelta(hours=1))
+            return await store.purge_tickets(conn, self.clock() - timedelta(hours=1))

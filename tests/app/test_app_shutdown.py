@@ -26,8 +26,8 @@ def test_an_instance_stops_although_a_notice_arrives_as_it_stops(
 ) -> None:
     async def go() -> None:
         for _ in range(3):  # each round meets the outbox waiting for its wake-up
-            runtime = await Runtime.start(settings)
-            services = build_services(runtime, utcnow)
+            runtime = await Runtime.start(settings, utcnow)
+            services = build_services(runtime)
             await start_jobs(runtime, services)
             await asyncio.sleep(0.5)  # the first round of every job is over: they wait
             services.outbox.wake()  # rows were committed: in the same turn as the stop
@@ -55,7 +55,7 @@ def test_a_job_that_swallows_its_cancellation_is_cancelled_again(settings: Setti
                 swallowed.append(1)  # what a job on asyncio.wait_for can do by accident
 
     async def go() -> None:
-        runtime = await Runtime.start(settings)
+        runtime = await Runtime.start(settings, utcnow)
         runtime.spawn(stubborn(), "stubborn")
         await asyncio.sleep(0)
         stopping = asyncio.ensure_future(runtime.close())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -120,6 +120,31 @@ def test_expired_invite_is_refused_and_writes_nothing(
         json={"email": "new@example.fi", "password": PASSWORD, "device": {"name": "x"}},
     )
     assert_problem(r, 401, "invalid_credentials")
+
+
+def test_invite_expiry_follows_the_app_clock(
+    client: TestClient[Any], settings: Settings, world: World
+) -> None:
+    """An invite's expiry is read on the app's one clock (``app.state.clock``, as a test or
+    ``KAARI_TEST_CLOCK_START`` sets it), not on the system's."""
+    made = utcnow() + timedelta(days=10)
+    ttl = timedelta(hours=settings.invite_ttl_hours)
+    client.app.state.clock = lambda: made
+    r = client.post(
+        f"/cases/{world.case_id}/invites",
+        json={"role": "guardian"},
+        headers=world.therapist.headers,
+    )
+    assert r.status_code == 201, r.text
+    code, invite_id = r.json()["code"], r.json()["id"]
+    assert datetime.fromisoformat(r.json()["expiresAt"]) == made + ttl
+    pending = f"/cases/{world.case_id}/invites"
+    client.app.state.clock = lambda: made + ttl - timedelta(seconds=1)
+    listed = client.get(pending, headers=world.therapist.headers).json()
+    assert [i["id"] for i in listed] == [invite_id]
+    client.app.state.clock = lambda: made + ttl
+    assert client.get(pending, headers=world.therapist.headers).json() == []
+    assert_problem(client.post("/invites/accept", json=accept_body(code)), 410, "invite_expired")
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from litestar.testing import TestClient, transport
 from support import PASSWORD, assert_problem, auth, login, run
 
 from app.config import Settings
+from app.core.time import utcnow
 from app.main import create_app
 from app.storage.engine import Database
 from app.storage.schema import devices, users
@@ -409,3 +411,16 @@ def test_failures_from_many_addresses_slow_the_account_and_never_refuse(
         status, again = timed("admin@example.fi", PASSWORD, "198.51.100.8")
         assert status == 200
         assert 0.55 <= again < 3.0  # capped at login_max_delay_seconds
+
+
+def test_an_idle_session_ends_on_the_app_clock(
+    client: TestClient[Any], settings: Settings, world: World
+) -> None:
+    """A device unseen for ``session_idle_days`` must sign in again, counted on the app's
+    one clock (``app.state.clock``), not on the system's."""
+    assert client.get("/me", headers=world.guardian.headers).status_code == 200
+    idle = timedelta(days=settings.session_idle_days)
+    later = utcnow() + idle + timedelta(minutes=1)
+    client.app.state.clock = lambda: later
+    assert_problem(client.get("/me", headers=world.guardian.headers), 401, "session_invalid")
+    assert client.get("/me", headers=login(client, world.guardian.email).headers).status_code == 200

@@ -82,6 +82,17 @@ def test_expired_pairing_code_is_refused(
     assert_problem(pair(client, code), 410, "pairing_code_expired")
 
 
+def test_pairing_code_expiry_follows_the_app_clock(
+    client: TestClient[Any], settings: Settings, world: World
+) -> None:
+    """A pairing code's expiry is read on the app's one clock, not on the system's."""
+    made = utcnow() + timedelta(days=10)
+    client.app.state.clock = lambda: made
+    code = new_code(client, world)
+    client.app.state.clock = lambda: made + timedelta(seconds=settings.pairing_ttl_seconds)
+    assert_problem(pair(client, code), 410, "pairing_code_expired")
+
+
 def test_pairing_code_expires_in_ten_minutes(client: TestClient[Any], world: World) -> None:
     from datetime import datetime
 

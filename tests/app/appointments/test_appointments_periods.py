@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from appointments_support import NOW, START, cancel, create, one, period, set_now
 from conftest import World
 from litestar.testing import TestClient
+
+from app.config import Settings
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The clock leaps ten months here; sign-ins age on the app clock too, and these tests
+    are about periods, not about idle sessions."""
+    return msgspec.structs.replace(settings, session_idle_days=3650)
 
 
 @pytest.fixture(autouse=True)

@@ -113,9 +113,10 @@ def test_expired_messages_and_blobs_are_purged(
     async def purge(days: int) -> Any:
         db = Database(settings.effective_database_url)
         try:
-            return await Expiry(db, BlobStore(settings.effective_blob_dir)).run_once(
-                utcnow() + timedelta(days=days)
-            )
+            later = utcnow() + timedelta(days=days)
+            return await Expiry(
+                db, BlobStore(settings.effective_blob_dir), lambda: later
+            ).run_once()
         finally:
             await db.dispose()
 
