@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from app.audit import store
 from app.core.time import Clock
 from app.observability import counters
+from app.storage.batches import delete_in_batches
 from app.storage.engine import Database
 
 log = logging.getLogger("kaari.audit")
@@ -31,13 +32,7 @@ class AuditRetention:
     async def run_once(self, now: datetime | None = None) -> int:
         """Delete every event at or before ``now`` minus the retention; the count."""
         before = (now or self.clock()) - self.keep
-        total = 0
-        while True:
-            async with self.db.transaction() as conn:
-                deleted = await store.delete_older(conn, before, BATCH)
-            total += deleted
-            if deleted < BATCH:
-                break
+        total = await delete_in_batches(self.db, store.delete_older, before, BATCH)
         counters.retention_deleted("audit_events", total)
         if total:
             log.info("audit events past retention deleted", extra={"count": total})

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from app.core.time import Clock
 from app.notifications import store
 from app.observability import counters
+from app.storage.batches import delete_in_batches
 from app.storage.engine import Database
 
 log = logging.getLogger("kaari.notifications")
@@ -31,13 +32,7 @@ class OutboxRetention:
     async def run_once(self, now: datetime | None = None) -> int:
         """Delete every row settled at or before ``now`` minus the retention; the count."""
         before = (now or self.clock()) - self.keep
-        total = 0
-        while True:
-            async with self.db.transaction() as conn:
-                deleted = await store.delete_settled(conn, before, BATCH)
-            total += deleted
-            if deleted < BATCH:
-                break
+        total = await delete_in_batches(self.db, store.delete_settled, before, BATCH)
         counters.retention_deleted("outbox_rows", total)
         if total:
             log.info("settled notices deleted", extra={"count": total})

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from conftest import World
 from litestar.testing import TestClient
+from privacy_support import send_event
 from servers import postgres_dump
 from support import PASSWORD, assert_problem, login
 
@@ -131,27 +132,6 @@ def test_a_guardian_erases_their_account(
     t.close()
 
 
-def send_raw(client: Any, headers: dict[str, str], room_id: str, txn: str, marker: str) -> str:
-    r = client.get(f"{V3}/rooms/{quote(room_id)}/joined_members", headers=headers)
-    assert r.status_code == 200, r.text
-    content = {
-        "algorithm": "m.megolm.v1.aes-sha2",
-        "ciphertext": marker,
-        "session_id": "sess",
-        "sender_key": "k",
-        "device_id": "d",
-    }
-    r = client.put(
-        f"{V3}/rooms/{quote(room_id)}/send/m.room.encrypted/{txn}",
-        json=content,
-        params={"kaari_device_epoch": r.json()["kaari.device_epoch"]},
-        headers=headers,
-    )
-    assert r.status_code == 200, r.text
-    event_id: str = r.json()["event_id"]
-    return event_id
-
-
 def test_an_admin_erases_a_closed_case(
     client: TestClient[Any], world: World, settings: Settings, tmp_path: Path
 ) -> None:
@@ -164,8 +144,8 @@ def test_an_admin_erases_a_closed_case(
     child_headers = {"authorization": f"Bearer {r.json()['token']}"}
     child_room = f"!{thread_id_of(world.case_id, 'child')}:localhost"
     family = f"!{thread_id_of(world.case_id, 'family')}:localhost"
-    send_raw(client, child_headers, child_room, "c1", "AwgCHILDCASEMARKER")
-    send_raw(client, world.therapist.headers, family, "t1", "AwgFAMILYCASEMARKER")
+    send_event(client, child_headers, child_room, "c1", "AwgCHILDCASEMARKER")
+    send_event(client, world.therapist.headers, family, "t1", "AwgFAMILYCASEMARKER")
     r = client.post(
         f"/threads/{thread_id_of(world.case_id, 'family')}/attachments",
         content=b"CASE-BLOB-MARKER" * 10,

@@ -7,11 +7,11 @@ import base64
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from conftest import FAST_HASHING, TEST_SECRET, World
 from litestar.testing import TestClient
+from privacy_support import send_event
 from support import Session, assert_problem, session_from
 
 from app.config import Settings
@@ -34,27 +34,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 def room(thread_id: object) -> str:
     return f"!{thread_id}:localhost"
-
-
-def send_event(client: Any, who: Session, room_id: str, txn: str, marker: str) -> str:
-    r = client.get(f"{V3}/rooms/{quote(room_id)}/joined_members", headers=who.headers)
-    assert r.status_code == 200, r.text
-    content = {
-        "algorithm": "m.megolm.v1.aes-sha2",
-        "ciphertext": marker,
-        "session_id": "sess",
-        "sender_key": "k",
-        "device_id": "d",
-    }
-    r = client.put(
-        f"{V3}/rooms/{quote(room_id)}/send/m.room.encrypted/{txn}",
-        json=content,
-        params={"kaari_device_epoch": r.json()["kaari.device_epoch"]},
-        headers=who.headers,
-    )
-    assert r.status_code == 200, r.text
-    event_id: str = r.json()["event_id"]
-    return event_id
 
 
 def export(client: Any, who: Session) -> tuple[dict[str, Any], str]:
@@ -85,11 +64,11 @@ def test_a_guardian_gets_their_ciphertexts_and_blobs_and_nobody_elses(
     client: TestClient[Any], world: World, other_world: World
 ) -> None:
     family = thread_id_of(world.case_id, "family")
-    mine = send_event(client, world.guardian, room(family), "g1", "AwgGUARDIANMARKER")
-    theirs = send_event(client, world.therapist, room(family), "t1", "AwgTHERAPISTMARKER")
+    mine = send_event(client, world.guardian.headers, room(family), "g1", "AwgGUARDIANMARKER")
+    theirs = send_event(client, world.therapist.headers, room(family), "t1", "AwgTHERAPISTMARKER")
     foreign = send_event(
         client,
-        other_world.guardian,
+        other_world.guardian.headers,
         room(thread_id_of(other_world.case_id, "family")),
         "x1",
         "AwgFOREIGNMARKER",
@@ -139,8 +118,10 @@ def test_a_therapist_a_child_and_an_admin_each_get_their_own(
     r = client.post("/auth/pair", json={"code": r.json()["code"], "device": {"name": "tablet"}})
     assert r.status_code == 200, r.text
     child = session_from(r.json())
-    by_child = send_event(client, child, child_room, "c1", "AwgCHILDMARKER")
-    by_therapist = send_event(client, world.therapist, child_room, "t1", "AwgTHERAPISTMARKER")
+    by_child = send_event(client, child.headers, child_room, "c1", "AwgCHILDMARKER")
+    by_therapist = send_event(
+        client, world.therapist.headers, child_room, "t1", "AwgTHERAPISTMARKER"
+    )
 
     body, text = export(client, child)
     assert body["role"] == "child"
