@@ -62,7 +62,7 @@ def _case_id(cases: list[dict[str, Any]], wanted: str | None) -> str:
 
 def _said_verified(name: str, devices: list[str]) -> None:
     n = len(devices)
-    print(f"{name} is verified: {n} of their device{'' if n == 1 else 's'} trusted.")
+    print(f"{name} is verified ({n} device{'' if n == 1 else 's'} of theirs trusted).")
 
 
 def cmd_invite(args: argparse.Namespace, profile: Profile) -> int:

@@ -72,7 +72,7 @@ def test_a_parent_joins_from_the_qr_and_the_therapist_is_verified(tmp_path: Path
         joined = join(qr)
         assert joined.returncode == 0, joined.stderr
         assert "Signed in as Liisa (guardian)." in joined.stdout
-        assert "Your therapist is verified: 1 of their device trusted." in joined.stdout
+        assert "Your therapist is verified (1 device of theirs trusted)." in joined.stdout
         threads = kaari_client(liisa, "threads")
         assert "Eino" in threads.stdout
         again = kaari_client(liisa, "verify", "qr", qr)  # already a member: verifies again
