@@ -172,6 +172,14 @@ def stored_bytes(tmp_path: Path, database: str) -> bytes:
     return b"\n".join(parts)
 
 
+def scenario_server(tmp_path: Path, database: str, name: str = "server", **env: str) -> KaariServer:
+    """A `kaari serve` with its data in ``tmp_path`` on ``database`` ("" for SQLite)."""
+    values = {"KAARI_DATA_DIR": str(tmp_path / "data"), **env}
+    if database:
+        values["KAARI_DATABASE_URL"] = database
+    return KaariServer(values, tmp_path / f"{name}.log")
+
+
 def kaari_client(
     profile: Path, *args: str, stdin: str = "", tz: str | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -16,13 +16,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from scenario_people import People, onboard
-from servers import KaariServer, fresh_postgres_database, stored_bytes
+from servers import fresh_postgres_database, scenario_server, stored_bytes
 from support import REDIS_URL, reachable, service_missing
 
 from client.api import Api
@@ -30,27 +29,6 @@ from client.matrix import MatrixClient, MatrixError, MatrixHttp
 from client.matrix.files import fetch_file, pointer_of, send_file
 
 SERVER_NAME = "localhost"
-
-
-class _Nothing:
-    def __enter__(self) -> str:
-        return ""
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> Iterator[str]:
-    with fresh_postgres_database() if request.param == "postgresql" else _Nothing() as url:
-        yield url
-
-
-def make_server(tmp_path: Path, database: str, name: str = "server", **env: str) -> KaariServer:
-    values = {"KAARI_DATA_DIR": str(tmp_path / "data"), **env}
-    if database:
-        values["KAARI_DATABASE_URL"] = database
-    return KaariServer(values, tmp_path / f"{name}.log")
 
 
 class Devices:
@@ -95,7 +73,7 @@ def sync_until(client: MatrixClient, room_id: str, want: int, seconds: float = 1
 
 
 def test_family_messaging_on_matrix_end_to_end(tmp_path: Path, database: str) -> None:
-    server = make_server(tmp_path, database)
+    server = scenario_server(tmp_path, database)
     try:
         people = onboard(server, tmp_path / "devices")
         devices = Devices(people, tmp_path / "mx", server.url)
@@ -170,7 +148,7 @@ def test_family_messaging_on_matrix_end_to_end(tmp_path: Path, database: str) ->
 def test_kill9_on_matrix_loses_nothing_and_delivers_nothing_twice(
     tmp_path: Path, database: str
 ) -> None:
-    server = make_server(tmp_path, database)
+    server = scenario_server(tmp_path, database)
     try:
         people = onboard(server, tmp_path / "devices")
         devices = Devices(people, tmp_path / "mx", server.url)
@@ -219,8 +197,8 @@ def test_two_instances_on_matrix_share_one_postgresql_and_one_redis(tmp_path: Pa
         }
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
-        a = make_server(tmp_path / "a", database, "a", **shared)
-        b = make_server(tmp_path / "b", database, "b", **shared)
+        a = scenario_server(tmp_path / "a", database, "a", **shared)
+        b = scenario_server(tmp_path / "b", database, "b", **shared)
         try:
             a.start()
             b.start()

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from scenario_people import live_until, onboard, texts
-from servers import KaariServer, fresh_postgres_database, stored_bytes
+from servers import fresh_postgres_database, scenario_server, stored_bytes
 from support import REDIS_URL, reachable, service_missing
 
 from client.api import ApiError
@@ -26,29 +25,8 @@ from client.live import Live
 from crypto.payloads import AttachmentPointer, TextMessage
 
 
-class _Nothing:
-    def __enter__(self) -> str:
-        return ""
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> Iterator[str]:
-    with fresh_postgres_database() if request.param == "postgresql" else _Nothing() as url:
-        yield url
-
-
-def make_server(tmp_path: Path, database: str, name: str = "server", **env: str) -> KaariServer:
-    values = {"KAARI_DATA_DIR": str(tmp_path / "data"), **env}
-    if database:
-        values["KAARI_DATABASE_URL"] = database
-    return KaariServer(values, tmp_path / f"{name}.log")
-
-
 def test_family_messaging_end_to_end(tmp_path: Path, database: str) -> None:
-    server = make_server(tmp_path, database)
+    server = scenario_server(tmp_path, database)
     try:
         people = onboard(server, tmp_path / "devices")
         p = people
@@ -127,7 +105,7 @@ def test_family_messaging_end_to_end(tmp_path: Path, database: str) -> None:
 
 
 def test_kill9_loses_nothing_and_delivers_nothing_twice(tmp_path: Path, database: str) -> None:
-    server = make_server(tmp_path, database)
+    server = scenario_server(tmp_path, database)
     try:
         p = onboard(server, tmp_path / "devices")
         receiver = Live(p.guardian2)
@@ -172,8 +150,8 @@ def test_two_instances_on_one_postgresql_and_one_redis(tmp_path: Path) -> None:
             "KAARI_REDIS_PREFIX": f"kaari-scn-{os.getpid()}-{time.monotonic_ns()}:",
             "KAARI_BLOB_DIR": str(tmp_path / "blobs"),
         }
-        a = make_server(tmp_path / "a", database, "a", **shared)
-        b = make_server(tmp_path / "b", database, "b", **shared)
+        a = scenario_server(tmp_path / "a", database, "a", **shared)
+        b = scenario_server(tmp_path / "b", database, "b", **shared)
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         try:

@@ -1,0 +1,20 @@
+"""Fixtures of the multi-process scenarios."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+from servers import fresh_postgres_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh PostgreSQL database's URL, or "" for the embedded SQLite."""
+    with (
+        fresh_postgres_database()
+        if request.param == "postgresql"
+        else contextlib.nullcontext("") as url
+    ):
+        yield url
