@@ -32,9 +32,9 @@ from app.services import running_services
 from app.storage.migrate import upgrade
 from app.storage.schema import metadata
 
-# the interop tests' fixtures (tests/interop): a plugin, not a second conftest, whose
+# the interop and scenario tests' fixtures: plugins, not a second conftest, whose
 # module name would shadow this one for `from conftest import World`
-pytest_plugins = ["interop_fixtures"]
+pytest_plugins = ["interop_fixtures", "scenario_fixtures"]
 
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
 #: argon2id at a millisecond a hash instead of ~50 ms: the suite hashes thousands of

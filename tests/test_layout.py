@@ -293,3 +293,12 @@ def test_one_camel_wire_base() -> None:
             if node.name == "Camel" or (direct and config == camel):
                 found.append(f"{name}:{node.lineno}: {node.name}")
     assert found == []
+
+
+def test_one_conftest_for_the_whole_suite() -> None:
+    """Tests import the shared fixtures with ``from conftest import World``: a second
+    conftest.py (under tests/scenarios, say) takes the module name ``conftest`` for its
+    directory's tests and every such import elsewhere fails on the same run. Fixtures of
+    one part go in a plugin module listed in the root conftest's ``pytest_plugins``."""
+    found = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("conftest.py"))
+    assert found == ["tests/conftest.py"], found

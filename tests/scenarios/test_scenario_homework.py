@@ -10,9 +10,7 @@ the logs. A second test drives the same from terminals with `kaari client homewo
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from scenario_people import PASSWORD, onboard
-from servers import KaariServer, fresh_postgres_database, kaari_client, stored_bytes
+from servers import kaari_client, scenario_server, stored_bytes
 from test_scenario_matrix_messaging import Devices
 
 from client.api import Api, ApiError
@@ -31,20 +29,6 @@ HELSINKI = ZoneInfo("Europe/Helsinki")
 
 #: a terminal on a device in Finland: its local date is the server's
 in_finland = functools.partial(kaari_client, tz="Europe/Helsinki")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> Iterator[str]:
-    empty = contextlib.nullcontext("")
-    with fresh_postgres_database() if request.param == "postgresql" else empty as url:
-        yield url
-
-
-def make_server(tmp_path: Path, database: str) -> KaariServer:
-    env = {"KAARI_DATA_DIR": str(tmp_path / "data")}
-    if database:
-        env["KAARI_DATABASE_URL"] = database
-    return KaariServer(env, tmp_path / "server.log")
 
 
 def homework(devices: Devices, name: str) -> Homework:
@@ -58,7 +42,7 @@ def task_progress(progress: dict[str, Any], task_id: str) -> dict[str, Any]:
 
 
 def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
-    server = make_server(tmp_path, database)
+    server = scenario_server(tmp_path, database)
     plain = {
         "bike": "Ride a bike to the shop and back",
         "bike-how": "Helmet on; Anna walks along. Stop at the crossing by the school.",
@@ -176,7 +160,7 @@ def _ticked(live: Live, task_id: str) -> bool:
 
 
 def test_homework_from_the_terminal(tmp_path: Path) -> None:
-    server = make_server(tmp_path, "")
+    server = scenario_server(tmp_path, "")
     try:
         people = onboard(server, tmp_path / "devices")
         devices = Devices(people, tmp_path / "matrix", server.url)

@@ -1,4 +1,6 @@
-"""Fixtures of the multi-process scenarios."""
+"""Fixtures of the multi-process scenarios (tests/scenarios): a plugin loaded by the root
+conftest, not a second conftest, whose module name would shadow the root one for
+`from conftest import World`."""
 
 from __future__ import annotations
 
