@@ -32,6 +32,11 @@ log = logging.getLogger("kaari.realtime")
 _encoder = msgspec.json.Encoder()
 
 
+#: after the server's close frame, how long it waits for the peer's; a peer that never
+#: answers is let go then, or its handler (and the app's shutdown) would wait for ever
+PEER_CLOSE_WAIT_SECONDS = 5.0
+
+
 class Owner(Protocol):
     """What a connection reads of the gateway that holds it."""
 
@@ -51,6 +56,7 @@ class Connection:
     """One device's socket on this instance. Handlers get it to reply or close."""
 
     __slots__ = (
+        "_close_wait",
         "_flusher",
         "_gateway",
         "_queue",
@@ -61,7 +67,9 @@ class Connection:
         "close_code",
         "id",
         "last_received",
+        "peer_gone",
         "principal",
+        "receiver",
         "socket",
         "state",
     )
@@ -81,6 +89,11 @@ class Connection:
         self._strikes = 0
         self.last_received = now
         self.close_code: int | None = None
+        #: the task reading this socket, and the timer that stops it when the peer never
+        #: answers the server's close frame
+        self.receiver: asyncio.Task[None] | None = None
+        self._close_wait: asyncio.TimerHandle | None = None
+        self.peer_gone = False
         # unique per socket (a reconnecting device gets a new one)
         self.id = uuid4().hex
         # per-connection state of other domains' handlers, under their own key
@@ -147,6 +160,9 @@ class Connection:
                         "websocket closed by server",
                         extra={"device_id": str(self.device_id), "status": code},
                     )
+                    self._close_wait = asyncio.get_running_loop().call_later(
+                        PEER_CLOSE_WAIT_SECONDS, self._give_up_on_peer
+                    )
                     return
         except TimeoutError:
             # the device reads nothing: drop what is queued and close (resync)
@@ -160,6 +176,18 @@ class Connection:
         finally:
             if self._flusher is asyncio.current_task():
                 self._flusher = None
+
+    def _give_up_on_peer(self) -> None:
+        """The peer never sent its close frame back: stop reading (RFC 6455 §7.1.1)."""
+        self.peer_gone = True
+        if self.receiver is not None:
+            self.receiver.cancel()
+
+    def stop_close_wait(self) -> None:
+        """The receive loop ended: the close timer must not cancel what runs next."""
+        if self._close_wait is not None:
+            self._close_wait.cancel()
+            self._close_wait = None
 
     def _take_token(self, now: float) -> bool:
         s = self._gateway.settings

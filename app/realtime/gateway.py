@@ -194,6 +194,7 @@ class Gateway:
         if not await self._lease(conn):
             return
         await self._register(conn)
+        conn.receiver = asyncio.current_task()
         try:
             s = self.settings
             conn.push(
@@ -205,6 +206,7 @@ class Gateway:
             )
             await self._receive_loop(conn)
         finally:
+            conn.stop_close_wait()
             await self._unregister(conn)
             await self._release(conn)
             conn._queue.clear()
@@ -221,6 +223,11 @@ class Gateway:
                 message = await socket.receive()
             except WebSocketDisconnect:
                 return
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if conn.peer_gone and task is not None and task.uncancel() == 0:
+                    return  # our own close wait ran out, not a shutdown
+                raise
             if message["type"] != "websocket.receive":
                 if message.get("code") == CLOSE_TOO_BIG:  # uvicorn: a frame over ws_max_size
                     await self.tickets.strike(conn.principal)

@@ -19,6 +19,7 @@ from app.core.errors import NotFound
 from app.core.events import DEVICE_LIST_CHANGED
 from app.core.time import utcnow
 from app.main import create_app
+from app.realtime import connection as connection_module
 from app.realtime.connection import Connection
 from app.realtime.schemas import EventOut, InFrame
 from app.storage.engine import Database
@@ -312,3 +313,20 @@ def test_a_wake_handler_replaces_the_wake_frame(client: TestClient[Any], world: 
         "ids": {"upTo": "9"},
     }
     close(ws)
+
+
+def test_a_peer_that_never_answers_the_close_is_dropped(
+    client: TestClient[Any], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server closed (a revoked device) and the peer never sends its close frame:
+    the connection is let go after the close wait instead of being held for ever (it
+    once held the app's shutdown, and a test run, until the 10-minute timeout)."""
+    monkeypatch.setattr(connection_module, "PEER_CLOSE_WAIT_SECONDS", 0.3)
+    gateway = client.app.state.runtime.gateway
+    ws = connect(client, world.guardian)
+    notify(client, "close_devices", [world.guardian.device_id])
+    assert closed_with(ws) == (4403, "revoked")  # and no close frame goes back
+    deadline = time.monotonic() + 10
+    while gateway.connection_count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gateway.connection_count == 0
