@@ -29,7 +29,7 @@ from appointments_support import (
 )
 from conftest import World
 from litestar.testing import TestClient
-from support import Session, accept_invite, assert_problem, login, room_event
+from support import PASSWORD, Session, accept_invite, assert_problem, login, room_event
 
 from app.messaging.service import thread_id_of
 
@@ -202,3 +202,22 @@ def test_the_room_is_named_to_the_guardians_and_therapists(
     assert_problem(client.get(path, headers=other_world.therapist.headers), 404, "case_not_found")
     r = client.get(path)
     assert r.status_code == 401
+
+
+def test_an_erased_guardians_cancellation_stays_without_its_note(
+    client: TestClient[Any], world: World
+) -> None:
+    details = ref(client, world.therapist, world.case_id)
+    a = one(client, world, details=[details])
+    r = cancel(client, world.guardian, a["id"], note=[ref(client, world.guardian, world.case_id)])
+    assert r.status_code == 201, r.text
+    cancellation_id = r.json()["id"]
+    r = client.request("DELETE", "/me", json={"password": PASSWORD}, headers=world.guardian.headers)
+    assert r.status_code in (200, 204), r.text
+    r = client.get(f"/cancellations/{cancellation_id}", headers=world.therapist.headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["reason"], r.json()["note"]) == ("illness", [])
+    # the therapist's details stay: they are not the guardian's
+    assert (
+        get(client, world.therapist, a["id"])["cases"][0]["detailsEventId"] == (details["eventId"])
+    )
