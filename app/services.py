@@ -202,11 +202,11 @@ def build_services(runtime: Runtime) -> Services:
     outbox = Outbox(db, settings, load_vapid(settings), clock, guard)
     notifications = Notifications(db, settings, audit, cases, clock, guard, outbox.wake)
     fanout = FanOut(accounts, notifications, notifier)
-    appointments = AppointmentService(db, audit, cases, fanout, clock)
-    cancellations = CancellationService(db, audit, cases, fanout, clock)
+    rooms = RoomService(db, settings, cases, key_directory, notifier, ids, clock)
+    appointments = AppointmentService(db, audit, cases, fanout, clock, rooms)
+    cancellations = CancellationService(db, audit, cases, fanout, clock, rooms)
     facts = ReminderFacts(cases, appointments)
     messaging = MessagingService(db, settings, cases, keys, notifier, clock)
-    rooms = RoomService(db, settings, cases, key_directory, notifier, ids, clock)
     homework = HomeworkService(
         db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications, rooms=rooms
     )

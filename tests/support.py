@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -111,6 +113,29 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["title"]
     assert body["detail"]
     return body
+
+
+def room_event(client: Any, session: Session, room: str, ciphertext: bytes = b"content") -> Any:
+    """Send a Megolm-shaped event (the server never opens it) to a room as ``session``'s
+    device, for the room's current device set; the response (the ``joined_members``
+    answer for someone outside the room)."""
+    path = f"/_matrix/client/v3/rooms/{room}/"
+    r = client.get(path + "joined_members", headers=session.headers)
+    if r.status_code != 200:
+        return r
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": base64.b64encode(ciphertext).decode(),
+        "session_id": "c2Vzc2lvbg",
+        "sender_key": "k",
+        "device_id": str(session.device_id),
+    }
+    return client.put(
+        path + f"send/m.room.encrypted/{secrets.token_hex(8)}",
+        json=content,
+        params={"kaari_device_epoch": r.json()["kaari.device_epoch"]},
+        headers=session.headers,
+    )
 
 
 @asynccontextmanager

@@ -16,16 +16,15 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.orgs import cancellation_policy
 from app.appointments import store
-from app.appointments.schemas import CancelIn, CancellationOut, SeenOut
-from app.appointments.views import View, Visibility, check_ciphertexts
+from app.appointments.schemas import CancelIn, CancellationOut, CaseEventOut, SeenOut
+from app.appointments.views import View, Visibility, check_events
 from app.audit.service import Audit
 from app.cases.service import CaseService
-from app.core.case_content import MegolmCiphertextIn
+from app.core.content_rooms import ContentRooms
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.events import APPOINTMENT_CANCELLED, CANCELLATION_SEEN, DomainEvent
 from app.core.fanout import FanOut
@@ -40,11 +39,18 @@ class _Raced(Exception):
 
 class CancellationService:
     def __init__(
-        self, db: Database, audit: Audit, cases: CaseService, fanout: FanOut, clock: Clock
+        self,
+        db: Database,
+        audit: Audit,
+        cases: CaseService,
+        fanout: FanOut,
+        clock: Clock,
+        rooms: ContentRooms,
     ) -> None:
         self.db = db
         self.audit = audit
-        self.seen = Visibility(cases)
+        self.rooms = rooms
+        self.seen = Visibility(cases, rooms)
         self.fanout = fanout
         self.clock = clock
 
@@ -110,7 +116,7 @@ class CancellationService:
                 raise Conflict(
                     "The session is no longer scheduled", code="appointment_not_scheduled"
                 )
-            notes = check_ciphertexts(body.note, principal, open_cases, "note")
+            notes = await check_events(self.rooms, conn, principal, body.note, open_cases, "note")
             policy = await cancellation_policy(conn, principal.org_id)
             late = now > row.starts_at - timedelta(hours=policy.late_cancel_hours)
             role = (
@@ -130,11 +136,6 @@ class CancellationService:
                 cancelled_by_role=role,
                 reason=body.reason,
                 late=late,
-                note=(
-                    msgspec.json.encode([notes[c] for c in open_cases if c in notes]).decode()
-                    if notes
-                    else None
-                ),
                 created_at=now,
             )
             changed = await store.set_attendance(
@@ -149,6 +150,8 @@ class CancellationService:
             )
             if changed != len(open_cases):
                 raise _Raced
+            for case_id, event_id in notes.items():
+                await store.set_note(conn, row.id, case_id, event_id)
             statuses = {a.status for a in await store.attendances(conn, [row.id])}
             if statuses == {"cancelled"}:
                 await store.update_appointment(conn, row.id, status="cancelled", updated_at=now)
@@ -187,19 +190,26 @@ class CancellationService:
     ) -> CancellationOut:
         row = await store.get_cancellation(conn, cancellation_id)
         assert row is not None
-        covered = [a.case_id for a in view.attendances if a.cancellation_id == cancellation_id]
-        notes = msgspec.json.decode(row.note, type=list[MegolmCiphertextIn]) if row.note else []
+        covered = [a for a in view.attendances if a.cancellation_id == cancellation_id]
         visible = set(view.visible)
         return CancellationOut(
             id=row.id,
             appointment_id=row.appointment_id,
-            case_ids=[c for c in covered if c in visible],
+            case_ids=[a.case_id for a in covered if a.case_id in visible],
             whole=len(covered) == len(view.attendances),
             cancelled_by=row.cancelled_by,
             cancelled_by_role=row.cancelled_by_role,
             reason=row.reason,
             late=row.late,
-            note=[n for n in notes if n.case_id in visible],
+            note=[
+                CaseEventOut(
+                    case_id=a.case_id,
+                    room_id=self.rooms.content_room(a.case_id, "family"),
+                    event_id=a.note_event_id,
+                )
+                for a in covered
+                if a.case_id in visible and a.note_event_id is not None
+            ],
             created_at=row.created_at,
             seen_by=[
                 SeenOut(

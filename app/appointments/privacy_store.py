@@ -1,7 +1,7 @@
 """The appointments domain's section of the GDPR export: the appointments of the user's
-cases (and those a therapist runs), their per-case status and encrypted details, the
-cancellations the user made (encrypted notes) and the notices they acknowledged, and the
-calendar feed they set up (without its token)."""
+cases (and those a therapist runs), their per-case status and the ids of their details
+and note events (the events are the messaging section's), the cancellations the user made
+and the notices they acknowledged, and the calendar feed they set up (without its token)."""
 
 from __future__ import annotations
 
@@ -53,8 +53,11 @@ async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) ->
     """A cancellation stays (it counts in the period's accounting) without its note; the
     notices the user acknowledged and their calendar feed go."""
     user = subject.user_id
+    made = sa.select(cancellations.c.id).where(cancellations.c.cancelled_by == user)
     await conn.execute(
-        cancellations.update().where(cancellations.c.cancelled_by == user).values(note=None)
+        appointment_cases.update()
+        .where(appointment_cases.c.cancellation_id.in_(made))
+        .values(note_event_id=None)
     )
     await conn.execute(cancellation_acks.delete().where(cancellation_acks.c.user_id == user))
     await conn.execute(calendar_tokens.delete().where(calendar_tokens.c.user_id == user))
@@ -62,15 +65,9 @@ async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) ->
 
 async def erase_case(conn: AsyncConnection, case_id: UUID, now: datetime) -> None:
     """The case's appointments and cancellations stay (times, statuses, who cancelled:
-    the period's accounting) without their encrypted details and notes."""
+    the period's accounting) without the ids of their details and note events."""
     await conn.execute(
         appointment_cases.update()
         .where(appointment_cases.c.case_id == case_id)
-        .values(details=None)
-    )
-    of_case = sa.select(appointment_cases.c.cancellation_id).where(
-        appointment_cases.c.case_id == case_id, appointment_cases.c.cancellation_id.is_not(None)
-    )
-    await conn.execute(
-        cancellations.update().where(cancellations.c.id.in_(of_case)).values(note=None)
+        .values(details_event_id=None, note_event_id=None)
     )

@@ -18,6 +18,7 @@ from app.appointments.schemas import (
     AppointmentUpdate,
     CancelIn,
     CancellationOut,
+    ContentRoomOut,
     OutcomeIn,
 )
 from app.appointments.service import AppointmentService
@@ -121,6 +122,17 @@ class CaseAppointmentController(Controller):
         return await appointments.list_for_case(
             principal, case_id, checked_instant(start, "from"), checked_instant(end, "to")
         )
+
+    @get("/room")
+    async def content_room(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        appointments: NamedDependency[AppointmentService],
+    ) -> ContentRoomOut:
+        """The room for the case's appointment details and cancellation notes: its family
+        room (guardians and therapists only)."""
+        return await appointments.content_room(principal, case_id)
 
 
 class CancellationController(Controller):

@@ -1,8 +1,10 @@
 """Appointments and cancellations on the wire.
 
 The server sees times, places (a kind, never an address), statuses, codes and ids.
-Details (address, what to bring) and cancellation notes are Megolm ciphertexts made on
-the devices: checked for shape, size and who they claim to be from, never opened.
+Details (address, what to bring) and cancellation notes are Megolm events of each case's
+family room (``roomId``: its guardians and therapists), sent by the device before the
+request and referenced here by their event id: checked to be events the calling device
+sent to that room, never opened (docs/protocol.md, "Case content").
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
-from app.core.case_content import MegolmCiphertextIn
+from app.core.content_rooms import EventId
 from app.core.wire import Camel
 
 PlaceKind = Literal["home", "school", "daycare", "office", "video", "other"]
@@ -29,7 +31,30 @@ AwareDateTime = Annotated[datetime, Meta(tz=True)]
 #: the most cases of one appointment: 5 adults per therapist, at most 3 therapists
 MAX_CASES = 15
 MAX_CO_THERAPISTS = 2
-Ciphertexts = Annotated[list[MegolmCiphertextIn], Meta(max_length=MAX_CASES)]
+
+
+class CaseEventIn(Camel):
+    """An event of the case's family room, sent by the calling device."""
+
+    case_id: UUID
+    event_id: EventId
+
+
+class CaseEventOut(Camel):
+    case_id: UUID
+    #: the case's family room, where the event is
+    room_id: str
+    event_id: str
+
+
+class ContentRoomOut(Camel):
+    case_id: UUID
+    #: the case's family room: send details and notes there
+    room_id: str
+
+
+#: one event per case at most, each in that case's family room
+CaseEvents = Annotated[list[CaseEventIn], Meta(max_length=MAX_CASES)]
 
 
 class AppointmentCreate(Camel):
@@ -41,8 +66,8 @@ class AppointmentCreate(Camel):
     group_kind: GroupKind | None = None
     #: colleagues who lead the session with the caller (each a therapist of every case)
     co_therapist_ids: Annotated[list[UUID], Meta(max_length=MAX_CO_THERAPISTS)] = []
-    #: one ciphertext per case at most, each encrypted for that case
-    details: Ciphertexts = []
+    #: one ``org.kaari.appointment.details`` event per case at most, in its family room
+    details: CaseEvents = []
     #: more than 1: a weekly series at the same local time
     weekly_occurrences: Annotated[int, Meta(ge=1, le=52)] = 1
 
@@ -64,15 +89,18 @@ class OutcomeIn(Camel):
 
 class CancelIn(Camel):
     reason: Reason
-    #: optional, one ciphertext per case at most
-    note: Ciphertexts = []
+    #: optional: one ``org.kaari.cancellation.note`` event per case at most, in its
+    #: family room
+    note: CaseEvents = []
 
 
 class AttendanceOut(Camel):
     case_id: UUID
     status: Status
     cancellation_id: UUID | None
-    details: MegolmCiphertextIn | None
+    #: the case's family room, which holds the details event
+    room_id: str
+    details_event_id: str | None
 
 
 class AppointmentOut(Camel):
@@ -125,6 +153,7 @@ class CancellationOut(Camel):
     cancelled_by_role: str
     reason: Reason
     late: bool
-    note: list[MegolmCiphertextIn]
+    #: the note events of the cases the caller sees
+    note: list[CaseEventOut]
     created_at: datetime
     seen_by: list[SeenOut]

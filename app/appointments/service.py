@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.appointments import store
@@ -31,12 +30,14 @@ from app.appointments.schemas import (
     AppointmentOut,
     AppointmentsOut,
     AppointmentUpdate,
+    ContentRoomOut,
     OutcomeIn,
 )
 from app.appointments.series import shifted, weekly
-from app.appointments.views import Visibility, appointment_out, check_ciphertexts
+from app.appointments.views import Visibility, appointment_out, check_events
 from app.audit.service import Audit
 from app.cases.service import CaseService
+from app.core.content_rooms import ContentRooms
 from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.core.events import APPOINTMENT_RESCHEDULED, APPOINTMENT_SCHEDULED
 from app.core.fanout import FanOut
@@ -85,22 +86,33 @@ class AppointmentService:
         cases: CaseService,
         fanout: FanOut,
         clock: Clock,
+        rooms: ContentRooms,
     ) -> None:
         self.db = db
         self.audit = audit
         self.cases = cases
-        self.seen = Visibility(cases)
+        self.rooms = rooms
+        self.seen = Visibility(cases, rooms)
         self.fanout = fanout
         self.clock = clock
 
     # reading
+
+    async def content_room(self, principal: Principal, case_id: UUID) -> ContentRoomOut:
+        """The case's family room, where its appointment details and cancellation notes
+        are: for the guardians and therapists of the case (its members)."""
+        async with self.db.read() as conn:
+            (await self.cases.access(conn, principal, case_id)).require("therapist", "guardian")
+        return ContentRoomOut(case_id=case_id, room_id=self.rooms.content_room(case_id, "family"))
 
     async def get(self, principal: Principal, appointment_id: UUID) -> AppointmentOut:
         async with self.db.read() as conn:
             view = await self.seen.view(conn, principal, appointment_id)
         for case_id in view.mine:
             await self.cases.note_read(principal, case_id, "appointments")
-        return appointment_out(view.row, view.attendances, view.therapist_ids, set(view.visible))
+        return appointment_out(
+            self.rooms, view.row, view.attendances, view.therapist_ids, set(view.visible)
+        )
 
     async def room_facts(self, appointment_id: UUID) -> AppointmentFacts | None:
         """The appointment's times, status, therapists and cases with their members, for
@@ -181,7 +193,6 @@ class AppointmentService:
             t for t in dict.fromkeys(body.co_therapist_ids) if t != principal.user_id
         ]
         _check_group(len(case_ids), len(therapist_ids), body.group_kind)
-        details = check_ciphertexts(body.details, principal, case_ids, "details")
         starts = weekly(body.starts_at, body.weekly_occurrences)
         _check_start(starts[0])
         _check_start(starts[-1])
@@ -199,6 +210,9 @@ class AppointmentService:
                             "Every therapist of a session must be a therapist of each case",
                             code="therapist_not_in_case",
                         )
+            details = await check_events(
+                self.rooms, conn, principal, body.details, case_ids, "details"
+            )
             for appointment_id, starts_at in zip(ids, starts, strict=True):
                 await store.insert_appointment(
                     conn,
@@ -219,9 +233,7 @@ class AppointmentService:
                         {
                             "case_id": c,
                             "status": "scheduled",
-                            "details": (
-                                msgspec.json.encode(details[c]).decode() if c in details else None
-                            ),
+                            "details_event_id": details.get(c),
                         }
                         for c in case_ids
                     ],
@@ -385,7 +397,9 @@ class AppointmentService:
                 address=address,
             )
             view = await self.seen.view(conn, principal, appointment_id)
-        return appointment_out(view.row, view.attendances, view.therapist_ids, set(view.visible))
+        return appointment_out(
+            self.rooms, view.row, view.attendances, view.therapist_ids, set(view.visible)
+        )
 
     async def last_session_before(
         self, conn: AsyncConnection, case_id: UUID, at: datetime

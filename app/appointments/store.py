@@ -137,6 +137,20 @@ async def set_attendance(
     return int(result.rowcount)
 
 
+async def set_note(
+    conn: AsyncConnection, appointment_id: UUID, case_id: UUID, event_id: str
+) -> None:
+    """The note event of the case's cancellation of the appointment."""
+    await conn.execute(
+        appointment_cases.update()
+        .where(
+            appointment_cases.c.appointment_id == appointment_id,
+            appointment_cases.c.case_id == case_id,
+        )
+        .values(note_event_id=event_id)
+    )
+
+
 async def period_tally(
     conn: AsyncConnection, case_id: UUID, start: datetime, end: datetime
 ) -> dict[tuple[str, bool], int]:

@@ -2,8 +2,9 @@
 
 Shared by the scheduling rules (``service.py``) and the cancellation rules
 (``cancellations.py``): which cases of an appointment the caller sees, its answer
-shape, the checks on the end-to-end encrypted details and notes, and the fan-out of a
-change to each covered case's schedule audience and the session's therapists.
+shape, the checks on the details and note events (each an event the calling device sent
+to the case's family room), and the fan-out of a change to each covered case's schedule
+audience and the session's therapists.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.appointments import store
-from app.appointments.schemas import AppointmentOut, AttendanceOut
+from app.appointments.schemas import AppointmentOut, AttendanceOut, CaseEventIn
 from app.cases.service import CaseService, Membership
-from app.core.case_content import MegolmCiphertextIn
+from app.core.content_rooms import ContentRooms, require_event_from
 from app.core.errors import InvalidInput, NotFound
 from app.core.events import DomainEvent
 from app.core.fanout import Announcement, Ids
@@ -50,14 +50,12 @@ class View:
         return all(c in self.mine and self.mine[c].role == "therapist" for c in self.case_ids)
 
 
-def ciphertext(text: str | None) -> MegolmCiphertextIn | None:
-    if text is None:
-        return None
-    return msgspec.json.decode(text, type=MegolmCiphertextIn)
-
-
 def appointment_out(
-    row: Any, attendances: list[Any], therapist_ids: list[UUID], visible: set[UUID] | None
+    rooms: ContentRooms,
+    row: Any,
+    attendances: list[Any],
+    therapist_ids: list[UUID],
+    visible: set[UUID] | None,
 ) -> AppointmentOut:
     return AppointmentOut(
         id=row.id,
@@ -74,7 +72,8 @@ def appointment_out(
                 case_id=a.case_id,
                 status=a.status,
                 cancellation_id=a.cancellation_id,
-                details=ciphertext(a.details),
+                room_id=rooms.content_room(a.case_id, "family"),
+                details_event_id=a.details_event_id,
             )
             for a in attendances
             if visible is None or a.case_id in visible
@@ -85,33 +84,37 @@ def appointment_out(
     )
 
 
-def check_ciphertexts(
-    items: Sequence[MegolmCiphertextIn], principal: Principal, case_ids: Iterable[UUID], what: str
-) -> dict[UUID, MegolmCiphertextIn]:
-    """One ciphertext per case at most, each for a case of the appointment and from the
-    caller's own device (so it cannot be passed off as someone else's)."""
+async def check_events(
+    rooms: ContentRooms,
+    conn: AsyncConnection,
+    principal: Principal,
+    items: Sequence[CaseEventIn],
+    case_ids: Iterable[UUID],
+    what: str,
+) -> dict[UUID, str]:
+    """case id -> event id: one event per case at most, each for a case of the
+    appointment and an event the caller's device sent to that case's family room (so it
+    cannot be someone else's, nor another family's)."""
     allowed = set(case_ids)
-    found: dict[UUID, MegolmCiphertextIn] = {}
-    for ct in items:
-        if ct.case_id not in allowed or ct.case_id in found:
+    found: dict[UUID, str] = {}
+    for item in items:
+        if item.case_id not in allowed or item.case_id in found:
             raise InvalidInput(
-                f"Each {what} ciphertext must be for a different case of the appointment",
+                f"Each {what} event must be for a different case of the appointment",
                 code=f"{what}_case_mismatch",
             )
-        if ct.sender_user_id != principal.user_id or ct.sender_device_id != principal.device_id:
-            raise InvalidInput(
-                f"A {what} ciphertext must come from the sending device",
-                code="ciphertext_mismatch",
-            )
-        found[ct.case_id] = ct
+        found[item.case_id] = item.event_id
+    for case_id, event_id in found.items():
+        await require_event_from(rooms, conn, principal, case_id, "family", event_id, what)
     return found
 
 
 class Visibility:
     """The reads every appointment rule starts from, and the fan-out of its changes."""
 
-    def __init__(self, cases: CaseService) -> None:
+    def __init__(self, cases: CaseService, rooms: ContentRooms) -> None:
         self.cases = cases
+        self.rooms = rooms
 
     async def memberships(
         self, conn: AsyncConnection, principal: Principal
@@ -148,7 +151,9 @@ class Visibility:
         for t in await store.therapists(conn, ids):
             therapists.setdefault(t.appointment_id, []).append(t.user_id)
         return [
-            appointment_out(r, attendances.get(r.id, []), therapists.get(r.id, []), visible)
+            appointment_out(
+                self.rooms, r, attendances.get(r.id, []), therapists.get(r.id, []), visible
+            )
             for r in rows
         ]
 

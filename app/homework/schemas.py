@@ -14,6 +14,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from app.core.content_rooms import EventId
 from app.core.wire import Camel
 
 TickBy = Literal["child", "guardian", "both"]
@@ -21,8 +22,6 @@ Status = Literal["active", "paused", "finished"]
 Kind = Literal["once", "daily", "weekly", "perWeek"]
 StreakUnit = Literal["times", "weeks"]
 AwareDateTime = Annotated[datetime, Meta(tz=True)]
-#: the id of an event in the case's homework room (as Kaari's rooms make them)
-EventId = Annotated[str, Meta(min_length=2, max_length=255, pattern=r"^\$[A-Za-z0-9_-]+$")]
 ReminderTime = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.audit.service import Audit
 from app.cases.service import CaseService, Membership
 from app.core import events as ev
+from app.core.content_rooms import ContentRooms, require_event_from
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.events import DomainEvent
 from app.core.fanout import FanOut
@@ -100,17 +101,6 @@ class QuietHours(Protocol):
     async def in_quiet_hours(self, conn: AsyncConnection, case_id: UUID, minute: int) -> bool: ...
 
 
-class ContentRooms(Protocol):
-    """Where a case's homework content lives: the events of its homework room
-    (app/messaging answers; this package never reads its tables)."""
-
-    def homework_room(self, case_id: UUID) -> str: ...
-
-    async def homework_event_from(
-        self, conn: AsyncConnection, case_id: UUID, event_id: str, device_id: UUID
-    ) -> bool: ...
-
-
 def may_tick(role: str, tick_by: str) -> bool:
     return (role == "child" and tick_by in ("child", "both")) or (
         role == "guardian" and tick_by in ("guardian", "both")
@@ -125,9 +115,7 @@ async def _check_content(
     event_id: str,
     what: str,
 ) -> None:
-    if not await rooms.homework_event_from(conn, case_id, event_id, principal.device_id):
-        raise InvalidInput(f"The {what} must be an event this device sent to the case's "
-                           "homework room", code="content_event_invalid")  # fmt: skip
+    await require_event_from(rooms, conn, principal, case_id, "homework", event_id, what)
 
 
 def _check_dates(starts_on: date, ends_on: date | None, rule: Rule) -> None:
@@ -168,13 +156,14 @@ class HomeworkService:
         return local_date(self.clock())
 
     def _out(self, task: TaskRow) -> TaskOut:
-        return task_out(task, self.rooms.homework_room(task.case_id))
+        return task_out(task, self.rooms.content_room(task.case_id, "homework"))
 
     async def room(self, principal: Principal, case_id: UUID) -> HomeworkRoomOut:
         """The case's homework room, for a member who sees the case's homework."""
         async with self.db.read() as conn:
             await self._case(conn, principal, case_id)
-        return HomeworkRoomOut(case_id=case_id, room_id=self.rooms.homework_room(case_id))
+        room_id = self.rooms.content_room(case_id, "homework")
+        return HomeworkRoomOut(case_id=case_id, room_id=room_id)
 
     # access
 
@@ -487,7 +476,7 @@ class HomeworkService:
                 TodayTaskOut(
                     task_id=t.id,
                     case_id=t.case_id,
-                    room_id=self.rooms.homework_room(t.case_id),
+                    room_id=self.rooms.content_room(t.case_id, "homework"),
                     content_event_id=t.row.content_event_id,
                     done=status.done,
                     may_tick=may_tick(roles[t.case_id], t.row.tick_by),

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.cases.service import CaseService, ReadKind
 from app.config import Settings
 from app.core.body import decode_body
+from app.core.content_rooms import ContentRoom
 from app.core.errors import BadRequest, NotFound
 from app.core.matrix import MatrixError, MatrixIds
 from app.core.principal import Principal
@@ -272,21 +273,23 @@ class RoomService:
         await self.cases.note_read(principal, room.case_id, _read_kind(room.kind))
         return self.client_event(row, principal.device_id)
 
-    # case content (the homework domain asks through app.homework.service.ContentRooms)
+    # case content (other domains ask through app.core.content_rooms.ContentRooms)
 
-    def homework_room(self, case_id: UUID) -> str:
-        """The Matrix id of the case's homework room."""
-        return self.ids.room(thread_id_of(case_id, HOMEWORK))
+    def content_room(self, case_id: UUID, kind: ContentRoom) -> str:
+        """The Matrix id of the case's room of this kind (``homework``: homework content;
+        ``family``: appointment details and cancellation notes)."""
+        return self.ids.room(thread_id_of(case_id, kind))
 
-    async def homework_event_from(
-        self, conn: AsyncConnection, case_id: UUID, event_id: str, device_id: UUID
-    ) -> bool:
-        """Is ``event_id`` an encrypted event of the case's homework room sent by this
-        device?"""
+    async def event_from(
+        self, conn: AsyncConnection, case_id: UUID, kind: ContentRoom, event_id: str,
+        device_id: UUID,
+    ) -> bool:  # fmt: skip
+        """Is ``event_id`` an encrypted event of the case's room of this kind sent by
+        this device?"""
         row = await mx.event_by_id(conn, event_id) if len(event_id) <= 255 else None
         return (
             row is not None
-            and row.room_id == thread_id_of(case_id, HOMEWORK)
+            and row.room_id == thread_id_of(case_id, kind)
             and row.sender_device_id == device_id
             and row.type == "m.room.encrypted"
         )

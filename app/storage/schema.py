@@ -335,7 +335,8 @@ attachments = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
-# appointments (app/appointments): times, statuses, codes and opaque ciphertexts only
+# appointments (app/appointments): times, statuses, codes and ids; details and notes are
+# events of the case's family room, referenced by event id
 
 # a therapy session; more than one case = a group session (group_kind children|adults)
 appointments = sa.Table(
@@ -370,9 +371,9 @@ appointment_therapists = sa.Table(
     sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True, index=True),
 )
 
-# who cancels, when, why (a code), whether late by the org's policy; the note is a list of
-# opaque Megolm ciphertexts, one per case (JSON text). Which cases it covers is in
-# appointment_cases.cancellation_id: all of them, or a guardian's case of a group session
+# who cancels, when, why (a code), whether late by the org's policy. Which cases it covers
+# is in appointment_cases.cancellation_id: all of them, or a guardian's case of a group
+# session; each covered case's note event is appointment_cases.note_event_id
 cancellations = sa.Table(
     "cancellations",
     metadata,
@@ -386,15 +387,14 @@ cancellations = sa.Table(
     sa.Column("cancelled_by_role", sa.String(16), nullable=False),
     sa.Column("reason", sa.String(32), nullable=False),
     sa.Column("late", sa.Boolean, nullable=False),
-    sa.Column("note", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.CheckConstraint(
         "reason IN ('illness','family','therapist_unavailable','other')", name="reason"
     ),
 )
 
-# each case's attendance of an appointment: its own status (for period accounting) and its
-# own details ciphertext (encrypted with the case's Megolm session; JSON text)
+# each case's attendance of an appointment: its own status (for period accounting), the
+# event of the case's family room with its details, and the note event of its cancellation
 appointment_cases = sa.Table(
     "appointment_cases",
     metadata,
@@ -402,7 +402,8 @@ appointment_cases = sa.Table(
     sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), primary_key=True, index=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("cancellation_id", sa.Uuid, sa.ForeignKey("cancellations.id"), nullable=True),
-    sa.Column("details", sa.Text, nullable=True),
+    sa.Column("details_event_id", sa.String(255), nullable=True),
+    sa.Column("note_event_id", sa.String(255), nullable=True),
     sa.Column("status_changed_at", UTCDateTime, nullable=True),
     sa.Column("status_changed_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=True),
     sa.CheckConstraint("status IN ('scheduled','cancelled','completed','no_show')", name="status"),

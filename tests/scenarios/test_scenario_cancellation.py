@@ -1,10 +1,15 @@
-"""A guardian cancels the afternoon session, against a real `kaari serve` process.
+"""A guardian cancels the afternoon session, against a real `kaari serve` process
+(SQLite and PostgreSQL), every person on a Matrix device (tests/scenarios/matrix_people.py).
 
-The therapist's two devices get `appointment_cancelled` over their WebSockets (the time
-is printed; the bound asserted is a generous 5 s), the therapist's device acknowledges
-it, the guardian's device sees `cancellation_seen`, the child's device gets the event,
-and a device that was offline learns it from the state when it comes back, while a push
-notice was queued and delivered for it (to a strict push-service stand-in).
+The therapist schedules the session with its details (an encrypted event of the family
+room); the guardian's device cancels it with a note (another such event). The
+therapist's two devices get `appointment_cancelled` over their WebSockets (the time is
+printed; the bound asserted is a generous 5 s), the therapist's device acknowledges it,
+the guardian's device sees `cancellation_seen`, the child's device gets the event, and a
+device that was offline learns it from the state when it comes back, while a push notice
+was queued and delivered for it (to a strict push-service stand-in). The therapist reads
+the note and the other guardian the details and the note, decrypted on their devices;
+then neither text is found in the database, the blob store or the logs.
 """
 
 from __future__ import annotations
@@ -13,17 +18,17 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
+from matrix_people import LiveEvents, onboard
 from push_service import PushService
-from scenario_people import PASSWORD, device_for, onboard
-from servers import KaariServer
+from servers import scenario_server, stored_bytes
 
-from client.api import Api
-from client.live import Live
+from client.appointments import Appointments
 
 BOUND_SECONDS = 5.0
+DETAILS = "Kotikatu 7 A 3, summeri ei toimi: soita 040 123 4567 kun olet pihalla"
+NOTE = "Eino oksenteli yöllä, hän jää tänään kotiin lepäämään"
 
 
 @pytest.fixture
@@ -33,11 +38,7 @@ def push() -> Iterator[PushService]:
     service.close()
 
 
-def events(live: Live, name: str) -> list[dict[str, Any]]:
-    return [e for e in live.events if e.get("event") == name]
-
-
-def poll_until(lives: dict[str, Live], name: str, seconds: float) -> dict[str, float]:
+def poll_until(lives: dict[str, LiveEvents], name: str, seconds: float) -> dict[str, float]:
     """Poll every socket until each has the event; when each got it (monotonic)."""
     got: dict[str, float] = {}
     deadline = time.monotonic() + seconds
@@ -45,50 +46,50 @@ def poll_until(lives: dict[str, Live], name: str, seconds: float) -> dict[str, f
         for key, live in lives.items():
             if key not in got:
                 live.poll(0.02)
-                if events(live, name):
+                if live.named(name):
                     got[key] = time.monotonic()
     return got
 
 
-def test_a_cancellation_reaches_every_device(tmp_path: Path, push: PushService) -> None:
-    server = KaariServer(
-        {
-            "KAARI_DATA_DIR": str(tmp_path / "data"),
-            "KAARI_NOTIFY_POLL_SECONDS": "0.2",
-            "KAARI_PUSH_ALLOW_LOOPBACK": "true",  # the push-service stand-in
-        },
-        tmp_path / "server.log",
+def test_a_cancellation_reaches_every_device(
+    tmp_path: Path, database: str, push: PushService
+) -> None:
+    server = scenario_server(
+        tmp_path,
+        database,
+        KAARI_NOTIFY_POLL_SECONDS="0.2",
+        KAARI_PUSH_ALLOW_LOOPBACK="true",  # the push-service stand-in
     )
-    people = onboard(server, tmp_path)
+    people = onboard(server, tmp_path / "devices")
+    case_id = people.case_id
     try:
-        url = server.url
-        laptop = device_for(url, Api(url).login("terhi@example.fi", PASSWORD, "laptop"), tmp_path,
-                            "therapist-laptop")  # fmt: skip
+        laptop = people.login("terhi@example.fi", "therapist-laptop")
+        therapist = Appointments(people.open("therapist"), people.therapist.api)
+        guardian = Appointments(people.open("anna"), people.guardian.api)
+        people.open("mikko").close()  # keys published, then offline until it comes back
+        for name in ("tablet", "eino", "therapist-laptop"):
+            people.open(name).close()
         push.expected_key = people.guardian.api.get("/push/vapid-public-key")["publicKey"]
         offline_sub = push.subscribe()
         people.guardian2.api.post("/me/push-subscriptions", offline_sub.as_json())
 
         starts = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
-        created = people.therapist.api.post(
-            "/appointments",
-            {"caseIds": [people.case_id], "startsAt": starts.isoformat(), "placeKind": "home"},
-        )
+        created = therapist.schedule([case_id], starts.isoformat(), "home",
+                                     details={case_id: DETAILS})  # fmt: skip
         appointment_id = created["appointments"][0]["id"]
 
         lives = {
-            "therapist phone": Live(people.therapist),
-            "therapist laptop": Live(laptop),
-            "guardian": Live(people.guardian),
-            "child": Live(people.child),
+            "therapist phone": LiveEvents(people.therapist.api),
+            "therapist laptop": LiveEvents(laptop.api),
+            "guardian": LiveEvents(people.guardian.api),
+            "child": LiveEvents(people.child.api),
         }
         for live in lives.values():
             live.connect()
         # guardian2's device is offline: its socket is not open
 
         began = time.monotonic()
-        cancellation = people.guardian.api.post(
-            f"/appointments/{appointment_id}/cancel", {"reason": "illness"}
-        )
+        cancellation = guardian.cancel(appointment_id, "illness", notes={case_id: NOTE})
         receivers = {k: v for k, v in lives.items() if k != "guardian"}
         arrived = poll_until(receivers, "appointment_cancelled", BOUND_SECONDS)
         figures = {k: round((t - began) * 1000) for k, t in arrived.items()}
@@ -96,26 +97,28 @@ def test_a_cancellation_reaches_every_device(tmp_path: Path, push: PushService) 
         assert set(arrived) == set(receivers), figures
         assert all(t - began < BOUND_SECONDS for t in arrived.values())
         for key in receivers:
-            assert events(lives[key], "appointment_cancelled")[0]["ids"] == {
+            assert receivers[key].named("appointment_cancelled")[0]["ids"] == {
                 "appointmentId": appointment_id,
-                "caseId": people.case_id,
+                "caseId": case_id,
                 "cancellationId": cancellation["id"],
             }
-        assert events(lives["guardian"], "appointment_cancelled") == []  # the canceller's own
+        assert lives["guardian"].named("appointment_cancelled") == []  # the canceller's own
 
-        # the therapist's phone shows it and acknowledges; the guardian sees who saw it
-        people.therapist.api.post(f"/cancellations/{cancellation['id']}/acks")
+        # the therapist's phone shows it, with the note decrypted, and acknowledges
+        notice = therapist.api.get(f"/cancellations/{cancellation['id']}")
+        assert therapist.note(notice, case_id).text == NOTE
+        therapist.api.post(f"/cancellations/{cancellation['id']}/acks")
         seen = poll_until({"guardian": lives["guardian"]}, "cancellation_seen", BOUND_SECONDS)
         print(
             f"cancellation_seen after the cancel (ms): {round((seen['guardian'] - began) * 1000)}"
         )
-        assert events(lives["guardian"], "cancellation_seen")[0]["ids"] == {
+        assert lives["guardian"].named("cancellation_seen")[0]["ids"] == {
             "cancellationId": cancellation["id"],
             "appointmentId": appointment_id,
         }
         notice = people.guardian.api.get(f"/cancellations/{cancellation['id']}")
         assert [(s["role"], s["deviceId"]) for s in notice["seenBy"]] == [
-            ("therapist", str(people.therapist.device.device_id))
+            ("therapist", people.therapist.device_id)
         ]
 
         # the offline device: the live event is gone for it, the state and a push are not
@@ -129,18 +132,29 @@ def test_a_cancellation_reaches_every_device(tmp_path: Path, push: PushService) 
         assert pushed["appointment_cancelled"]["cancellationId"] == cancellation["id"]
         assert set(pushed) == want
         assert push.refused == []
-        back = Live(people.guardian2)
+        back = LiveEvents(people.guardian2.api)
         back.connect()
         back.poll(0.5)
-        assert events(back, "appointment_cancelled") == []
-        schedule = people.guardian2.api.get("/appointments")
-        mine = [a for a in schedule if a["id"] == appointment_id]
-        assert mine[0]["status"] == "cancelled"
-        assert mine[0]["cases"][0]["cancellationId"] == cancellation["id"]
-        assert people.guardian2.api.get(f"/cancellations/{cancellation['id']}")["reason"] == (
-            "illness"
-        )
+        assert back.named("appointment_cancelled") == []
+        mikko = Appointments(people.open("mikko"), people.guardian2.api)
+        schedule = mikko.api.get("/appointments")
+        (mine,) = [a for a in schedule if a["id"] == appointment_id]
+        assert mine["status"] == "cancelled"
+        assert mine["cases"][0]["cancellationId"] == cancellation["id"]
+        assert mikko.details(mine, case_id).text == DETAILS
+        notice = mikko.api.get(f"/cancellations/{cancellation['id']}")
+        assert notice["reason"] == "illness"
+        assert mikko.note(notice, case_id).text == NOTE
         for live in [*lives.values(), back]:
             live.close()
+        for client in (therapist, guardian, mikko):
+            client.matrix.close()
     finally:
         server.stop()
+
+    # the privacy test: neither text anywhere the server keeps anything
+    everything = stored_bytes(tmp_path, database)
+    for text in (DETAILS, NOTE, "Kotikatu", "oksenteli"):
+        assert text.encode() not in everything, text
+    for secret in people.secrets:
+        assert secret.encode() not in everything

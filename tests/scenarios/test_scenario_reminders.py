@@ -5,7 +5,10 @@ the evening before a session, in a therapy period that ends within 60 days: the 
 gets the evening reminder, guardians and the therapist the period reminder. The server
 is stopped and started again at 19:30, still in the window; a session added after the
 restart gets its reminder (the scheduler runs), and no earlier reminder comes twice —
-checked at a strict push-service stand-in and in the reminders_sent table.
+checked at a strict push-service stand-in and in the reminders_sent table. Every person
+is a Matrix device (tests/scenarios/matrix_people.py); the first session's details are an
+encrypted event of the family room, which a guardian reads after the restart and which
+no push, database file or log holds in the clear.
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from matrix_people import onboard
 from push_service import PushService, Subscription
-from scenario_people import onboard
-from servers import KaariServer
+from servers import KaariServer, stored_bytes
+
+from client.appointments import Appointments
 
 SESSION = "2026-12-08T16:00:00+02:00"
 LATER_SESSION = "2026-12-08T10:00:00+02:00"
 FIRST_START = "2026-12-07T18:30:00+02:00"
 SECOND_START = "2026-12-07T19:30:00+02:00"
+DETAILS = "Tuokaa Einon kumisaappaat, menemme pihalle harjoittelemaan"
 
 
 @pytest.fixture
@@ -56,8 +62,11 @@ def test_reminders_once_across_a_restart(tmp_path: Path, push: PushService) -> N
         "KAARI_PUSH_ALLOW_LOOPBACK": "true",  # the push-service stand-in
     }
     server = KaariServer(env, tmp_path / "server.log")
-    people = onboard(server, tmp_path)
+    people = onboard(server, tmp_path / "devices")
     try:
+        therapist = Appointments(people.open("therapist"), people.therapist.api)
+        for name in ("anna", "mikko", "tablet", "eino"):
+            people.open(name).close()  # every device has its keys before the session
         push.expected_key = people.guardian.api.get("/push/vapid-public-key")["publicKey"]
         subs = {}
         for name, who in (
@@ -73,9 +82,8 @@ def test_reminders_once_across_a_restart(tmp_path: Path, push: PushService) -> N
             {"payer": "kela", "startsOn": "2026-08-01", "endsOn": "2027-01-31",
              "sessionsGranted": 30},
         )  # fmt: skip
-        first = people.therapist.api.post(
-            "/appointments",
-            {"caseIds": [people.case_id], "startsAt": SESSION, "placeKind": "home"},
+        first = therapist.schedule(
+            [people.case_id], SESSION, "home", details={people.case_id: DETAILS}
         )["appointments"][0]["id"]
 
         reminder = {"type": "session_reminder",
@@ -100,10 +108,14 @@ def test_reminders_once_across_a_restart(tmp_path: Path, push: PushService) -> N
 
         server.env["KAARI_TEST_CLOCK_START"] = SECOND_START
         server.start()
-        later = people.therapist.api.post(
-            "/appointments",
-            {"caseIds": [people.case_id], "startsAt": LATER_SESSION, "placeKind": "office"},
-        )["appointments"][0]["id"]
+        later = therapist.schedule([people.case_id], LATER_SESSION, "office")["appointments"][0][
+            "id"
+        ]
+        # the family reads the first session's details after the restart
+        anna = Appointments(people.open("anna"), people.guardian.api)
+        shown = anna.details(anna.api.get(f"/appointments/{first}"), people.case_id)
+        assert (shown.readable, shown.text) == (True, DETAILS)
+        anna.matrix.close()
         later_reminder = {"type": "session_reminder",
                           "ids": {"appointmentId": later, "caseId": people.case_id}}  # fmt: skip
         want["guardian"].append(later_reminder)
@@ -120,6 +132,12 @@ def test_reminders_once_across_a_restart(tmp_path: Path, push: PushService) -> N
             )
             assert reminders == Counter(json.dumps(p, sort_keys=True) for p in payloads), name
         assert push.refused == []
+        for name in subs:
+            assert DETAILS not in json.dumps(push.for_subscription(subs[name]))
+        everything = stored_bytes(tmp_path, "")
+        for text in (DETAILS, "kumisaappaat"):
+            assert text.encode() not in everything, text
+        therapist.matrix.close()
 
         db = sqlite3.connect(tmp_path / "data" / "kaari.sqlite3")
         try:

@@ -1,8 +1,8 @@
-"""Helpers for the appointment tests: a settable clock, ciphertext stand-ins, shortcuts."""
+"""Helpers for the appointment tests: a settable clock, family-room events, shortcuts."""
 
 from __future__ import annotations
 
-import base64
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 
 from conftest import World
 from litestar.testing import TestClient
-from support import Session, accept_invite, auth
+from support import Session, accept_invite, auth, room_event
+
+from app.messaging.service import thread_id_of
 
 HEL = ZoneInfo("Europe/Helsinki")
 NIL = "00000000-0000-0000-0000-000000000000"
@@ -30,19 +32,28 @@ def iso(when: datetime) -> str:
     return when.isoformat()
 
 
-def megolm(session: Session, case_id: UUID | str, body: bytes = b"secret") -> dict[str, Any]:
-    """The outer shape of a Megolm ciphertext (crypto.envelope.MegolmCiphertext); the
-    server never opens the body, so random-looking bytes stand in for it."""
-    return {
-        "type": "megolm",
-        "v": 1,
-        "caseId": str(case_id),
-        "senderUserId": str(session.user_id),
-        "senderDeviceId": str(session.device_id),
-        "senderCurve25519": base64.b64encode(b"k" * 32).decode().rstrip("="),
-        "sessionId": "c2Vzc2lvbg",
-        "body": base64.b64encode(body).decode(),
-    }
+def family_room(case_id: UUID | str) -> str:
+    """The case's family room (the ids are derived from the case)."""
+    return f"!{thread_id_of(UUID(str(case_id)), 'family')}:localhost"
+
+
+def family_event(
+    client: TestClient[Any], session: Session, case_id: UUID | str, ciphertext: bytes = b"x"
+) -> str:
+    """An event of the case's family room sent by ``session``'s device (the server never
+    opens it; for someone outside the room: an id of no event)."""
+    r = room_event(client, session, family_room(case_id), ciphertext)
+    if r.status_code != 200:
+        return "$" + secrets.token_urlsafe(32)
+    event_id: str = r.json()["event_id"]
+    return event_id
+
+
+def ref(
+    client: TestClient[Any], session: Session, case_id: UUID | str, ciphertext: bytes = b"x"
+) -> dict[str, str]:
+    """``{caseId, eventId}`` of a new family-room event of ``session``'s device."""
+    return {"caseId": str(case_id), "eventId": family_event(client, session, case_id, ciphertext)}
 
 
 def body(case_ids: list[UUID | str], **extra: Any) -> dict[str, Any]:

@@ -14,12 +14,13 @@ from appointments_support import (
     cancel,
     case_schedule,
     create,
+    family_room,
     get,
-    megolm,
     new_caregiver,
     new_case,
     one,
     pair_child,
+    ref,
     set_now,
 )
 from conftest import World
@@ -36,7 +37,7 @@ def test_a_guardian_cancels_and_the_therapist_sees_it(
     client: TestClient[Any], world: World
 ) -> None:
     a = one(client, world)
-    note = megolm(world.guardian, world.case_id)
+    note = ref(client, world.guardian, world.case_id)
     r = cancel(client, world.guardian, a["id"], note=[note])
     assert r.status_code == 201, r.text
     c = r.json()
@@ -45,7 +46,7 @@ def test_a_guardian_cancels_and_the_therapist_sees_it(
     assert c["whole"] is True
     assert (c["cancelledBy"], c["cancelledByRole"]) == (str(world.guardian.user_id), "guardian")
     assert (c["reason"], c["late"]) == ("illness", False)
-    assert c["note"] == [note]
+    assert c["note"] == [{**note, "roomId": family_room(world.case_id)}]
     assert c["seenBy"] == []
     after = get(client, world.therapist, a["id"])
     assert after["status"] == "cancelled"
@@ -156,7 +157,7 @@ def test_a_guardian_cancels_only_their_childs_place_in_a_group(
     # the family sees only its own case of the group
     mine = get(client, world.guardian, a["id"])
     assert [c["caseId"] for c in mine["cases"]] == [str(world.case_id)]
-    r = cancel(client, world.guardian, a["id"], note=[megolm(world.guardian, world.case_id)])
+    r = cancel(client, world.guardian, a["id"], note=[ref(client, world.guardian, world.case_id)])
     assert r.status_code == 201, r.text
     c = r.json()
     assert (c["whole"], c["caseIds"]) == (False, [str(world.case_id)])
@@ -169,7 +170,7 @@ def test_a_guardian_cancels_only_their_childs_place_in_a_group(
         "appointments"
     ][0]
     assert_problem(
-        cancel(client, world.guardian, a2["id"], note=[megolm(world.guardian, other)]),
+        cancel(client, world.guardian, a2["id"], note=[ref(client, world.guardian, other)]),
         422,
         "note_case_mismatch",
     )
@@ -272,24 +273,25 @@ def test_bad_cancellations_are_422_and_change_nothing(
     client: TestClient[Any], world: World
 ) -> None:
     a = one(client, world)
-    good = megolm(world.guardian, world.case_id)
+    good = ref(client, world.guardian, world.case_id)
     for payload in (
         {},
         {"reason": "weather"},
         {"reason": None},
         {"reason": "illness", "late": True},
         {"reason": "illness", "note": good},
-        {"reason": "illness", "note": [{**good, "type": "olm"}]},
-        {"reason": "illness", "note": [{**good, "body": ""}]},
+        {"reason": "illness", "note": [{**good, "eventId": ""}]},
+        {"reason": "illness", "note": [{**good, "eventId": "no-dollar"}]},
+        {"reason": "illness", "note": [{**good, "caseId": "x"}]},
     ):
         r = client.post(
             f"/appointments/{a['id']}/cancel", json=payload, headers=world.guardian.headers
         )
         assert_problem(r, 422, "validation_error")
     assert_problem(
-        cancel(client, world.guardian, a["id"], note=[megolm(world.guardian2, world.case_id)]),
+        cancel(client, world.guardian, a["id"], note=[ref(client, world.guardian2, world.case_id)]),
         422,
-        "ciphertext_mismatch",
+        "content_event_invalid",
     )
     assert_problem(
         cancel(client, world.guardian, a["id"], note=[good, good]), 422, "note_case_mismatch"

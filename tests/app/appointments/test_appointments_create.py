@@ -13,11 +13,12 @@ from appointments_support import (
     body,
     case_schedule,
     create,
+    family_room,
     get,
-    megolm,
     new_case,
     new_therapist,
     one,
+    ref,
     set_now,
 )
 from conftest import World
@@ -31,7 +32,7 @@ def _clock(client: TestClient[Any]) -> None:
 
 
 def test_a_therapist_schedules_a_session(client: TestClient[Any], world: World) -> None:
-    details = megolm(world.therapist, world.case_id)
+    details = ref(client, world.therapist, world.case_id)
     created = create(client, world.therapist, [world.case_id], details=[details])
     assert created["warnings"] == [
         {
@@ -57,10 +58,11 @@ def test_a_therapist_schedules_a_session(client: TestClient[Any], world: World) 
             "caseId": str(world.case_id),
             "status": "scheduled",
             "cancellationId": None,
-            "details": details,
+            "roomId": family_room(world.case_id),
+            "detailsEventId": details["eventId"],
         }
     ]
-    # the family reads it back, with the ciphertext as it was sent
+    # the family reads it back, pointing at the event of its family room
     assert get(client, world.guardian, a["id"]) == a
     assert case_schedule(client, world.guardian2, world.case_id) == [a]
 
@@ -271,13 +273,13 @@ def test_bad_input_is_422_and_creates_nothing(client: TestClient[Any], world: Wo
         problem = assert_problem(r, 422, code)
         if field is not None:
             assert field in problem["detail"], (change, problem)
-    good = megolm(world.therapist, world.case_id)
+    good = ref(client, world.therapist, world.case_id)
     for details, code in [
-        ([{**good, "body": "not base64!"}], "validation_error"),
-        ([{**good, "body": "A" * 20000}], "validation_error"),
+        ([{**good, "eventId": "not an event id"}], "validation_error"),
+        ([{**good, "eventId": "$" + "a" * 300}], "validation_error"),
         ([{**good, "extra": 1}], "validation_error"),
-        ([{**good, "senderDeviceId": NIL}], "ciphertext_mismatch"),
-        ([megolm(world.guardian, world.case_id)], "ciphertext_mismatch"),
+        ([{"caseId": str(world.case_id)}], "validation_error"),
+        ([ref(client, world.guardian, world.case_id)], "content_event_invalid"),
         ([{**good, "caseId": NIL}], "details_case_mismatch"),
         ([good, good], "details_case_mismatch"),
     ]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 import sys
 import uuid
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from conftest import World
 from litestar.testing import TestClient
-from support import Session, run, services_at
+from support import Session, room_event, run, services_at
 
 from app.config import Settings
 from app.messaging.service import thread_id_of
@@ -23,7 +22,7 @@ from app.messaging.service import thread_id_of
 # the appointment and notification tests' helpers serve here too
 sys.path.insert(0, str(Path(__file__).parent.parent / "appointments"))
 sys.path.insert(0, str(Path(__file__).parent.parent / "notifications"))
-from appointments_support import megolm, new_caregiver, pair_child, set_now
+from appointments_support import new_caregiver, pair_child, set_now
 from notifications_support import settings  # a 50 ms sender; jobs wait an hour
 
 HEL = ZoneInfo("Europe/Helsinki")
@@ -32,7 +31,7 @@ NOW = datetime(2026, 10, 14, 10, 0, tzinfo=HEL)
 TODAY = NOW.date()
 MONDAY = date(2026, 10, 12)
 
-__all__ = ["megolm", "new_caregiver", "pair_child", "set_now", "settings"]
+__all__ = ["new_caregiver", "pair_child", "room_event", "set_now", "settings"]
 
 
 def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
@@ -49,30 +48,6 @@ V3 = "/_matrix/client/v3"
 def homework_room(case_id: UUID | str) -> str:
     """The case's homework room (the ids are derived from the case)."""
     return f"!{thread_id_of(UUID(str(case_id)), 'homework')}:localhost"
-
-
-def room_event(
-    client: TestClient[Any], session: Session, room: str, ciphertext: bytes = b"content"
-) -> Any:
-    """Send a Megolm-shaped event (the server never opens it) to a room as ``session``'s
-    device, for the room's current device set; the response."""
-    path = f"{V3}/rooms/{room}/"
-    r = client.get(path + "joined_members", headers=session.headers)
-    if r.status_code != 200:
-        return r
-    content = {
-        "algorithm": "m.megolm.v1.aes-sha2",
-        "ciphertext": base64.b64encode(ciphertext).decode(),
-        "session_id": "c2Vzc2lvbg",
-        "sender_key": "k",
-        "device_id": str(session.device_id),
-    }
-    return client.put(
-        path + f"send/m.room.encrypted/{secrets.token_hex(8)}",
-        json=content,
-        params={"kaari_device_epoch": r.json()["kaari.device_epoch"]},
-        headers=session.headers,
-    )
 
 
 def content_event(

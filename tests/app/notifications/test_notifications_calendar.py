@@ -15,7 +15,7 @@ from support import assert_problem
 from app.core.time import from_local
 
 from notifications_support import settings  # isort: skip
-from appointments_support import HEL, NOW, cancel, create, megolm, set_now  # isort: skip
+from appointments_support import HEL, NOW, cancel, create, ref, set_now  # isort: skip
 
 __all__ = ["settings"]  # fixtures
 
@@ -78,9 +78,10 @@ def test_feed_keeps_local_time_across_dst_and_holds_no_details(
 ) -> None:
     # Tuesdays 20 and 27 October 2026 at 16:00 in Helsinki: DST ends on Sunday the 25th
     start = datetime(2026, 10, 20, 16, 0, tzinfo=HEL)
+    details = ref(client, world.therapist, world.case_id, b"Kotikatu 1")
     created = create(
         client, world.therapist, [world.case_id], startsAt=start.isoformat(),
-        weeklyOccurrences=2, details=[megolm(world.therapist, world.case_id, b"Kotikatu 1")],
+        weeklyOccurrences=2, details=[details],
     )["appointments"]  # fmt: skip
     assert [a["startsAt"] for a in created] == ["2026-10-20T13:00:00Z", "2026-10-27T14:00:00Z"]
     assert cancel(client, world.guardian, created[1]["id"]).status_code == 201
@@ -114,7 +115,9 @@ def test_feed_keeps_local_time_across_dst_and_holds_no_details(
     for text in (fi, sv, therapist):
         assert "Eino" not in text
         assert "illness" not in text
-        assert megolm(world.therapist, world.case_id, b"Kotikatu 1")["body"] not in text
+        assert "Kotikatu" not in text
+        assert "S290aWthdHUgMQ" not in text
+        assert details["eventId"] not in text
         assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
 
     # the UID stays when the session moves
