@@ -39,6 +39,10 @@ from app.core.export import ExportSource, ExportSubject, Section
 from app.core.fanout import FanOut
 from app.core.matrix import MatrixIds
 from app.core.time import Clock, running_clock, utcnow
+from app.documents import privacy_store as documents_privacy
+from app.documents.reminders import DocumentReminders
+from app.documents.requests import DocumentRequests
+from app.documents.service import DocumentService
 from app.homework import privacy_store as homework_privacy
 from app.homework.nudges import HomeworkNudges
 from app.homework.retention import HomeworkRetention
@@ -102,6 +106,9 @@ class Services:
     notifications: Notifications
     calendar: CalendarService
     homework: HomeworkService
+    documents: DocumentService
+    document_requests: DocumentRequests
+    document_reminders: DocumentReminders
     tickets: TicketService
     outbox: Outbox
     reminders: Reminders
@@ -123,6 +130,9 @@ def export_service(runtime: Runtime, clock: Clock) -> ExportService:
     async def messaging(conn: AsyncConnection, subject: ExportSubject) -> Section:
         return await messaging_privacy.export(conn, subject, blobs=blobs)
 
+    async def documents(conn: AsyncConnection, subject: ExportSubject) -> Section:
+        return await documents_privacy.export(conn, subject, blobs=blobs)
+
     sources = [
         ExportSource("account", accounts_privacy.export),
         ExportSource("cases", cases_privacy.export),
@@ -130,6 +140,7 @@ def export_service(runtime: Runtime, clock: Clock) -> ExportService:
         ExportSource("messaging", messaging),
         ExportSource("appointments", appointments_privacy.export),
         ExportSource("homework", homework_privacy.export),
+        ExportSource("documents", documents),
         ExportSource("notifications", notifications_privacy.export),
         ExportSource("audit", audit_privacy.export),
     ]
@@ -159,6 +170,7 @@ def erasure_service(
             keys_privacy.erase,
             appointments_privacy.erase,
             homework_privacy.erase,
+            documents_privacy.erase,
             notifications_privacy.erase,
         ],
         messaging_privacy.erase,
@@ -171,6 +183,7 @@ def erasure_service(
                 cases_privacy.erase_case,
                 appointments_privacy.erase_case,
                 homework_privacy.erase_case,
+                documents_privacy.erase_case,
                 notifications_privacy.erase_case,
             ],
             messaging_privacy.erase_case,
@@ -210,6 +223,8 @@ def build_services(runtime: Runtime) -> Services:
     homework = HomeworkService(
         db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications, rooms=rooms
     )
+    documents = DocumentService(db, audit, cases, fanout, clock, rooms=rooms, claims=notifications)
+    document_requests = DocumentRequests(db, audit, cases, fanout, clock, rooms=rooms)
     receipts = DeliveryReceipts(db, rooms, key_directory, notifier, ids, clock)
     signaling = Signaling.start(
         settings,
@@ -259,6 +274,9 @@ def build_services(runtime: Runtime) -> Services:
         notifications=notifications,
         calendar=CalendarService(db, audit, facts.schedule, clock),
         homework=homework,
+        documents=documents,
+        document_requests=document_requests,
+        document_reminders=DocumentReminders(db, cases, notifications, clock),
         tickets=runtime.gateway.tickets,
         outbox=outbox,
         reminders=Reminders(db, facts, notifications, clock),
@@ -290,6 +308,11 @@ async def start_jobs(runtime: Runtime, services: Services) -> None:
     )
     runtime.every(
         settings.reminder_interval_seconds, services.nudges.run_once, "kaari-homework-nudges"
+    )
+    runtime.every(
+        settings.reminder_interval_seconds,
+        services.document_reminders.run_once,
+        "kaari-document-reminders",
     )
     every_purge = settings.purge_interval_seconds
     runtime.every(every_purge, services.expiry.run_once, "kaari-purge")
