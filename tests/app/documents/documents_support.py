@@ -21,8 +21,14 @@ from app.messaging.service import thread_id_of
 # the homework, appointment and notification tests' helpers serve here too
 for _helpers in ("homework", "appointments", "notifications"):
     sys.path.insert(0, str(Path(__file__).parent.parent / _helpers))
-from appointments_support import close, connect, next_event, no_event
-from homework_support import new_caregiver, pair_child, room_event, set_now, settings
+from appointments_support import close, connect, next_event, no_event  # noqa: E402
+from homework_support import (  # noqa: E402
+    new_caregiver,
+    pair_child,
+    room_event,
+    set_now,
+    settings,
+)
 
 HEL = ZoneInfo("Europe/Helsinki")
 #: "now" in most tests: Wednesday 14 October 2026, 10:00 in Helsinki
