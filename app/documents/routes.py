@@ -15,6 +15,7 @@ from app.documents.requests import DocumentRequests
 from app.documents.schemas import (
     CaseloadDocumentsOut,
     DocumentOut,
+    DocumentRoomOut,
     DocumentShare,
     GivenToDoctor,
     RequestCreate,
@@ -58,6 +59,16 @@ class CaseDocumentController(Controller):
         """The case's documents, newest first: the current version of each, or every
         version (``versions=all``)."""
         return await documents.list_documents(principal, case_id, all_versions=versions == "all")
+
+    @get("/documents/room")
+    async def room(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        documents: NamedDependency[DocumentService],
+    ) -> DocumentRoomOut:
+        """The Matrix room a document's encrypted event and file go to (the family room)."""
+        return await documents.room(principal, case_id)
 
     @post("/document-requests", opt=quota("case_record_create"))
     async def request(

@@ -71,6 +71,12 @@ class DocumentOut(Camel):
     opened_by_me: bool
 
 
+class DocumentRoomOut(Camel):
+    case_id: UUID
+    room_id: str
+    """the family room, where a document's event and file go"""
+
+
 class GivenToDoctor(Camel):
     given: bool
 

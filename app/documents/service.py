@@ -42,7 +42,7 @@ from app.documents.access import (
     check_event,
     membership,
 )
-from app.documents.schemas import DocumentOut, DocumentShare
+from app.documents.schemas import DocumentOut, DocumentRoomOut, DocumentShare
 from app.documents.shapes import document_out, ids
 from app.storage.engine import Database
 
@@ -106,6 +106,12 @@ class DocumentService:
         except NotFound:
             raise not_found() from None
         return row, m.role
+
+    async def room(self, principal: Principal, case_id: UUID) -> DocumentRoomOut:
+        """Where a case's documents go, for a member who sees them."""
+        async with self.db.read() as conn:
+            await membership(self.cases, conn, principal, case_id)
+        return DocumentRoomOut(case_id=case_id, room_id=self.rooms.family_room(case_id))
 
     # sharing
 

@@ -13,6 +13,7 @@ from documents_support import (
     close,
     connect,
     family_event,
+    family_room,
     new_caregiver,
     next_event,
     no_event,
@@ -252,3 +253,12 @@ def test_given_to_doctor_is_the_therapists_flag(client: TestClient[Any], world: 
     assert r.json()["givenToDoctor"] is True
     r = client.put(url, json={"given": False}, headers=world.therapist.headers)
     assert r.json()["givenToDoctor"] is False
+
+
+def test_the_documents_room_is_the_family_room(client: TestClient[Any], world: World) -> None:
+    url = f"/cases/{world.case_id}/documents/room"
+    r = client.get(url, headers=world.guardian.headers)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"caseId": str(world.case_id), "roomId": family_room(world.case_id)}
+    child = pair_child(client, world)
+    assert_problem(client.get(url, headers=child.headers), 403, "documents_forbidden")
