@@ -42,6 +42,7 @@ from app.core.time import Clock, running_clock, utcnow
 from app.documents import privacy_store as documents_privacy
 from app.documents.reminders import DocumentReminders
 from app.documents.requests import DocumentRequests
+from app.documents.retention import DocumentRetention
 from app.documents.service import DocumentService
 from app.homework import privacy_store as homework_privacy
 from app.homework.nudges import HomeworkNudges
@@ -116,6 +117,7 @@ class Services:
     expiry: Expiry
     outbox_retention: OutboxRetention
     homework_retention: HomeworkRetention
+    document_retention: DocumentRetention
     audit_retention: AuditRetention
     blob_sweep: BlobSweep
     export: ExportService
@@ -284,6 +286,7 @@ def build_services(runtime: Runtime) -> Services:
         expiry=Expiry(db, runtime.blobs, clock),
         outbox_retention=OutboxRetention(db, settings.outbox_retention_days, clock),
         homework_retention=HomeworkRetention(db, settings.homework_retention_days, clock),
+        document_retention=DocumentRetention(db, settings.room_event_retention_days, clock),
         audit_retention=AuditRetention(db, settings.audit_retention_days, clock),
         # the files' ages are the file system's: judged by the system clock, never a test's
         blob_sweep=BlobSweep(db, runtime.blobs, settings.blob_orphan_hours, utcnow),
@@ -318,6 +321,7 @@ async def start_jobs(runtime: Runtime, services: Services) -> None:
     runtime.every(every_purge, services.expiry.run_once, "kaari-purge")
     runtime.every(every_purge, services.outbox_retention.run_once, "kaari-retention-outbox")
     runtime.every(every_purge, services.homework_retention.run_once, "kaari-retention-homework")
+    runtime.every(every_purge, services.document_retention.run_once, "kaari-retention-documents")
     runtime.every(every_purge, services.audit_retention.run_once, "kaari-retention-audit")
     runtime.every(every_purge, services.blob_sweep.run_once, "kaari-retention-blobs")
     await services.signaling.start_rooms()

@@ -183,6 +183,7 @@ def test_domains_build_no_services_of_their_own() -> None:
         "DocumentService",
         "DocumentRequests",
         "DocumentReminders",
+        "DocumentRetention",
         "Reminders",
         "Outbox",
         "PushGuard",

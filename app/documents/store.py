@@ -195,3 +195,37 @@ async def requests_due(conn: AsyncConnection, by: date) -> list[Row]:
         .order_by(document_requests.c.needed_by, document_requests.c.id)
     )
     return list((await conn.execute(query)).all())
+
+
+# retention
+
+
+async def delete_expired_versions(conn: AsyncConnection, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` versions shared at or before ``before`` (their event and file
+    have expired with the family room's history), with their receipts; a request they
+    answered keeps its status without the pointer. How many were deleted."""
+    query = sa.select(documents.c.id).where(documents.c.shared_at <= before).limit(limit)
+    ids = list((await conn.execute(query)).scalars().all())
+    if not ids:
+        return 0
+    await conn.execute(document_receipts.delete().where(document_receipts.c.version_id.in_(ids)))
+    await conn.execute(
+        document_requests.update()
+        .where(document_requests.c.fulfilled_by.in_(ids))
+        .values(fulfilled_by=None)
+    )
+    result = await conn.execute(documents.delete().where(documents.c.id.in_(ids)))
+    return int(result.rowcount or 0)
+
+
+async def delete_old_requests(conn: AsyncConnection, before: datetime, limit: int) -> int:
+    query = (
+        sa.select(document_requests.c.id)
+        .where(document_requests.c.requested_at <= before)
+        .limit(limit)
+    )
+    ids = list((await conn.execute(query)).scalars().all())
+    if not ids:
+        return 0
+    result = await conn.execute(document_requests.delete().where(document_requests.c.id.in_(ids)))
+    return int(result.rowcount or 0)
