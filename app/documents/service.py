@@ -177,7 +177,12 @@ class DocumentService:
                 shared_at=now,
                 given_to_doctor_at=None,
             )
-            if not inserted:  # a concurrent retry won
+            if not inserted:
+                if await store.get_version(conn, body.id) is None:  # the version number
+                    raise Conflict(
+                        "Another version of this document was shared at the same time: try again",
+                        code="document_version_conflict",
+                    )
                 raise Conflict("This document id is taken: make a new one",
                                code="document_id_taken")  # fmt: skip
             row = await store.get_version(conn, body.id)
