@@ -23,7 +23,6 @@ SCOPE = "documents"
 READERS: tuple[CaseRole, ...] = ("therapist", "guardian", "caregiver")
 SHARERS: tuple[CaseRole, ...] = ("therapist", "guardian")
 THERAPISTS: tuple[CaseRole, ...] = ("therapist",)
-FAMILY: tuple[CaseRole, ...] = ("guardian", "caregiver")
 
 
 class DocumentRooms(Protocol):
