@@ -149,13 +149,15 @@ def cmd_purge(args: argparse.Namespace) -> int:
             purged = await services.expiry.run_once()
             outbox = await services.outbox_retention.run_once()
             homework = await services.homework_retention.run_once()
+            docs = await services.document_retention.run_once()
             audit = await services.audit_retention.run_once()
             swept = await services.blob_sweep.run_once()
         return (
             f"purged {purged.mailbox_rows} mailbox rows, {purged.envelopes} messages, "
             f"{purged.attachments} attachments\n"
             f"retention: {outbox} delivered notices, {homework.tasks} homework tasks and "
-            f"{homework.ticks} ticks of closed cases, {audit} audit events, "
+            f"{homework.ticks} ticks of closed cases, {docs.versions} expired documents, "
+            f"{audit} audit events, "
             f"{swept.orphans} orphan blobs, {swept.parts} unfinished uploads"
         )
 

@@ -69,6 +69,8 @@ SERVICE_NAMES = (
     "notifications",
     "calendar",
     "homework",
+    "documents",
+    "document_requests",
     "tickets",
     "outbox",
     "export",

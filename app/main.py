@@ -35,6 +35,11 @@ from app.core.body import StrictRequest
 from app.core.principal import Principal
 from app.core.time import Clock
 from app.deps import dependencies
+from app.documents.routes import (
+    CaseDocumentController,
+    DocumentController,
+    DocumentRequestController,
+)
 from app.errors import exception_handlers
 from app.headers import security_headers
 from app.health import health, ready
@@ -115,6 +120,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CaseAppointmentController,
             CancellationController,
             CaseHomeworkController,
+            CaseDocumentController,
+            DocumentController,
+            DocumentRequestController,
             HomeworkController,
             MeHomeworkController,
             MeNotificationController,

@@ -59,7 +59,10 @@ DESCRIPTIONS = {
 }
 
 #: routes under these prefixes check the caller's role in the organisation or the case
-ROLE_CHECKED = ("/org", "/cases", "/appointments", "/cancellations", "/homework")
+ROLE_CHECKED = (
+    "/org", "/cases", "/appointments", "/cancellations", "/homework", "/documents",
+    "/document-requests",
+)  # fmt: skip
 
 # (method, path template) -> the statuses of its own rules (conflicts, used codes, limits)
 EXTRA: dict[tuple[str, str], set[int]] = {
@@ -83,6 +86,9 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("POST", "/cases/{case_id}/homework"): {409},
     ("PUT", "/cases/{case_id}/homework/reminder"): {409},
     ("PATCH", "/homework/{task_id}"): {409},
+    ("POST", "/cases/{case_id}/documents"): {409},
+    ("POST", "/cases/{case_id}/document-requests"): {409},
+    ("DELETE", "/document-requests/{request_id}"): {409},
     ("PUT", "/homework/{task_id}/ticks/{day}"): {409},
     ("DELETE", "/homework/{task_id}/ticks/{day}"): {409},
     ("POST", "/me/calendar-token"): {403},

@@ -49,7 +49,10 @@ QUOTAS: dict[str, Quota] = {
     "attachment_upload": Quota("attachments_per_device_per_hour", HOUR, "device", "attachments"),
     "homework_tick": Quota("ticks_per_device_per_hour", HOUR, "device", "ticks and undos"),
     "case_record_create": Quota(
-        "case_records_per_user_per_hour", HOUR, "user", "new homework tasks or funding periods"
+        "case_records_per_user_per_hour",
+        HOUR,
+        "user",
+        "new homework tasks, funding periods, documents or document requests",
     ),
     "push_subscribe": Quota(
         "push_subscriptions_per_user_per_day", DAY, "user", "push subscriptions"
@@ -125,6 +128,9 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/appointments/{appointment_id}/cancel"): _MANAGE,
     ("PATCH", "/homework/{task_id}"): _MANAGE,
     ("PUT", "/cases/{case_id}/homework/reminder"): _OWN,
+    ("POST", "/documents/{version_id}/opened"): "one receipt per user and document version",
+    ("PUT", "/documents/{document_id}/given-to-doctor"): _MANAGE,
+    ("DELETE", "/document-requests/{request_id}"): "closes one open request of the caller's case",
     ("POST", "/keys/upload"): _KEYS,
     ("PUT", "/keys/master"): _KEYS,
     ("POST", "/keys/signatures"): _SIGNATURES,

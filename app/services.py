@@ -39,6 +39,11 @@ from app.core.export import ExportSource, ExportSubject, Section
 from app.core.fanout import FanOut
 from app.core.matrix import MatrixIds
 from app.core.time import Clock, running_clock, utcnow
+from app.documents import privacy_store as documents_privacy
+from app.documents.reminders import DocumentReminders
+from app.documents.requests import DocumentRequests
+from app.documents.retention import DocumentRetention
+from app.documents.service import DocumentService
 from app.homework import privacy_store as homework_privacy
 from app.homework.nudges import HomeworkNudges
 from app.homework.retention import HomeworkRetention
@@ -102,6 +107,9 @@ class Services:
     notifications: Notifications
     calendar: CalendarService
     homework: HomeworkService
+    documents: DocumentService
+    document_requests: DocumentRequests
+    document_reminders: DocumentReminders
     tickets: TicketService
     outbox: Outbox
     reminders: Reminders
@@ -109,6 +117,7 @@ class Services:
     expiry: Expiry
     outbox_retention: OutboxRetention
     homework_retention: HomeworkRetention
+    document_retention: DocumentRetention
     audit_retention: AuditRetention
     blob_sweep: BlobSweep
     export: ExportService
@@ -123,6 +132,9 @@ def export_service(runtime: Runtime, clock: Clock) -> ExportService:
     async def messaging(conn: AsyncConnection, subject: ExportSubject) -> Section:
         return await messaging_privacy.export(conn, subject, blobs=blobs)
 
+    async def documents(conn: AsyncConnection, subject: ExportSubject) -> Section:
+        return await documents_privacy.export(conn, subject, blobs=blobs)
+
     sources = [
         ExportSource("account", accounts_privacy.export),
         ExportSource("cases", cases_privacy.export),
@@ -130,6 +142,7 @@ def export_service(runtime: Runtime, clock: Clock) -> ExportService:
         ExportSource("messaging", messaging),
         ExportSource("appointments", appointments_privacy.export),
         ExportSource("homework", homework_privacy.export),
+        ExportSource("documents", documents),
         ExportSource("notifications", notifications_privacy.export),
         ExportSource("audit", audit_privacy.export),
     ]
@@ -159,6 +172,7 @@ def erasure_service(
             keys_privacy.erase,
             appointments_privacy.erase,
             homework_privacy.erase,
+            documents_privacy.erase,
             notifications_privacy.erase,
         ],
         messaging_privacy.erase,
@@ -171,6 +185,7 @@ def erasure_service(
                 cases_privacy.erase_case,
                 appointments_privacy.erase_case,
                 homework_privacy.erase_case,
+                documents_privacy.erase_case,
                 notifications_privacy.erase_case,
             ],
             messaging_privacy.erase_case,
@@ -210,6 +225,8 @@ def build_services(runtime: Runtime) -> Services:
     homework = HomeworkService(
         db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications, rooms=rooms
     )
+    documents = DocumentService(db, audit, cases, fanout, clock, rooms=rooms, claims=notifications)
+    document_requests = DocumentRequests(db, audit, cases, fanout, clock, rooms=rooms)
     receipts = DeliveryReceipts(db, rooms, key_directory, notifier, ids, clock)
     signaling = Signaling.start(
         settings,
@@ -259,6 +276,9 @@ def build_services(runtime: Runtime) -> Services:
         notifications=notifications,
         calendar=CalendarService(db, audit, facts.schedule, clock),
         homework=homework,
+        documents=documents,
+        document_requests=document_requests,
+        document_reminders=DocumentReminders(db, cases, notifications, clock),
         tickets=runtime.gateway.tickets,
         outbox=outbox,
         reminders=Reminders(db, facts, notifications, clock),
@@ -266,6 +286,7 @@ def build_services(runtime: Runtime) -> Services:
         expiry=Expiry(db, runtime.blobs, clock),
         outbox_retention=OutboxRetention(db, settings.outbox_retention_days, clock),
         homework_retention=HomeworkRetention(db, settings.homework_retention_days, clock),
+        document_retention=DocumentRetention(db, settings.room_event_retention_days, clock),
         audit_retention=AuditRetention(db, settings.audit_retention_days, clock),
         # the files' ages are the file system's: judged by the system clock, never a test's
         blob_sweep=BlobSweep(db, runtime.blobs, settings.blob_orphan_hours, utcnow),
@@ -291,10 +312,16 @@ async def start_jobs(runtime: Runtime, services: Services) -> None:
     runtime.every(
         settings.reminder_interval_seconds, services.nudges.run_once, "kaari-homework-nudges"
     )
+    runtime.every(
+        settings.reminder_interval_seconds,
+        services.document_reminders.run_once,
+        "kaari-document-reminders",
+    )
     every_purge = settings.purge_interval_seconds
     runtime.every(every_purge, services.expiry.run_once, "kaari-purge")
     runtime.every(every_purge, services.outbox_retention.run_once, "kaari-retention-outbox")
     runtime.every(every_purge, services.homework_retention.run_once, "kaari-retention-homework")
+    runtime.every(every_purge, services.document_retention.run_once, "kaari-retention-documents")
     runtime.every(every_purge, services.audit_retention.run_once, "kaari-retention-audit")
     runtime.every(every_purge, services.blob_sweep.run_once, "kaari-retention-blobs")
     await services.signaling.start_rooms()

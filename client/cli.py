@@ -9,6 +9,7 @@
     kaari client recover                 (a new device reads the history: the recovery key)
     kaari client export my-data.json     (everything the server stores about me)
     kaari client homework today          (and assign, list, tick, undo, progress)
+    kaari client documents list          (and share, open, request, requests, caseload)
     kaari client logout
 
 Messages and files travel as Matrix Megolm room events (docs/matrix-device.md); the
@@ -33,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from client import cli_homework, cli_verify
+from client import cli_documents, cli_homework, cli_verify
 from client.api import ApiError
 from client.cli_profile import (
     CliError,
@@ -44,6 +45,7 @@ from client.cli_profile import (
     refuse_if_taken,
     start_device,
 )
+from client.documents import DocumentError
 from client.homework import HomeworkError
 from client.live import DeviceRevoked
 from client.matrix import BackupMismatch, MatrixClient, MatrixError, MatrixHttp, SendFailed
@@ -293,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
     sub.add_parser("logout", help="sign out and delete this profile").set_defaults(func=cmd_logout)
     cli_homework.add_parser(sub)
+    cli_documents.add_parser(sub)
     cli_verify.add_parser(sub)
     return parser
 
@@ -324,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         CryptoError,
         MatrixCryptoError,
         HomeworkError,
+        DocumentError,
         NotAFile,
         VerificationFailed,
         InviteQrError,

@@ -150,7 +150,7 @@ class OrgUserOut(Camel):
 
 class CaseInviteRequest(Camel):
     role: Literal["guardian", "caregiver"] = "guardian"
-    scopes: Annotated[list[Scope], Meta(max_length=2)] | None = None
+    scopes: Annotated[list[Scope], Meta(max_length=3)] | None = None
 
 
 class ResetRequest(Camel):

@@ -22,6 +22,7 @@ _KINDS = {
     "period.": "periods",
     "appointment.": "appointments",
     "homework.": "homework",
+    "document.": "documents",
     "quiet_hours.": "notifications",
     "invite.": "members",
     "pairing.code": "devices",

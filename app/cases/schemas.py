@@ -12,7 +12,7 @@ from app.core.principal import CaseRole, Locale
 from app.core.wire import Camel, DisplayName, ReferenceText
 
 Payer = Literal["kela", "municipality", "self", "other"]
-Scope = Literal["schedule", "homework"]
+Scope = Literal["schedule", "homework", "documents"]
 SessionsGranted = Annotated[int, Meta(ge=0, le=500)]
 # printable text with something in it (a blank reference is none)
 DecisionRef = ReferenceText
@@ -43,7 +43,7 @@ class MemberOut(Camel):
 
 
 class ScopesUpdate(Camel):
-    scopes: Annotated[list[Scope], Meta(max_length=2)]
+    scopes: Annotated[list[Scope], Meta(max_length=3)]
 
 
 class AddTherapist(Camel):
@@ -97,8 +97,8 @@ class AccessEntry(Camel):
     """None for the system (a background job) or a user since erased"""
     verb: AccessVerb
     kind: str
-    """the kind of data: messages, attachments, homework, appointments, periods,
-    members, case, notifications, devices"""
+    """the kind of data: messages, attachments, homework, documents, appointments,
+    periods, members, case, notifications, devices"""
     action: str
     """the audit action it comes from (docs/data-protection.md)"""
     device_id: UUID | None

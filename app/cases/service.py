@@ -31,7 +31,9 @@ from app.core.principal import CaseRole, Locale, Principal, UserFacts
 from app.core.time import Clock
 from app.storage.engine import Database
 
-ReadKind = Literal["messages", "attachments", "homework", "appointments", "periods", "members"]
+ReadKind = Literal[
+    "messages", "attachments", "homework", "documents", "appointments", "periods", "members"
+]
 """the kinds of case data whose reads the access log lists"""
 
 MAX_PERIOD_YEARS = 3  # a therapy period is granted for at most three years

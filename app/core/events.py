@@ -38,12 +38,28 @@ HOMEWORK_TICKED = "homework_ticked"
 """live at once; as a notice, the therapists' batched digest"""
 HOMEWORK_UNTICKED = "homework_unticked"
 """live only"""
+DOCUMENT_SHARED = "document_shared"
+"""live and a notice; ids: ``caseId``, ``documentId``, ``versionId``, ``kind`` — a document
+(or a new version of one) was shared in the case (docs/documents.md)"""
+DOCUMENT_CHANGED = "document_changed"
+"""live only; ids as ``document_shared`` — the therapist marked it given to the doctor (or
+not)"""
+DOCUMENT_OPENED = "document_opened"
+"""live only; ids: ``caseId``, ``documentId``, ``versionId``, ``userId`` — a reader opened a
+version for the first time (to its sharer, the "opened by" receipt)"""
+DOCUMENT_REQUESTED = "document_requested"
+"""live and a notice to the case's therapists; ids: ``caseId``, ``requestId``, ``kind``"""
+DOCUMENT_REQUEST_CLOSED = "document_request_closed"
+"""live and (when fulfilled) a notice to the family at once; ids: ``caseId``,
+``requestId``, ``status`` (``fulfilled`` with ``versionId``, or ``withdrawn``)"""
 
 # Notices only (sent by the reminder jobs)
 SESSION_REMINDER = "session_reminder"
 PERIOD_SESSIONS_LOW = "period_sessions_low"
 PERIOD_ENDING = "period_ending"
 HOMEWORK_REMINDER = "homework_reminder"
+DOCUMENT_REQUEST_DUE = "document_request_due"
+"""a family's request for a document is due within a week (to the case's therapists)"""
 CASE_HANDED_OVER = "case_handed_over"
 """an admin moved the case to another therapist (its only therapist left)"""
 PASSWORD_RESET = "password_reset"  # noqa: S105 (an event name)
@@ -60,6 +76,10 @@ NOTICE_KINDS = (
     HOMEWORK_ASSIGNED,
     HOMEWORK_TICKED,
     HOMEWORK_REMINDER,
+    DOCUMENT_SHARED,
+    DOCUMENT_REQUESTED,
+    DOCUMENT_REQUEST_CLOSED,
+    DOCUMENT_REQUEST_DUE,
     CASE_HANDED_OVER,
 )
 """the kinds a user has notification preferences for"""

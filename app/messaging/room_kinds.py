@@ -16,6 +16,7 @@ from app.core.principal import CaseRole
 from app.messaging.service import THREAD_ROLES
 
 RoomKind = Literal["family", "child", "homework"]
+FAMILY: RoomKind = "family"
 HOMEWORK: RoomKind = "homework"
 ROOM_KINDS: tuple[RoomKind, ...] = ("family", "child", "homework")
 ROOM_ROLES: dict[str, tuple[CaseRole, ...]] = {

@@ -41,7 +41,14 @@ from app.core.time import Clock
 from app.keys.directory import KeyDirectory
 from app.messaging import matrix_store as mx
 from app.messaging import store
-from app.messaging.room_kinds import HOMEWORK, ROOM_ROLES, ROOM_SCOPES, may_join, room_kinds_for
+from app.messaging.room_kinds import (
+    FAMILY,
+    HOMEWORK,
+    ROOM_ROLES,
+    ROOM_SCOPES,
+    may_join,
+    room_kinds_for,
+)
 from app.messaging.service import thread_id_of
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
@@ -293,6 +300,44 @@ class RoomService:
             and row.sender_device_id == device_id
             and row.type == "m.room.encrypted"
         )
+
+    # case documents (app.documents.service.DocumentRooms asks)
+
+    def family_room(self, case_id: UUID) -> str:
+        """The Matrix id of the case's family room (therapists and guardians)."""
+        return self.ids.room(thread_id_of(case_id, FAMILY))
+
+    async def family_event_from(
+        self, conn: AsyncConnection, case_id: UUID, event_id: str, device_id: UUID
+    ) -> bool:
+        """Is ``event_id`` an encrypted event of the case's family room sent by this
+        device?"""
+        row = await mx.event_by_id(conn, event_id) if len(event_id) <= 255 else None
+        return (
+            row is not None
+            and row.room_id == thread_id_of(case_id, FAMILY)
+            and row.sender_device_id == device_id
+            and row.type == "m.room.encrypted"
+        )
+
+    async def keep_family_file(
+        self, conn: AsyncConnection, case_id: UUID, blob_id: UUID, device_id: UUID
+    ) -> int | None:
+        """The size of ``blob_id`` if it is an attachment this device uploaded to the
+        case's family room (None otherwise); it is then kept as long as the room's events
+        (a document outlives the 30 days of a message's file)."""
+        row = await store.get_attachment(conn, blob_id)
+        if (
+            row is None
+            or row.thread_id != thread_id_of(case_id, FAMILY)
+            or row.uploader_device_id != device_id
+            or row.expires_at <= self.clock()
+        ):
+            return None
+        until = self.clock() + timedelta(days=self.settings.room_event_retention_days)
+        if row.expires_at < until:
+            await store.extend_attachment(conn, blob_id, until)
+        return int(row.size)
 
     async def messages(
         self,

@@ -209,6 +209,11 @@ async def insert_attachment(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(attachments.insert().values(**values))
 
 
+async def extend_attachment(conn: AsyncConnection, attachment_id: UUID, until: datetime) -> None:
+    query = attachments.update().where(attachments.c.id == attachment_id)
+    await conn.execute(query.values(expires_at=until))
+
+
 async def get_attachment(conn: AsyncConnection, attachment_id: UUID) -> Row | None:
     query = sa.select(attachments).where(attachments.c.id == attachment_id)
     return (await conn.execute(query)).first()

@@ -7,7 +7,8 @@ Each instance runs ``loop`` every ``reminder_interval_seconds`` with the app's c
 * when a therapy period has two sessions or fewer left (after at least one was used),
   to the guardians and therapists;
 * 60 days before a period ends ("book the doctor's visit for the next period"), to the
-  guardians and therapists.
+  guardians and therapists; its ids carry ``requestKind: therapy_statement`` with the
+  period's id, the one-step request for the statement (docs/documents.md).
 
 A reminder is decided by inserting (kind, target id, recipient) into ``reminders_sent``
 in the same transaction as its outbox rows: a second instance, or this one after a
@@ -128,8 +129,11 @@ class Reminders:
                         conn, ev.PERIOD_SESSIONS_LOW, p.period_id, p.case_id, users, ids, now
                     )
                 if today >= p.ends_on - timedelta(days=PERIOD_ENDING_DAYS):
+                    # the notice offers the family to ask for the therapy statement in one
+                    # step: POST /cases/{caseId}/document-requests {kind, periodId}
+                    offer = {**ids, "requestKind": "therapy_statement"}
                     made += await self._remind(
-                        conn, ev.PERIOD_ENDING, p.period_id, p.case_id, users, ids, now
+                        conn, ev.PERIOD_ENDING, p.period_id, p.case_id, users, offer, now
                     )
         if made:
             self.notifications.wake()

@@ -23,6 +23,10 @@ Kind = Literal[
     "homework_assigned",
     "homework_ticked",
     "homework_reminder",
+    "document_shared",
+    "document_requested",
+    "document_request_closed",
+    "document_request_due",
     "case_handed_over",
 ]
 B64Url = Annotated[str, Meta(min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+={0,2}$")]

@@ -20,6 +20,10 @@ DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
     ev.HOMEWORK_ASSIGNED: ("push",),
     ev.HOMEWORK_TICKED: ("push",),
     ev.HOMEWORK_REMINDER: ("push",),
+    ev.DOCUMENT_SHARED: ("push", "email"),
+    ev.DOCUMENT_REQUESTED: ("push",),
+    ev.DOCUMENT_REQUEST_CLOSED: ("push", "email"),
+    ev.DOCUMENT_REQUEST_DUE: ("push", "email"),
     ev.CASE_HANDED_OVER: ("push", "email"),
 }
 
@@ -84,6 +88,26 @@ _TEXTS: dict[str, dict[str, str]] = {
         "fi": "Kaari: kotitehtäviä on merkitty tehdyiksi. Katso edistyminen sovelluksesta.",
         "sv": "Kaari: hemuppgifter har markerats som gjorda. Se framstegen i appen.",
         "en": "Kaari: homework has been ticked off. Open the app to see the progress.",
+    },
+    ev.DOCUMENT_SHARED: {
+        "fi": "Kaari: sinulle on jaettu asiakirja. Avaa se sovelluksessa.",
+        "sv": "Kaari: ett dokument har delats med dig. Öppna det i appen.",
+        "en": "Kaari: a document has been shared with you. Open it in the app.",
+    },
+    ev.DOCUMENT_REQUESTED: {
+        "fi": "Kaari: perhe pyytää asiakirjaa. Katso eräpäivä sovelluksesta.",
+        "sv": "Kaari: familjen ber om ett dokument. Se datumet i appen.",
+        "en": "Kaari: a family asks for a document. Open the app for the date.",
+    },
+    ev.DOCUMENT_REQUEST_CLOSED: {
+        "fi": "Kaari: pyytämäsi asiakirja on saapunut. Avaa se sovelluksessa.",
+        "sv": "Kaari: dokumentet du bad om har kommit. Öppna det i appen.",
+        "en": "Kaari: the document you asked for has arrived. Open it in the app.",
+    },
+    ev.DOCUMENT_REQUEST_DUE: {
+        "fi": "Kaari: perheen pyytämä asiakirja tarvitaan viikon sisällä. Avaa sovellus.",
+        "sv": "Kaari: ett dokument som familjen bett om behövs inom en vecka. Öppna appen.",
+        "en": "Kaari: a document a family asked for is needed within a week. Open the app.",
     },
     ev.HOMEWORK_REMINDER: {
         "fi": "Kaari: muistathan tämän päivän kotitehtävät.",

@@ -89,6 +89,8 @@ RETAINED_KINDS = frozenset(
         "outbox_rows",
         "homework_tasks",
         "homework_ticks",
+        "documents",
+        "document_requests",
         "orphan_blobs",
         "part_files",
         "audit_events",

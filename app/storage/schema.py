@@ -569,6 +569,8 @@ homework_reminders = sa.Table(
 )
 
 # the Matrix-shaped device API's tables are declared in schema_matrix.py (for length)
+# therapy documents' tables are declared in schema_documents.py (for length)
+from app.storage import schema_documents as _schema_documents  # noqa: E402, F401
 from app.storage import schema_matrix as _schema_matrix  # noqa: E402, F401
 
 # data protection's tables are declared in schema_privacy.py (for length)

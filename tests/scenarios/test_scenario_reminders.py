@@ -89,7 +89,8 @@ def test_reminders_once_across_a_restart(tmp_path: Path, push: PushService) -> N
         reminder = {"type": "session_reminder",
                     "ids": {"appointmentId": first, "caseId": people.case_id}}  # fmt: skip
         ending = {"type": "period_ending",
-                  "ids": {"periodId": period["id"], "caseId": people.case_id}}  # fmt: skip
+                  "ids": {"periodId": period["id"], "caseId": people.case_id,
+                          "requestKind": "therapy_statement"}}  # fmt: skip
         want = {
             "guardian": [reminder, ending],
             "guardian2": [reminder, ending],

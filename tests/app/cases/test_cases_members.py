@@ -342,7 +342,7 @@ def test_only_a_guardian_sets_scopes(client: TestClient[Any], world: World, who:
     "body",
     [
         {"scopes": ["messages"]},
-        {"scopes": ["schedule", "homework", "schedule"]},
+        {"scopes": ["schedule", "homework", "documents", "schedule"]},
         {"scopes": "schedule"},
         {"scopes": None},
         {},

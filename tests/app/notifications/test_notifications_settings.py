@@ -39,7 +39,9 @@ def test_preferences_default_and_change(client: TestClient[Any], world: World) -
     assert set(defaults["channels"]) == {
         "appointment_scheduled", "appointment_rescheduled", "appointment_cancelled",
         "cancellation_seen", "session_reminder", "period_sessions_low", "period_ending",
-        "homework_assigned", "homework_ticked", "homework_reminder", "case_handed_over",
+        "homework_assigned", "homework_ticked", "homework_reminder", "document_shared",
+        "document_requested", "document_request_closed", "document_request_due",
+        "case_handed_over",
     }  # fmt: skip
     for body, code in (
         ({"channels": {"homework_due": ["push"]}}, "validation_error"),

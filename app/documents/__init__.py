@@ -1,0 +1,1 @@
+"""Therapy documents: plans and statements shared end to end, receipts, requests."""
