@@ -69,6 +69,7 @@ SERVICE_NAMES = (
     "notifications",
     "calendar",
     "homework",
+    "sick_days",
     "documents",
     "document_requests",
     "tickets",

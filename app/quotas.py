@@ -52,7 +52,7 @@ QUOTAS: dict[str, Quota] = {
         "case_records_per_user_per_hour",
         HOUR,
         "user",
-        "new homework tasks, funding periods, documents or document requests",
+        "new homework tasks, funding periods, documents, document requests or sick days",
     ),
     "push_subscribe": Quota(
         "push_subscriptions_per_user_per_day", DAY, "user", "push subscriptions"
@@ -128,6 +128,9 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/appointments/{appointment_id}/cancel"): _MANAGE,
     ("PATCH", "/homework/{task_id}"): _MANAGE,
     ("PUT", "/cases/{case_id}/homework/reminder"): _OWN,
+    ("DELETE", "/cases/{case_id}/homework/sick-days/{day}"): (
+        "removes one marked day of the caller's case (a guardian or therapist): no new rows"
+    ),
     ("POST", "/documents/{version_id}/opened"): "one receipt per user and document version",
     ("PUT", "/documents/{document_id}/given-to-doctor"): _MANAGE,
     ("DELETE", "/document-requests/{request_id}"): "closes one open request of the caller's case",

@@ -48,6 +48,7 @@ from app.homework import privacy_store as homework_privacy
 from app.homework.nudges import HomeworkNudges
 from app.homework.retention import HomeworkRetention
 from app.homework.service import HomeworkService
+from app.homework.sick_days import SickDays
 from app.keys import privacy_store as keys_privacy
 from app.keys.backup import KeyBackup
 from app.keys.cross_signing import CrossSigning
@@ -107,6 +108,7 @@ class Services:
     notifications: Notifications
     calendar: CalendarService
     homework: HomeworkService
+    sick_days: SickDays
     documents: DocumentService
     document_requests: DocumentRequests
     document_reminders: DocumentReminders
@@ -276,6 +278,7 @@ def build_services(runtime: Runtime) -> Services:
         notifications=notifications,
         calendar=CalendarService(db, audit, facts.schedule, clock),
         homework=homework,
+        sick_days=SickDays(db, audit, cases, fanout, clock),
         documents=documents,
         document_requests=document_requests,
         document_reminders=DocumentReminders(db, cases, notifications, clock),

@@ -38,6 +38,9 @@ HOMEWORK_TICKED = "homework_ticked"
 """live at once; as a notice, the therapists' batched digest"""
 HOMEWORK_UNTICKED = "homework_unticked"
 """live only"""
+HOMEWORK_SICK_DAY = "homework_sick_day"
+"""live only; ids: ``caseId``, ``day`` — a day was marked (or unmarked) as a sick day:
+that day's homework changed (docs/homework.md, "Sick days")"""
 DOCUMENT_SHARED = "document_shared"
 """live and a notice; ids: ``caseId``, ``documentId``, ``versionId``, ``kind`` — a document
 (or a new version of one) was shared in the case (docs/documents.md)"""

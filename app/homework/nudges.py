@@ -7,7 +7,7 @@
 * the child's daily reminder, at the local time a guardian chose, only when something
   due today is still undone; once a day per child (the notifications' once-key), within
   two hours of the chosen time (a server that was down all evening does not remind at
-  night) and never inside the case's quiet hours.
+  night), never inside the case's quiet hours and never on a sick day (nothing is due).
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from app.core.time import Clock, local_naive
 from app.homework import progress as prog
 from app.homework import store
 from app.homework.schedule import week_start
-from app.homework.service import CHILDREN, THERAPISTS
-from app.homework.shapes import TaskRow
+from app.homework.service import CHILDREN, THERAPISTS, tasks_with_sick_days
 from app.notifications.service import Notifications
 from app.storage.engine import Database
 
@@ -120,7 +119,7 @@ class HomeworkNudges:
         return made
 
     async def _undone_today(self, conn: AsyncConnection, case_id: UUID, today: date) -> bool:
-        tasks = [TaskRow(r) for r in await store.tasks_of_cases(conn, [case_id], "active")]
+        tasks = await tasks_with_sick_days(conn, [case_id], "active")
         days = await store.tick_days(conn, [t.id for t in tasks], week_start(today))
         for task in tasks:
             status = prog.today_status(task.plan, days[task.id], today)

@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.export import ExportSubject, Section
 from app.storage.export import table_rows
-from app.storage.schema import homework_reminders, homework_tasks, homework_ticks
+from app.storage.schema import (
+    homework_reminders,
+    homework_sick_days,
+    homework_tasks,
+    homework_ticks,
+)
 
 
 async def export(conn: AsyncConnection, subject: ExportSubject) -> Section:
@@ -26,6 +31,11 @@ async def export(conn: AsyncConnection, subject: ExportSubject) -> Section:
         "tasks": await table_rows(conn, homework_tasks, tasks),
         "ticks": await table_rows(conn, homework_ticks, ticks),
         "reminders": await table_rows(conn, homework_reminders, reminders),
+        "sickDays": await table_rows(
+            conn,
+            homework_sick_days,
+            sa.or_(homework_sick_days.c.case_id.in_(ids), homework_sick_days.c.marked_by == user),
+        ),
     }
 
 
@@ -39,7 +49,8 @@ async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) ->
 
 
 async def erase_case(conn: AsyncConnection, case_id: UUID, now: datetime) -> None:
-    """The case's tasks, ticks and reminder time go."""
+    """The case's tasks, ticks, sick days and reminder time go."""
     await conn.execute(homework_ticks.delete().where(homework_ticks.c.case_id == case_id))
     await conn.execute(homework_tasks.delete().where(homework_tasks.c.case_id == case_id))
     await conn.execute(homework_reminders.delete().where(homework_reminders.c.case_id == case_id))
+    await conn.execute(homework_sick_days.delete().where(homework_sick_days.c.case_id == case_id))

@@ -219,6 +219,8 @@ def today_status(plan: Plan, ticks: Collection[date], today: date) -> TodayItem 
     done = today in ticks
     if due_on(plan, today):
         return TodayItem(done, None, None)
+    if today in plan.rest_days and not done:
+        return None  # a sick day: nothing to do
     rule = rule_on(plan, today)
     if rule is None or rule.kind != "perWeek":
         return None

@@ -17,6 +17,7 @@ from app.homework.schemas import (
     ProgressOut,
     ReminderIn,
     ReminderOut,
+    SickDaysOut,
     TaskCreate,
     TaskOut,
     TaskUpdate,
@@ -25,6 +26,7 @@ from app.homework.schemas import (
     TodayOut,
 )
 from app.homework.service import HomeworkService
+from app.homework.sick_days import SickDays
 from app.quotas import quota
 
 From = Annotated[date | None, QueryParameter(name="from")]
@@ -83,6 +85,42 @@ class CaseHomeworkController(Controller):
     ) -> HomeworkRoomOut:
         """The Matrix room whose events hold the case's task content and tick notes."""
         return await homework.room(principal, case_id)
+
+    @get("/sick-days")
+    async def sick_days(
+        self,
+        case_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        sick_days: NamedDependency[SickDays],
+        first: From = None,
+        last: To = None,
+    ) -> SickDaysOut:
+        """The case's sick days, to members who see its homework."""
+        return await sick_days.list(principal, case_id, first, last)
+
+    @put("/sick-days/{day:date}", status_code=204, opt=quota("case_record_create"))
+    async def mark_sick_day(
+        self,
+        case_id: FromPath[UUID],
+        day: FromPath[date],
+        principal: NamedDependency[Principal],
+        sick_days: NamedDependency[SickDays],
+        address: NamedDependency[str],
+    ) -> None:
+        """A guardian or therapist marks a day the child was ill (idempotent): its
+        homework expects nothing and the child's reminder stays silent."""
+        await sick_days.mark(principal, case_id, day, address)
+
+    @delete("/sick-days/{day:date}", status_code=204)
+    async def unmark_sick_day(
+        self,
+        case_id: FromPath[UUID],
+        day: FromPath[date],
+        principal: NamedDependency[Principal],
+        sick_days: NamedDependency[SickDays],
+        address: NamedDependency[str],
+    ) -> None:
+        await sick_days.unmark(principal, case_id, day, address)
 
     @get("/reminder")
     async def reminder(

@@ -64,6 +64,9 @@ class Plan:
     starts_on: date  # first day of the task
     ends_on: date | None  # last day (inclusive) or open-ended
     segments: tuple[Segment, ...]  # sorted by starts_on; the first starts on or before starts_on
+    #: the case's sick days: nothing is due or expected on them, a tick still counts
+    #: (not stored with the plan; the service adds them when it reads the task)
+    rest_days: frozenset[date] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.segments:
@@ -99,6 +102,10 @@ def active_on(plan: Plan, day: date) -> bool:
 
 
 def _due(plan: Plan, rule: Rule | None, day: date) -> bool:
+    return day not in plan.rest_days and _scheduled(plan, rule, day)
+
+
+def _scheduled(plan: Plan, rule: Rule | None, day: date) -> bool:
     if rule is None:
         return False
     if rule.kind == "once":
@@ -120,9 +127,10 @@ def due_on(plan: Plan, day: date) -> bool:
 
 
 def tickable_on(plan: Plan, day: date) -> bool:
-    """Whether a tick may name ``day``: a due day, or any active perWeek day."""
+    """Whether a tick may name ``day``: a due day, or any active perWeek day (a sick
+    day included: a child who practised anyway gets the tick)."""
     rule = rule_on(plan, day)
-    return _due(plan, rule, day) or (rule is not None and rule.kind == "perWeek")
+    return _scheduled(plan, rule, day) or (rule is not None and rule.kind == "perWeek")
 
 
 def expected_between(plan: Plan, first: date, last: date) -> int:
@@ -132,7 +140,7 @@ def expected_between(plan: Plan, first: date, last: date) -> int:
     week overlapping the range, ``min(N, active perWeek days of that week in the
     range)``; when N changes mid-week, the N of the week's last active perWeek day in
     the range is used (the latest decision about that week wins). A week mixing
-    day-scheduled and perWeek days adds both parts.
+    day-scheduled and perWeek days adds both parts. A sick day counts as neither.
     """
     lo = max(first, plan.starts_on)
     hi = last if plan.ends_on is None else min(last, plan.ends_on)
@@ -140,7 +148,7 @@ def expected_between(plan: Plan, first: date, last: date) -> int:
     per_week: dict[date, tuple[int, int]] = {}  # Monday -> (active perWeek days, last N)
     day = lo
     while day <= hi:
-        rule = rule_on(plan, day)
+        rule = None if day in plan.rest_days else rule_on(plan, day)
         if rule is not None and rule.kind == "perWeek":
             days, _ = per_week.get(week_start(day), (0, 0))
             per_week[week_start(day)] = (days + 1, rule.times_per_week)

@@ -175,3 +175,10 @@ class ReminderIn(Camel):
 class ReminderOut(Camel):
     case_id: UUID
     time: str | None
+
+
+class SickDaysOut(Camel):
+    """The case's sick days (local dates), oldest first."""
+
+    case_id: UUID
+    days: list[date]

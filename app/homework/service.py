@@ -9,7 +9,8 @@
 * The child (or a guardian, per ``tickBy``) ticks a day the task is due; ticks are
   idempotent, may arrive up to 7 days late (offline), and can be undone on the day they
   reached the server.
-* Progress is computed from the segments and the tick days alone (app/homework/progress.py).
+* Progress is computed from the segments, the tick days and the case's sick days
+  (app/homework/progress.py; a sick day expects nothing, app/homework/sick_days.py).
 * Who sees what: members of the case; a caregiver only with the guardian's ``homework``
   grant. A foreign case or task is 404.
 """
@@ -411,7 +412,7 @@ class HomeworkService:
         today = local_date(now)
         async with self.db.read() as conn:
             await self._case(conn, principal, case_id)
-            tasks = [TaskRow(r) for r in await store.tasks_of_cases(conn, [case_id])]
+            tasks = await tasks_with_sick_days(conn, [case_id])
             days = await store.tick_days(conn, [t.id for t in tasks])
             last = await self.sessions.last_session_before(conn, case_id, now)
         await self.cases.note_read(principal, case_id, "homework")
@@ -464,7 +465,7 @@ class HomeworkService:
                 and (m.role != "caregiver" or "homework" in (m.scopes or []))
             ]
             roles = {m.case_id: m.role for m in memberships}
-            tasks = [TaskRow(r) for r in await store.tasks_of_cases(conn, list(roles), "active")]
+            tasks = await tasks_with_sick_days(conn, list(roles), "active")
             # today's view needs this week's ticks only
             days = await store.tick_days(conn, [t.id for t in tasks], week_start(today))
         items: list[TodayTaskOut] = []
@@ -510,6 +511,16 @@ class HomeworkService:
                 address=address,
             )  # fmt: skip
         return ReminderOut(case_id=case_id, time=body.time)
+
+
+async def tasks_with_sick_days(
+    conn: AsyncConnection, case_ids: list[UUID], status: str | None = None
+) -> list[TaskRow]:
+    """The cases' tasks, each plan with its case's sick days (what progress, today and
+    the reminder judge by)."""
+    rows = await store.tasks_of_cases(conn, case_ids, status)
+    sick = await store.sick_days(conn, {r.case_id for r in rows})
+    return [TaskRow(r, sick[r.case_id]) for r in rows]
 
 
 def _ids(task_id: UUID, case_id: UUID, day: date | None = None) -> dict[str, str | UUID]:

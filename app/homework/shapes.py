@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -53,11 +54,13 @@ def schedule_out(rule: Rule | None) -> ScheduleOut | None:
 class TaskRow:
     """A task row with its plan and current rule decoded."""
 
-    def __init__(self, row: Any) -> None:
+    def __init__(self, row: Any, rest_days: frozenset[date] = frozenset()) -> None:
         self.row = row
         stored = _dict_decoder.decode(row.plan)
         self.rule = rule_from_json(stored["rule"])
-        self.plan: Plan = plan_from_json(stored["plan"])
+        plan = plan_from_json(stored["plan"])
+        #: the plan with the case's sick days (never stored with it)
+        self.plan: Plan = replace(plan, rest_days=rest_days) if rest_days else plan
 
     @property
     def id(self) -> UUID:

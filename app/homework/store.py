@@ -1,4 +1,4 @@
-"""SQL for homework tasks, ticks and the daily reminder times."""
+"""SQL for homework tasks, ticks, sick days and the daily reminder times."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.storage.schema import cases, homework_reminders, homework_tasks, homework_ticks
+from app.storage.schema import (
+    cases,
+    homework_reminders,
+    homework_sick_days,
+    homework_tasks,
+    homework_ticks,
+)
 
 Row = sa.Row[*tuple[Any, ...]]
 
@@ -137,6 +143,46 @@ async def mark_notified(conn: AsyncConnection, case_id: UUID, at: datetime) -> i
     return int((await conn.execute(query)).rowcount)
 
 
+# sick days
+
+
+async def sick_days(
+    conn: AsyncConnection,
+    case_ids: Collection[UUID],
+    first: date | None = None,
+    last: date | None = None,
+) -> dict[UUID, frozenset[date]]:
+    """case id -> its sick days in [first, last] (every case of ``case_ids`` is a key)."""
+    found: dict[UUID, set[date]] = {c: set() for c in case_ids}
+    if not found:
+        return {}
+    t = homework_sick_days
+    query = sa.select(t.c.case_id, t.c.day).where(t.c.case_id.in_(list(found)))
+    if first is not None:
+        query = query.where(t.c.day >= first)
+    if last is not None:
+        query = query.where(t.c.day <= last)
+    for case_id, day in (await conn.execute(query)).all():
+        found[case_id].add(day)
+    return {c: frozenset(days) for c, days in found.items()}
+
+
+async def mark_sick_day(
+    conn: AsyncConnection, case_id: UUID, day: date, by: UUID, at: datetime
+) -> bool:
+    """Mark it; False when it already was (a retry)."""
+    query = _insert(conn, homework_sick_days).values(
+        case_id=case_id, day=day, marked_by=by, marked_at=at
+    )
+    return bool((await conn.execute(query.on_conflict_do_nothing())).rowcount)
+
+
+async def unmark_sick_day(conn: AsyncConnection, case_id: UUID, day: date) -> bool:
+    t = homework_sick_days
+    result = await conn.execute(t.delete().where(t.c.case_id == case_id, t.c.day == day))
+    return bool(result.rowcount)
+
+
 # the daily reminder
 
 
@@ -187,6 +233,7 @@ async def delete_of_closed_cases(
         query = query.with_for_update(skip_locked=True)
     ids = list((await conn.execute(query)).scalars())
     await conn.execute(homework_reminders.delete().where(homework_reminders.c.case_id.in_(closed)))
+    await conn.execute(homework_sick_days.delete().where(homework_sick_days.c.case_id.in_(closed)))
     if not ids:
         return 0, 0
     # on SQLite another instance may have deleted them meanwhile: count what went

@@ -568,6 +568,17 @@ homework_reminders = sa.Table(
     sa.CheckConstraint("minute BETWEEN 0 AND 1439", name="minute"),
 )
 
+# a day the child was ill: that day's homework expects nothing and the reminder stays
+# silent (a guardian or therapist marks it, usually with an illness cancellation)
+homework_sick_days = sa.Table(
+    "homework_sick_days",
+    metadata,
+    sa.Column("case_id", sa.Uuid, sa.ForeignKey("cases.id"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("marked_by", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("marked_at", UTCDateTime, nullable=False),
+)
+
 # the Matrix-shaped device API's tables are declared in schema_matrix.py (for length)
 # therapy documents' tables are declared in schema_documents.py (for length)
 from app.storage import schema_documents as _schema_documents  # noqa: E402, F401
