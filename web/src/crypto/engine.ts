@@ -281,14 +281,16 @@ export class Engine {
       `${V3}/rooms/${enc(roomId)}/joined_members`,
     );
     const epoch = state["kaari.device_epoch"];
-    const members = Object.keys(state.joined).map((u) => new UserId(u));
-    await this.machine.updateTrackedUsers(members);
+    // a list of UserId is handed over (freed) by each call: a new one every time
+    const ids = Object.keys(state.joined);
+    const members = () => ids.map((u) => new UserId(u));
+    await this.machine.updateTrackedUsers(members());
     if (this.sentEpoch.get(roomId) !== epoch) await this.machine.markAllTrackedUsersAsDirty();
     await this.processOutgoing(); // the keys query
     await this.outgoing.run(async () => {
-      const claim = await this.machine.getMissingSessions(members);
+      const claim = await this.machine.getMissingSessions(members());
       if (claim) await this.send(claim);
-      const shares = await this.machine.shareRoomKey(new RoomId(roomId), members, new EncryptionSettings());
+      const shares = await this.machine.shareRoomKey(new RoomId(roomId), members(), new EncryptionSettings());
       for (const req of shares) await this.send(req);
     });
     return epoch;
