@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 from litestar.response import File
 
 from app.config import Settings
@@ -125,19 +126,11 @@ def route_handlers(settings: Settings) -> list[Any]:
     """The public handlers app/main.py mounts at the top level."""
     dist = dist_dir(settings)
 
-    @get(
-        [PREFIX, f"{PREFIX}/{{path:path}}"],
-        opt=PUBLIC,
-        include_in_schema=False,
-        sync_to_thread=False,
-    )
-    def app_files(request: Request[Any, Any, Any], path: str | None = None) -> Response[Any] | File:
-        """A built file, or ``index.html`` for a client route (a path without a file
-        extension, e.g. ``/app/thread/…``); a missing file with an extension is 404."""
+    def serve(request: Request[Any, Any, Any], path: str) -> Response[Any] | File:
         index = dist / "index.html"
         if not index.is_file():
             return _not_built(request, dist)
-        relative = (path or "").lstrip("/")
+        relative = path.lstrip("/")
         if relative:
             found = _resolve(dist, relative)
             if found is not None:
@@ -154,4 +147,15 @@ def route_handlers(settings: Settings) -> list[Any]:
                 )
         return _file(request, index, REVALIDATE)
 
-    return [app_files]
+    @get(PREFIX, opt=PUBLIC, include_in_schema=False, sync_to_thread=False)
+    def app_root(request: Request[Any, Any, Any]) -> Response[Any] | File:
+        """``/app`` and ``/app/``: the shell."""
+        return serve(request, "")
+
+    @get(f"{PREFIX}/{{path:path}}", opt=PUBLIC, include_in_schema=False, sync_to_thread=False)
+    def app_files(request: Request[Any, Any, Any], path: FromPath[str]) -> Response[Any] | File:
+        """A built file, or ``index.html`` for a client route (a path without a file
+        extension, e.g. ``/app/cases/…/family``); a missing file with an extension is 404."""
+        return serve(request, path)
+
+    return [app_root, app_files]
