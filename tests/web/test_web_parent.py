@@ -177,6 +177,14 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
         )
         assert len(devices) == 1
 
+        # a second tab: the first one owns the device's crypto (a Web Lock); this one says
+        # so (it waits in the lock's queue and would take over when the first closes)
+        tab = chromium.new_page(f"{server.url}/app/")
+        tab.wait_for("!!document.querySelector('#other-tab')", 30, "the other-tab notice")
+        assert tab.text("#other-tab h1") == "Kaari is open in another tab"
+        shot(tab, "other-tab-en-phone.png")
+        chromium.close_page(tab)
+
         # the therapist writes; it arrives live
         therapist.send_text(room, first)
         page.wait_for(
@@ -225,6 +233,17 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
         )
         assert "Delivered" in page.text(".msg.own .meta")
         shot(page, "thread-en-phone.png")
+        for lang, delivered in (("fi", "Toimitettu"), ("sv", "Levererat")):
+            page.evaluate(
+                "(() => { const s = document.querySelector('#language'); s.value = '"
+                + lang
+                + "'; s.dispatchEvent(new Event('change', {bubbles: true})); })()"
+            )
+            page.wait_for(
+                f"document.querySelector('.msg.own .meta').textContent.includes('{delivered}')"
+            )
+            assert page.evaluate("document.documentElement.lang") == lang
+            shot(page, f"thread-{lang}-phone.png")
 
         # sign out: the device's crypto store goes with it
         page.click("#signout")

@@ -29,8 +29,9 @@ class BrowserError(AssertionError):
 class Page:
     """One tab, over its DevTools WebSocket."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, target_id: str) -> None:
         self.ws = ws
+        self.target_id = target_id
         self.ids = itertools.count(1)
         self.console: list[str] = []
 
@@ -177,10 +178,24 @@ class Chromium:
             time.sleep(0.1)
         else:
             raise BrowserError("no page target")
-        page = Page(connect(pages[0]["webSocketDebuggerUrl"], max_size=2**24))
+        page = Page(connect(pages[0]["webSocketDebuggerUrl"], max_size=2**24), pages[0]["id"])
         page.call("Page.enable")
         page.call("Runtime.enable")
         return page
+
+    def new_page(self, url: str) -> Page:
+        """A second tab of the same profile (same origin storage and Web Locks)."""
+        r = httpx.put(f"http://127.0.0.1:{self.port}/json/new?{url}", timeout=10)
+        r.raise_for_status()
+        target = r.json()
+        page = Page(connect(target["webSocketDebuggerUrl"], max_size=2**24), target["id"])
+        page.call("Page.enable")
+        page.call("Runtime.enable")
+        return page
+
+    def close_page(self, page: Page) -> None:
+        page.ws.close()
+        httpx.get(f"http://127.0.0.1:{self.port}/json/close/{page.target_id}", timeout=10)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
