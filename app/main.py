@@ -64,8 +64,8 @@ from app.quotas import quota_guard
 from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
-from app.webapp import route_handlers as webapp_handlers
 from app.services import build_services, install_sockets, settings_clock, start_jobs
+from app.webapp import route_handlers as webapp_handlers
 from signaling.routes import public_handlers as signaling_public
 from signaling.routes import route_handlers as signaling_routes
 
