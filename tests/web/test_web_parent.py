@@ -121,6 +121,7 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
     reply = "Kiitos Terhi! Eino harjoittelee saksilla joka ilta 🙂"
     first = "Hei Anna, muistathan torstain kotikäynnin kello 14."
     second = "Toisen viestin sisältö: tuokaa Einon lempilelu mukaan."
+    later = "Ja vielä: Eino kysyy saako hän tuoda koiran"
     try:
         people = onboard(server)
         room = people["room"]
@@ -233,7 +234,44 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
         )
         assert "Delivered" in page.text(".msg.own .meta")
         shot(page, "thread-en-phone.png")
-        for lang, delivered in (("fi", "Toimitettu"), ("sv", "Levererat")):
+
+        # the therapist signs in on a second device: the room's device set changed, so
+        # the parent's next message is encrypted for it too (keys queried again, the
+        # room key shared with the new device before the send)
+        r = httpx.post(
+            f"{server.url}/auth/login",
+            json={"email": "terhi@example.fi", "password": PASSWORD, "device": {"name": "2"}},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        people["secrets"].append(r.json()["token"])
+        laptop = MatrixClient.open(
+            MatrixHttp.connect(server.url, r.json()["token"]), tmp_path / "terhi2", os.urandom(32)
+        )
+        try:
+            laptop.sync()
+            page.type("#composer", later)
+            page.click("#send")
+            page.wait_for(
+                f"{ALL}('.msg.own')].filter(e => e.dataset.status === 'sent'"
+                " || e.dataset.status === 'delivered').length === 2",
+                30,
+                "the second reply sent",
+            )
+            seen: list[dict[str, Any]] = []
+
+            def later_arrived() -> bool:
+                seen.extend(laptop.sync(timeout_ms=1000).messages)
+                return any(m["content"].get("body") == later for m in seen)
+
+            poll(later_arrived, 30, "the second reply at the therapist's new device")
+            # (what was sent before it existed it cannot read: history comes from the
+            # key backup, a later step)
+            assert len(laptop.undecryptable()) == 3
+        finally:
+            laptop.close()
+            laptop.http.close()
+        for lang, delivered in (("fi", "Toimitettu"), ("sv", "Levererat")):  # the first reply
             page.evaluate(
                 "(() => { const s = document.querySelector('#language'); s.value = '"
                 + lang
@@ -242,7 +280,7 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
             page.wait_for(
                 f"document.querySelector('.msg.own .meta').textContent.includes('{delivered}')"
             )
-            assert page.evaluate("document.documentElement.lang") == lang
+            page.wait_for(f"document.documentElement.lang === '{lang}'")
             shot(page, f"thread-{lang}-phone.png")
 
         # sign out: the device's crypto store goes with it
@@ -262,6 +300,6 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
     # the privacy test: nothing the parent typed (nor the therapist's texts, nor the
     # password) is anywhere the server keeps anything
     everything = stored_bytes(tmp_path, database)
-    for text in (reply, first, second, *people["secrets"]):
+    for text in (reply, first, second, later, *people["secrets"]):
         assert text.encode() not in everything, text[:20]
     assert b"Eino harjoittelee" not in everything
