@@ -121,6 +121,7 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
     reply = "Kiitos Terhi! Eino harjoittelee saksilla joka ilta 🙂"
     first = "Hei Anna, muistathan torstain kotikäynnin kello 14."
     second = "Toisen viestin sisältö: tuokaa Einon lempilelu mukaan."
+    from_tab = "Toisesta välilehdestä: kiitos!"
     later = "Ja vielä: Eino kysyy saako hän tuoda koiran"
     try:
         people = onboard(server)
@@ -178,21 +179,29 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
         )
         assert len(devices) == 1
 
-        # a second tab: the first one owns the device's crypto (a Web Lock); this one says
-        # so (it waits in the lock's queue and would take over when the first closes)
+        # a second tab: the first one owns the device's crypto (a Web Lock); this one
+        # works through it (BroadcastChannel): it reads live and sends
         tab = chromium.new_page(f"{server.url}/app/")
-        tab.wait_for("!!document.querySelector('#other-tab')", 30, "the other-tab notice")
-        assert tab.text("#other-tab h1") == "Kaari is open in another tab"
-        shot(tab, "other-tab-en-phone.png")
+        tab.viewport(*PHONE)
+        tab.wait_for("!!document.querySelector('#composer')", 60, "the thread in a second tab")
+        therapist.send_text(room, first)
+        for p in (page, tab):
+            p.wait_for(
+                f"{ALL}('.msg.theirs .body')].some(e => e.textContent === {json.dumps(first)})",
+                30,
+                "the therapist's message, live",
+            )
+        tab.type("#composer", from_tab)
+        tab.click("#send")
+        tab.wait_for(
+            f"['sent', 'delivered'].includes(({OWN} || {{dataset: {{}}}}).dataset.status)",
+            30,
+            "sent from the second tab",
+        )
+        page.wait_for(f"{ALL}('.msg.own')].length === 1", 30, "the other tab's message")
+        shot(tab, "second-tab-en-phone.png")
         chromium.close_page(tab)
 
-        # the therapist writes; it arrives live
-        therapist.send_text(room, first)
-        page.wait_for(
-            f"{ALL}('.msg.theirs .body')].some(e => e.textContent === {json.dumps(first)})",
-            30,
-            "the therapist's message, live",
-        )
         # a reload: history from the server, decrypted with the keys kept in IndexedDB
         therapist.send_text(room, second)
         page.call("Page.reload")
@@ -206,11 +215,12 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
         page.type("#composer", reply)
         page.click("#send")
         page.wait_for(
-            f"['sent', 'delivered'].includes(({OWN} || {{dataset: {{}}}}).dataset.status)",
+            f"{ALL}('.msg.own')].every(e => ['sent', 'delivered'].includes(e.dataset.status))"
+            f" && {ALL}('.msg.own')].length === 2",
             30,
             "the reply sent",
         )
-        assert bodies(page, "own") == [reply]
+        assert bodies(page, "own") == [from_tab, reply]
 
         # the therapist's client decrypts it, from the browser's device
         got: list[dict[str, Any]] = []
@@ -218,21 +228,21 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
         def reply_arrived() -> bool:
             assert therapist is not None
             got.extend(therapist.sync(timeout_ms=1000).messages)
-            return any(m["content"].get("body") == reply for m in got)
+            return {from_tab, reply} <= {m["content"].get("body") for m in got}
 
         poll(reply_arrived, 30, "the reply at the therapist's client")
-        (message,) = [m for m in got if m["content"].get("body") == reply]
-        assert message["sender"] == anna
-        assert message["sender_device"] == devices[0]
+        for message in [m for m in got if m["content"].get("body") in (from_tab, reply)]:
+            assert message["sender"] == anna
+            assert message["sender_device"] == devices[0]  # one device for both tabs
         assert therapist.undecryptable() == []
         # her next sync acknowledged it: the parent sees "delivered"
         therapist.sync(timeout_ms=500)
         page.wait_for(
-            "document.querySelector('.msg.own').dataset.status === 'delivered'",
+            "document.querySelector('.msg.own:last-child').dataset.status === 'delivered'",
             60,
             "delivered",
         )
-        assert "Delivered" in page.text(".msg.own .meta")
+        assert "Delivered" in page.text(".msg.own:last-child .meta")
         shot(page, "thread-en-phone.png")
 
         # the therapist signs in on a second device: the room's device set changed, so
@@ -254,7 +264,7 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
             page.click("#send")
             page.wait_for(
                 f"{ALL}('.msg.own')].filter(e => e.dataset.status === 'sent'"
-                " || e.dataset.status === 'delivered').length === 2",
+                " || e.dataset.status === 'delivered').length === 3",
                 30,
                 "the second reply sent",
             )
@@ -267,7 +277,7 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
             poll(later_arrived, 30, "the second reply at the therapist's new device")
             # (what was sent before it existed it cannot read: history comes from the
             # key backup, a later step)
-            assert len(laptop.undecryptable()) == 3
+            assert len(laptop.undecryptable()) == 4
         finally:
             laptop.close()
             laptop.http.close()
@@ -278,7 +288,8 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
                 + "'; s.dispatchEvent(new Event('change', {bubbles: true})); })()"
             )
             page.wait_for(
-                f"document.querySelector('.msg.own .meta').textContent.includes('{delivered}')"
+                f"document.querySelector('[data-status=delivered] .meta').textContent"
+                f".includes('{delivered}')"
             )
             page.wait_for(f"document.documentElement.lang === '{lang}'")
             shot(page, f"thread-{lang}-phone.png")
@@ -300,6 +311,6 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
     # the privacy test: nothing the parent typed (nor the therapist's texts, nor the
     # password) is anywhere the server keeps anything
     everything = stored_bytes(tmp_path, database)
-    for text in (reply, first, second, later, *people["secrets"]):
+    for text in (reply, first, second, later, from_tab, *people["secrets"]):
         assert text.encode() not in everything, text[:20]
     assert b"Eino harjoittelee" not in everything

@@ -10,7 +10,7 @@ import { SignIn } from "./screens/SignIn";
 import { Thread } from "./screens/Thread";
 import { clearSession, loadSession, saveSession, type Session } from "./session";
 
-type CryptoState = "off" | "starting" | "ready" | "elsewhere" | "failed";
+type CryptoState = "off" | "starting" | "ready" | "failed";
 
 const LOCALE_KEY = "kaari.locale";
 
@@ -47,12 +47,13 @@ export function App() {
         setCryptoState("failed");
       }
     };
-    const owner = await crypto.acquire(() => {
+    // this tab's worker, or the owner tab's through the channel; if the owner closes,
+    // this tab takes over and starts the device again
+    await crypto.acquire(() => {
       setCryptoState("starting");
       void run();
     });
-    if (owner === "owner") await run();
-    else setCryptoState("elsewhere");
+    await run();
   }
 
   useEffect(() => {
@@ -99,13 +100,6 @@ export function App() {
   let screen;
   if (session === undefined) screen = <p class="muted center">{t("loading")}</p>;
   else if (session === null) screen = <SignIn />;
-  else if (cryptoState === "elsewhere")
-    screen = (
-      <main class="screen center" id="other-tab">
-        <h1>{t("otherTabTitle")}</h1>
-        <p>{t("otherTabBody")}</p>
-      </main>
-    );
   else if (cryptoState === "failed") screen = <p class="error center" role="alert">{translate(locale, "error.crypto_failed")}</p>;
   else if (cryptoState !== "ready") screen = <p class="muted center" id="preparing">{t("preparing")}</p>;
   else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;

@@ -31,8 +31,11 @@ async function handle(msg: Envelope): Promise<Replies[keyof Replies]> {
     case "deliveries":
       return need().deliveries(msg.roomId, msg.eventId);
     case "signOut":
-      if (engine) await engine.stop(true);
-      engine = null;
+      if (engine) {
+        await engine.stop(true);
+        engine = null;
+        post({ event: "status", state: "signedOut" }); // every tab leaves the account
+      }
       return { done: true };
   }
 }
