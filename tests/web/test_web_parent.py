@@ -179,6 +179,28 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
         )
         assert len(devices) == 1
 
+        # the service worker is active and holds the shell and the crypto wasm
+        cached = page.wait_for(
+            "navigator.serviceWorker.ready.then(async r => {"
+            " if (!r.active) return null;"
+            " const names = (await caches.keys()).filter(n => n.startsWith('kaari-shell-'));"
+            " if (names.length !== 1) return null;"
+            " const urls = (await (await caches.open(names[0])).keys()).map(q => q.url);"
+            " return urls.some(u => u.endsWith('.wasm')) ? JSON.stringify(urls) : null; })",
+            60,
+            "the service worker's cache",
+        )
+        urls = json.loads(cached)
+        assert f"{server.url}/app/" in urls
+        assert any(u.endswith(".js") and "/app/assets/index-" in u for u in urls)
+        assert f"{server.url}/app/manifest.webmanifest" in urls
+        assert (
+            page.evaluate(
+                "fetch('/app/manifest.webmanifest').then(r => r.json()).then(m => m.start_url)"
+            )
+            == "/app/"
+        )
+
         # a second tab: the first one owns the device's crypto (a Web Lock); this one
         # works through it (BroadcastChannel): it reads live and sends
         tab = chromium.new_page(f"{server.url}/app/")
