@@ -121,6 +121,7 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
     reply = "Kiitos Terhi! Eino harjoittelee saksilla joka ilta 🙂"
     first = "Hei Anna, muistathan torstain kotikäynnin kello 14."
     second = "Toisen viestin sisältö: tuokaa Einon lempilelu mukaan."
+    after_takeover = "Viesti sille välilehdelle joka jäi auki"
     from_tab = "Toisesta välilehdestä: kiitos!"
     later = "Ja vielä: Eino kysyy saako hän tuoda koiran"
     try:
@@ -316,7 +317,27 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
             page.wait_for(f"document.documentElement.lang === '{lang}'")
             shot(page, f"thread-{lang}-phone.png")
 
+        # the tab that owns the crypto closes: a second tab takes over with its own
+        # worker on the same store, and still reads the thread
+        last = chromium.new_page(f"{server.url}/app/")
+        last.viewport(*PHONE)
+        last.wait_for("!!document.querySelector('#composer')", 60, "a relaying tab")
+        chromium.close_page(page)
+        last.wait_for(
+            f"{ALL}('.msg.theirs .body')].length === 2 && {ALL}('.msg.own .body')].length === 3",
+            60,
+            "the thread after the takeover",
+        )
+        therapist.send_text(room, after_takeover)
+        last.wait_for(
+            f"{ALL}('.msg.theirs .body')].some(e => e.textContent"
+            f" === {json.dumps(after_takeover)})",
+            60,
+            "a live message in the tab that took over",
+        )
+
         # sign out: the device's crypto store goes with it
+        page = last
         page.click("#signout")
         page.wait_for("!!document.querySelector('#email')", 30, "the sign-in form again")
         stores = page.evaluate(
@@ -333,6 +354,6 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
     # the privacy test: nothing the parent typed (nor the therapist's texts, nor the
     # password) is anywhere the server keeps anything
     everything = stored_bytes(tmp_path, database)
-    for text in (reply, first, second, later, from_tab, *people["secrets"]):
+    for text in (reply, first, second, later, from_tab, after_takeover, *people["secrets"]):
         assert text.encode() not in everything, text[:20]
     assert b"Eino harjoittelee" not in everything
