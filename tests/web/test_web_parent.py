@@ -317,6 +317,16 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
             page.wait_for(f"document.documentElement.lang === '{lang}'")
             shot(page, f"thread-{lang}-phone.png")
 
+        # the server dies (kill -9): the thread says there is no connection (in Swedish,
+        # chosen last), and when the server is back the device syncs again by itself
+        server.kill9()
+        page.wait_for("!!document.querySelector('.offline')", 30, "the offline notice")
+        assert page.text(".offline") == (
+            "Ingen anslutning till Kaari. Kontrollera nätverket och försök igen."
+        )
+        server.start()
+        page.wait_for("!document.querySelector('.offline')", 60, "back online")
+
         # the tab that owns the crypto closes: a second tab takes over with its own
         # worker on the same store, and still reads the thread
         last = chromium.new_page(f"{server.url}/app/")

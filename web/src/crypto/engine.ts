@@ -49,7 +49,7 @@ interface RawEvent {
 
 interface SyncBody {
   next_batch: string;
-  rooms?: { join?: Record<string, { timeline?: { events?: RawEvent[] } }> };
+  rooms?: { join?: Record<string, { timeline?: { events?: RawEvent[]; limited?: boolean } }> };
   to_device?: { events?: unknown[] };
   device_lists?: { changed?: string[]; left?: string[] };
   device_one_time_keys_count?: Record<string, number>;
@@ -149,11 +149,11 @@ export class Engine {
   // -- sync ----------------------------------------------------------------------------
 
   private async syncLoop(): Promise<void> {
-    let backoff = 1000;
+    let backoff = 500;
     while (this.running) {
       try {
         await this.syncOnce(this.since === null ? 0 : SYNC_TIMEOUT_MS);
-        backoff = 1000;
+        backoff = 500;
         this.emit({ event: "status", state: "syncing" });
       } catch (e) {
         if (!this.running) return;
@@ -164,7 +164,7 @@ export class Engine {
         }
         this.emit({ event: "status", state: "offline" });
         await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, 30_000);
+        backoff = Math.min(backoff * 2, 15_000);
       }
     }
   }
@@ -187,6 +187,7 @@ export class Engine {
     for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
       const events = await this.decryptAll(roomId, room.timeline?.events ?? []);
       if (events.length) this.emit({ event: "timeline", roomId, events });
+      if (room.timeline?.limited && this.since !== null) this.emit({ event: "gap", roomId });
     }
     this.since = body.next_batch;
     await idb.put(`since:${this.args.deviceId}`, body.next_batch);

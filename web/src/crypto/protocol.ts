@@ -47,7 +47,7 @@ export interface TimelineEvent {
 
 export type Event =
   | { event: "timeline"; roomId: string; events: TimelineEvent[] }
-  | { event: "delivered"; roomId: string; eventId: string }
+  | { event: "gap"; roomId: string } // more arrived than a sync carries: page the history
   | { event: "status"; state: "syncing" | "offline" | "signedOut" };
 
 export type WorkerMessage = Reply | Event;

@@ -22,6 +22,8 @@ interface Line {
 }
 
 const DELIVERY_POLLS = 15;
+/** dates as in Finland, whichever language */
+const DATE_LOCALES = { fi: "fi-FI", sv: "sv-FI", en: "en-GB" } as const;
 
 function newLocalId(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -60,6 +62,7 @@ export function Thread({ caseId }: { caseId: string }) {
   const [lines, setLines] = useState<Line[] | null>(null);
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [offline, setOffline] = useState(false);
   const list = useRef<HTMLOListElement>(null);
 
   useEffect(() => {
@@ -73,16 +76,20 @@ export function Thread({ caseId }: { caseId: string }) {
 
   useEffect(() => {
     if (!room) return;
+    const history = () =>
+      crypto.call<"history">({ op: "history", roomId: room, limit: 50 }).then(
+        (answer) => setLines((old) => merge(old ?? [], answer.events)),
+        (x: unknown) => {
+          setLines((old) => old ?? []);
+          setError(x instanceof CryptoError ? x.code : "unknown");
+        },
+      );
     const unsubscribe = crypto.subscribe((e) => {
       if (e.event === "timeline" && e.roomId === room) setLines((old) => merge(old ?? [], e.events));
+      if (e.event === "gap" && e.roomId === room) void history();
+      if (e.event === "status") setOffline(e.state === "offline");
     });
-    crypto.call<"history">({ op: "history", roomId: room, limit: 50 }).then(
-      (answer) => setLines((old) => merge(old ?? [], answer.events)),
-      (x: unknown) => {
-        setLines((old) => old ?? []);
-        setError(x instanceof CryptoError ? x.code : "unknown");
-      },
-    );
+    void history();
     return unsubscribe;
   }, [room]);
 
@@ -91,7 +98,7 @@ export function Thread({ caseId }: { caseId: string }) {
   }, [lines?.length]);
 
   const clock = useMemo(
-    () => new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", day: "numeric", month: "numeric" }),
+    () => new Intl.DateTimeFormat(DATE_LOCALES[locale], { hour: "2-digit", minute: "2-digit", day: "numeric", month: "numeric" }),
     [locale],
   );
 
@@ -158,6 +165,11 @@ export function Thread({ caseId }: { caseId: string }) {
           </button>
         }
       />
+      {offline && (
+        <p class="offline" role="status">
+          {err("network")}
+        </p>
+      )}
       {lines === null && <p class="muted">{t("loading")}</p>}
       {lines !== null && lines.length === 0 && <p class="muted">{t("emptyThread")}</p>}
       <ol class="messages" ref={list} role="log" aria-live="polite" aria-label={t("familyThread")}>
