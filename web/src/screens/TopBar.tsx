@@ -9,10 +9,12 @@ export function TopBar({ title, back }: { title: string; back?: ComponentChildre
     <header class="bar">
       {back}
       <h1 class="title">{title}</h1>
-      <LanguageSwitch />
-      <button id="signout" type="button" class="link" onClick={() => void signOut()}>
-        {t("signOut")}
-      </button>
+      <div class="actions">
+        <LanguageSwitch />
+        <button id="signout" type="button" class="link" onClick={() => void signOut()}>
+          {t("signOut")}
+        </button>
+      </div>
     </header>
   );
 }
