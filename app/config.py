@@ -185,6 +185,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     bus_resync_seconds: float = 2.0
     """KAARI_BUS_RESYNC_SECONDS: while the event bus (Redis) is unreachable, every socket
     re-reads its mailbox this often, so messages still arrive within seconds."""
+    web_dir: str = ""
+    """KAARI_WEB_DIR: the built web app served at /app/; empty = web/dist of this checkout."""
     blob_dir: str = ""
     """KAARI_BLOB_DIR: where encrypted attachment blobs are stored; empty = data_dir/blobs."""
     attachment_max_bytes: int = 26_214_400

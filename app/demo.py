@@ -83,6 +83,7 @@ async def seed_demo(runtime: Runtime, services: Services) -> DemoInfo:
 def demo_instructions(base_url: str) -> str:
     return f"""
 Kaari demo is ready at {base_url}   (API docs: {base_url}/schema)
+  web app: {base_url}/app/   (a guardian's phone view; sign in as {GUARDIANS[0][0]})
   therapist: {THERAPIST}
   guardians: {GUARDIANS[0][0]}, {GUARDIANS[1][0]}
   password (all): {DEMO_PASSWORD}

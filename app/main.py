@@ -65,6 +65,7 @@ from app.realtime.routes import TicketController
 from app.realtime.routes import gateway as ws_gateway
 from app.runtime import Runtime
 from app.services import build_services, install_sockets, settings_clock, start_jobs
+from app.webapp import route_handlers as webapp_handlers
 from signaling.routes import public_handlers as signaling_public
 from signaling.routes import route_handlers as signaling_routes
 
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ws_gateway,
             calendar_feed,
             *signaling_public,
+            *webapp_handlers(settings),
         ],
         lifespan=[lifespan],
         dependencies=dependencies,

@@ -28,3 +28,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
     echo "$want" >"$stamp"
 fi
+
+source scripts/bootstrap_web.sh

@@ -52,5 +52,12 @@ echo "== ruff" >&2
 .venv/bin/ruff format --check .
 echo "== mypy (strict)" >&2
 .venv/bin/mypy
+if [ "$web_ok" = 1 ]; then
+    echo "== tsc (web, strict)" >&2
+    npm run --prefix web --silent typecheck
+elif [ "${CI:-}" = true ]; then
+    echo "== the web app could not be installed or built: CI=true requires it" >&2
+    exit 1
+fi
 echo "== pytest" >&2
 exec .venv/bin/pytest -n "${KAARI_TEST_WORKERS:-4}" --dist loadgroup "$@"

@@ -46,7 +46,10 @@ def test_every_yaml_and_json_file_parses() -> None:
 def test_the_image_is_multi_stage_and_unprivileged() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     stages = re.findall(r"^FROM \S+ AS (\w+)$", text, re.MULTILINE)
-    assert stages == ["build", "runtime"]
+    assert stages == ["web", "build", "runtime"]
+    # the web app is built in its stage and served from the image (KAARI_WEB_DIR)
+    assert "COPY --from=web --chown=root:root /web/dist /opt/kaari/web" in text
+    assert "KAARI_WEB_DIR=/opt/kaari/web" in text
     assert re.search(r"^USER 10001:10001$", text, re.MULTILINE)
     assert 'ENTRYPOINT ["kaari"]' in text
 

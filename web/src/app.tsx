@@ -1,0 +1,109 @@
+import { useEffect, useMemo, useState } from "preact/hooks";
+
+import { logout } from "./api";
+import { Ctx, type AppContext } from "./context";
+import { CryptoClient } from "./crypto/client";
+import { browserLocale, isLocale, translate, type Locale } from "./i18n";
+import { navigate, parse, type Route } from "./router";
+import { Home } from "./screens/Home";
+import { SignIn } from "./screens/SignIn";
+import { Thread } from "./screens/Thread";
+import { clearSession, loadSession, saveSession, type Session } from "./session";
+
+type CryptoState = "off" | "starting" | "ready" | "failed";
+
+const LOCALE_KEY = "kaari.locale";
+
+function initialLocale(): Locale {
+  const chosen = localStorage.getItem(LOCALE_KEY);
+  return isLocale(chosen) ? chosen : browserLocale();
+}
+
+export function App() {
+  const [route, setRoute] = useState<Route>(() => parse(location.pathname));
+  const [locale, setLocaleState] = useState<Locale>(initialLocale);
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [cryptoState, setCryptoState] = useState<CryptoState>("off");
+  const crypto = useMemo(() => new CryptoClient(), []);
+
+  useEffect(() => {
+    const onPop = () => setRoute(parse(location.pathname));
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
+
+  useEffect(() => {
+    document.documentElement.lang = locale;
+    document.title = translate(locale, "appName");
+  }, [locale]);
+
+  async function startCrypto(s: Session): Promise<void> {
+    setCryptoState("starting");
+    const run = async () => {
+      try {
+        await crypto.start({ token: s.token, matrixUserId: s.matrixUserId, deviceId: s.deviceId });
+        setCryptoState("ready");
+      } catch {
+        setCryptoState("failed");
+      }
+    };
+    // this tab's worker, or the owner tab's through the channel; if the owner closes,
+    // this tab takes over and starts the device again
+    await crypto.acquire(() => {
+      setCryptoState("starting");
+      void run();
+    });
+    await run();
+  }
+
+  useEffect(() => {
+    void loadSession().then((s) => {
+      setSession(s);
+      if (s) void startCrypto(s);
+    });
+    return crypto.subscribe((e) => {
+      if (e.event === "status" && e.state === "signedOut") void finishSignOut();
+    });
+  }, []);
+
+  async function finishSignOut(): Promise<void> {
+    try {
+      await crypto.signOut();
+    } finally {
+      await clearSession();
+      location.replace("/app/signin"); // a fresh page: nothing of the old device stays in memory
+    }
+  }
+
+  const ctx: AppContext = {
+    locale,
+    setLocale: (l) => {
+      localStorage.setItem(LOCALE_KEY, l);
+      setLocaleState(l);
+    },
+    session: session ?? null,
+    crypto,
+    signIn: async (s) => {
+      await saveSession(s);
+      setSession(s);
+      if (!localStorage.getItem(LOCALE_KEY)) setLocaleState(s.locale);
+      navigate({ name: "home" }, true);
+      await startCrypto(s);
+    },
+    signOut: async () => {
+      if (session) await logout(session.token).catch(() => undefined);
+      await finishSignOut();
+    },
+  };
+
+  const t = (k: Parameters<typeof translate>[1]) => translate(locale, k);
+  let screen;
+  if (session === undefined) screen = <p class="muted center">{t("loading")}</p>;
+  else if (session === null) screen = <SignIn />;
+  else if (cryptoState === "failed") screen = <p class="error center" role="alert">{translate(locale, "error.crypto_failed")}</p>;
+  else if (cryptoState !== "ready") screen = <p class="muted center" id="preparing">{t("preparing")}</p>;
+  else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;
+  else screen = <Home />;
+
+  return <Ctx.Provider value={ctx}>{screen}</Ctx.Provider>;
+}

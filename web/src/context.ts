@@ -1,0 +1,33 @@
+// What every screen gets: the language (and its texts), the session and the crypto
+// worker's client.
+
+import { createContext } from "preact";
+import { useContext } from "preact/hooks";
+
+import type { CryptoClient } from "./crypto/client";
+import { errorText, translate, type Key, type Locale } from "./i18n";
+import type { Session } from "./session";
+
+export interface AppContext {
+  locale: Locale;
+  setLocale: (l: Locale) => void;
+  session: Session | null;
+  crypto: CryptoClient;
+  signIn: (s: Session) => Promise<void>;
+  signOut: () => Promise<void>;
+}
+
+export const Ctx = createContext<AppContext | null>(null);
+
+export function useApp(): AppContext & {
+  t: (key: Key, vars?: Record<string, string>) => string;
+  err: (code: string) => string;
+} {
+  const ctx = useContext(Ctx);
+  if (!ctx) throw new Error("no app context");
+  return {
+    ...ctx,
+    t: (key, vars) => translate(ctx.locale, key, vars),
+    err: (code) => errorText(ctx.locale, code),
+  };
+}

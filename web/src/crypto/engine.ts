@@ -1,0 +1,322 @@
+// The device's one OlmMachine (matrix-sdk-crypto-wasm) and everything that talks to it:
+// the request loop (outgoingRequests → HTTP → markRequestAsSent), sync, decryption of
+// room events, and sends through Kaari's device-set check (docs/matrix-api.md). Runs in
+// the crypto worker only; nothing here touches the DOM.
+
+import {
+  DecryptionSettings,
+  DeviceId,
+  DeviceLists,
+  EncryptionSettings,
+  initAsync,
+  KeysBackupRequest,
+  KeysClaimRequest,
+  KeysQueryRequest,
+  KeysUploadRequest,
+  OlmMachine,
+  RequestType,
+  RoomId,
+  RoomMessageRequest,
+  SignatureUploadRequest,
+  ToDeviceRequest,
+  TrustRequirement,
+  UserId,
+} from "@matrix-org/matrix-sdk-crypto-wasm";
+
+import * as idb from "../idb";
+import { secret, forget } from "../vault";
+import { HttpError, MatrixHttp, V3 } from "./http";
+import { Mutex } from "./mutex";
+import type { Event, StartArgs, TimelineEvent } from "./protocol";
+
+type Outgoing =
+  | KeysUploadRequest
+  | KeysQueryRequest
+  | KeysClaimRequest
+  | ToDeviceRequest
+  | SignatureUploadRequest
+  | RoomMessageRequest
+  | KeysBackupRequest;
+
+interface RawEvent {
+  type: string;
+  event_id: string;
+  sender: string;
+  origin_server_ts: number;
+  content: Record<string, unknown>;
+  unsigned?: { transaction_id?: string };
+}
+
+interface SyncBody {
+  next_batch: string;
+  rooms?: { join?: Record<string, { timeline?: { events?: RawEvent[]; limited?: boolean } }> };
+  to_device?: { events?: unknown[] };
+  device_lists?: { changed?: string[]; left?: string[] };
+  device_one_time_keys_count?: Record<string, number>;
+  device_unused_fallback_key_types?: string[];
+}
+
+const SEND_ATTEMPTS = 4;
+const SYNC_TIMEOUT_MS = 25_000;
+
+export function storeName(deviceId: string): string {
+  return `kaari-crypto-${deviceId}`;
+}
+
+function enc(part: string): string {
+  return encodeURIComponent(part);
+}
+
+export class Engine {
+  private readonly http: MatrixHttp;
+  private readonly outgoing = new Mutex();
+  private readonly sending = new Mutex();
+  private readonly sentEpoch = new Map<string, string>();
+  private since: string | null = null;
+  private running = true;
+  private abort = new AbortController();
+
+  private constructor(
+    private readonly machine: OlmMachine,
+    private readonly args: StartArgs,
+    private readonly emit: (e: Event) => void,
+  ) {
+    this.http = new MatrixHttp(args.token);
+  }
+
+  static async start(args: StartArgs, emit: (e: Event) => void): Promise<Engine> {
+    await initAsync();
+    // the store's passphrase: random, sealed by the non-extractable vault key (vault.ts)
+    const passphrase = await secret(`store-passphrase:${args.deviceId}`);
+    const machine = await OlmMachine.initialize(
+      new UserId(args.matrixUserId),
+      new DeviceId(args.deviceId),
+      storeName(args.deviceId),
+      passphrase,
+    );
+    const engine = new Engine(machine, args, emit);
+    engine.since = (await idb.get<string>(`since:${args.deviceId}`)) ?? null;
+    await engine.processOutgoing(); // the device's keys are uploaded before anything else
+    void engine.syncLoop();
+    return engine;
+  }
+
+  // -- the request loop ----------------------------------------------------------------
+
+  private async sendRequest(req: Outgoing): Promise<string> {
+    const body = req.body;
+    switch (req.type) {
+      case RequestType.KeysUpload:
+        return JSON.stringify(await this.http.call("POST", `${V3}/keys/upload`, body));
+      case RequestType.KeysQuery:
+        return JSON.stringify(await this.http.call("POST", `${V3}/keys/query`, body));
+      case RequestType.KeysClaim:
+        return JSON.stringify(await this.http.call("POST", `${V3}/keys/claim`, body));
+      case RequestType.ToDevice: {
+        const r = req as ToDeviceRequest;
+        return JSON.stringify(
+          await this.http.call("PUT", `${V3}/sendToDevice/${enc(r.event_type)}/${enc(r.txn_id)}`, body),
+        );
+      }
+      case RequestType.SignatureUpload:
+        return JSON.stringify(await this.http.call("POST", `${V3}/keys/signatures/upload`, body));
+      case RequestType.KeysBackup: {
+        const r = req as KeysBackupRequest;
+        return JSON.stringify(
+          await this.http.call("PUT", `${V3}/room_keys/keys?version=${enc(r.version)}`, body),
+        );
+      }
+      default:
+        throw new Error(`unexpected request type ${String(req.type)}`);
+    }
+  }
+
+  private async send(req: Outgoing): Promise<void> {
+    const response = await this.sendRequest(req);
+    if (req.id) await this.machine.markRequestAsSent(req.id, req.type, response);
+  }
+
+  processOutgoing(): Promise<void> {
+    return this.outgoing.run(async () => {
+      for (let round = 0; round < 10; round++) {
+        const requests = (await this.machine.outgoingRequests()) as Outgoing[];
+        if (requests.length === 0) return;
+        for (const req of requests) await this.send(req);
+      }
+    });
+  }
+
+  // -- sync ----------------------------------------------------------------------------
+
+  private async syncLoop(): Promise<void> {
+    let backoff = 500;
+    while (this.running) {
+      try {
+        await this.syncOnce(this.since === null ? 0 : SYNC_TIMEOUT_MS);
+        backoff = 500;
+        this.emit({ event: "status", state: "syncing" });
+      } catch (e) {
+        if (!this.running) return;
+        if (e instanceof HttpError && (e.status === 401 || e.code === "session_invalid")) {
+          this.running = false;
+          this.emit({ event: "status", state: "signedOut" });
+          return;
+        }
+        this.emit({ event: "status", state: "offline" });
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 15_000);
+      }
+    }
+  }
+
+  private async syncOnce(timeout: number): Promise<void> {
+    const params = new URLSearchParams({ timeout: String(timeout) });
+    if (this.since !== null) params.set("since", this.since);
+    const body = await this.http.call<SyncBody>("GET", `${V3}/sync?${params}`, undefined, this.abort.signal);
+    await this.machine.receiveSyncChanges(
+      JSON.stringify(body.to_device?.events ?? []),
+      new DeviceLists(
+        (body.device_lists?.changed ?? []).map((u) => new UserId(u)),
+        (body.device_lists?.left ?? []).map((u) => new UserId(u)),
+      ),
+      new Map(Object.entries(body.device_one_time_keys_count ?? {})),
+      new Set(body.device_unused_fallback_key_types ?? []),
+      new DecryptionSettings(TrustRequirement.Untrusted),
+    );
+    await this.processOutgoing();
+    for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
+      const events = await this.decryptAll(roomId, room.timeline?.events ?? []);
+      if (events.length) this.emit({ event: "timeline", roomId, events });
+      if (room.timeline?.limited && this.since !== null) this.emit({ event: "gap", roomId });
+    }
+    this.since = body.next_batch;
+    await idb.put(`since:${this.args.deviceId}`, body.next_batch);
+  }
+
+  // -- rooms ---------------------------------------------------------------------------
+
+  private async decryptAll(roomId: string, raw: RawEvent[]): Promise<TimelineEvent[]> {
+    const out: TimelineEvent[] = [];
+    for (const event of raw) {
+      if (event.type !== "m.room.encrypted") continue;
+      out.push(await this.decrypt(roomId, event));
+    }
+    return out;
+  }
+
+  private async decrypt(roomId: string, event: RawEvent): Promise<TimelineEvent> {
+    const base: TimelineEvent = {
+      eventId: event.event_id,
+      roomId,
+      sender: event.sender,
+      senderDevice: null,
+      ts: event.origin_server_ts,
+      own: event.sender === this.args.matrixUserId,
+      body: null,
+      msgtype: null,
+      txnId: event.unsigned?.transaction_id ?? null,
+    };
+    try {
+      const d = await this.machine.decryptRoomEvent(
+        JSON.stringify(event),
+        new RoomId(roomId),
+        new DecryptionSettings(TrustRequirement.Untrusted),
+      );
+      const clear = JSON.parse(d.event) as { type?: string; content?: Record<string, unknown> };
+      const content = clear.content ?? {};
+      return {
+        ...base,
+        senderDevice: d.senderDevice?.toString() ?? null,
+        body: clear.type === "m.room.message" && typeof content["body"] === "string" ? content["body"] : null,
+        msgtype: typeof content["msgtype"] === "string" ? content["msgtype"] : null,
+      };
+    } catch {
+      return base; // unreadable here (no key): shown as such, never as an error
+    }
+  }
+
+  async history(roomId: string, limit: number): Promise<TimelineEvent[]> {
+    const params = new URLSearchParams({ dir: "b", limit: String(Math.min(limit, 100)) });
+    const page = await this.http.call<{ chunk: RawEvent[] }>(
+      "GET",
+      `${V3}/rooms/${enc(roomId)}/messages?${params}`,
+    );
+    return this.decryptAll(roomId, [...page.chunk].reverse());
+  }
+
+  /** Encrypt and send a text; through Kaari's device-set check: on 409 the members'
+   * keys are queried again, the session shared with the new devices, and the event
+   * encrypted and sent again under a new transaction id. */
+  sendText(roomId: string, text: string, localId: string): Promise<string> {
+    return this.sending.run(async () => {
+      const content = JSON.stringify({ msgtype: "m.text", body: text });
+      for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
+        const epoch = await this.prepareRoom(roomId);
+        const encrypted = await this.machine.encryptRoomEvent(new RoomId(roomId), "m.room.message", content);
+        const txn = `${localId}.${attempt}`;
+        try {
+          const answer = await this.http.call<{ event_id: string }>(
+            "PUT",
+            `${V3}/rooms/${enc(roomId)}/send/m.room.encrypted/${enc(txn)}?kaari_device_epoch=${enc(epoch)}`,
+            encrypted,
+          );
+          this.sentEpoch.set(roomId, epoch);
+          return answer.event_id;
+        } catch (e) {
+          if (e instanceof HttpError && e.status === 409 && e.code === "device_set_changed") {
+            this.sentEpoch.delete(roomId); // re-query every member's keys next round
+            continue;
+          }
+          throw e;
+        }
+      }
+      throw new HttpError(409, "device_set_changed", {});
+    });
+  }
+
+  /** Members and device epoch (read first), then keys, Olm sessions and the room key
+   * shared with every device of every member; the epoch to send with. */
+  private async prepareRoom(roomId: string): Promise<string> {
+    const state = await this.http.call<{ joined: Record<string, unknown>; "kaari.device_epoch": string }>(
+      "GET",
+      `${V3}/rooms/${enc(roomId)}/joined_members`,
+    );
+    const epoch = state["kaari.device_epoch"];
+    // a list of UserId is handed over (freed) by each call: a new one every time
+    const ids = Object.keys(state.joined);
+    const members = () => ids.map((u) => new UserId(u));
+    await this.machine.updateTrackedUsers(members());
+    if (this.sentEpoch.get(roomId) !== epoch) await this.machine.markAllTrackedUsersAsDirty();
+    await this.processOutgoing(); // the keys query
+    await this.outgoing.run(async () => {
+      const claim = await this.machine.getMissingSessions(members());
+      if (claim) await this.send(claim);
+      const shares = await this.machine.shareRoomKey(new RoomId(roomId), members(), new EncryptionSettings());
+      for (const req of shares) await this.send(req);
+    });
+    return epoch;
+  }
+
+  async deliveries(roomId: string, eventId: string): Promise<{ delivered: number; recipients: number }> {
+    const answer = await this.http.call<{ recipients: number; delivered: unknown[] }>(
+      "GET",
+      `${V3}/rooms/${enc(roomId)}/kaari.deliveries/${enc(eventId)}`,
+    );
+    return { delivered: answer.delivered.length, recipients: answer.recipients };
+  }
+
+  /** Stop syncing and close the machine; with ``wipe``, delete this device's crypto
+   * store and its sealed passphrase (a signed-out device takes nothing with it). */
+  async stop(wipe: boolean): Promise<void> {
+    this.running = false;
+    this.abort.abort();
+    await this.sending.run(async () => undefined);
+    await this.outgoing.run(async () => undefined);
+    this.machine.close();
+    if (wipe) {
+      await idb.dropDatabases(storeName(this.args.deviceId));
+      await idb.del(`since:${this.args.deviceId}`);
+      await forget(`store-passphrase:${this.args.deviceId}`);
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// Client routes under /app/ (the server answers index.html for each). A screen per
+// route; later screens (schedule, homework, invite, the child's today) add one here.
+
+export const BASE = "/app";
+
+export type Route =
+  | { name: "home" }
+  | { name: "signIn" }
+  | { name: "thread"; caseId: string; kind: "family" }
+  | { name: "notFound" };
+
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+
+export function parse(pathname: string): Route {
+  const path = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
+  if (path === "" || path === "/") return { name: "home" };
+  if (path === "/signin") return { name: "signIn" };
+  const thread = new RegExp(`^/cases/(${UUID})/family$`).exec(path);
+  if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: "family" };
+  return { name: "notFound" };
+}
+
+export function href(route: Route): string {
+  switch (route.name) {
+    case "home":
+    case "notFound":
+      return `${BASE}/`;
+    case "signIn":
+      return `${BASE}/signin`;
+    case "thread":
+      return `${BASE}/cases/${route.caseId}/${route.kind}`;
+  }
+}
+
+export function navigate(route: Route, replace = false): void {
+  const url = href(route);
+  if (replace) history.replaceState(null, "", url);
+  else history.pushState(null, "", url);
+  dispatchEvent(new PopStateEvent("popstate"));
+}

@@ -1,0 +1,62 @@
+// Builds the app into dist/ for `kaari serve` to serve at /app/ (docs/web.md).
+import { gzipSync } from "node:zlib";
+import { defineConfig, type Plugin } from "vite";
+
+/** Files of public/ that the shell needs (copied as they are, not in the bundle). */
+const PUBLIC_SHELL = ["manifest.webmanifest", "icons/icon.svg", "icons/icon-192.png"];
+
+/** The service worker (src/sw.ts, built to dist/sw.js, a fixed name at the app's root)
+ * learns the list of files to cache at install: every built file but itself, inlined
+ * where it says `self.__PRECACHE__`. */
+function precacheList(): Plugin {
+  return {
+    name: "kaari-precache-list",
+    apply: "build",
+    generateBundle(_options, bundle) {
+      const sw = Object.values(bundle).find((f) => f.type === "chunk" && f.name === "sw");
+      if (!sw || sw.type !== "chunk") throw new Error("no service worker chunk");
+      const built = Object.keys(bundle).filter((n) => n !== sw.fileName && !/\.(map|gz)$/.test(n));
+      const list = JSON.stringify(["./", ...PUBLIC_SHELL, ...built.sort()]);
+      sw.code = sw.code.replace("self.__PRECACHE__", list);
+    },
+  };
+}
+
+/** A gzip copy beside every compressible file (the wasm above all: ~8 MB raw, ~2.5 MB
+ * gzipped); `kaari serve` sends it to browsers that accept gzip. */
+function gzipCopies(): Plugin {
+  return {
+    name: "kaari-gzip-copies",
+    apply: "build",
+    generateBundle(_options, bundle) {
+      for (const file of Object.values(bundle)) {
+        if (!/\.(js|css|html|wasm|svg|json|webmanifest)$/.test(file.fileName)) continue;
+        const data = file.type === "chunk" ? file.code : file.source;
+        this.emitFile({
+          type: "asset",
+          fileName: `${file.fileName}.gz`,
+          source: gzipSync(typeof data === "string" ? Buffer.from(data) : data, { level: 9 }),
+        });
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  base: "/app/",
+  esbuild: { jsx: "automatic", jsxImportSource: "preact" },
+  worker: { format: "es" },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    target: "es2022",
+    assetsInlineLimit: 0,
+    rollupOptions: {
+      input: { index: "index.html", sw: "src/sw.ts" },
+      output: {
+        entryFileNames: (chunk) => (chunk.name === "sw" ? "sw.js" : "assets/[name]-[hash].js"),
+      },
+    },
+  },
+  plugins: [precacheList(), gzipCopies()],
+});
