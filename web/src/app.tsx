@@ -6,6 +6,7 @@ import { CryptoClient } from "./crypto/client";
 import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
 import { Home } from "./screens/Home";
+import { Schedule } from "./screens/Schedule";
 import { SignIn } from "./screens/SignIn";
 import { Thread } from "./screens/Thread";
 import { clearSession, loadSession, saveSession, type Session } from "./session";
@@ -103,6 +104,7 @@ export function App() {
   else if (cryptoState === "failed") screen = <p class="error center" role="alert">{translate(locale, "error.crypto_failed")}</p>;
   else if (cryptoState !== "ready") screen = <p class="muted center" id="preparing">{t("preparing")}</p>;
   else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;
+  else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
   else screen = <Home />;
 
   return <Ctx.Provider value={ctx}>{screen}</Ctx.Provider>;

@@ -7,6 +7,7 @@ export type Route =
   | { name: "home" }
   | { name: "signIn" }
   | { name: "thread"; caseId: string; kind: "family" }
+  | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
   | { name: "notFound" };
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -17,6 +18,8 @@ export function parse(pathname: string): Route {
   if (path === "/signin") return { name: "signIn" };
   const thread = new RegExp(`^/cases/(${UUID})/family$`).exec(path);
   if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: "family" };
+  const schedule = new RegExp(`^/cases/(${UUID})/appointments(?:/(${UUID})/cancel)?$`).exec(path);
+  if (schedule?.[1]) return { name: "schedule", caseId: schedule[1], appointmentId: schedule[2] ?? null };
   return { name: "notFound" };
 }
 
@@ -29,6 +32,8 @@ export function href(route: Route): string {
       return `${BASE}/signin`;
     case "thread":
       return `${BASE}/cases/${route.caseId}/${route.kind}`;
+    case "schedule":
+      return `${BASE}/cases/${route.caseId}/appointments${route.appointmentId ? `/${route.appointmentId}/cancel` : ""}`;
   }
 }
 

@@ -27,7 +27,7 @@ import * as idb from "../idb";
 import { secret, forget } from "../vault";
 import { HttpError, MatrixHttp, V3 } from "./http";
 import { Mutex } from "./mutex";
-import type { Event, StartArgs, TimelineEvent } from "./protocol";
+import type { ClearEvent, Event, StartArgs, TimelineEvent } from "./protocol";
 
 type Outgoing =
   | KeysUploadRequest
@@ -248,11 +248,17 @@ export class Engine {
    * keys are queried again, the session shared with the new devices, and the event
    * encrypted and sent again under a new transaction id. */
   sendText(roomId: string, text: string, localId: string): Promise<string> {
+    return this.sendEvent(roomId, "m.room.message", { msgtype: "m.text", body: text }, localId);
+  }
+
+  /** Encrypt and send any room event (``m.room.encrypted`` on the wire, ``type``
+   * inside), the same way as a text. */
+  sendEvent(roomId: string, type: string, clear: Record<string, unknown>, localId: string): Promise<string> {
     return this.sending.run(async () => {
-      const content = JSON.stringify({ msgtype: "m.text", body: text });
+      const content = JSON.stringify(clear);
       for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
         const epoch = await this.prepareRoom(roomId);
-        const encrypted = await this.machine.encryptRoomEvent(new RoomId(roomId), "m.room.message", content);
+        const encrypted = await this.machine.encryptRoomEvent(new RoomId(roomId), type, content);
         const txn = `${localId}.${attempt}`;
         try {
           const answer = await this.http.call<{ event_id: string }>(
@@ -295,6 +301,30 @@ export class Engine {
       for (const req of shares) await this.send(req);
     });
     return epoch;
+  }
+
+  /** One event by id (``rooms/{roomId}/event/{eventId}``), decrypted; null when this
+   * device has no key for it (yet). */
+  async readEvent(roomId: string, eventId: string): Promise<ClearEvent | null> {
+    const event = await this.http.call<RawEvent>("GET", `${V3}/rooms/${enc(roomId)}/event/${enc(eventId)}`);
+    if (event.event_id !== eventId || event.type !== "m.room.encrypted") return null;
+    try {
+      const d = await this.machine.decryptRoomEvent(
+        JSON.stringify(event),
+        new RoomId(roomId),
+        new DecryptionSettings(TrustRequirement.Untrusted),
+      );
+      const clear = JSON.parse(d.event) as { type?: unknown; content?: unknown };
+      if (typeof clear.type !== "string" || typeof clear.content !== "object" || clear.content === null) return null;
+      return {
+        type: clear.type,
+        sender: event.sender,
+        senderDevice: d.senderDevice?.toString() ?? null,
+        content: clear.content as Record<string, unknown>,
+      };
+    } catch {
+      return null;
+    }
   }
 
   async deliveries(roomId: string, eventId: string): Promise<{ delivered: number; recipients: number }> {

@@ -13,6 +13,8 @@ export type Request =
   | { op: "start"; args: StartArgs }
   | { op: "history"; roomId: string; limit: number }
   | { op: "sendText"; roomId: string; text: string; localId: string }
+  | { op: "sendEvent"; roomId: string; type: string; content: Record<string, unknown>; localId: string }
+  | { op: "readEvent"; roomId: string; eventId: string }
   | { op: "deliveries"; roomId: string; eventId: string }
   | { op: "signOut" };
 
@@ -22,6 +24,8 @@ export interface Replies {
   start: { ready: true };
   history: { events: TimelineEvent[] };
   sendText: { eventId: string };
+  sendEvent: { eventId: string };
+  readEvent: { event: ClearEvent | null };
   deliveries: { delivered: number; recipients: number };
   signOut: { done: true };
 }
@@ -43,6 +47,15 @@ export interface TimelineEvent {
   body: string | null; // null: this device cannot decrypt it
   msgtype: string | null;
   txnId: string | null; // set on this device's own sends
+}
+
+/** One decrypted room event (a Kaari record such as org.kaari.appointment.details);
+ * ``readEvent`` answers null when this device has no key for it. */
+export interface ClearEvent {
+  type: string;
+  sender: string;
+  senderDevice: string | null;
+  content: Record<string, unknown>;
 }
 
 export type Event =

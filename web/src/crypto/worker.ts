@@ -28,6 +28,10 @@ async function handle(msg: Envelope): Promise<Replies[keyof Replies]> {
       return { events: await need().history(msg.roomId, msg.limit) };
     case "sendText":
       return { eventId: await need().sendText(msg.roomId, msg.text, msg.localId) };
+    case "sendEvent":
+      return { eventId: await need().sendEvent(msg.roomId, msg.type, msg.content, msg.localId) };
+    case "readEvent":
+      return { event: await need().readEvent(msg.roomId, msg.eventId) };
     case "deliveries":
       return need().deliveries(msg.roomId, msg.eventId);
     case "signOut":

@@ -5,7 +5,7 @@ import { useApp } from "../context";
 import { CryptoError } from "../crypto/client";
 import type { TimelineEvent } from "../crypto/protocol";
 import { roomOf } from "../rooms";
-import { navigate } from "../router";
+import { href, navigate } from "../router";
 import { serverName } from "../session";
 import { TopBar } from "./TopBar";
 
@@ -165,6 +165,11 @@ export function Thread({ caseId }: { caseId: string }) {
           </button>
         }
       />
+      <nav class="nav-links">
+        <a id="schedule-link" href={href({ name: "schedule", caseId, appointmentId: null })} onClick={(e) => { e.preventDefault(); navigate({ name: "schedule", caseId, appointmentId: null }); }}>
+          {t("scheduleLink")}
+        </a>
+      </nav>
       {offline && (
         <p class="offline" role="status">
           {err("network")}
