@@ -75,6 +75,14 @@ def test_a_parent_sees_the_schedule_and_cancels_in_two_taps(
         api = Api(server.url, token=therapist_token)
         terhi = Appointments(therapist_mx, api)
         therapist_mx.sync()
+        today = datetime.now(HELSINKI).date()
+        period = {
+            "payer": "kela",
+            "startsOn": (today - timedelta(days=30)).isoformat(),
+            "endsOn": (today + timedelta(days=60)).isoformat(),
+            "sessionsGranted": 10,
+        }
+        api.post(f"/cases/{case_id}/periods", period)
 
         # the parent's device first: the details are encrypted for the devices there are
         page = chromium.page()
@@ -102,6 +110,7 @@ def test_a_parent_sees_the_schedule_and_cancels_in_two_taps(
         )
         assert page.evaluate("location.pathname") == f"/app/cases/{case_id}/appointments"
         assert text_of(page, "h1") == "Eino: sessions"
+        assert text_of(page, ".period").endswith("0 used, 10 left of 10")
         assert text_of(page, f"{row} .place") == "At home · Scheduled"
         when = text_of(page, f"{row} .when")
         assert "14:00" in when, when
@@ -143,8 +152,7 @@ def test_a_parent_sees_the_schedule_and_cancels_in_two_taps(
         page.click("#sick-day")
         page.wait_for("!!document.querySelector('#sick-day-done')", 30, "the sick day")
         shot(page, "cancel-done-en-phone.png")
-        today = datetime.now(HELSINKI).date().isoformat()
-        assert today in api.get(f"/cases/{case_id}/homework/sick-days")["days"]
+        assert today.isoformat() in api.get(f"/cases/{case_id}/homework/sick-days")["days"]
         page.click("#cancel-close")
         page.wait_for(
             f"document.querySelector(\"{row}\")?.dataset.status === 'cancelled'", 30, "cancelled"
@@ -170,6 +178,7 @@ def test_a_parent_sees_the_schedule_and_cancels_in_two_taps(
             f"document.querySelector(\"{row} .seen\")?.dataset.seen === 'yes'", 30, "seen"
         )
         assert text_of(page, f"{row} .seen") == f"Seen by Terhi at {seen_at:%H:%M}"
+        shot(page, "schedule-seen-en-phone.png")
         choose_language(page, "fi")
         assert text_of(page, f"{row} .seen") == f"Terhi näki klo {seen_at:%H.%M}"
         choose_language(page, "en")
