@@ -1,6 +1,8 @@
 // Finnish, Swedish and English: every text the app shows, and the server's error codes
 // in words. A key missing in one language is a type error.
 
+import { childEn, childFi, childSv } from "./i18n/child";
+
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
 
@@ -46,6 +48,7 @@ const en = {
   "error.room_not_found": "This conversation is no longer available to you.",
   "error.crypto_failed": "Encryption on this device failed. Reload the page.",
   "error.unknown": "Something went wrong. Try again.",
+  ...childEn,
 };
 
 export type Key = keyof typeof en;
@@ -92,6 +95,7 @@ const fi: Dictionary = {
   "error.room_not_found": "Tämä keskustelu ei ole enää käytettävissäsi.",
   "error.crypto_failed": "Salaus ei toiminut tällä laitteella. Lataa sivu uudelleen.",
   "error.unknown": "Jokin meni vikaan. Yritä uudelleen.",
+  ...childFi,
 };
 
 const sv: Dictionary = {
@@ -135,6 +139,7 @@ const sv: Dictionary = {
   "error.room_not_found": "Den här konversationen är inte längre tillgänglig för dig.",
   "error.crypto_failed": "Krypteringen misslyckades på den här enheten. Ladda om sidan.",
   "error.unknown": "Något gick fel. Försök igen.",
+  ...childSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

@@ -27,7 +27,7 @@ import * as idb from "../idb";
 import { secret, forget } from "../vault";
 import { HttpError, MatrixHttp, V3 } from "./http";
 import { Mutex } from "./mutex";
-import type { Event, StartArgs, TimelineEvent } from "./protocol";
+import type { ClearEvent, Event, StartArgs, TimelineEvent } from "./protocol";
 
 type Outgoing =
   | KeysUploadRequest
@@ -232,6 +232,26 @@ export class Engine {
       };
     } catch {
       return base; // unreadable here (no key): shown as such, never as an error
+    }
+  }
+
+  /** One event by id (`rooms/{room}/event/{id}`), decrypted; a missing key is a null
+   * content (the caller tries again after a sync), never an error. */
+  async roomEvent(roomId: string, eventId: string): Promise<ClearEvent> {
+    const raw = await this.http.call<RawEvent>("GET", `${V3}/rooms/${enc(roomId)}/event/${enc(eventId)}`);
+    const none: ClearEvent = { type: null, content: null, sender: raw.sender ?? null };
+    if (raw.type !== "m.room.encrypted") return none;
+    try {
+      const d = await this.machine.decryptRoomEvent(
+        JSON.stringify(raw),
+        new RoomId(roomId),
+        new DecryptionSettings(TrustRequirement.Untrusted),
+      );
+      const clear = JSON.parse(d.event) as { type?: unknown; content?: unknown };
+      const content = clear.content && typeof clear.content === "object" ? (clear.content as Record<string, unknown>) : null;
+      return { type: typeof clear.type === "string" ? clear.type : null, content, sender: raw.sender };
+    } catch {
+      return none;
     }
   }
 

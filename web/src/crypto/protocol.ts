@@ -14,6 +14,7 @@ export type Request =
   | { op: "history"; roomId: string; limit: number }
   | { op: "sendText"; roomId: string; text: string; localId: string }
   | { op: "deliveries"; roomId: string; eventId: string }
+  | { op: "roomEvent"; roomId: string; eventId: string }
   | { op: "signOut" };
 
 export type RequestOf<K extends Request["op"]> = Extract<Request, { op: K }>;
@@ -23,6 +24,7 @@ export interface Replies {
   history: { events: TimelineEvent[] };
   sendText: { eventId: string };
   deliveries: { delivered: number; recipients: number };
+  roomEvent: ClearEvent;
   signOut: { done: true };
 }
 
@@ -43,6 +45,14 @@ export interface TimelineEvent {
   body: string | null; // null: this device cannot decrypt it
   msgtype: string | null;
   txnId: string | null; // set on this device's own sends
+}
+
+/** One room event fetched by id and decrypted: its type and content inside the
+ * ciphertext, or null when this device holds no key for it (yet). */
+export interface ClearEvent {
+  type: string | null;
+  content: Record<string, unknown> | null;
+  sender: string | null;
 }
 
 export type Event =

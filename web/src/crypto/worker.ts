@@ -30,6 +30,8 @@ async function handle(msg: Envelope): Promise<Replies[keyof Replies]> {
       return { eventId: await need().sendText(msg.roomId, msg.text, msg.localId) };
     case "deliveries":
       return need().deliveries(msg.roomId, msg.eventId);
+    case "roomEvent":
+      return need().roomEvent(msg.roomId, msg.eventId);
     case "signOut":
       if (engine) {
         await engine.stop(true);
