@@ -90,7 +90,8 @@ def test_the_child_pairs_ticks_online_and_offline_and_undoes(
         page.call("Emulation.setTimezoneOverride", timezoneId="Europe/Helsinki")
         page.call("Network.enable")
         page.locale("en-GB")
-        page.goto(f"{server.url}/app/pair")
+        page.goto(f"{server.url}/app/")
+        page.click("#to-pair")  # the sign-in screen's way to the pairing screen
         page.wait_for("!!document.querySelector('#pair-code')", what="the pairing screen")
         assert page.text("#pair-title") == "Enter the code from your parent"
         for lang in ("fi", "sv", "en"):

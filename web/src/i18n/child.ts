@@ -2,6 +2,7 @@
 // Short words for a young reader.
 
 export const childEn = {
+  pairLink: "A child's tablet? Enter a pairing code",
   pairTitle: "Enter the code from your parent",
   pairLead: "Your parent sees the code in Kaari on their phone.",
   pairCode: "Code",
@@ -31,6 +32,7 @@ export const childEn = {
 type ChildDictionary = Record<keyof typeof childEn, string>;
 
 export const childFi: ChildDictionary = {
+  pairLink: "Lapsen tabletti? Kirjoita parinmuodostuskoodi",
   pairTitle: "Kirjoita koodi, jonka sait vanhemmaltasi",
   pairLead: "Vanhempasi näkee koodin puhelimensa Kaaresta.",
   pairCode: "Koodi",
@@ -58,6 +60,7 @@ export const childFi: ChildDictionary = {
 };
 
 export const childSv: ChildDictionary = {
+  pairLink: "Ett barns surfplatta? Skriv en kopplingskod",
   pairTitle: "Skriv koden du fick av din förälder",
   pairLead: "Din förälder ser koden i Kaari i sin telefon.",
   pairCode: "Kod",
