@@ -30,6 +30,14 @@ HELSINKI = ZoneInfo("Europe/Helsinki")
 BIKE = "🚲 Pyöräile kauppaan kypärä päässä"
 SOCKS = "Laita sukat jalkaan itse"
 
+#: the tablet's queue of offline ticks, as IndexedDB holds it (web/src/child/queue.ts)
+QUEUE = """new Promise(done => { const r = indexedDB.open('kaari'); r.onsuccess = () => {
+  const s = r.result.transaction('kv').objectStore('kv'); const keys = s.getAllKeys();
+  keys.onsuccess = () => {
+    const k = keys.result.filter(k => String(k).startsWith('child-tick-queue:'));
+    if (k.length !== 1) return done('[]');
+    const g = s.get(k[0]); g.onsuccess = () => done(JSON.stringify(g.result)); }; }; })"""
+
 
 def choose_language(page: Page, lang: str) -> None:
     page.evaluate(
@@ -168,15 +176,18 @@ def test_the_child_pairs_ticks_online_and_offline_and_undoes(
         )
         assert page.text(f"[data-task='{socks.id}'] .week") == "1 of 3 this week"
         assert terhi.ticks(socks.id) == []
+        (waiting,) = json.loads(page.evaluate(QUEUE))
+        assert (waiting["taskId"], waiting["day"]) == (socks.id, now.date().isoformat())
         shot(page, "today-offline-en-tablet.png")
         time.sleep(1.5)  # the tick's clientTime is the click's, not the send's
         back_at = datetime.now(UTC)
         network(page, False)
         page.wait_for(
             f"document.querySelector('[data-task=\"{socks.id}\"]').dataset.state === 'done'",
-            30,
+            12,  # the `online` event sends it (the 15 s retry is a fallback)
             "the queued tick sent",
         )
+        assert json.loads(page.evaluate(QUEUE)) == []
         (sent,) = poll(lambda: terhi.ticks(socks.id), 10, "the offline tick at the therapist")
         assert sent.day == now.date()
         clicked = datetime.fromisoformat(sent.client_time)

@@ -12,33 +12,44 @@ export interface QueuedTick {
   clientTime: string;
 }
 
-const KEY = "child-tick-queue";
+/** One queue per device: a tick is sent only with the session of the device it was made on. */
+export class TickQueue {
+  private readonly key: string;
 
-export async function queued(): Promise<QueuedTick[]> {
-  return (await idb.get<QueuedTick[]>(KEY)) ?? [];
-}
+  constructor(
+    deviceId: string,
+    private readonly token: string,
+  ) {
+    this.key = `child-tick-queue:${deviceId}`;
+  }
 
-export async function enqueue(t: QueuedTick): Promise<void> {
-  const all = (await queued()).filter((q) => !(q.taskId === t.taskId && q.day === t.day));
-  await idb.put(KEY, [...all, t]);
-}
+  async queued(): Promise<QueuedTick[]> {
+    return (await idb.get<QueuedTick[]>(this.key)) ?? [];
+  }
 
-export async function dequeue(taskId: string, day: string): Promise<void> {
-  await idb.put(KEY, (await queued()).filter((q) => !(q.taskId === taskId && q.day === day)));
-}
+  async enqueue(t: QueuedTick): Promise<void> {
+    const all = (await this.queued()).filter((q) => !(q.taskId === t.taskId && q.day === t.day));
+    await idb.put(this.key, [...all, t]);
+  }
 
-/** Send what is queued; a tick the server refuses for good (too old, not due) is
- * dropped, a network error keeps it for the next try. Returns how many are left. */
-export async function flush(token: string): Promise<number> {
-  for (const q of await queued()) {
-    try {
-      await tick(token, q.taskId, q.day, q.clientTime);
-      await dequeue(q.taskId, q.day);
-    } catch (e) {
-      if (e instanceof ApiError && e.status !== 0 && e.status !== 429 && e.status < 500) {
-        await dequeue(q.taskId, q.day);
+  async dequeue(taskId: string, day: string): Promise<void> {
+    await idb.put(this.key, (await this.queued()).filter((q) => !(q.taskId === taskId && q.day === day)));
+  }
+
+  /** Send what is queued; a tick the server refuses for good (too old, not due) is
+   * dropped, a network error keeps it for the next try. Returns how many are left. */
+  async flush(): Promise<number> {
+    for (const q of await this.queued()) {
+      try {
+        await tick(this.token, q.taskId, q.day, q.clientTime);
+        await this.dequeue(q.taskId, q.day);
+      } catch (e) {
+        if (e instanceof ApiError && e.status !== 0 && e.status !== 429 && e.status < 500) {
+          await this.dequeue(q.taskId, q.day);
+        }
       }
     }
+    return (await this.queued()).length;
   }
-  return (await queued()).length;
 }
+

@@ -1,10 +1,10 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 
 import { ApiError, cases as listCases, request } from "../api";
 import { localNow, tick, today, undo, type TodayTask } from "../child/api";
 import { taskText, type TaskText } from "../child/content";
 import { nextSession, type NextSession } from "../child/next";
-import { dequeue, enqueue, flush, queued } from "../child/queue";
+import { TickQueue } from "../child/queue";
 import { useApp } from "../context";
 import { TopBar } from "./TopBar";
 import "../child/child.css";
@@ -29,6 +29,7 @@ export function Today() {
   const [next, setNext] = useState<NextSession | null>(null);
   const [offline, setOffline] = useState(false);
   const texts = useRef(new Map<string, TaskText>());
+  const queue = useMemo(() => new TickQueue(session?.deviceId ?? "", token), [session?.deviceId, token]);
 
   async function decryptMissing(list: Row[]): Promise<void> {
     let changed = false;
@@ -59,9 +60,9 @@ export function Today() {
 
   async function load(): Promise<void> {
     try {
-      if ((await flush(token)) === 0) setOffline(false);
+      if ((await queue.flush()) === 0) setOffline(false);
       const out = await today(token);
-      const waiting = await queued();
+      const waiting = await queue.queued();
       const list: Row[] = out.tasks.map((task) => ({
         task,
         text: texts.current.get(task.contentEventId) ?? null,
@@ -84,7 +85,7 @@ export function Today() {
     const onOnline = () => void load();
     addEventListener("online", onOnline);
     // a fallback for a missed `online` event: queued ticks are retried every 15 s
-    const timer = setInterval(() => void queued().then((q) => (q.length ? load() : undefined)), 15_000);
+    const timer = setInterval(() => void queue.queued().then((q) => (q.length ? load() : undefined)), 15_000);
     const off = crypto.subscribe((e) => {
       if (e.event === "status" && e.state === "syncing") setRows((now) => (now && void decryptMissing(now), now));
     });
@@ -108,7 +109,7 @@ export function Today() {
       void load(); // the week's count
     } catch (x) {
       if (x instanceof ApiError && (x.code === "network" || x.status >= 500 || x.status === 429)) {
-        await enqueue({ taskId: row.task.taskId, day, clientTime });
+        await queue.enqueue({ taskId: row.task.taskId, day, clientTime });
         setState(row.task.taskId, "waiting");
         setOffline(true);
       } else {
@@ -121,7 +122,7 @@ export function Today() {
   async function onUndo(row: Row): Promise<void> {
     const { day } = localNow();
     if (row.state === "waiting") {
-      await dequeue(row.task.taskId, day);
+      await queue.dequeue(row.task.taskId, day);
       setState(row.task.taskId, "todo");
       return;
     }
