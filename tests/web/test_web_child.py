@@ -137,8 +137,7 @@ def test_the_child_pairs_ticks_online_and_offline_and_undoes(
         bike = terhi.assign(case, BIKE, "Kypärä päähän", schedule=Schedule.daily(),
                             starts_on=now.date(), tick_by="child")  # fmt: skip
         socks = terhi.assign(case, SOCKS, schedule=Schedule.per_week(3), starts_on=now.date())
-        page.call("Page.reload")
-        page.wait_for(
+        page.wait_for(  # live: the content events arrive by sync, then today again
             f"[...document.querySelectorAll('.task .title')].map(e => e.textContent).join('|')"
             f" === {json.dumps('Pyöräile kauppaan kypärä päässä|' + SOCKS)}",
             60,

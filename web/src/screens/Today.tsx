@@ -86,11 +86,20 @@ export function Today() {
     addEventListener("online", onOnline);
     // a fallback for a missed `online` event: queued ticks are retried every 15 s
     const timer = setInterval(() => void queue.queued().then((q) => (q.length ? load() : undefined)), 15_000);
+    // a new event in one of the child's rooms may be a task just set (its content is
+    // sent before the task itself): today again now and a moment later
+    let later: ReturnType<typeof setTimeout> | undefined;
     const off = crypto.subscribe((e) => {
       if (e.event === "status" && e.state === "syncing") setRows((now) => (now && void decryptMissing(now), now));
+      if (e.event === "timeline") {
+        void load();
+        clearTimeout(later);
+        later = setTimeout(() => void load(), 2000);
+      }
     });
     return () => {
       removeEventListener("online", onOnline);
+      clearTimeout(later);
       clearInterval(timer);
       off();
     };
