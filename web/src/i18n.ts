@@ -2,6 +2,7 @@
 // in words. A key missing in one language is a type error.
 
 import { scheduleEn, scheduleFi, scheduleSv } from "./i18n/schedule";
+import { childEn, childFi, childSv } from "./i18n/child";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -49,6 +50,7 @@ const en = {
   "error.crypto_failed": "Encryption on this device failed. Reload the page.",
   "error.unknown": "Something went wrong. Try again.",
   ...scheduleEn,
+  ...childEn,
 };
 
 export type Key = keyof typeof en;
@@ -96,6 +98,7 @@ const fi: Dictionary = {
   "error.crypto_failed": "Salaus ei toiminut tällä laitteella. Lataa sivu uudelleen.",
   "error.unknown": "Jokin meni vikaan. Yritä uudelleen.",
   ...scheduleFi,
+  ...childFi,
 };
 
 const sv: Dictionary = {
@@ -140,6 +143,7 @@ const sv: Dictionary = {
   "error.crypto_failed": "Krypteringen misslyckades på den här enheten. Ladda om sidan.",
   "error.unknown": "Något gick fel. Försök igen.",
   ...scheduleSv,
+  ...childSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

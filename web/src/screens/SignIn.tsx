@@ -77,6 +77,7 @@ export function SignIn() {
           {busy ? t("signingIn") : t("signIn")}
         </button>
       </form>
+      <a id="to-pair" class="muted center" href="/app/pair">{t("pairLink")}</a>
     </main>
   );
 }
