@@ -57,12 +57,14 @@ def limited(r: Any) -> None:
 
 
 def test_sends_per_device(client: TestClient[Any], world: World) -> None:
-    path = f"/threads/{uuid.uuid4()}/messages"
-    for _ in range(3):
-        assert client.post(path, json={}, headers=world.guardian.headers).status_code == 422
-    limited(client.post(path, json={}, headers=world.guardian.headers))
+    path = f"/_matrix/client/v3/rooms/!{uuid.uuid4()}:localhost/send/m.room.encrypted"
+    for n in range(3):
+        r = client.put(f"{path}/t{n}", json={}, headers=world.guardian.headers)
+        assert 400 <= r.status_code < 429, r.text
+    limited(client.put(f"{path}/t3", json={}, headers=world.guardian.headers))
     # per device: another device of another user is not affected
-    assert client.post(path, json={}, headers=world.guardian2.headers).status_code == 422
+    r = client.put(f"{path}/t0", json={}, headers=world.guardian2.headers)
+    assert 400 <= r.status_code < 429, r.text
 
 
 def test_ticks_and_undos_per_device(client: TestClient[Any], world: World) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario_people import People, onboard
+from matrix_onboarding import People, onboard
 from servers import fresh_postgres_database, scenario_server, stored_bytes
 from support import REDIS_URL, reachable, service_missing
 
@@ -39,11 +39,11 @@ class Devices:
         self.url = url
         self.secrets: dict[str, bytes] = {}
         self.tokens = {
-            "therapist": str(people.therapist.api.token),
-            "anna": str(people.guardian.api.token),
-            "tablet": str(people.guardian_tablet.api.token),
-            "mikko": str(people.guardian2.api.token),
-            "eino": str(people.child.api.token),
+            "therapist": str(people.therapist.token),
+            "anna": str(people.guardian.token),
+            "tablet": str(people.guardian_tablet.token),
+            "mikko": str(people.guardian2.token),
+            "eino": str(people.child.token),
         }
 
     def open(self, name: str, url: str | None = None) -> MatrixClient:
@@ -75,7 +75,7 @@ def sync_until(client: MatrixClient, room_id: str, want: int, seconds: float = 1
 def test_family_messaging_on_matrix_end_to_end(tmp_path: Path, database: str) -> None:
     server = scenario_server(tmp_path, database)
     try:
-        people = onboard(server, tmp_path / "devices")
+        people = onboard(server)
         devices = Devices(people, tmp_path / "mx", server.url)
         c = {name: devices.open(name) for name in ("therapist", "anna", "tablet", "mikko", "eino")}
         for client in c.values():
@@ -120,8 +120,8 @@ def test_family_messaging_on_matrix_end_to_end(tmp_path: Path, database: str) ->
         assert tablet.undecryptable() == []
 
         # a removed member's devices stop receiving, and may no longer send
-        mikko_id = str(people.guardian2.device.user_id)
-        people.therapist.api.request("DELETE", f"/cases/{people.case_id}/members/{mikko_id}")
+        mikko_id = str(people.guardian2.user_id)
+        people.therapist.request("DELETE", f"/cases/{people.case_id}/members/{mikko_id}")
         c["therapist"].send_text(family, "Vain Annalle ja Terhille")
         assert sync_until(c["anna"], family, 3)[-1] == "Vain Annalle ja Terhille"
         c["mikko"].sync(timeout_ms=500)
@@ -150,7 +150,7 @@ def test_kill9_on_matrix_loses_nothing_and_delivers_nothing_twice(
 ) -> None:
     server = scenario_server(tmp_path, database)
     try:
-        people = onboard(server, tmp_path / "devices")
+        people = onboard(server)
         devices = Devices(people, tmp_path / "mx", server.url)
         therapist, mikko, anna = (devices.open(n) for n in ("therapist", "mikko", "anna"))
         for client in (therapist, mikko, anna):
@@ -202,7 +202,7 @@ def test_two_instances_on_matrix_share_one_postgresql_and_one_redis(tmp_path: Pa
         try:
             a.start()
             b.start()
-            people = onboard(a, tmp_path / "devices", url=a.url)
+            people = onboard(a, url=a.url)
             devices = Devices(people, tmp_path / "mx", a.url)
             anna = devices.open("anna")  # on instance A
             child = room(people.child_thread)
