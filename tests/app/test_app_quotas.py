@@ -56,17 +56,6 @@ def limited(r: Any) -> None:
     assert problem["retryAfter"] == int(r.headers["retry-after"])
 
 
-def test_sends_per_device(client: TestClient[Any], world: World) -> None:
-    path = f"/_matrix/client/v3/rooms/!{uuid.uuid4()}:localhost/send/m.room.encrypted"
-    for n in range(3):
-        r = client.put(f"{path}/t{n}", json={}, headers=world.guardian.headers)
-        assert 400 <= r.status_code < 429, r.text
-    limited(client.put(f"{path}/t3", json={}, headers=world.guardian.headers))
-    # per device: another device of another user is not affected
-    r = client.put(f"{path}/t0", json={}, headers=world.guardian2.headers)
-    assert 400 <= r.status_code < 429, r.text
-
-
 def test_ticks_and_undos_per_device(client: TestClient[Any], world: World) -> None:
     path = f"/homework/{uuid.uuid4()}/ticks/2025-01-01"
     h = world.guardian.headers

@@ -16,8 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from nginx_support import Nginx
-from scenarios.matrix_onboarding import LiveEvents, onboard
-from scenarios.test_scenario_matrix_messaging import Devices, room, sync_until
+from scenarios.matrix_onboarding import Devices, LiveEvents, onboard, room, sync_until
 from servers import Coturn, KaariServer, fresh_postgres_database
 from support import REDIS_URL, reachable, service_missing
 
@@ -120,6 +119,7 @@ def test_a_device_behind_the_proxy_survives_a_kill_of_its_instance(
     people = onboard(a, url=proxy.url)
     devices = Devices(people, tmp_path / "mx", proxy.url)
     sender, receiver = devices.open("therapist"), devices.open("mikko")
+    devices.open("anna").close()  # keys published, then offline until the end
     for client in (sender, receiver):
         client.sync()
     family = room(people.family_thread)

@@ -1,15 +1,17 @@
 """A family and its therapist, onboarded through a real server's CLI and HTTP API: one
-signed-in Kaari session per phone, tablet and laptop, for the scenarios to open Matrix
-devices on (client/matrix; ``test_scenario_matrix_messaging.Devices``), and a listener
-for the live events of a device's WebSocket."""
+signed-in Kaari session per phone, tablet and laptop, a Matrix device (client/matrix) on
+each (``Devices``) with helpers to read their rooms, and a listener for the live events
+of a device's WebSocket."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from servers import KaariServer
@@ -17,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from client.api import Api
+from client.matrix import MatrixClient, MatrixHttp
 
 PASSWORD = "scenario-Passw0rd-4b7e"
 
@@ -118,6 +121,7 @@ class LiveEvents:
 
     def connect(self, timeout: float = 10.0) -> None:
         ws = connect(self.api.ws_url(self.api.ws_ticket()), open_timeout=timeout)
+        ws.__enter__()  # this object owns the connection (closed in close())
         hello = json.loads(ws.recv(timeout=timeout))
         if hello.get("type") != "hello":
             ws.close()
@@ -150,3 +154,47 @@ class LiveEvents:
         deadline = time.monotonic() + seconds
         while not predicate(self.events) and time.monotonic() < deadline:
             self.poll(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+SERVER_NAME = "localhost"
+
+
+class Devices:
+    """A Matrix device for each onboarded phone (same Kaari device and token)."""
+
+    def __init__(self, people: People, root: Path, url: str) -> None:
+        self.root = root
+        self.url = url
+        self.secrets: dict[str, bytes] = {}
+        self.tokens = {
+            "therapist": str(people.therapist.token),
+            "anna": str(people.guardian.token),
+            "tablet": str(people.guardian_tablet.token),
+            "mikko": str(people.guardian2.token),
+            "eino": str(people.child.token),
+        }
+
+    def open(self, name: str, url: str | None = None) -> MatrixClient:
+        secret = self.secrets.setdefault(name, os.urandom(32))
+        http = MatrixHttp.connect(url or self.url, self.tokens[name])
+        return MatrixClient.open(http, self.root / name, secret)
+
+
+def room(thread_id: str) -> str:
+    return f"!{thread_id}:{SERVER_NAME}"
+
+
+def bodies(client: MatrixClient, room_id: str) -> list[str]:
+    """What the app was handed in the room, in order: texts, and files by name."""
+    out = []
+    for m in client.messages(room_id):
+        content = m["content"]
+        out.append(content["body"] if content.get("msgtype") != "m.file" else "file")
+    return out
+
+
+def sync_until(client: MatrixClient, room_id: str, want: int, seconds: float = 10.0) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while len(bodies(client, room_id)) < want and time.monotonic() < deadline:
+        client.sync(timeout_ms=1000)
+    return bodies(client, room_id)

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from matrix_onboarding import PASSWORD, LiveEvents, onboard
+from matrix_onboarding import PASSWORD, Devices, LiveEvents, bodies, onboard, room, sync_until
 from servers import KaariServer
-from test_scenario_matrix_messaging import Devices, bodies, room, sync_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 

@@ -17,9 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from matrix_onboarding import PASSWORD, LiveEvents, onboard
+from matrix_onboarding import PASSWORD, Devices, LiveEvents, onboard
 from servers import kaari_client, scenario_server, stored_bytes
-from test_scenario_matrix_messaging import Devices
 
 from client.api import Api, ApiError
 from client.homework import Homework, Schedule

@@ -20,56 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from matrix_onboarding import People, onboard
+from matrix_onboarding import Devices, bodies, onboard, room, sync_until
 from servers import fresh_postgres_database, scenario_server, stored_bytes
 from support import REDIS_URL, reachable, service_missing
 
 from client.api import Api
-from client.matrix import MatrixClient, MatrixError, MatrixHttp
+from client.matrix import MatrixError
 from client.matrix.files import fetch_file, pointer_of, send_file
-
-SERVER_NAME = "localhost"
-
-
-class Devices:
-    """A Matrix device for each onboarded phone (same Kaari device and token)."""
-
-    def __init__(self, people: People, root: Path, url: str) -> None:
-        self.root = root
-        self.url = url
-        self.secrets: dict[str, bytes] = {}
-        self.tokens = {
-            "therapist": str(people.therapist.token),
-            "anna": str(people.guardian.token),
-            "tablet": str(people.guardian_tablet.token),
-            "mikko": str(people.guardian2.token),
-            "eino": str(people.child.token),
-        }
-
-    def open(self, name: str, url: str | None = None) -> MatrixClient:
-        secret = self.secrets.setdefault(name, os.urandom(32))
-        http = MatrixHttp.connect(url or self.url, self.tokens[name])
-        return MatrixClient.open(http, self.root / name, secret)
-
-
-def room(thread_id: str) -> str:
-    return f"!{thread_id}:{SERVER_NAME}"
-
-
-def bodies(client: MatrixClient, room_id: str) -> list[str]:
-    """What the app was handed in the room, in order: texts, and files by name."""
-    out = []
-    for m in client.messages(room_id):
-        content = m["content"]
-        out.append(content["body"] if content.get("msgtype") != "m.file" else "file")
-    return out
-
-
-def sync_until(client: MatrixClient, room_id: str, want: int, seconds: float = 10.0) -> list[str]:
-    deadline = time.monotonic() + seconds
-    while len(bodies(client, room_id)) < want and time.monotonic() < deadline:
-        client.sync(timeout_ms=1000)
-    return bodies(client, room_id)
 
 
 def test_family_messaging_on_matrix_end_to_end(tmp_path: Path, database: str) -> None:

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from matrix_onboarding import PASSWORD, LiveEvents, onboard
+from matrix_onboarding import PASSWORD, Devices, LiveEvents, bodies, onboard, room, sync_until
 from servers import KaariServer, fresh_postgres_database
 from support import REDIS_URL, reachable, service_missing
 from tcp_proxy import TcpProxy
-from test_scenario_matrix_messaging import Devices, bodies, room, sync_until
 
 from client.api import Api
 
@@ -171,8 +170,12 @@ def test_two_instances_keep_delivering_while_redis_is_cut(tmp_path: Path) -> Non
             # each once, in order
             assert seen == [["ennen katkoa", "katkon aikana", "katkon aikana, toinen", LAST]]
             assert sync_until(tablet, child, 4)[-1] == LAST
+            assert tablet.sync(timeout_ms=300).messages == []  # nothing twice
             for client in (anna, mikko, tablet):
-                assert client.sync(timeout_ms=300).messages == []
+                client.sync(timeout_ms=300)
+                for room_id in (child, family):
+                    got = bodies(client, room_id)
+                    assert len(got) == len(set(got)), got  # each once
                 assert client.undecryptable() == []
                 client.close()
         finally:
