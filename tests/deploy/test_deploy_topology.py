@@ -119,9 +119,10 @@ def test_a_device_behind_the_proxy_survives_a_kill_of_its_instance(
     people = onboard(a, url=proxy.url)
     devices = Devices(people, tmp_path / "mx", proxy.url)
     sender, receiver = devices.open("therapist"), devices.open("mikko")
-    devices.open("anna").close()  # keys published, then offline until the end
-    for client in (sender, receiver):
+    anna = devices.open("anna")
+    for client in (sender, receiver, anna):
         client.sync()
+    anna.close()  # keys published, then offline until the end
     family = room(people.family_thread)
 
     # coturn relays with the credentials an instance minted (fetched through the proxy)
