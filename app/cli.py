@@ -153,7 +153,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
             audit = await services.audit_retention.run_once()
             swept = await services.blob_sweep.run_once()
         return (
-            f"purged {purged.mailbox_rows} mailbox rows, {purged.envelopes} messages, "
+            f"purged {purged.rows} room events and to-device messages, "
             f"{purged.attachments} attachments\n"
             f"retention: {outbox} delivered notices, {homework.tasks} homework tasks and "
             f"{homework.ticks} ticks of closed cases, {docs.versions} expired documents, "

@@ -183,8 +183,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     with 1009) a device may send per hour before its WebSocket tickets are refused (429)
     for the rest of that hour."""
     bus_resync_seconds: float = 2.0
-    """KAARI_BUS_RESYNC_SECONDS: while the event bus (Redis) is unreachable, every socket
-    re-reads its mailbox this often, so messages still arrive within seconds."""
+    """KAARI_BUS_RESYNC_SECONDS: while the event bus (Redis) is unreachable, every waiting
+    sync looks at the database again this often, so messages still arrive within seconds."""
     web_dir: str = ""
     """KAARI_WEB_DIR: the built web app served at /app/; empty = web/dist of this checkout."""
     blob_dir: str = ""
@@ -192,7 +192,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     attachment_max_bytes: int = 26_214_400
     """KAARI_ATTACHMENT_MAX_BYTES: largest encrypted attachment accepted (25 MiB)."""
     message_retention_days: int = 30
-    """KAARI_MESSAGE_RETENTION_DAYS: undelivered messages and attachments expire after this."""
+    """KAARI_MESSAGE_RETENTION_DAYS: attachments expire after this."""
     purge_interval_seconds: float = 3600.0
     """KAARI_PURGE_INTERVAL_SECONDS: how often each instance deletes expired messages (and
     runs the retention jobs below)."""

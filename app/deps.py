@@ -54,7 +54,6 @@ SERVICE_NAMES = (
     "access_log",
     "recovery",
     "handover",
-    "keys",
     "key_directory",
     "cross_signing",
     "key_backup",

@@ -46,10 +46,9 @@ from app.health import health, ready
 from app.homework.routes import CaseHomeworkController, HomeworkController, MeHomeworkController
 from app.keys.backup_routes import MatrixBackupController
 from app.keys.matrix_routes import MatrixKeyController
-from app.keys.routes import KeyController
 from app.logs import RequestLogMiddleware
 from app.messaging.matrix_routes import MatrixRoomController
-from app.messaging.routes import AttachmentController, MailboxController, ThreadController
+from app.messaging.routes import AttachmentController, ThreadController
 from app.notifications.routes import (
     MeNotificationController,
     PushController,
@@ -130,12 +129,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PushController,
             QuietHoursController,
             TicketController,
-            KeyController,
             MatrixKeyController,
             MatrixRoomController,
             MatrixBackupController,
             ThreadController,
-            MailboxController,
             AttachmentController,
             *signaling_routes,
         ],

@@ -38,7 +38,7 @@ class Quota(NamedTuple):
 
 
 QUOTAS: dict[str, Quota] = {
-    # thread messages and Matrix room events count together: both are a device's sends
+    # a device's Matrix room events (rooms/{room}/send)
     "message_send": Quota("sends_per_device_per_minute", 60, "device", "messages"),
     "to_device_send": Quota(
         "to_device_sends_per_device_per_minute", 60, "device", "to-device sends"
@@ -95,18 +95,15 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/org/cases/{case_id}/close"): "admin only, once per case (409 case_closed after)",
     ("DELETE", "/org/cases/{case_id}"): "admin only, of a closed case; its content is gone after",
     ("POST", "/ws/ticket"): "limited per device in TicketService (ws:ticket)",
-    ("POST", "/keys/claim"): "limited per device in KeyService (keys:claim)",
     ("POST", "/_matrix/client/v3/keys/claim"): "limited per device in KeyDirectory",
     ("POST", "/rtc/precall/ice-servers"): "limited per device in signaling/routes.py",
     ("POST", "/rtc/precall/offer"): "limited per user in signaling/routes.py",
     ("POST", "/rtc/precall/pass"): "limited per device in signaling/routes.py",
-    ("POST", "/keys/query"): "a read of the key directory: stores nothing",
     ("POST", "/_matrix/client/v3/keys/query"): _READ,
     ("POST", "/auth/logout"): _ONCE,
     ("DELETE", "/devices/{device_id}"): _ONCE,
     ("POST", "/devices/revoke-all"): _ONCE,
     ("DELETE", "/cases/{case_id}/child/devices/{device_id}"): _ONCE,
-    ("POST", "/mailbox/ack"): "deletes the caller's own delivered rows: bounded by them",
     ("POST", "/cancellations/{cancellation_id}/acks"): "one per device and cancellation",
     ("PATCH", "/me"): _OWN,
     ("PUT", "/me/notification-preferences"): _OWN,
@@ -134,9 +131,6 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/documents/{version_id}/opened"): "one receipt per user and document version",
     ("PUT", "/documents/{document_id}/given-to-doctor"): _MANAGE,
     ("DELETE", "/document-requests/{request_id}"): "closes one open request of the caller's case",
-    ("POST", "/keys/upload"): _KEYS,
-    ("PUT", "/keys/master"): _KEYS,
-    ("POST", "/keys/signatures"): _SIGNATURES,
     ("POST", "/_matrix/client/v3/keys/upload"): _KEYS,
     ("POST", "/_matrix/client/v3/keys/device_signing/upload"): _KEYS,
     ("POST", "/_matrix/client/v3/keys/signatures/upload"): _SIGNATURES,

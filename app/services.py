@@ -53,11 +53,9 @@ from app.keys import privacy_store as keys_privacy
 from app.keys.backup import KeyBackup
 from app.keys.cross_signing import CrossSigning
 from app.keys.directory import KeyDirectory
-from app.keys.service import KeyService
 from app.messaging import privacy_store as messaging_privacy
 from app.messaging.attachments import AttachmentService
 from app.messaging.blob_sweep import BlobSweep
-from app.messaging.delivery import MailboxDelivery
 from app.messaging.expiry import Expiry
 from app.messaging.matrix_delivery import MatrixSyncDelivery
 from app.messaging.receipts import DeliveryReceipts
@@ -93,7 +91,6 @@ class Services:
     access_log: AccessLog
     recovery: Recovery
     handover: Handover
-    keys: KeyService
     key_directory: KeyDirectory
     cross_signing: CrossSigning
     key_backup: KeyBackup
@@ -208,12 +205,11 @@ def build_services(runtime: Runtime) -> Services:
     clock = runtime.clock
     ids = MatrixIds(settings.matrix_server_name)
     key_directory = KeyDirectory(db, audit, notifier, runtime.limiter, ids, clock)
-    keys = KeyService(db, audit, notifier, runtime.limiter, key_directory, clock)
     accounts = AccountService(
-        db, settings, runtime.passwords, runtime.limiter, audit, notifier, keys, clock
+        db, settings, runtime.passwords, runtime.limiter, audit, notifier, key_directory, clock
     )
     cross_signing = CrossSigning(db, audit, key_directory, accounts, ids, clock)
-    orgs = OrgService(db, audit, notifier, keys, clock)
+    orgs = OrgService(db, audit, notifier, key_directory, clock)
     cases = CaseService(db, audit, accounts, sessions_used, clock)
     guard = PushGuard.from_settings(settings)
     outbox = Outbox(db, settings, load_vapid(settings), clock, guard)
@@ -223,7 +219,7 @@ def build_services(runtime: Runtime) -> Services:
     appointments = AppointmentService(db, audit, cases, fanout, clock, rooms)
     cancellations = CancellationService(db, audit, cases, fanout, clock, rooms)
     facts = ReminderFacts(cases, appointments)
-    messaging = MessagingService(db, settings, cases, keys, notifier, clock)
+    messaging = MessagingService(db, cases, clock)
     homework = HomeworkService(
         db, audit, cases, fanout, clock, sessions=appointments, quiet=notifications, rooms=rooms
     )
@@ -261,7 +257,6 @@ def build_services(runtime: Runtime) -> Services:
             clock,
         ),
         handover=Handover(db, audit, cases, accounts, fanout),
-        keys=keys,
         key_directory=key_directory,
         cross_signing=cross_signing,
         key_backup=KeyBackup(db, clock),
@@ -301,7 +296,6 @@ def build_services(runtime: Runtime) -> Services:
 
 def install_sockets(runtime: Runtime, services: Services) -> None:
     """The WebSocket handlers of the domains that speak on the socket."""
-    MailboxDelivery(services.messaging, runtime.settings.ws_queue_frames).install(runtime.gateway)
     MatrixSyncDelivery(services.sync).install(runtime.gateway)
 
 

@@ -32,14 +32,13 @@ import websockets
 from client.api import Api
 from client.call import CallClient
 from client.matrix import MatrixClient, MatrixHttp
-from client.messenger import Messenger
 from signaling.precall import restrict_host_addresses
 
 ROOT = Path(__file__).resolve().parents[1]
 # after the project's packages: tests/ holds a directory named "app" too
 sys.path.append(str(ROOT / "tests"))
 sys.path.append(str(ROOT / "tests" / "scenarios"))
-from scenario_people import PASSWORD, People, onboard  # noqa: E402
+from matrix_onboarding import PASSWORD, People, onboard  # noqa: E402
 from servers import KaariServer  # noqa: E402
 
 PAIRS = 20
@@ -56,15 +55,15 @@ def pct(values: list[float], p: float) -> float:
 def new_room(people: People, minutes: int = 5) -> str:
     start = datetime.now(UTC) + timedelta(minutes=minutes)
     body = {"caseIds": [people.case_id], "startsAt": start.isoformat(), "placeKind": "video"}
-    room: str = people.therapist.api.post("/appointments", body)["appointments"][0]["id"]
+    room: str = people.therapist.post("/appointments", body)["appointments"][0]["id"]
     return room
 
 
-def matrix_of(m: Messenger, store: Path) -> MatrixClient:
+def matrix_of(m: Api, store: Path) -> MatrixClient:
     """The person's Matrix device, cross-signed by its owner (calls require it)."""
-    assert m.api.token is not None
+    assert m.token is not None
     client = MatrixClient.open(
-        MatrixHttp.connect(m.api.base_url, m.api.token), store, os.urandom(32)
+        MatrixHttp.connect(m.base_url, m.token), store, os.urandom(32)
     )
     client.bootstrap_cross_signing()
     client.sync()
@@ -78,8 +77,8 @@ async def setup_bench(people: People, rounds: int, stores: Path) -> list[float]:
     g_matrix = matrix_of(people.guardian, stores / "guardian")
     for _ in range(rounds):
         room = new_room(people)
-        t = CallClient(people.therapist.api, t_matrix, [])
-        g = CallClient(people.guardian.api, g_matrix, [])
+        t = CallClient(people.therapist, t_matrix, [])
+        g = CallClient(people.guardian, g_matrix, [])
         try:
             await t.connect()
             await g.connect()
@@ -210,7 +209,7 @@ def main() -> None:
         }
         server = KaariServer(env, Path(tmp) / "server.log")
         try:
-            people = onboard(server, Path(tmp) / "devices")
+            people = onboard(server)
             if args.what in ("setup", "all"):
                 times = asyncio.run(setup_bench(people, args.rounds, Path(tmp) / "matrix"))
                 print(

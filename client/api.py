@@ -125,50 +125,10 @@ class Api:
         base = self.base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         return f"{base}/ws?ticket={ticket}"
 
-    # keys
-
-    def upload_keys(self, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.post("/keys/upload", body)
-        return result
-
-    def key_counts(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.get("/keys/count")
-        return result
-
-    def query_keys(self, user_ids: Iterable[UUID | str]) -> dict[str, Any]:
-        users = sorted({str(u) for u in user_ids})
-        result: dict[str, Any] = self.post("/keys/query", {"userIds": users})["users"]
-        return result
-
-    def claim_keys(self, device_ids: Iterable[UUID | str]) -> dict[str, Any]:
-        devices = sorted({str(d) for d in device_ids})
-        result: dict[str, Any] = self.post("/keys/claim", {"devices": devices})["oneTimeKeys"]
-        return result
-
-    # messaging
+    # threads (= Matrix rooms) and their attachments
 
     def threads(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.get("/threads")
-        return result
-
-    def thread_devices(self, thread_id: UUID | str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.get(f"/threads/{thread_id}/devices")["devices"]
-        return result
-
-    def send(self, thread_id: UUID | str, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.post(f"/threads/{thread_id}/messages", body)
-        return result
-
-    def mailbox(self, after: int, limit: int = 100) -> dict[str, Any]:
-        result: dict[str, Any] = self.get("/mailbox", after=after, limit=limit)
-        return result
-
-    def ack(self, up_to_seq: int) -> dict[str, Any]:
-        result: dict[str, Any] = self.post("/mailbox/ack", {"upToSeq": up_to_seq})
-        return result
-
-    def deliveries(self, envelope_id: UUID | str) -> dict[str, Any]:
-        result: dict[str, Any] = self.get(f"/messages/{envelope_id}/deliveries")
         return result
 
     def upload_attachment(self, thread_id: UUID | str, chunks: Iterable[bytes]) -> dict[str, Any]:

@@ -47,7 +47,6 @@ from client.cli_profile import (
 )
 from client.documents import DocumentError
 from client.homework import HomeworkError
-from client.live import DeviceRevoked
 from client.matrix import BackupMismatch, MatrixClient, MatrixError, MatrixHttp, SendFailed
 from client.matrix.files import NotAFile, fetch_file, pointer_of, send_file
 from client.matrix.invite_qr import InviteQrError
@@ -314,9 +313,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except httpx.HTTPError as exc:
         print(f"kaari client: cannot reach the server ({type(exc).__name__})", file=sys.stderr)
-        return 1
-    except DeviceRevoked:
-        print("kaari client: this device was signed out; log in again", file=sys.stderr)
         return 1
     except BackupMismatch:
         print("kaari client: that recovery key does not open your key backup", file=sys.stderr)

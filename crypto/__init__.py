@@ -1,7 +1,7 @@
-"""Kaari end-to-end protocol library.
+"""Kaari's device-side cryptography: the Matrix E2E formats on vodozemac (:mod:`crypto.matrix`)
+and encrypted attachments (:mod:`crypto.attachments`).
 
-No I/O and no imports from the rest of the project. The server imports only the
-pure verification functions (:mod:`crypto.signing`, :mod:`crypto.identity`,
-:mod:`crypto.cross_signing`) and their errors (:mod:`crypto.errors`), which need
-pynacl but not vodozemac.
+No I/O and no imports from the rest of the project. The server imports only the pure
+signature checks of :mod:`crypto.matrix` (signing, canonical JSON, their errors), which
+need pynacl but not vodozemac.
 """

@@ -41,7 +41,7 @@ class BindingError(DecryptionError):
 
 class UntrustedKeyShareError(BindingError):
     """A Megolm room key share is refused: its sender may not share it, or the
-    origin it names did not sign the session (see :func:`crypto.megolm.check_key_share`)."""
+    origin it names did not sign the session."""
 
 
 class UnknownSessionError(DecryptionError):

@@ -71,7 +71,7 @@ def verify_device_bundle(bundle: Mapping[str, Any]) -> DeviceKeys:
     Pure function (pynacl only). Raises :class:`BundleError` for a malformed
     bundle and :class:`SignatureError` (its parent) for a bad signature. Extra
     signatures (e.g. the user's master key) are allowed and not checked here;
-    see :func:`crypto.cross_signing.verify_cross_signed_device`.
+    see crypto/matrix/trust.py for the cross-signing chain.
     """
     if not isinstance(bundle, Mapping):
         raise BundleError("bundle must be a JSON object")

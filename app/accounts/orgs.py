@@ -19,7 +19,7 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.principal import Principal, Role
 from app.core.time import Clock
 from app.core.wire import Camel
-from app.keys.service import KeyService
+from app.keys.directory import KeyDirectory
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
 
@@ -96,7 +96,7 @@ class OrgService:
         db: Database,
         audit: Audit,
         notifier: Notifier,
-        keys: KeyService,
+        keys: KeyDirectory,
         clock: Clock,
     ) -> None:
         self.db = db

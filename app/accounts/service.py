@@ -31,7 +31,7 @@ from app.core.errors import InvalidInput, NotFound, Unauthenticated
 from app.core.matrix import MatrixIds
 from app.core.principal import Locale, Principal, UserFacts
 from app.core.time import Clock
-from app.keys.service import KeyService
+from app.keys.directory import KeyDirectory
 from app.observability import counters
 from app.ratelimit import RateLimiter
 from app.realtime.notifier import Notifier
@@ -90,7 +90,7 @@ class AccountService:
         limiter: RateLimiter,
         audit: Audit,
         notifier: Notifier,
-        keys: KeyService,
+        keys: KeyDirectory,
         clock: Clock,
     ) -> None:
         self.db = db

@@ -22,8 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 # Live events and notices
 DEVICE_LIST_CHANGED = "device_list_changed"
 """live; ids: ``userId`` — whose device list changed (a device added, revoked or re-keyed)."""
-MESSAGE_DELIVERED = "message_delivered"
-"""live; a device acknowledged a message."""
 ROOM_EVENT_DELIVERED = "room_event_delivered"
 """live; ids: ``roomId``, ``eventId``, ``deviceId`` — a recipient device's sync covered the
 sender's room events up to ``eventId`` (to the sender's live devices)."""

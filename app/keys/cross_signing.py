@@ -34,8 +34,8 @@ from app.keys.matrix_schemas import (
     SignaturesUploadOut,
 )
 from app.storage.engine import Database
-from crypto.errors import EncodingError
-from crypto.signing import signable_bytes
+from crypto.matrix.errors import EncodingError
+from crypto.matrix.signing import signable_bytes
 
 USAGES = ("master", "self_signing", "user_signing")
 PASSWORD_FLOW = "m.login.password"  # noqa: S105 (the flow name)

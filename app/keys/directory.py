@@ -2,7 +2,7 @@
 device keys, signed one-time and fallback keys, claims and queries.
 
 * A device uploads only its own keys, signed by its own Ed25519 key (pynacl over canonical
-  JSON, ``crypto.signing``); its identity keys are fixed once uploaded.
+  JSON, ``crypto.matrix.signing``); its identity keys are fixed once uploaded.
 * Each one-time key is handed out at most once (``matrix_store.claim_one_time_key``); when
   none are left the fallback key is, and stays until the device replaces it.
 * Queries and claims reach only users who share an open case with the caller (and the
@@ -28,6 +28,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import Audit
+from app.core.events import DEVICE_LIST_CHANGED
 from app.core.matrix import SIGNED_CURVE25519, MatrixError, MatrixIds, parse_device
 from app.core.principal import Principal
 from app.core.time import Clock
@@ -46,9 +47,9 @@ from app.keys.matrix_schemas import (
 from app.ratelimit import RateLimiter
 from app.realtime.notifier import Notifier
 from app.storage.engine import Database
-from crypto.canonical import decode_key
-from crypto.errors import EncodingError, SignatureError
-from crypto.signing import signable_bytes, verify_signed_json
+from crypto.matrix.canonical import decode_key
+from crypto.matrix.errors import EncodingError, SignatureError
+from crypto.matrix.signing import signable_bytes, verify_json
 
 log = logging.getLogger("kaari.keys")
 
@@ -81,7 +82,7 @@ def check_key(value: str, what: str) -> None:
 
 def verify(obj: dict[str, Any], signer: str, key_id: str, ed25519: str) -> None:
     try:
-        verify_signed_json(obj, signer, key_id, ed25519)
+        verify_json(obj, signer, key_id, ed25519)
     except SignatureError:
         raise bad_signature() from None
 
@@ -227,6 +228,20 @@ class KeyDirectory:
             await self.notifier.wake_sync(devices)
         except Exception as exc:  # committed; devices see it on their next sync
             log.warning("key change announcement failed", extra={"error_type": type(exc).__name__})
+
+    async def device_list_changed(self, user_id: UUID) -> None:
+        """A device of the user was revoked (or signed out): a row of the device-list
+        stream, then the co-members' devices are woken and told live (after the commit)."""
+        try:
+            async with self.db.transaction() as conn:
+                await self.record_change(conn, [user_id], self.clock())
+            await self.announce([user_id])
+            async with self.db.read() as conn:
+                audience = await store.co_member_users(conn, user_id)
+                devices = await mx.live_devices_of_users(conn, audience)
+            await self.notifier.send_event(devices, DEVICE_LIST_CHANGED, {"userId": user_id})
+        except Exception as exc:  # the revocation is committed; clients see it on next sync
+            log.warning("device list announcement failed", extra={"error_type": type(exc).__name__})
 
     # keys/upload
 

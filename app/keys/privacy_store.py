@@ -1,7 +1,6 @@
 """The keys domain's section of the GDPR export: the public keys and signatures the user's
 devices published, their cross-signing keys and the signatures made by or over them, and
-the encrypted key backup (opaque without the user's recovery key), in both the Matrix
-shapes and the earlier format."""
+the encrypted key backup (opaque without the user's recovery key)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core.export import ExportSubject, Section
 from app.keys import matrix_store
 from app.storage.export import table_rows
-from app.storage.schema import device_keys, device_signatures, master_keys, one_time_keys
 from app.storage.schema_matrix import (
     mx_backup_keys,
     mx_backup_versions,
@@ -46,16 +44,6 @@ async def export(conn: AsyncConnection, subject: ExportSubject) -> Section:
             conn, mx_backup_versions, mx_backup_versions.c.user_id == user
         ),
         "backupKeys": await table_rows(conn, mx_backup_keys, mx_backup_keys.c.user_id == user),
-        "earlierFormat": {
-            "deviceKeys": await table_rows(conn, device_keys, device_keys.c.user_id == user),
-            "oneTimeKeys": await table_rows(
-                conn, one_time_keys, one_time_keys.c.device_id.in_(mine)
-            ),
-            "masterKeys": await table_rows(conn, master_keys, master_keys.c.user_id == user),
-            "deviceSignatures": await table_rows(
-                conn, device_signatures, device_signatures.c.user_id == user
-            ),
-        },
     }
 
 
@@ -75,8 +63,4 @@ async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) ->
     await conn.execute(mx_device_keys.delete().where(mx_device_keys.c.user_id == user))
     await conn.execute(mx_backup_keys.delete().where(mx_backup_keys.c.user_id == user))
     await conn.execute(mx_backup_versions.delete().where(mx_backup_versions.c.user_id == user))
-    await conn.execute(device_signatures.delete().where(device_signatures.c.user_id == user))
-    await conn.execute(one_time_keys.delete().where(one_time_keys.c.device_id.in_(mine)))
-    await conn.execute(device_keys.delete().where(device_keys.c.user_id == user))
-    await conn.execute(master_keys.delete().where(master_keys.c.user_id == user))
     await matrix_store.record_changes(conn, [user], now)

@@ -1,1 +1,1 @@
-"""Threads, end-to-end encrypted envelopes, per-device mailboxes, receipts, attachments."""
+"""Threads (= Matrix rooms), their timelines, to-device mailboxes, sync, receipts, attachments."""

@@ -1,4 +1,4 @@
-"""Deleting what has expired: undelivered mailbox rows, envelopes, attachment blobs.
+"""Deleting what has expired: room events, to-device messages, attachment blobs.
 
 Each instance runs ``run_once`` every ``purge_interval_seconds`` (``Runtime.every``); the
 deletes are idempotent, so several instances may run it at once. ``kaari purge`` runs it once.
@@ -19,8 +19,7 @@ log = logging.getLogger("kaari.messaging")
 
 @dataclass(frozen=True, slots=True)
 class Purged:
-    mailbox_rows: int
-    envelopes: int
+    rows: int
     attachments: int
 
 
@@ -33,16 +32,13 @@ class Expiry:
     async def run_once(self) -> Purged:
         now = self.clock()
         async with self.db.transaction() as conn:
-            rows, envelopes, blob_ids = await store.purge_expired(conn, now)
+            blob_ids = await store.purge_expired(conn, now)
             # room events past KAARI_ROOM_EVENT_RETENTION_DAYS, to-device rows and their
             # transaction ids past KAARI_TO_DEVICE_RETENTION_DAYS
-            rows += await matrix_store.purge_expired(conn, now)
+            rows = await matrix_store.purge_expired(conn, now)
         for blob_id in blob_ids:  # after the commit: a failed delete leaves an orphan file,
             await self.blobs.delete(blob_id)  # never a record without its bytes
-        purged = Purged(rows, envelopes, len(blob_ids))
-        if rows or envelopes or blob_ids:
-            log.info(
-                "expired messages purged",
-                extra={"count": rows + envelopes + len(blob_ids)},
-            )
+        purged = Purged(rows, len(blob_ids))
+        if rows or blob_ids:
+            log.info("expired messages purged", extra={"count": rows + len(blob_ids)})
         return purged

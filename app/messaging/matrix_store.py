@@ -295,3 +295,9 @@ async def purge_expired(conn: AsyncConnection, now: datetime) -> int:
         result = await conn.execute(table.delete().where(table.c.expires_at <= now))
         gone += int(result.rowcount or 0)
     return gone
+
+
+async def to_device_depth(conn: AsyncConnection) -> int:
+    """For metrics: to-device messages waiting in every device's mailbox."""
+    query = sa.select(sa.func.count()).select_from(to_device_messages)
+    return int((await conn.execute(query)).scalar_one())

@@ -1,6 +1,6 @@
 """The messaging domain's section of the GDPR export: what the user sent (room events and
 to-device messages are ciphertexts; the user's devices hold the keys), what waits in
-their devices' mailboxes, the rooms they are in, the deliveries to their devices, and the
+their devices' to-device mailboxes, the rooms they are in, the deliveries to their devices, and the
 attachments they uploaded with their encrypted blobs (base64)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core.export import ExportSubject, Section
 from app.storage.blobs import BlobStore
 from app.storage.export import table_rows
-from app.storage.schema import attachments, deliveries, envelopes, mailbox, threads
+from app.storage.schema import attachments, threads
 from app.storage.schema_matrix import (
     room_acks,
     room_deliveries,
@@ -45,11 +45,6 @@ async def export(conn: AsyncConnection, subject: ExportSubject, *, blobs: BlobSt
             conn, room_deliveries, room_deliveries.c.device_id.in_(mine)
         ),
         "attachmentsUploaded": uploaded,
-        "earlierFormat": {
-            "envelopesSent": await table_rows(conn, envelopes, envelopes.c.sender_user_id == user),
-            "mailbox": await table_rows(conn, mailbox, mailbox.c.device_id.in_(mine)),
-            "deliveries": await table_rows(conn, deliveries, deliveries.c.user_id == user),
-        },
     }
 
 
@@ -75,9 +70,6 @@ async def erase(conn: AsyncConnection, subject: ExportSubject, now: datetime) ->
     await conn.execute(to_device_txns.delete().where(to_device_txns.c.device_id.in_(mine)))
     await conn.execute(room_acks.delete().where(room_acks.c.device_id.in_(mine)))
     await conn.execute(room_deliveries.delete().where(room_deliveries.c.device_id.in_(mine)))
-    await conn.execute(mailbox.delete().where(mailbox.c.device_id.in_(mine)))
-    await conn.execute(deliveries.delete().where(deliveries.c.user_id == user))
-    await conn.execute(envelopes.delete().where(envelopes.c.sender_user_id == user))
     query = sa.select(attachments.c.id).where(attachments.c.uploader_user_id == user)
     blob_ids = list((await conn.execute(query)).scalars().all())
     await conn.execute(attachments.delete().where(attachments.c.uploader_user_id == user))
@@ -92,7 +84,6 @@ async def erase_case(conn: AsyncConnection, case_id: UUID, now: datetime) -> lis
     await conn.execute(room_deliveries.delete().where(room_deliveries.c.event_pos.in_(events)))
     await conn.execute(room_events.delete().where(room_events.c.room_id.in_(rooms)))
     await conn.execute(room_members.delete().where(room_members.c.room_id.in_(rooms)))
-    await conn.execute(envelopes.delete().where(envelopes.c.thread_id.in_(rooms)))
     query = sa.select(attachments.c.id).where(attachments.c.thread_id.in_(rooms))
     blob_ids = list((await conn.execute(query)).scalars().all())
     await conn.execute(attachments.delete().where(attachments.c.thread_id.in_(rooms)))

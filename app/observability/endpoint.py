@@ -102,7 +102,7 @@ class _Sampled(Collector):
         )
         yield GaugeMetricFamily(
             "kaari_mailbox_pending_rows",
-            "Undelivered ciphertexts waiting in device mailboxes, on every instance",
+            "To-device messages waiting in device mailboxes, on every instance",
             value=s.mailbox_rows,
         )
         yield GaugeMetricFamily(

@@ -158,81 +158,6 @@ audit_events = sa.Table(
     sa.Column("ip_hash", sa.String(32), nullable=True),
 )
 
-# keys (app/keys): public keys and signatures only; private keys never reach the server
-
-# a device's identity keys, fixed once uploaded; bundle = the self-signed device bundle
-device_keys = sa.Table(
-    "device_keys",
-    metadata,
-    sa.Column("device_id", sa.Uuid, sa.ForeignKey("devices.id"), primary_key=True),
-    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False, index=True),
-    sa.Column("curve25519", sa.String(64), nullable=False),
-    sa.Column("ed25519", sa.String(64), nullable=False),
-    sa.Column("bundle", sa.JSON, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-)
-
-# one-time keys: each handed out at most once; claimed rows stay so a retried upload of a
-# claimed key id is recognised and never becomes claimable again
-one_time_keys = sa.Table(
-    "one_time_keys",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("device_id", sa.Uuid, sa.ForeignKey("devices.id"), nullable=False),
-    sa.Column("key_id", sa.String(64), nullable=False),
-    sa.Column("key", sa.String(64), nullable=False),
-    # the device's Ed25519 signature over {"key": ...}
-    sa.Column("signature", sa.String(128), nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("claimed_at", UTCDateTime, nullable=True),
-    sa.Column("claimed_by", sa.Uuid, nullable=True),
-    sa.UniqueConstraint("device_id", "key_id", name="uq_one_time_keys_device_key"),
-    sa.Index("ix_one_time_keys_unclaimed", "device_id", "claimed_at"),
-)
-
-# the device's current fallback key (a new key id replaces it: rotation)
-fallback_keys = sa.Table(
-    "fallback_keys",
-    metadata,
-    sa.Column("device_id", sa.Uuid, sa.ForeignKey("devices.id"), primary_key=True),
-    sa.Column("key_id", sa.String(64), nullable=False),
-    sa.Column("key", sa.String(64), nullable=False),
-    # the device's Ed25519 signature over {"key": ..., "fallback": true}
-    sa.Column("signature", sa.String(128), nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("used_at", UTCDateTime, nullable=True),
-)
-
-# a user's master signing key (set once; rotation is future work)
-master_keys = sa.Table(
-    "master_keys",
-    metadata,
-    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
-    sa.Column("ed25519", sa.String(64), nullable=False),
-    sa.Column("key_object", sa.JSON, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-)
-
-# the master key's signature over one of its user's device bundles
-device_signatures = sa.Table(
-    "device_signatures",
-    metadata,
-    sa.Column("device_id", sa.Uuid, sa.ForeignKey("devices.id"), primary_key=True),
-    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), nullable=False),
-    sa.Column("master_ed25519", sa.String(64), nullable=False),
-    sa.Column("signature", sa.String(128), nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-)
-
-# bumped whenever a user's set of device keys or their signatures changes
-device_list_versions = sa.Table(
-    "device_list_versions",
-    metadata,
-    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id"), primary_key=True),
-    sa.Column("version", sa.BigInteger, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-)
-
 # realtime (app/realtime)
 
 # single-use WebSocket tickets, valid for seconds; only the SHA-256 digest is stored.
@@ -263,62 +188,13 @@ threads = sa.Table(
     sa.CheckConstraint("kind IN ('family','child','homework')", name="kind"),
 )
 
-# one sent message: who sent it where; the ciphertexts are in the recipients' mailboxes.
-# (sender_device_id, client_message_id) makes a retried send idempotent.
-envelopes = sa.Table(
-    "envelopes",
-    metadata,
-    sa.Column("id", sa.Uuid, primary_key=True),
-    sa.Column("thread_id", sa.Uuid, sa.ForeignKey("threads.id"), nullable=False, index=True),
-    sa.Column("sender_user_id", sa.Uuid, nullable=False),
-    sa.Column("sender_device_id", sa.Uuid, nullable=False),
-    sa.Column("client_message_id", sa.String(64), nullable=False),
-    sa.Column("recipient_count", sa.Integer, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
-    sa.UniqueConstraint("sender_device_id", "client_message_id", name="uq_envelopes_client_id"),
-)
-
-# the next mailbox sequence number of each device; the row lock orders a device's rows
+# the next to-device sequence number of each device; the row lock orders a device's rows
 # in commit order, so a reader that saw seq N never later finds a new row below N
 device_sequences = sa.Table(
     "device_sequences",
     metadata,
     sa.Column("device_id", sa.Uuid, primary_key=True),
     sa.Column("last_seq", sa.BigInteger, nullable=False),
-)
-
-# a device's undelivered ciphertexts; deleted when the device acknowledges them
-mailbox = sa.Table(
-    "mailbox",
-    metadata,
-    sa.Column("device_id", sa.Uuid, primary_key=True),
-    sa.Column("seq", sa.BigInteger, primary_key=True),
-    sa.Column(
-        "envelope_id",
-        sa.Uuid,
-        sa.ForeignKey("envelopes.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
-    # the recipient's Olm ciphertext (JSON text): opaque to the server
-    sa.Column("ciphertext", sa.Text, nullable=False),
-    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
-)
-
-# "delivered to device": the only receipt the server knows (read receipts are E2E payloads)
-deliveries = sa.Table(
-    "deliveries",
-    metadata,
-    sa.Column(
-        "envelope_id",
-        sa.Uuid,
-        sa.ForeignKey("envelopes.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column("device_id", sa.Uuid, primary_key=True),
-    sa.Column("user_id", sa.Uuid, nullable=False),
-    sa.Column("delivered_at", UTCDateTime, nullable=False),
 )
 
 # encrypted attachment blobs (bytes in the blob store, never in the database)

@@ -7,7 +7,7 @@ stream positions only: the server never holds a private key or a plaintext.
 Streams: ``room_events.pos`` and ``mx_device_list_changes.pos`` are global positions
 taken under a transaction-scoped lock (``app/storage/streams.py``), so a reader that saw
 position N never later finds a new row below N; to-device rows are numbered per recipient
-device from ``device_sequences`` (row-locked until commit, as the mailbox is).
+device from ``device_sequences`` (row-locked until the commit).
 """
 
 from __future__ import annotations

@@ -67,24 +67,22 @@ def test_a_wrong_field_is_422_even_when_named_like_a_dependency(
                 assert r.status_code < 500, (method, path, field.encode_name, r.text)
                 checked += 1
     assert checked > 200
-    for path, body in (
-        ("/keys/master", {"keys": 5}),
-        ("/me/push-subscriptions", {"endpoint": "https://push.example/abc", "keys": 5}),
-    ):
-        method = "PUT" if path == "/keys/master" else "POST"
-        r = client.request(method, path, json=body, headers=world.therapist.headers)
-        problem = assert_problem(r, 422, "validation_error")
-        assert any(e.get("key") == "keys" for e in problem["errors"]), problem
+    body = {"endpoint": "https://push.example/abc", "keys": 5}
+    r = client.post("/me/push-subscriptions", json=body, headers=world.therapist.headers)
+    problem = assert_problem(r, 422, "validation_error")
+    assert any(e.get("key") == "keys" for e in problem["errors"]), problem
 
 
 def test_integers_beyond_64_bits_are_422_in_queries_and_bodies(
     client: TestClient[Any], world: World
 ) -> None:
-    r = client.get(f"/mailbox?after={BIG}", headers=world.therapist.headers)
+    log = f"/cases/{world.case_id}/access-log?before={BIG}"
+    r = client.get(log, headers=world.guardian.headers)
     assert_problem(r, 422, "validation_error")
     r = client.get(f"/org/audit?before={BIG}", headers=world.admin.headers)
     assert_problem(r, 422, "validation_error")
-    r = client.post("/mailbox/ack", json={"upToSeq": 2**64}, headers=world.therapist.headers)
+    body = {"weeklyOccurrences": 2**64}
+    r = client.post("/appointments", json=body, headers=world.therapist.headers)
     assert_problem(r, 422, "validation_error")
 
 
@@ -104,16 +102,18 @@ def test_every_integer_parameter_of_every_route_is_bounded(client: TestClient[An
     assert unbounded == []
 
 
-def test_a_huge_sync_cursor_is_a_frame_error_not_a_resync_loop(
+def test_a_bad_sync_frame_is_a_frame_error_not_a_resync_loop(
     client: TestClient[Any], world: World
 ) -> None:
     ws = connect(client, world.therapist)
     try:
-        ws.send_json({"type": "sync", "afterSeq": 2**64})
+        ws.send_json({"type": "matrix_sync", "since": 2**64})
         error = receive_until(ws, lambda f: f["type"] == "error")
         assert error["code"] == "invalid_frame", error
-        # the socket is still open and usable
+        # the earlier mailbox frames are gone: an unknown type, the socket stays usable
         ws.send_json({"type": "sync", "afterSeq": 0})
+        error = receive_until(ws, lambda f: f["type"] == "error")
+        assert error["code"] == "unknown_type", error
         ws.send_json({"type": "ping"})
         assert receive_until(ws, lambda f: f["type"] == "pong")
     finally:

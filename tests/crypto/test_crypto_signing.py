@@ -8,7 +8,6 @@ import nacl.signing
 import pytest
 
 from crypto.canonical import b64decode, b64encode, canonical_json
-from crypto.cross_signing import UserMasterKey, verify_cross_signed_device, verify_master_key
 from crypto.errors import BundleError, EncodingError, SignatureError
 from crypto.identity import verify_device_bundle, verify_one_time_key
 from crypto.olm import OlmAccount
@@ -129,24 +128,3 @@ def test_one_time_and_fallback_keys_are_signed() -> None:
     other = OlmAccount.create("@t:kaari", "LAPTOP")
     with pytest.raises(BundleError):
         verify_one_time_key(fb, "@t:kaari", "LAPTOP", other.ed25519)
-
-
-def test_cross_signing_chain() -> None:
-    master = UserMasterKey.generate("@t:kaari")
-    assert verify_master_key(master.master_key_object()).ed25519 == master.public_key
-    bundle = master.sign_device(OlmAccount.create("@t:kaari", "TABLET").signed_device_bundle())
-    verify_device_bundle(bundle)  # the self-signature survives the added signature
-    keys = verify_cross_signed_device(bundle, master.public_key)
-    assert keys.device_id == "TABLET"
-    other = UserMasterKey.generate("@t:kaari")
-    with pytest.raises(SignatureError):
-        verify_cross_signed_device(bundle, other.public_key)
-    unsigned = OlmAccount.create("@t:kaari", "ROGUE").signed_device_bundle()
-    with pytest.raises(SignatureError):
-        verify_cross_signed_device(unsigned, master.public_key)
-    with pytest.raises(BundleError):
-        master.sign_device(OlmAccount.create("@x:kaari", "D").signed_device_bundle())
-    bad_master = master.master_key_object()
-    bad_master["user_id"] = "@mallory:kaari"
-    with pytest.raises(BundleError):
-        verify_master_key(bad_master)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scenario_people import PASSWORD, onboard
+from matrix_onboarding import PASSWORD, onboard
 from servers import KaariServer, kaari_client
 
 from client.matrix import MatrixClient, MatrixHttp
@@ -23,9 +23,9 @@ def test_a_guardian_and_the_therapist_message_each_other_from_the_terminal(
 ) -> None:
     server = KaariServer({"KAARI_DATA_DIR": str(tmp_path / "data")}, tmp_path / "server.log")
     try:
-        people = onboard(server, tmp_path / "devices")
+        people = onboard(server)
         phones = {
-            name: _matrix_device(server.url, str(m.api.token), tmp_path / "mx" / name)
+            name: _matrix_device(server.url, str(m.token), tmp_path / "mx" / name)
             for name, m in (
                 ("therapist", people.therapist),
                 ("anna-phone", people.guardian),

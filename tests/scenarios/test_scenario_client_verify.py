@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scenario_people import PASSWORD, onboard
+from matrix_onboarding import PASSWORD, onboard
 from servers import KaariServer, kaari_client
 
 
@@ -41,7 +41,7 @@ def _emoji_line(proc: subprocess.Popen[str]) -> str:
 def test_a_parent_joins_from_the_qr_and_the_therapist_is_verified(tmp_path: Path) -> None:
     server = KaariServer({"KAARI_DATA_DIR": str(tmp_path / "data")}, tmp_path / "server.log")
     try:
-        onboard(server, tmp_path / "devices")
+        onboard(server)
         terhi, liisa = tmp_path / "terhi", tmp_path / "liisa"
         done = kaari_client(
             terhi, "login", "--server", server.url, "--email", "terhi@example.fi",

@@ -21,10 +21,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from matrix_onboarding import PASSWORD, Devices, onboard
 from push_service import PushService
-from scenario_people import PASSWORD, onboard
 from servers import kaari_client, scenario_server, stored_bytes
-from test_scenario_matrix_messaging import Devices
 from websockets.sync.client import connect
 
 from client.api import Api
@@ -96,7 +95,7 @@ def test_documents_end_to_end(tmp_path: Path, database: str) -> None:
     plan = b"%PDF-1.7\n" + os.urandom(150_000) + b"EINO-PLAN-MARKER\n%%EOF\n"
     statement = b"%PDF-1.7\n" + os.urandom(90_000) + b"EINO-STATEMENT-MARKER\n%%EOF\n"
     try:
-        people = onboard(server, tmp_path / "devices")
+        people = onboard(server)
         case_id = people.case_id
         devices = Devices(people, tmp_path / "mx", server.url)
         therapist = documents(devices, "therapist")

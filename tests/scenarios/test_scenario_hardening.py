@@ -1,59 +1,58 @@
 """Against a real ``kaari serve`` (issue 16):
 
-* the reference client's live connection, with the server stopped and started again:
-  ``Live.poll`` never raises a transport error, returns every message it stored, and
-  reconnects with backoff; no WebSocket ticket reaches the server's log (uvicorn logs
-  each upgrade with its query string);
+* a Matrix device, with the server stopped and started again: what it stored stays, a
+  sync against the stopped server is a transport error (the caller retries), and the
+  next sync after the restart brings what was sent meanwhile, nothing twice; no
+  WebSocket ticket reaches the server's log (uvicorn logs each upgrade with its query
+  string);
 * uvicorn refuses a frame over KAARI_WS_MAX_FRAME_BYTES (1009) and the gateway counts
   it as a strike: past KAARI_WS_OVERSIZE_STRIKES the device gets no ticket.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from scenario_people import PASSWORD, live_until, onboard, texts
+from matrix_onboarding import PASSWORD, Devices, LiveEvents, bodies, onboard, room, sync_until
 from servers import KaariServer
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from client.api import Api, ApiError
-from client.live import Live
 
 
-def test_poll_survives_a_server_restart_and_loses_no_stored_message(tmp_path: Path) -> None:
+def test_a_matrix_device_loses_nothing_across_a_server_restart(tmp_path: Path) -> None:
     server = KaariServer({"KAARI_DATA_DIR": str(tmp_path / "data")}, tmp_path / "server.log")
     try:
-        people = onboard(server, tmp_path / "devices")
-        live = Live(people.therapist)
+        people = onboard(server)
+        devices = Devices(people, tmp_path / "mx", server.url)
+        terhi, anna = devices.open("therapist"), devices.open("anna")
+        for client in (terhi, anna):
+            client.sync()
+        family = room(people.family_thread)
+        live = LiveEvents(people.therapist)
         live.connect()
 
-        # a message arrives, then the server goes away within the same poll
-        people.guardian.send_text(people.family_thread, "ennen katkoa")
-        stopper = threading.Timer(1.0, server.stop)
-        stopper.start()
-        started = time.monotonic()
-        got = live.poll(6.0)  # raised httpx.ConnectError and dropped the message before
-        stopper.join()
-        assert texts(got) == ["ennen katkoa"]
-        assert time.monotonic() - started >= 5.0  # it kept trying until the deadline
-        # with the server still gone: no exception, nothing new
-        assert live.poll(1.0) == []
-        try:
-            httpx.get(server.url + "/health", timeout=1)
-            raise AssertionError("the server should be down")
-        except httpx.TransportError:
-            pass
+        # a message arrives and is stored, then the server goes away
+        anna.send_text(family, "ennen katkoa")
+        assert sync_until(terhi, family, 1) == ["ennen katkoa"]
+        server.stop()
+        live.poll(0.5)  # the socket is closed under it: no exception
+        with pytest.raises(httpx.TransportError):
+            terhi.sync(timeout_ms=500)
+        assert bodies(terhi, family) == ["ennen katkoa"]  # what was stored stays
 
         server.start()
-        people.guardian.send_text(people.family_thread, "katkon jälkeen")
-        assert texts(live_until(live, 1, 20.0)) == ["katkon jälkeen"]
-        assert live.connects >= 2
+        anna.send_text(family, "katkon jälkeen")
+        assert sync_until(terhi, family, 2, 20.0) == ["ennen katkoa", "katkon jälkeen"]
+        assert terhi.sync(timeout_ms=300).messages == []  # nothing twice
+        assert terhi.undecryptable() == []
+        live.connect()  # a new ticket after the restart
         live.close()
+        for client in (terhi, anna):
+            client.close()
         # uvicorn logged each upgrade as "WebSocket /ws?ticket=…" [accepted]
         log = server.log_path.read_text()
         assert "WebSocket /ws" in log

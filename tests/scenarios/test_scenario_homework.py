@@ -17,13 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from scenario_people import PASSWORD, onboard
+from matrix_onboarding import PASSWORD, Devices, LiveEvents, onboard
 from servers import kaari_client, scenario_server, stored_bytes
-from test_scenario_matrix_messaging import Devices
 
 from client.api import Api, ApiError
 from client.homework import Homework, Schedule
-from client.live import Live
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -52,7 +50,7 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
         "feel-edit": "Draw how you feel, then tell Anna about the drawing.",
     }
     try:
-        people = onboard(server, tmp_path / "devices")
+        people = onboard(server)
         p = people
         devices = Devices(people, tmp_path / "matrix", server.url)
         now = datetime.now(HELSINKI)
@@ -81,7 +79,7 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
         assert all(t.readable and t.may_tick and not t.done for t in day.tasks)
 
         # the therapist listens live; the child ticks the bike ride with a note
-        live = Live(p.therapist)  # the same device's WebSocket
+        live = LiveEvents(p.therapist)  # the same device's WebSocket
         live.connect()
         tick = child.tick(bike.id, today, note=plain["note"], emoji="🚲", client_time=now)
         assert (tick.note, tick.emoji) == (plain["note"], "🚲")
@@ -98,7 +96,7 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
         assert task_progress(progress, feel.id)["done"] == 0
         (seen,) = therapist.ticks(bike.id)
         assert (seen.note, seen.emoji, seen.day) == (plain["note"], "🚲", today)
-        assert seen.user_id == p.child.device.user_id
+        assert seen.user_id == str(p.child.user_id)
         # a guardian sees the same
         assert guardian.progress(p.case_id) == progress
         assert [t.note for t in guardian.ticks(bike.id)] == [plain["note"]]
@@ -152,7 +150,7 @@ def test_homework_end_to_end(tmp_path: Path, database: str) -> None:
         assert secret.encode() not in everything
 
 
-def _ticked(live: Live, task_id: str) -> bool:
+def _ticked(live: LiveEvents, task_id: str) -> bool:
     return any(
         e.get("event") == "homework_ticked" and e.get("ids", {}).get("taskId") == task_id
         for e in live.events
@@ -162,7 +160,7 @@ def _ticked(live: Live, task_id: str) -> bool:
 def test_homework_from_the_terminal(tmp_path: Path) -> None:
     server = scenario_server(tmp_path, "")
     try:
-        people = onboard(server, tmp_path / "devices")
+        people = onboard(server)
         devices = Devices(people, tmp_path / "matrix", server.url)
         phone = homework(devices, "therapist")  # Terhi's phone, there before the tasks
         anna, terhi = tmp_path / "anna", tmp_path / "terhi"

@@ -20,62 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario_people import People, onboard
+from matrix_onboarding import Devices, bodies, onboard, room, sync_until
 from servers import fresh_postgres_database, scenario_server, stored_bytes
 from support import REDIS_URL, reachable, service_missing
 
 from client.api import Api
-from client.matrix import MatrixClient, MatrixError, MatrixHttp
+from client.matrix import MatrixError
 from client.matrix.files import fetch_file, pointer_of, send_file
-
-SERVER_NAME = "localhost"
-
-
-class Devices:
-    """A Matrix device for each onboarded phone (same Kaari device and token)."""
-
-    def __init__(self, people: People, root: Path, url: str) -> None:
-        self.root = root
-        self.url = url
-        self.secrets: dict[str, bytes] = {}
-        self.tokens = {
-            "therapist": str(people.therapist.api.token),
-            "anna": str(people.guardian.api.token),
-            "tablet": str(people.guardian_tablet.api.token),
-            "mikko": str(people.guardian2.api.token),
-            "eino": str(people.child.api.token),
-        }
-
-    def open(self, name: str, url: str | None = None) -> MatrixClient:
-        secret = self.secrets.setdefault(name, os.urandom(32))
-        http = MatrixHttp.connect(url or self.url, self.tokens[name])
-        return MatrixClient.open(http, self.root / name, secret)
-
-
-def room(thread_id: str) -> str:
-    return f"!{thread_id}:{SERVER_NAME}"
-
-
-def bodies(client: MatrixClient, room_id: str) -> list[str]:
-    """What the app was handed in the room, in order: texts, and files by name."""
-    out = []
-    for m in client.messages(room_id):
-        content = m["content"]
-        out.append(content["body"] if content.get("msgtype") != "m.file" else "file")
-    return out
-
-
-def sync_until(client: MatrixClient, room_id: str, want: int, seconds: float = 10.0) -> list[str]:
-    deadline = time.monotonic() + seconds
-    while len(bodies(client, room_id)) < want and time.monotonic() < deadline:
-        client.sync(timeout_ms=1000)
-    return bodies(client, room_id)
 
 
 def test_family_messaging_on_matrix_end_to_end(tmp_path: Path, database: str) -> None:
     server = scenario_server(tmp_path, database)
     try:
-        people = onboard(server, tmp_path / "devices")
+        people = onboard(server)
         devices = Devices(people, tmp_path / "mx", server.url)
         c = {name: devices.open(name) for name in ("therapist", "anna", "tablet", "mikko", "eino")}
         for client in c.values():
@@ -120,8 +77,8 @@ def test_family_messaging_on_matrix_end_to_end(tmp_path: Path, database: str) ->
         assert tablet.undecryptable() == []
 
         # a removed member's devices stop receiving, and may no longer send
-        mikko_id = str(people.guardian2.device.user_id)
-        people.therapist.api.request("DELETE", f"/cases/{people.case_id}/members/{mikko_id}")
+        mikko_id = str(people.guardian2.user_id)
+        people.therapist.request("DELETE", f"/cases/{people.case_id}/members/{mikko_id}")
         c["therapist"].send_text(family, "Vain Annalle ja Terhille")
         assert sync_until(c["anna"], family, 3)[-1] == "Vain Annalle ja Terhille"
         c["mikko"].sync(timeout_ms=500)
@@ -150,7 +107,7 @@ def test_kill9_on_matrix_loses_nothing_and_delivers_nothing_twice(
 ) -> None:
     server = scenario_server(tmp_path, database)
     try:
-        people = onboard(server, tmp_path / "devices")
+        people = onboard(server)
         devices = Devices(people, tmp_path / "mx", server.url)
         therapist, mikko, anna = (devices.open(n) for n in ("therapist", "mikko", "anna"))
         for client in (therapist, mikko, anna):
@@ -202,7 +159,7 @@ def test_two_instances_on_matrix_share_one_postgresql_and_one_redis(tmp_path: Pa
         try:
             a.start()
             b.start()
-            people = onboard(a, tmp_path / "devices", url=a.url)
+            people = onboard(a, url=a.url)
             devices = Devices(people, tmp_path / "mx", a.url)
             anna = devices.open("anna")  # on instance A
             child = room(people.child_thread)

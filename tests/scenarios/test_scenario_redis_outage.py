@@ -1,27 +1,36 @@
 """A Redis outage under two real instances on one PostgreSQL (DESIGN.md section 2,
-principle 2): the instances reach Redis through a TCP proxy of the test's own, which
-the test stops (every connection of theirs is cut, new ones are refused) and starts
-again. Meanwhile sign-in and WebSocket tickets still work, messages sent through either
-instance still arrive live within a few seconds on both, nothing is lost or handed to
-the application twice, and ``/ready`` and the logs say the instances are degraded."""
+principle 2), on the Matrix delivery path: the instances reach Redis through a TCP proxy
+of the test's own, which the test stops (every connection of theirs is cut, new ones are
+refused) and starts again.
+
+* A Matrix device long-polling ``GET /sync`` on instance B still gets, within a few
+  seconds, what a member sends through instance A: without the bus nothing tells B of
+  the send; B's periodic resync wakes its waiting syncs, which look at the database
+  again. A send through B reaches a device on A too. Before and after the cut the bus
+  wakes them; nothing arrives twice.
+* Meanwhile sign-in and WebSocket tickets still work, a device coming online reads its
+  backlog, and ``/ready`` and the logs say the instances are degraded, then healthy."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-from scenario_people import PASSWORD, live_until, onboard, texts
+from matrix_onboarding import PASSWORD, Devices, LiveEvents, bodies, onboard, room, sync_until
 from servers import KaariServer, fresh_postgres_database
 from support import REDIS_URL, reachable, service_missing
 from tcp_proxy import TcpProxy
 
-from client.live import Live
+from client.api import Api
 
-WITHIN = 5.0  # seconds: "live within a few seconds" (the resync runs every 2 s)
+WITHIN = 5.0  # seconds: "within a few seconds" (the resync runs every 2 s)
+LONG_POLL_MS = 25_000  # far longer than WITHIN: only a wake-up ends it in time
+LAST = "katkon jälkeen"
 
 
 def ready(server: KaariServer) -> dict[str, Any]:
@@ -36,17 +45,6 @@ def until(check: Callable[[], bool], seconds: float) -> None:
     while not check():
         assert time.monotonic() < deadline, "not in time"
         time.sleep(0.1)
-
-
-def arrives(live: Live, text: str) -> float:
-    """Seconds until ``text`` arrived on ``live`` (and nothing else did)."""
-    started = time.monotonic()
-    got = live_until(live, 1, WITHIN + 5)
-    elapsed = time.monotonic() - started
-    assert texts(got) == [text]
-    assert elapsed < WITHIN, elapsed
-    print(f"\n{text!r} arrived after {elapsed:.2f} s")
-    return elapsed
 
 
 def sign_in(server: KaariServer) -> int:
@@ -75,22 +73,58 @@ def test_two_instances_keep_delivering_while_redis_is_cut(tmp_path: Path) -> Non
         }
         a = KaariServer({**shared, "KAARI_DATA_DIR": str(tmp_path / "a")}, tmp_path / "a.log")
         b = KaariServer({**shared, "KAARI_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log")
-        lives: list[Live] = []
+        listener: threading.Thread | None = None
+        stop = threading.Event()
         try:
             a.start()
             b.start()
-            p = onboard(a, tmp_path / "devices", url=a.url)
-            for m in (p.therapist, p.child, p.guardian_tablet):  # these use instance B
-                m.api = type(m.api)(b.url, token=m.api.token)
-            therapist, child, guardian2 = Live(p.therapist), Live(p.child), Live(p.guardian2)
-            lives = [therapist, child, guardian2]
-            for live in lives:
-                live.connect()
-            assert ready(a)["status"] == ready(b)["status"] == "ok"
+            people = onboard(a, url=a.url)
+            devices = Devices(people, tmp_path / "mx", a.url)
+            anna = devices.open("anna")  # on instance A
+            anna.sync()
+            mikko = devices.open("mikko", b.url)  # on instance B
+            mikko.sync()
+            devices.open("tablet", b.url).close()  # keys published, then offline
+            child, family = room(people.child_thread), room(people.family_thread)
+            arrived: dict[str, float] = {}
+            seen: list[list[str]] = []
+            errors: list[BaseException] = []
+            parked = threading.Event()
 
-            p.guardian.send_text(p.child_thread, "ennen katkoa")
-            for live in lives:
-                arrives(live, "ennen katkoa")
+            def listen() -> None:
+                """The therapist's Matrix device on instance B, long-polling (its store
+                lives in this thread)."""
+                client = devices.open("therapist", b.url)
+                try:
+                    client.sync()
+                    parked.set()
+                    while LAST not in arrived and not stop.is_set():
+                        client.sync(timeout_ms=LONG_POLL_MS)
+                        for text in bodies(client, child):
+                            arrived.setdefault(text, time.monotonic())
+                    seen.append(bodies(client, child))
+                    assert client.undecryptable() == []
+                except BaseException as exc:
+                    errors.append(exc)
+                finally:
+                    client.close()
+
+            def arrives(text: str) -> float:
+                anna.send_text(child, text)
+                accepted = time.monotonic()
+                until(lambda: text in arrived or bool(errors), WITHIN + 25)
+                assert errors == []
+                elapsed = arrived[text] - accepted
+                print(f"\n{text!r} arrived on B after {elapsed:.2f} s")
+                assert elapsed < WITHIN, (text, elapsed)
+                return elapsed
+
+            listener = threading.Thread(target=listen)
+            listener.start()
+            assert parked.wait(60)
+            time.sleep(0.5)  # the long-poll is parked on B
+            assert ready(a)["status"] == ready(b)["status"] == "ok"
+            arrives("ennen katkoa")
 
             # Redis is cut: only these instances' connections (the proxy is the test's)
             proxy.stop()
@@ -106,38 +140,50 @@ def test_two_instances_keep_delivering_while_redis_is_cut(tmp_path: Path) -> Non
                     "bus": "degraded",
                     "rateLimits": "degraded",
                 }
-            # a send through A reaches sockets on B and on A; one through B reaches A
-            p.guardian.send_text(p.child_thread, "katkon aikana A:sta")
-            for live in lives:
-                arrives(live, "katkon aikana A:sta")
-            p.therapist.send_text(p.family_thread, "katkon aikana B:stä")
-            arrives(guardian2, "katkon aikana B:stä")
-            # a device connecting now (a ticket needs the rate limiter) gets its backlog
-            tablet = Live(p.guardian_tablet)
-            tablet.connect()
-            lives.append(tablet)
-            backlog = live_until(tablet, 3, WITHIN + 5)
-            assert sorted(texts(backlog)) == sorted(
-                ["ennen katkoa", "katkon aikana A:sta", "katkon aikana B:stä"]
-            )
+            time.sleep(0.5)  # a long-poll parked on B after the cut
+            arrives("katkon aikana")
+            arrives("katkon aikana, toinen")
+            # a send through B reaches a device on A
+            started = time.monotonic()
+            mikko.send_text(family, "katkon aikana B:stä")
+            assert sync_until(anna, family, 1, WITHIN + 5) == ["katkon aikana B:stä"]
+            assert time.monotonic() - started < WITHIN
+            # a WebSocket ticket (it needs the rate limiter) and a device coming online
+            live = LiveEvents(Api(b.url, token=devices.tokens["tablet"]))
+            live.connect()
+            live.close()
+            tablet = devices.open("tablet", b.url)
+            tablet.sync()
+            assert sync_until(tablet, child, 3, WITHIN + 5) == [
+                "ennen katkoa", "katkon aikana", "katkon aikana, toinen",
+            ]  # fmt: skip
+            assert sync_until(tablet, family, 1) == ["katkon aikana B:stä"]
 
-            # Redis is back: the bus and the shared limits recover by themselves
+            # Redis is back: the bus wakes the long-poll again
             proxy.start()
             for server in (a, b):
                 until(lambda s=server: ready(s)["status"] == "ok", 20)
-            p.guardian.send_text(p.child_thread, "katkon jälkeen")
-            for live in (therapist, child, guardian2, tablet):
-                arrives(live, "katkon jälkeen")
-            # and nothing arrives twice
-            for live in lives:
-                assert live.poll(1.0) == []
-            for m in p.devices:
-                assert m.failed == []
+            arrives(LAST)  # (and the listener ends)
+            listener.join(LONG_POLL_MS / 1000 + 10)
+            assert not listener.is_alive()
+            assert errors == []
+            # each once, in order
+            assert seen == [["ennen katkoa", "katkon aikana", "katkon aikana, toinen", LAST]]
+            assert sync_until(tablet, child, 4)[-1] == LAST
+            assert tablet.sync(timeout_ms=300).messages == []  # nothing twice
+            for client in (anna, mikko, tablet):
+                client.sync(timeout_ms=300)
+                for room_id in (child, family):
+                    got = bodies(client, room_id)
+                    assert len(got) == len(set(got)), got  # each once
+                assert client.undecryptable() == []
+                client.close()
         finally:
-            for live in lives:
-                live.close()
+            stop.set()
             a.stop()
             b.stop()
+            if listener is not None:
+                listener.join(5)
             proxy.close()
     for name in ("a.log", "b.log"):
         log = (tmp_path / name).read_text()

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from aiortc import RTCIceServer
-from scenarios.scenario_people import People
+from scenarios.matrix_onboarding import People
 
 from client.api import Api
 from client.call import CallClient, Peer
 from client.matrix import MatrixClient, MatrixHttp
-from client.messenger import Messenger
 from client.rtc import ice_servers_from_json
 from signaling.precall import restrict_host_addresses
 
@@ -35,7 +34,7 @@ def loopback_only() -> None:
 def video_room(people: People, starts_in: timedelta = timedelta(minutes=5), **extra: Any) -> str:
     start = datetime.now(UTC) + starts_in
     body = {"caseIds": [people.case_id], "startsAt": start.isoformat(), "placeKind": "video"}
-    created = people.therapist.api.post("/appointments", {**body, **extra})
+    created = people.therapist.post("/appointments", {**body, **extra})
     room_id: str = created["appointments"][0]["id"]
     return room_id
 
@@ -44,15 +43,15 @@ def ice_of(api: Api) -> list[RTCIceServer]:
     return ice_servers_from_json(api.get("/rtc/ice-servers"))
 
 
-def matrix_of(m: Messenger, url: str | None = None) -> MatrixClient:
+def matrix_of(m: Api, url: str | None = None) -> MatrixClient:
     """The person's Matrix device (its own store), cross-signed by its owner; one per
     signed-in device, opened on first use."""
-    token = m.api.token
+    token = m.token
     assert token is not None, "sign in first"
     known = _matrices.get(token)
     if known is None:
-        http = MatrixHttp.connect(url or m.api.base_url, token)
-        store = Path(_stores.name) / f"{len(_matrices)}-{m.device.device_id}"
+        http = MatrixHttp.connect(url or m.base_url, token)
+        store = Path(_stores.name) / f"{len(_matrices)}-{m.device_id}"
         known = MatrixClient.open(http, store, os.urandom(32))
         known.bootstrap_cross_signing()
         known.sync()
@@ -60,11 +59,9 @@ def matrix_of(m: Messenger, url: str | None = None) -> MatrixClient:
     return known
 
 
-def caller(
-    m: Messenger, url: str | None = None, *, host_only: bool = False, **kwargs: Any
-) -> CallClient:
+def caller(m: Api, url: str | None = None, *, host_only: bool = False, **kwargs: Any) -> CallClient:
     """A call client for the person; ``host_only``: no ICE servers (host candidates)."""
-    api = Api(url, token=m.api.token) if url else m.api
+    api = Api(url, token=m.token) if url else m
     return CallClient(api, matrix_of(m, url), [] if host_only else ice_of(api), **kwargs)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiortc import RTCPeerConnection
 from calls_support import CALL_SECONDS, caller, clients, loopback_only, talk, video_room
-from scenarios.scenario_people import People, onboard
+from scenarios.matrix_onboarding import People, onboard
 from servers import KaariServer, fresh_postgres_database
 from signaling_support import TURN_SECRET, Coturn
 from support import REDIS_URL, reachable, run, service_missing
@@ -47,7 +47,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KaariServ
         coturn = None
     server = KaariServer(env, tmp / "server.log")
     try:
-        people = onboard(server, tmp / "devices")
+        people = onboard(server)
         yield server, people, coturn
     finally:
         server.stop()
@@ -285,7 +285,7 @@ def test_peers_on_two_instances_connect(tmp_path: Path) -> None:
         try:
             a.start()
             b.start()
-            people = onboard(a, tmp_path / "devices", url=a.url)
+            people = onboard(a, url=a.url)
             room = video_room(people)
 
             async def go() -> None:

@@ -12,7 +12,7 @@ from uuid import UUID
 from conftest import World
 from litestar.testing import TestClient
 from mx_support import MxDevice, mxid, room_id
-from support import Session, assert_problem
+from support import Session
 from test_matrix_rooms import epoch, megolm, path, send
 from test_matrix_sync import sync
 
@@ -68,10 +68,9 @@ def test_who_is_in_the_homework_room(client: TestClient[Any], world: World) -> N
     for who in (school,):
         assert client.get(path(room, "joined_members"), headers=who.headers).status_code == 404
         assert client.get(path(room, "messages"), headers=who.headers).status_code == 404
-    # the old thread API does not know the homework room
-    r = client.get(f"/threads/{thread_id_of(world.case_id, 'homework')}/devices",
-                   headers=world.therapist.headers)  # fmt: skip
-    assert_problem(r, 404, "thread_not_found")
+    # the thread directory lists the chat threads only; the homework room is not one
+    r = client.get(f"/cases/{world.case_id}/threads", headers=world.therapist.headers)
+    assert {t["kind"] for t in r.json()} == {"family", "child"}
 
 
 def test_a_grant_given_or_taken_is_a_join_or_a_leave(client: TestClient[Any], world: World) -> None:

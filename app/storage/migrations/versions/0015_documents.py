@@ -2,7 +2,7 @@
 receipts, and the family's requests
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-02 17:30:00.000000
 
 The caregivers' ``documents`` grant needs no column: scopes are a JSON list.
@@ -16,7 +16,7 @@ from alembic import op
 from app.storage.types import UTCDateTime
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
