@@ -62,9 +62,7 @@ def new_room(people: People, minutes: int = 5) -> str:
 def matrix_of(m: Api, store: Path) -> MatrixClient:
     """The person's Matrix device, cross-signed by its owner (calls require it)."""
     assert m.token is not None
-    client = MatrixClient.open(
-        MatrixHttp.connect(m.base_url, m.token), store, os.urandom(32)
-    )
+    client = MatrixClient.open(MatrixHttp.connect(m.base_url, m.token), store, os.urandom(32))
     client.bootstrap_cross_signing()
     client.sync()
     return client
