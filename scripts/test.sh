@@ -60,4 +60,4 @@ elif [ "${CI:-}" = true ]; then
     exit 1
 fi
 echo "== pytest" >&2
-exec .venv/bin/pytest -n "${KAARI_TEST_WORKERS:-4}" --dist loadgroup "$@"
+exec .venv/bin/pytest -n "${KAARI_TEST_WORKERS:-4}" --dist loadgroup --durations=25 "$@"

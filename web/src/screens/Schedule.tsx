@@ -23,6 +23,10 @@ import { TopBar } from "./TopBar";
 const DATE_LOCALES = { fi: "fi-FI", sv: "sv-FI", en: "en-GB" } as const;
 /** how often an unseen cancellation's seenBy is asked again (no /ws in the app yet) */
 const SEEN_POLL_MS = 3000;
+// details this device could not read yet (its room key may still be on the way in the
+// next sync) are read again this often, this many times
+const DETAILS_RETRY_MS = 2000;
+const DETAILS_RETRIES = 15;
 
 interface Row {
   appt: AppointmentOut;
@@ -106,6 +110,39 @@ export function Schedule({ caseId, appointmentId }: { caseId: string; appointmen
     getPeriods(token, caseId).then(setPeriods, () => setPeriods([]));
     void load();
   }, [caseId, token]);
+
+  // details whose room key had not arrived: read again after syncs (the key comes as a
+  // to-device message) until they open or the retries run out
+  useEffect(() => {
+    if (!rows?.some((r) => r.details === "unreadable")) return;
+    let tries = 0;
+    let busy = false;
+    const retry = async (): Promise<void> => {
+      if (busy || tries >= DETAILS_RETRIES) return;
+      busy = true;
+      tries += 1;
+      try {
+        const again = await Promise.all(
+          rows.map(async (r): Promise<Row> => {
+            if (r.details !== "unreadable") return r;
+            const text = await readDetails(crypto, r.appt, caseId).catch(() => null);
+            return text === null ? r : { ...r, details: text };
+          }),
+        );
+        if (again.some((r, i) => r !== rows[i])) setRows(again);
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(() => void retry(), DETAILS_RETRY_MS);
+    const off = crypto.subscribe((e) => {
+      if (e.event === "timeline" || (e.event === "status" && e.state === "syncing")) void retry();
+    });
+    return () => {
+      clearInterval(timer);
+      off();
+    };
+  }, [rows]);
 
   // the therapist's "seen" for my own cancellations: asked again until someone has seen it
   useEffect(() => {
