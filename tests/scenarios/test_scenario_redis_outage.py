@@ -186,6 +186,11 @@ def test_two_instances_keep_delivering_while_redis_is_cut(tmp_path: Path) -> Non
                 listener.join(5)
             proxy.close()
     for name in ("a.log", "b.log"):
+        # the health line follows the reconnect by up to a resync period: wait for it
+        deadline = time.monotonic() + 15
+        while "event bus healthy" not in (tmp_path / name).read_text():
+            assert time.monotonic() < deadline, f"{name}: no 'event bus healthy' in time"
+            time.sleep(0.2)
         log = (tmp_path / name).read_text()
         assert "redis bus unreachable" in log, name
         assert "event bus degraded: sockets resync from the database" in log, name
