@@ -5,6 +5,7 @@ import { Ctx, type AppContext } from "./context";
 import { CryptoClient } from "./crypto/client";
 import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
+import { Documents } from "./screens/Documents";
 import { Home } from "./screens/Home";
 import { Schedule } from "./screens/Schedule";
 import { Pair } from "./screens/Pair";
@@ -106,7 +107,8 @@ export function App() {
   else if (cryptoState === "failed") screen = <p class="error center" role="alert">{translate(locale, "error.crypto_failed")}</p>;
   else if (cryptoState !== "ready") screen = <p class="muted center" id="preparing">{t("preparing")}</p>;
   else if (session.role === "child") screen = <Today />;
-  else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;
+  else if (route.name === "thread") screen = <Thread key={`${route.caseId}:${route.kind}`} caseId={route.caseId} kind={route.kind} />;
+  else if (route.name === "documents") screen = <Documents caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
   else screen = <Home />;
 

@@ -6,7 +6,8 @@ export const BASE = "/app";
 export type Route =
   | { name: "home" }
   | { name: "signIn" }
-  | { name: "thread"; caseId: string; kind: "family" }
+  | { name: "thread"; caseId: string; kind: "family" | "child" }
+  | { name: "documents"; caseId: string } // screens/Documents.tsx
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
   | { name: "notFound" };
@@ -18,8 +19,10 @@ export function parse(pathname: string): Route {
   if (path === "" || path === "/") return { name: "home" };
   if (path === "/signin") return { name: "signIn" };
   if (path === "/pair" || path === "/today") return { name: path === "/pair" ? "pair" : "today" };
-  const thread = new RegExp(`^/cases/(${UUID})/family$`).exec(path);
-  if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: "family" };
+  const thread = new RegExp(`^/cases/(${UUID})/(family|child)$`).exec(path);
+  if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: thread[2] === "child" ? "child" : "family" };
+  const documents = new RegExp(`^/cases/(${UUID})/documents$`).exec(path);
+  if (documents?.[1]) return { name: "documents", caseId: documents[1] };
   const schedule = new RegExp(`^/cases/(${UUID})/appointments(?:/(${UUID})/cancel)?$`).exec(path);
   if (schedule?.[1]) return { name: "schedule", caseId: schedule[1], appointmentId: schedule[2] ?? null };
   return { name: "notFound" };
@@ -37,6 +40,8 @@ export function href(route: Route): string {
       return `${BASE}/${route.name}`;
     case "thread":
       return `${BASE}/cases/${route.caseId}/${route.kind}`;
+    case "documents":
+      return `${BASE}/cases/${route.caseId}/documents`;
     case "schedule":
       return `${BASE}/cases/${route.caseId}/appointments${route.appointmentId ? `/${route.appointmentId}/cancel` : ""}`;
   }

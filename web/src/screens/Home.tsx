@@ -43,6 +43,28 @@ export function Home() {
               >
                 {t("familyThreadOf", { child: c.childName ?? "" })}
               </a>
+              <nav class="nav-links" aria-label={c.childName ?? ""}>
+                <a
+                  class="child-thread-link"
+                  href={href({ name: "thread", caseId: c.id, kind: "child" })}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    navigate({ name: "thread", caseId: c.id, kind: "child" });
+                  }}
+                >
+                  {t("childThreadLink", { child: c.childName ?? "" })}
+                </a>
+                <a
+                  class="documents-link"
+                  href={href({ name: "documents", caseId: c.id })}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    navigate({ name: "documents", caseId: c.id });
+                  }}
+                >
+                  {t("documentsLink")}
+                </a>
+              </nav>
             </li>
           ))}
         </ul>

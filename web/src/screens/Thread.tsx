@@ -1,10 +1,11 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 
-import { request, type CaseOut } from "../api";
+import { ApiError, request, type CaseOut } from "../api";
 import { useApp } from "../context";
 import { CryptoError } from "../crypto/client";
 import type { TimelineEvent } from "../crypto/protocol";
-import { roomOf } from "../rooms";
+import { AttachmentError, download, fileMessage, objectUrl, parsePointer, upload, type AttachmentPointer } from "../files";
+import { roomOf, type RoomKind } from "../rooms";
 import { href, navigate } from "../router";
 import { serverName } from "../session";
 import { TopBar } from "./TopBar";
@@ -19,6 +20,64 @@ interface Line {
   body: string | null;
   ts: number;
   status: Status | null;
+  /** an m.file message's pointer (a photo is shown inline) */
+  file: AttachmentPointer | null;
+}
+
+/** Photos already decrypted on this page, by blob id (an object URL each). */
+const photos = new Map<string, Promise<string>>();
+
+function photoUrl(token: string, pointer: AttachmentPointer): Promise<string> {
+  let url = photos.get(pointer.blobId);
+  if (!url) {
+    url = download(token, pointer).then((plain) => objectUrl(plain, pointer.mediaType));
+    photos.set(pointer.blobId, url);
+    url.catch(() => photos.delete(pointer.blobId));
+  }
+  return url;
+}
+
+function isPhoto(p: AttachmentPointer): boolean {
+  return /^image\/(jpeg|png|gif|webp|heic|heif|avif)$/.test(p.mediaType);
+}
+
+/** A photo (decrypted on this device) or any other file (opened on a tap). */
+function FileView({ pointer, own }: { pointer: AttachmentPointer; own: boolean }) {
+  const { t, err, session } = useApp();
+  const [url, setUrl] = useState<string | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
+  const token = session?.token ?? "";
+  const name = pointer.fileName ?? t("photo");
+  useEffect(() => {
+    if (!isPhoto(pointer)) return;
+    photoUrl(token, pointer).then(setUrl, (x: unknown) =>
+      setFailed(x instanceof ApiError || x instanceof AttachmentError ? x.code : "unknown"),
+    );
+  }, [pointer.blobId]);
+  if (failed) return <p class="body unreadable" data-code={failed}>{err(failed) === err("unknown") ? t("fileUnreadable") : err(failed)}</p>;
+  if (!isPhoto(pointer)) {
+    return (
+      <button
+        type="button"
+        class="link file"
+        onClick={() =>
+          void download(token, pointer).then(
+            (plain) => {
+              const a = document.createElement("a");
+              a.href = objectUrl(plain, pointer.mediaType);
+              a.download = name;
+              a.click();
+            },
+            (x: unknown) => setFailed(x instanceof ApiError || x instanceof AttachmentError ? x.code : "unknown"),
+          )
+        }
+      >
+        {t("openFile", { name })}
+      </button>
+    );
+  }
+  if (!url) return <p class="body muted-line photo-loading">{t("photoLoading")}</p>;
+  return <img class="photo" src={url} alt={own ? t("photo") : t("photoFrom", { name })} data-blob-id={pointer.blobId} />;
 }
 
 const DELIVERY_POLLS = 15;
@@ -38,6 +97,7 @@ function fromEvent(e: TimelineEvent): Line {
     body: e.body,
     ts: e.ts,
     status: e.own ? "sent" : null,
+    file: e.msgtype === "m.file" ? parsePointer(e.file) : null,
   };
 }
 
@@ -45,6 +105,7 @@ function fromEvent(e: TimelineEvent): Line {
 function merge(lines: Line[], events: TimelineEvent[]): Line[] {
   const out = [...lines];
   for (const e of events) {
+    if (e.clearType !== undefined && e.clearType !== "m.room.message") continue; // a Kaari record, not a message
     const line = fromEvent(e);
     const same = out.findIndex((l) => l.eventId === e.eventId || (line.localId !== null && l.localId === line.localId));
     if (same >= 0) {
@@ -55,7 +116,7 @@ function merge(lines: Line[], events: TimelineEvent[]): Line[] {
   return out.sort((a, b) => a.ts - b.ts);
 }
 
-export function Thread({ caseId }: { caseId: string }) {
+export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: RoomKind }) {
   const { t, err, session, crypto, locale } = useApp();
   const [room, setRoom] = useState<string | null>(null);
   const [child, setChild] = useState<string | null>(null);
@@ -63,11 +124,12 @@ export function Thread({ caseId }: { caseId: string }) {
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [offline, setOffline] = useState(false);
+  const [attaching, setAttaching] = useState(false);
   const list = useRef<HTMLOListElement>(null);
 
   useEffect(() => {
     if (!session) return;
-    void roomOf(caseId, "family", serverName(session)).then(setRoom);
+    void roomOf(caseId, kind, serverName(session)).then(setRoom);
     request<CaseOut>("GET", `/cases/${caseId}`, session.token).then(
       (c) => setChild(c.childName),
       () => setChild(null),
@@ -128,7 +190,7 @@ export function Thread({ caseId }: { caseId: string }) {
     setError(null);
     setLines((old) => {
       const rest = (old ?? []).filter((l) => l.localId !== localId);
-      return [...rest, { key: localId, eventId: null, localId, own: true, body, ts: Date.now(), status: "sending" }];
+      return [...rest, { key: localId, eventId: null, localId, own: true, body, ts: Date.now(), status: "sending", file: null }];
     });
     try {
       const { eventId } = await crypto.call<"sendText">({ op: "sendText", roomId: room, text: body, localId });
@@ -137,6 +199,43 @@ export function Thread({ caseId }: { caseId: string }) {
     } catch (x) {
       setStatus(localId, "failed");
       setError(x instanceof CryptoError ? x.code : "unknown");
+    }
+  }
+
+  /** Encrypt and upload the photo (files.ts), then send its pointer as the Python client
+   * does (an m.file message); shown at once from the bytes on this device. */
+  async function sendPhoto(file: File) {
+    if (!room || !session) return;
+    setError(null);
+    setAttaching(true);
+    const localId = newLocalId();
+    try {
+      const plain = new Uint8Array(await file.arrayBuffer());
+      const mediaType = file.type || "application/octet-stream";
+      const pointer = await upload(session.token, room, plain, mediaType, file.name || "photo.jpg");
+      photos.set(pointer.blobId, Promise.resolve(objectUrl(plain, mediaType)));
+      setLines((old) => [
+        ...(old ?? []),
+        { key: localId, eventId: null, localId, own: true, body: pointer.fileName ?? null, ts: Date.now(), status: "sending", file: pointer },
+      ]);
+      try {
+        const { eventId } = await crypto.call<"sendEvent">({
+          op: "sendEvent",
+          roomId: room,
+          type: "m.room.message",
+          content: fileMessage(pointer),
+          localId,
+        });
+        setStatus(localId, "sent", eventId);
+        void watchDelivery(room, localId, eventId);
+      } catch (x) {
+        setStatus(localId, "failed");
+        throw x;
+      }
+    } catch (x) {
+      setError(x instanceof CryptoError || x instanceof ApiError || x instanceof AttachmentError ? x.code : "unknown");
+    } finally {
+      setAttaching(false);
     }
   }
 
@@ -158,7 +257,11 @@ export function Thread({ caseId }: { caseId: string }) {
   return (
     <main class="screen thread">
       <TopBar
-        title={child ? t("familyThreadOf", { child }) : t("familyThread")}
+        title={
+          kind === "child"
+            ? child ? t("childThreadOf", { child }) : t("childThread")
+            : child ? t("familyThreadOf", { child }) : t("familyThread")
+        }
         back={
           <button type="button" class="link back" aria-label={t("back")} onClick={() => navigate({ name: "home" })}>
             ‹
@@ -169,6 +272,18 @@ export function Thread({ caseId }: { caseId: string }) {
         <a id="schedule-link" href={href({ name: "schedule", caseId, appointmentId: null })} onClick={(e) => { e.preventDefault(); navigate({ name: "schedule", caseId, appointmentId: null }); }}>
           {t("scheduleLink")}
         </a>
+        {kind === "family" ? (
+          <a id="child-thread-link" href={href({ name: "thread", caseId, kind: "child" })} onClick={(e) => { e.preventDefault(); navigate({ name: "thread", caseId, kind: "child" }); }}>
+            {t("childThreadLink", { child: child ?? "" })}
+          </a>
+        ) : (
+          <a id="family-thread-link" href={href({ name: "thread", caseId, kind: "family" })} onClick={(e) => { e.preventDefault(); navigate({ name: "thread", caseId, kind: "family" }); }}>
+            {t("familyThreadLink")}
+          </a>
+        )}
+        <a id="documents-link" href={href({ name: "documents", caseId })} onClick={(e) => { e.preventDefault(); navigate({ name: "documents", caseId }); }}>
+          {t("documentsLink")}
+        </a>
       </nav>
       {offline && (
         <p class="offline" role="status">
@@ -177,7 +292,7 @@ export function Thread({ caseId }: { caseId: string }) {
       )}
       {lines === null && <p class="muted">{t("loading")}</p>}
       {lines !== null && lines.length === 0 && <p class="muted">{t("emptyThread")}</p>}
-      <ol class="messages" ref={list} role="log" aria-live="polite" aria-label={t("familyThread")}>
+      <ol class="messages" ref={list} role="log" aria-live="polite" aria-label={kind === "child" ? t("childThread") : t("familyThread")}>
         {(lines ?? []).map((l) => (
           <li
             key={l.key}
@@ -185,11 +300,15 @@ export function Thread({ caseId }: { caseId: string }) {
             data-event-id={l.eventId ?? ""}
             data-status={l.status ?? ""}
           >
-            <p class={l.body === null ? "body unreadable" : "body"}>{l.body ?? t("undecryptable")}</p>
+            {l.file ? (
+              <FileView pointer={l.file} own={l.own} />
+            ) : (
+              <p class={l.body === null ? "body unreadable" : "body"}>{l.body ?? t("undecryptable")}</p>
+            )}
             <p class="meta">
               <time dateTime={new Date(l.ts).toISOString()}>{clock.format(new Date(l.ts))}</time>
               {l.status && l.status !== "failed" && <span class="status"> · {statusText[l.status]}</span>}
-              {l.status === "failed" && l.body !== null && l.localId && (
+              {l.status === "failed" && l.body !== null && l.file === null && l.localId && (
                 <button type="button" class="link status" onClick={() => void send(l.body!, l.localId!)}>
                   {statusText.failed}
                 </button>
@@ -204,6 +323,24 @@ export function Thread({ caseId }: { caseId: string }) {
         </p>
       )}
       <form class="composer" onSubmit={submit}>
+        <input
+          id="photo"
+          class="visually-hidden"
+          type="file"
+          accept="image/*"
+          capture="environment"
+          disabled={!room || attaching}
+          onChange={(e) => {
+            const input = e.currentTarget;
+            const f = input.files?.[0];
+            if (f) void sendPhoto(f);
+            input.value = "";
+          }}
+        />
+        <label for="photo" class="attach" title={t("attachPhoto")}>
+          <span aria-hidden="true">📷</span>
+          <span class="visually-hidden">{t("attachPhoto")}</span>
+        </label>
         <label for="composer" class="visually-hidden">
           {t("messageLabel")}
         </label>
