@@ -142,8 +142,12 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
         # the therapist's client decrypts it, byte-identical, from an m.file event of the
         # same shape it sends itself
         message = wait_message(
-            therapist, room, lambda c: c.get("msgtype") == "m.file", "the parent's photo"
+            therapist,
+            room,
+            lambda c: c.get("msgtype") == "m.file" and c.get("body") != "harjoitus.png",
+            "the parent's photo",
         )
+        assert message["sender"] == people["guardian"]["user"]["matrixUserId"]
         content = message["content"]
         assert content["body"] == "einon-piirustus.png"
         assert content["info"] == {"mimetype": "image/png", "size": len(ours)}
@@ -168,7 +172,12 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
             10,
             "the child thread",
         )
-        assert page.text(".bar h1") == "Eino: messages with Eino and the therapist"
+        page.wait_for(
+            "document.querySelector('.bar h1').textContent"
+            " === \"Eino: the child's thread with the therapist\"",
+            10,
+            "the child thread's title",
+        )
         therapist.send_text(child_room, to_child)
         page.wait_for(
             f"{ALL}('.msg.theirs .body')].some(e => e.textContent === {json.dumps(to_child)})",

@@ -51,6 +51,12 @@ function sodium(): Promise<Sodium> {
   return loaded;
 }
 
+/** SHA-256 of the whole ciphertext (a public checksum, not a secret: WebCrypto's digest,
+ * since libsodium-wrappers' standard build has no SHA-256). */
+async function sha256(data: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+}
+
 const KEY32 = /^[A-Za-z0-9+/]{43}$/;
 const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9!#$&^_.+-]+$/;
 const POINTER_FIELDS = new Set(["type", "blobId", "key", "sha256", "size", "mediaType", "fileName", "format"]);
@@ -115,14 +121,14 @@ export async function seal(plain: Uint8Array, key?: Uint8Array): Promise<Sealed>
   return {
     blob,
     key: s.to_base64(k, b64),
-    sha256: s.to_base64(s.crypto_hash_sha256(blob), b64),
+    sha256: s.to_base64(await sha256(blob), b64),
     size: plain.length,
   };
 }
 
 /** Authenticate and decrypt a whole blob against its pointer: every record's tag, the
  * final record present and last, the size and the ciphertext's SHA-256. */
-export async function open(blob: Uint8Array, pointer: AttachmentPointer): Promise<Uint8Array> {
+export async function open(blob: Uint8Array<ArrayBuffer>, pointer: AttachmentPointer): Promise<Uint8Array> {
   if ((pointer.format ?? FORMAT) !== FORMAT) throw new AttachmentError("attachment_invalid");
   const s = await sodium();
   const b64 = s.base64_variants.ORIGINAL_NO_PADDING;
@@ -139,7 +145,8 @@ export async function open(blob: Uint8Array, pointer: AttachmentPointer): Promis
   const prefix = MAGIC.length + 1 + headerBytes;
   if (blob.length < prefix) throw new AttachmentError("attachment_truncated");
   if (MAGIC.some((b, i) => blob[i] !== b) || blob[MAGIC.length] !== FORMAT) throw new AttachmentError("attachment_invalid");
-  if (!s.memcmp(s.crypto_hash_sha256(blob), expected)) throw new AttachmentError("attachment_invalid");
+  const actual = await sha256(blob);
+  if (actual.some((b, i) => b !== expected[i])) throw new AttachmentError("attachment_invalid");
   const state = s.crypto_secretstream_xchacha20poly1305_init_pull(blob.subarray(MAGIC.length + 1, prefix), key);
   const recordLen = RECORD_SIZE + s.crypto_secretstream_xchacha20poly1305_ABYTES;
   const out = new Uint8Array(pointer.size);
