@@ -29,7 +29,7 @@ from uuid import UUID
 import pytest
 from servers import scenario_server, stored_bytes
 from web_browser import Chromium, Page, poll
-from web_support import PASSWORD, PHONE, choose_language, chromium_in, onboard, shot
+from web_support import PASSWORD, PHONE, choose_language, chromium_in, keyed_devices, onboard, shot
 
 from app.messaging.service import thread_id_of
 from client.api import Api
@@ -52,7 +52,8 @@ def png(width: int, height: int) -> bytes:
     rows = b"".join(b"\0" + pixels[y * width * 3 : (y + 1) * width * 3] for y in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
@@ -174,7 +175,7 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
         )
         page.wait_for(
             "document.querySelector('.bar h1').textContent"
-            " === \"Eino: the child's thread with the therapist\"",
+            ' === "Eino: the child\'s thread with the therapist"',
             10,
             "the child thread's title",
         )
@@ -213,8 +214,8 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
     everything = stored_bytes(tmp_path, database)
     for secret in (theirs, ours, to_child.encode(), from_parent.encode()):
         assert secret not in everything
-    assert theirs[100:164] not in everything and ours[100:164] not in everything
-    assert b"einon-piirustus" not in everything and b"harjoitus.png" not in everything
+    for part in (theirs[100:164], ours[100:164], b"einon-piirustus", b"harjoitus.png"):
+        assert part not in everything
     for text in people["secrets"]:
         assert text.encode() not in everything
 
@@ -225,7 +226,7 @@ def test_a_parent_opens_a_shared_plan_and_requests_the_statement(
     server = scenario_server(tmp_path, database)
     therapist: MatrixClient | None = None
     api: Api | None = None
-    title = "Einon terapiasuunnitelma syksy 2026 – hienomotoriikka"
+    title = "Einon terapiasuunnitelma syksy 2026: hienomotoriikka"
     plan = b"%PDF-1.4\n" + os.urandom(3000) + b"\n%%EOF\n"
     note = "Tarvitsemme palautteen lääkärin arviointikäynnille 12.3."
     needed_by = date.today() + timedelta(days=45)
@@ -234,6 +235,16 @@ def test_a_parent_opens_a_shared_plan_and_requests_the_statement(
         case_id = people["case"]
         therapist, api = therapist_of(server.url, people, tmp_path / "terhi")
         terhi = Documents(therapist, api)
+        page = chromium.page()
+        sign_in(page, server.url)
+        # the browser's device is there (its keys published) before the plan is shared: a
+        # document's event is encrypted for the devices the family room has then
+        anna = people["guardian"]["user"]["matrixUserId"]
+        poll(
+            lambda: keyed_devices(server.url, people["therapist"]["token"], anna),
+            30,
+            "the browser's device keys",
+        )
         shared = terhi.share(
             case_id,
             "therapy_plan",
@@ -242,14 +253,12 @@ def test_a_parent_opens_a_shared_plan_and_requests_the_statement(
             file_name="terapiasuunnitelma.pdf",
             media_type="application/pdf",
         )
-        page = chromium.page()
-        sign_in(page, server.url)
 
         # the documents screen: the plan with its decrypted title, not opened yet
         page.click("#documents-link")
         row = f".document[data-document-id='{shared['id']}']"
         page.wait_for(
-            f"document.querySelector(\"{row} .doc-title\")?.textContent === {json.dumps(title)}",
+            f'document.querySelector("{row} .doc-title")?.textContent === {json.dumps(title)}',
             30,
             "the plan's decrypted title",
         )
@@ -260,26 +269,24 @@ def test_a_parent_opens_a_shared_plan_and_requests_the_statement(
             choose_language(page, lang)
             shot(page, f"documents-{lang}-phone.png")
 
-        # open it: downloaded, decrypted, offered as the file it was; the receipt
+        # open it: downloaded, decrypted, offered as the file it was (saved by the
+        # browser under its name, byte-identical); the receipt
+        downloads = tmp_path / "downloads"  # outside the server's files
+        downloads.mkdir()
+        page.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads))
         page.click(f"{row} .open-document")
-        page.wait_for(f"!!document.querySelector(\"{row} .saved-file\")", 30, "the opened file")
+        page.wait_for(f'!!document.querySelector("{row} .saved-file")', 30, "the opened file")
         link = json.loads(
             page.evaluate(
-                f"(() => {{ const a = document.querySelector(\"{row} .saved-file\");"
+                f'(() => {{ const a = document.querySelector("{row} .saved-file");'
                 " return JSON.stringify({download: a.download, type: a.dataset.mediaType}); })()"
             )
         )
         assert link == {"download": "terapiasuunnitelma.pdf", "type": "application/pdf"}
-        offered = page.evaluate(
-            f"fetch(document.querySelector(\"{row} .saved-file\").href)"
-            ".then(r => r.blob()).then(async b => JSON.stringify({type: b.type,"
-            " sha: [...new Uint8Array(await crypto.subtle.digest('SHA-256',"
-            " await b.arrayBuffer()))].map(x => x.toString(16).padStart(2, '0')).join('')}))"
-        )
-        assert json.loads(offered) == {
-            "type": "application/pdf",
-            "sha": hashlib.sha256(plan).hexdigest(),
-        }
+        saved = downloads / "terapiasuunnitelma.pdf"
+        poll(lambda: saved.is_file() and saved.stat().st_size == len(plan), 30, "the saved file")
+        assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(plan).digest()
+        assert sorted(p.name for p in downloads.iterdir()) == ["terapiasuunnitelma.pdf"]
         page.wait_for(
             f"document.querySelector(\"{row} .opened-by\").textContent === 'Opened by You'",
             30,
@@ -318,13 +325,13 @@ def test_a_parent_opens_a_shared_plan_and_requests_the_statement(
         assert [r["id"] for r in terhi.caseload()["openRequests"]] == [open_requests[0]["id"]]
         event_id = open_requests[0]["noteEventId"]
         assert event_id
-        noted: dict[str, Any] = poll(
-            lambda: therapist.room_event(open_requests[0]["roomId"], event_id)
-            if therapist
-            else None,
-            30,
-            "the request's note at the therapist's client",
-        )
+
+        def note_read() -> dict[str, Any] | None:
+            assert therapist is not None
+            therapist.sync(timeout_ms=500)  # the note's room key, to this device
+            return therapist.room_event(open_requests[0]["roomId"], event_id)
+
+        noted: dict[str, Any] = poll(note_read, 30, "the request's note at the therapist's client")
         assert noted["content"] == {"request_id": open_requests[0]["id"], "note": note}
 
         # a date already past: the server's code in the page's language
