@@ -338,7 +338,10 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
           }}
         />
         <label for="photo" class="attach" title={t("attachPhoto")}>
-          <span aria-hidden="true">📷</span>
+          <svg aria-hidden="true" width="26" height="26" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+            <path d="M4 8h3l2-3h6l2 3h3a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V9a1 1 0 0 1 1-1z" />
+            <circle cx="12" cy="13.5" r="3.5" />
+          </svg>
           <span class="visually-hidden">{t("attachPhoto")}</span>
         </label>
         <label for="composer" class="visually-hidden">
