@@ -99,8 +99,9 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
     server = scenario_server(tmp_path, database)
     therapist: MatrixClient | None = None
     api: Api | None = None
-    theirs = png(48, 32)
-    ours = png(40, 30)
+    # both over one 64 KiB record (the format's record boundary, each way)
+    theirs = png(200, 150)
+    ours = png(160, 150)
     ours_file = tmp_path / "einon-piirustus.png"  # outside the server's files
     ours_file.write_bytes(ours)
     to_child = "Hei Eino! Muista harjoitella saksilla 🙂"
@@ -117,7 +118,7 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
         send_file(therapist, api, room, [theirs], "image/png", "harjoitus.png")
         page.wait_for(
             "(() => { const i = document.querySelector('.msg.theirs img.photo');"
-            " return !!i && i.complete && i.naturalWidth === 48 && i.naturalHeight === 32; })()",
+            " return !!i && i.complete && i.naturalWidth === 200 && i.naturalHeight === 150; })()",
             30,
             "the therapist's photo, decoded",
         )
@@ -135,7 +136,7 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
         page.wait_for(
             "(() => { const m = document.querySelector('.msg.own');"
             " const i = m && m.querySelector('img.photo');"
-            " return !!i && i.naturalWidth === 40 && ['sent', 'delivered']"
+            " return !!i && i.naturalWidth === 160 && ['sent', 'delivered']"
             ".includes(m.dataset.status); })()",
             30,
             "the parent's photo sent",
@@ -227,7 +228,9 @@ def test_a_parent_opens_a_shared_plan_and_requests_the_statement(
     therapist: MatrixClient | None = None
     api: Api | None = None
     title = "Einon terapiasuunnitelma syksy 2026: hienomotoriikka"
-    plan = b"%PDF-1.4\n" + os.urandom(3000) + b"\n%%EOF\n"
+    # exactly two 64 KiB records: the blob ends with an empty final record
+    plan = b"%PDF-1.4\n" + os.urandom(2 * 65536 - 16) + b"\n%%EOF\n"
+    assert len(plan) == 2 * 65536
     note = "Tarvitsemme palautteen lääkärin arviointikäynnille 12.3."
     needed_by = date.today() + timedelta(days=45)
     try:
