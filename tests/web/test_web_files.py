@@ -15,6 +15,7 @@ database files, the dump, the blob store or the logs."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import pytest
 from servers import scenario_server, stored_bytes
 from web_browser import Chromium, Page, poll
@@ -126,6 +128,27 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
             "Photo: harjoitus.png"
         )
 
+        # a pointer whose hash is not the blob's (a swapped blob): refused, in words
+        _, good = send_file(therapist, api, room, [png(8, 8)], "image/png", "vaihdettu.png")
+        bad = msgspec.to_builtins(good)
+        bad["sha256"] = base64.b64encode(hashlib.sha256(b"another").digest()).decode()[:43]
+        therapist.send_message(
+            room,
+            {
+                "msgtype": "m.file",
+                "body": "vaihdettu.png",
+                "info": {"mimetype": "image/png", "size": good.size},
+                "kaari.attachment": bad,
+            },
+        )
+        page.wait_for(
+            "document.querySelector('.msg.theirs [data-code=attachment_invalid]')"
+            "?.textContent === 'The file is damaged or was changed; it was not opened.'",
+            30,
+            "the swapped file refused",
+        )
+        assert page.evaluate("document.querySelectorAll('.msg.theirs img.photo').length") == 2
+
         # the parent attaches one (the file input of the composer, labelled)
         assert page.evaluate(
             "document.querySelector('label[for=photo]').textContent.includes('Attach a photo')"
@@ -146,7 +169,7 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
         message = wait_message(
             therapist,
             room,
-            lambda c: c.get("msgtype") == "m.file" and c.get("body") != "harjoitus.png",
+            lambda c: c.get("msgtype") == "m.file" and c.get("body") == "einon-piirustus.png",
             "the parent's photo",
         )
         assert message["sender"] == people["guardian"]["user"]["matrixUserId"]
@@ -215,7 +238,7 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
     everything = stored_bytes(tmp_path, database)
     for secret in (theirs, ours, to_child.encode(), from_parent.encode()):
         assert secret not in everything
-    for part in (theirs[100:164], ours[100:164], b"einon-piirustus", b"harjoitus.png"):
+    for part in (theirs[100:164], ours[100:164], b"einon-piirustus", b"harjoitus", b"vaihdettu"):
         assert part not in everything
     for text in people["secrets"]:
         assert text.encode() not in everything

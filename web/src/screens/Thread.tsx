@@ -24,15 +24,22 @@ interface Line {
   file: AttachmentPointer | null;
 }
 
-/** Photos already decrypted on this page, by blob id (an object URL each). */
+/** Photos already decrypted on this page (an object URL each). */
 const photos = new Map<string, Promise<string>>();
 
+/** by the whole pointer (blob, key, hash, type): another event naming the same blob with
+ * another key or hash is checked on its own, never shown from this cache */
+function cacheKey(p: AttachmentPointer): string {
+  return [p.blobId, p.key, p.sha256, String(p.size), p.mediaType].join(" ");
+}
+
 function photoUrl(token: string, pointer: AttachmentPointer): Promise<string> {
-  let url = photos.get(pointer.blobId);
+  const key = cacheKey(pointer);
+  let url = photos.get(key);
   if (!url) {
     url = download(token, pointer).then((plain) => objectUrl(plain, pointer.mediaType));
-    photos.set(pointer.blobId, url);
-    url.catch(() => photos.delete(pointer.blobId));
+    photos.set(key, url);
+    url.catch(() => photos.delete(key));
   }
   return url;
 }
@@ -53,7 +60,7 @@ function FileView({ pointer, own }: { pointer: AttachmentPointer; own: boolean }
     photoUrl(token, pointer).then(setUrl, (x: unknown) =>
       setFailed(x instanceof ApiError || x instanceof AttachmentError ? x.code : "unknown"),
     );
-  }, [pointer.blobId]);
+  }, [cacheKey(pointer)]);
   if (failed) return <p class="body unreadable" data-code={failed}>{err(failed) === err("unknown") ? t("fileUnreadable") : err(failed)}</p>;
   if (!isPhoto(pointer)) {
     return (
@@ -213,7 +220,7 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
       const plain = new Uint8Array(await file.arrayBuffer());
       const mediaType = file.type || "application/octet-stream";
       const pointer = await upload(session.token, room, plain, mediaType, file.name || "photo.jpg");
-      photos.set(pointer.blobId, Promise.resolve(objectUrl(plain, mediaType)));
+      photos.set(cacheKey(pointer), Promise.resolve(objectUrl(plain, mediaType)));
       setLines((old) => [
         ...(old ?? []),
         { key: localId, eventId: null, localId, own: true, body: pointer.fileName ?? null, ts: Date.now(), status: "sending", file: pointer },
