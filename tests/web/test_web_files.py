@@ -38,6 +38,7 @@ from client.api import Api
 from client.documents import Documents
 from client.matrix import MatrixClient, MatrixHttp
 from client.matrix.files import fetch_file, pointer_of, send_file
+from crypto.attachments import encrypt_stream
 
 ALL = "[...document.querySelectorAll"
 
@@ -372,6 +373,25 @@ def test_a_parent_opens_a_shared_plan_and_requests_the_statement(
             "needed_by_past"
         )
         assert page.text("#request-error") == "The date has passed. Choose a later date."
+
+        # a version whose event is another version's (as a server moving event ids would
+        # list it): its title is not shown under it, and it cannot be opened
+        stream = encrypt_stream([b"%PDF-1.4\n" + os.urandom(500)])
+        room_id = terhi.room(case_id)
+        blob = api.upload_attachment(room_id[1:].split(":", 1)[0], iter(stream))
+        moved = api.post(
+            f"/cases/{case_id}/documents",
+            {"kind": "other", "contentEventId": shared["contentEventId"], "blobId": blob["id"]},
+        )
+        page.call("Page.reload")
+        other = f".document[data-document-id='{moved['id']}']"
+        page.wait_for(
+            f'document.querySelector("{other} .doc-title.unreadable")?.textContent'
+            " === 'The title cannot be read on this device.'",
+            30,
+            "the moved event refused",
+        )
+        assert page.evaluate(f'document.querySelector("{other} .open-document").disabled')
     finally:
         if therapist is not None:
             therapist.close()
