@@ -84,7 +84,19 @@ function FileView({ pointer, own }: { pointer: AttachmentPointer; own: boolean }
     );
   }
   if (!url) return <p class="body muted-line photo-loading">{t("photoLoading")}</p>;
-  return <img class="photo" src={url} alt={own ? t("photo") : t("photoFrom", { name })} data-blob-id={pointer.blobId} />;
+  return (
+    <img
+      class="photo"
+      src={url}
+      alt={own ? t("photo") : t("photoFrom", { name })}
+      data-blob-id={pointer.blobId}
+      onLoad={(e) => {
+        // the newest message stays in view once its photo has its height
+        const item = e.currentTarget.closest("li");
+        if (item && !item.nextElementSibling) item.scrollIntoView({ block: "end" });
+      }}
+    />
+  );
 }
 
 const DELIVERY_POLLS = 15;
