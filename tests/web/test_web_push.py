@@ -240,14 +240,23 @@ def test_a_reminder_push_opens_the_cancel_sheet_of_its_session(
             assert shown["actions"] == [{"action": "cancel", "title": action}]
             assert shown["data"] == reminder
 
-        # the other notice the server pushed: its tap opens the sessions
-        shown = delivered(page, server.url, reg, scheduled, f"appointment_scheduled:{appt['id']}")
-        assert (shown["title"], shown["actions"]) == ("New session booked", [])
-        tap(page, f"appointment_scheduled:{appt['id']}", "")
-        page.wait_for(
-            f"location.pathname === '/app/cases/{case_id}/appointments'", 20, "the sessions"
-        )
+        family = f"/app/cases/{case_id}/family"
+        sessions = f"/app/cases/{case_id}/appointments"
+        assert page.evaluate("location.pathname") == family
+        # the reminder's body (this browser shows actions): the sessions
+        tap(page, tag, "")
+        page.wait_for(f"location.pathname === '{sessions}'", 20, "the sessions")
+        page.evaluate("history.back()")
+        page.wait_for(f"location.pathname === '{family}'", 20, "the thread again")
 
+        # the other notice the server pushed: its tap opens the sessions too
+        other = f"appointment_scheduled:{appt['id']}"
+        shown = delivered(page, server.url, reg, scheduled, other)
+        assert (shown["title"], shown["actions"]) == ("New session booked", [])
+        tap(page, other, "")
+        page.wait_for(f"location.pathname === '{sessions}'", 20, "the sessions")
+
+        shown = delivered(page, server.url, reg, reminder, tag)
         # "Can't come? Cancel": the two-tap cancel sheet of that session
         tap(page, tag, "cancel")
         page.wait_for(
@@ -328,9 +337,17 @@ def test_a_parent_sets_the_childs_reminder_time_and_quiet_hours(
             "07:00",
             "Europe/Helsinki",
         )
-        for lang in ("fi", "sv", "en"):
+        for lang, saved in (
+            ("fi", "Tallennettu: klo 17:30."),
+            ("sv", "Sparat: kl. 17:30."),
+            ("en", "Saved: 17:30."),
+        ):
             choose_language(page, lang)
+            assert page.text("#reminder-status") == saved  # in the language shown
+            page.evaluate("window.scrollTo(0, 0)")
             shot(page, f"settings-{lang}-phone.png")
+            page.evaluate("document.querySelector('#quiet-form').scrollIntoView()")
+            shot(page, f"settings-quiet-{lang}-phone.png")
 
         # a reminder in the quiet hours: the server's code in words; nothing changes
         set_time("#reminder-time", "21:15")

@@ -8,6 +8,7 @@ export type NoticeLocale = "fi" | "sv" | "en";
 
 export const pushEn = {
   pushPromptLead: "Get a notice when the therapist writes or a session changes, and a reminder the evening before.",
+  pushPromptLeadChild: "Let this tablet remind about homework and sessions (a parent turns this on).",
   pushEnable: "Turn on notifications",
   pushLater: "Not now",
   pushEnabling: "Turning on…",
@@ -49,6 +50,7 @@ type PushTexts = Record<keyof typeof pushEn, string>;
 
 export const pushFi: PushTexts = {
   pushPromptLead: "Saat ilmoituksen, kun terapeutti kirjoittaa tai käynti muuttuu, ja muistutuksen käyntiä edeltävänä iltana.",
+  pushPromptLeadChild: "Anna tämän tabletin muistuttaa kotitehtävistä ja käynneistä (aikuinen ottaa tämän käyttöön).",
   pushEnable: "Ota ilmoitukset käyttöön",
   pushLater: "Ei nyt",
   pushEnabling: "Otetaan käyttöön…",
@@ -88,6 +90,7 @@ export const pushFi: PushTexts = {
 
 export const pushSv: PushTexts = {
   pushPromptLead: "Få ett meddelande när terapeuten skriver eller ett besök ändras, och en påminnelse kvällen före.",
+  pushPromptLeadChild: "Låt plattan påminna om läxor och besök (en förälder slår på det här).",
   pushEnable: "Slå på aviseringar",
   pushLater: "Inte nu",
   pushEnabling: "Slår på…",

@@ -13,6 +13,7 @@ function codeOf(x: unknown): string {
  * tap); ``compact`` is the banner on the family thread, which "Not now" hides. */
 export function PushControl({ compact }: { compact: boolean }) {
   const { t, err, session, locale } = useApp();
+  const lead = session?.role === "child" ? t("pushPromptLeadChild") : t("pushPromptLead");
   const [state, setState] = useState<PushState | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -42,7 +43,7 @@ export function PushControl({ compact }: { compact: boolean }) {
   const id = compact ? "push-prompt" : "push-settings";
   return (
     <section id={id} class={compact ? "push-prompt" : "push-status"} data-state={state} aria-label={t("settingsNotifications")}>
-      {state === "default" && <p>{t("pushPromptLead")}</p>}
+      {state === "default" && <p>{lead}</p>}
       {state === "on" && <p class="push-on" role="status">{t("pushOn")}</p>}
       {state === "denied" && <p>{t("pushDenied")}</p>}
       {state === "unsupported" && <p>{t("pushUnsupported")}</p>}

@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 
 import { ApiError, request, type CaseOut } from "../api";
 import { useApp } from "../context";
+import type { Key } from "../i18n";
 import { navigate } from "../router";
 import { PushControl } from "./PushPrompt";
 import { TopBar } from "./TopBar";
@@ -18,7 +19,8 @@ interface QuietHoursOut {
   end: string | null;
 }
 
-type Saved = { kind: "ok"; text: string } | { kind: "error"; code: string } | null;
+/** what the last save said: kept as a text key, so it follows a change of language */
+type Saved = { kind: "ok"; key: Key; vars: Record<string, string> } | { kind: "error"; code: string } | null;
 
 function codeOf(x: unknown): string {
   return x instanceof ApiError ? x.code : "unknown";
@@ -81,13 +83,13 @@ export function Settings({ caseId }: { caseId: string }) {
     run(async () => {
       const r = await request<ReminderOut>("PUT", `/cases/${caseId}/homework/reminder`, token, { time });
       setReminder(r.time ?? "");
-      return { kind: "ok", text: r.time ? t("reminderSaved", { time: r.time }) : t("reminderSavedOff") };
+      return r.time ? { kind: "ok", key: "reminderSaved", vars: { time: r.time } } : { kind: "ok", key: "reminderSavedOff", vars: {} };
     }, setReminderSaved);
 
   const saveQuiet = () =>
     run(async () => {
       const q = await request<QuietHoursOut>("PUT", `/cases/${caseId}/quiet-hours`, token, { start, end });
-      return { kind: "ok", text: t("quietSaved", { start: q.start ?? "", end: q.end ?? "" }) };
+      return { kind: "ok", key: "quietSaved", vars: { start: q.start ?? "", end: q.end ?? "" } };
     }, setQuietSaved);
 
   const clearQuiet = () =>
@@ -95,7 +97,7 @@ export function Settings({ caseId }: { caseId: string }) {
       await request<void>("DELETE", `/cases/${caseId}/quiet-hours`, token);
       setStart("");
       setEnd("");
-      return { kind: "ok", text: t("quietCleared") };
+      return { kind: "ok", key: "quietCleared", vars: {} };
     }, setQuietSaved);
 
   function status(s: Saved, id: string) {
@@ -103,7 +105,7 @@ export function Settings({ caseId }: { caseId: string }) {
     if (s.kind === "ok")
       return (
         <p id={id} class="saved" role="status">
-          {s.text}
+          {t(s.key, s.vars)}
         </p>
       );
     return (
