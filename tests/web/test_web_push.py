@@ -284,6 +284,12 @@ def test_a_reminder_push_opens_the_cancel_sheet_of_its_session(
         page.wait_for(f"location.pathname === '/app/cases/{case_id}/family'", 20, "the thread")
         page.wait_for("!!document.querySelector('#composer')", 30, "the thread's composer")
         assert not push.refused, push.refused
+
+        # signing out unsubscribes this browser; the server keeps nothing for the device
+        page.click("#signout")
+        page.wait_for("!!document.querySelector('#email')", 30, "signed out")
+        assert page.evaluate("localStorage.getItem('kaari.test.push')") is None
+        assert anna.get("/me/push-subscriptions") == []
     finally:
         for client in (therapist, anna):
             if client is not None:

@@ -157,8 +157,9 @@ async function showNotice(msg: PushMessage): Promise<void> {
 }
 
 self.addEventListener("push", (event) => {
-  const msg = parsePush(event.data);
-  if (!msg) return;
+  // a push the app cannot read still shows a notice (a user-visible subscription must):
+  // the plain "Something new in Kaari"
+  const msg = parsePush(event.data) ?? { type: "", ids: {} };
   event.waitUntil(showNotice(msg));
 });
 
