@@ -50,14 +50,21 @@ def push() -> Iterator[PushService]:
 
 
 def evening_near_now() -> datetime:
-    """18:30 in Helsinki on the day that puts it closest to now (within 12 hours), so the
-    VAPID token's 12-hour expiry, made on the server's clock, is valid on the real one."""
+    """A time of the reminder window (18:00 to midnight in Helsinki) as close to now as
+    can be (at most ~9 hours off), so the VAPID token's 12-hour expiry, made on the
+    server's clock, is valid on the real one that the stand-in checks it with."""
     now = datetime.now(UTC)
     today = now.astimezone(HELSINKI).date()
-    evenings = [
-        datetime.combine(today + timedelta(days=d), time(18, 30), HELSINKI) for d in (-1, 0, 1)
-    ]
-    return min(evenings, key=lambda e: abs(e.astimezone(UTC) - now))
+    best: datetime | None = None
+    for d in (-1, 0, 1):
+        day = today + timedelta(days=d)
+        first = datetime.combine(day, time(18, 5), HELSINKI).astimezone(UTC)
+        last = datetime.combine(day, time(23, 30), HELSINKI).astimezone(UTC)
+        near = min(max(now, first), last)
+        if best is None or abs(near - now) < abs(best - now):
+            best = near
+    assert best is not None
+    return best.replace(microsecond=0).astimezone(HELSINKI)
 
 
 def stand_in_push_manager(sub: Subscription) -> str:
