@@ -188,9 +188,6 @@ function ReadQr({ onRead }: { onRead: (qr: InviteQr) => void }) {
               {t("inviteScan")}
             </button>
           )}
-          <label for="invite-photo" class="secondary file-button">
-            {t("invitePhoto")}
-          </label>
           <input
             id="invite-photo"
             class="visually-hidden"
@@ -199,6 +196,9 @@ function ReadQr({ onRead }: { onRead: (qr: InviteQr) => void }) {
             capture="environment"
             onChange={(e) => void fromPhoto(e.currentTarget.files?.[0])}
           />
+          <label for="invite-photo" class="secondary file-button">
+            {t("invitePhoto")}
+          </label>
         </div>
       ) : (
         <p id="invite-no-scanner" class="muted note">{t("inviteNoScanner")}</p>
