@@ -293,6 +293,29 @@ def test_a_parent_accepts_the_invite_from_the_qr_and_verifies_the_therapist(
         assert next(m for m in got if m["content"].get("body") == reply)["sender"] == mia
         shot(page, "thread-verified-en-phone.png")
 
+        # signed in, a sibling's invite: the same screen joins with the account
+        # (POST /invites/redeem, the key checked) and verifies again with the keys the
+        # device already holds
+        auth = {"authorization": f"Bearer {token}"}
+        r = httpx.post(
+            f"{server.url}/cases", json={"childDisplayName": "Aino"}, headers=auth, timeout=10
+        )
+        assert r.status_code == 201, r.text
+        sibling = r.json()["id"]
+        r = httpx.post(f"{server.url}/cases/{sibling}/invites", json={}, headers=auth, timeout=10)
+        assert r.status_code == 201, r.text
+        page.goto(f"{server.url}/app/invite")
+        page.wait_for("!!document.querySelector('#invite-text')", 60, "the invite screen")
+        set_value(page, "#invite-text", InviteQr.from_invite(r.json()).encode())
+        page.click("#invite-continue")
+        page.click("#invite-join")
+        page.wait_for("!!document.querySelector('#invite-verified')", 60, "verified again")
+        assert page.text("#invite-verified") == "✓ Terhi is verified"
+        page.click("#invite-open")
+        page.wait_for("!!document.querySelector('.verified-badge')", 60, "the sibling's badge")
+        assert page.evaluate("location.pathname") == f"/app/cases/{sibling}/family"
+        r = httpx.get(f"{server.url}/cases/{sibling}/members", headers=auth, timeout=10)
+        assert "guardian" in [m["role"] for m in r.json()]
     finally:
         if therapist is not None:
             therapist.close()
