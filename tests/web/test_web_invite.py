@@ -160,7 +160,13 @@ def test_a_parent_accepts_the_invite_from_the_qr_and_verifies_the_therapist(
             code = page.evaluate("document.querySelector('#invite-error').dataset.code")
             assert code == refused.value.code, text
             assert page.text("#invite-error") not in ("", "Something went wrong. Try again.")
-        set_value(page, "#invite-text", wrong)
+        # the fields in another order, the key's "+" and "/" raw, whitespace around it:
+        # the same invite to both readers
+        fields = dict(part.split("=", 1) for part in wrong.split("?", 1)[1].split("&"))
+        raw_key = fields["mk"].replace("%2B", "+").replace("%2F", "/")
+        reordered = f"  kaari:invite?mk={raw_key}&user={fields['user']}&code={fields['code']}&v=1\n"
+        assert parse_invite_qr(reordered) == parse_invite_qr(wrong)
+        set_value(page, "#invite-text", reordered)
         page.click("#invite-continue")
         fill_account(page)
         three_languages(
