@@ -3,6 +3,7 @@
 
 import { scheduleEn, scheduleFi, scheduleSv } from "./i18n/schedule";
 import { childEn, childFi, childSv } from "./i18n/child";
+import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -51,6 +52,7 @@ const en = {
   "error.unknown": "Something went wrong. Try again.",
   ...scheduleEn,
   ...childEn,
+  ...inviteEn,
 };
 
 export type Key = keyof typeof en;
@@ -99,6 +101,7 @@ const fi: Dictionary = {
   "error.unknown": "Jokin meni vikaan. Yritä uudelleen.",
   ...scheduleFi,
   ...childFi,
+  ...inviteFi,
 };
 
 const sv: Dictionary = {
@@ -144,6 +147,7 @@ const sv: Dictionary = {
   "error.unknown": "Något gick fel. Försök igen.",
   ...scheduleSv,
   ...childSv,
+  ...inviteSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };
