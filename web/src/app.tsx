@@ -7,6 +7,7 @@ import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
 import { dropPush, listenForNavigation, refreshPush, storePushLocale } from "./push";
 import { Home } from "./screens/Home";
+import { Invite } from "./screens/Invite";
 import { Schedule } from "./screens/Schedule";
 import { Settings } from "./screens/Settings";
 import { Pair } from "./screens/Pair";
@@ -94,11 +95,11 @@ export function App() {
     },
     session: session ?? null,
     crypto,
-    signIn: async (s) => {
+    signIn: async (s, to) => {
       await saveSession(s);
       setSession(s);
       if (!localStorage.getItem(LOCALE_KEY)) setLocaleState(s.locale);
-      navigate({ name: s.role === "child" ? "today" : "home" }, true);
+      navigate(to ?? { name: s.role === "child" ? "today" : "home" }, true);
       await startCrypto(s);
     },
     signOut: async () => {
@@ -110,10 +111,11 @@ export function App() {
   const t = (k: Parameters<typeof translate>[1]) => translate(locale, k);
   let screen;
   if (session === undefined) screen = <p class="muted center">{t("loading")}</p>;
-  else if (session === null) screen = route.name === "pair" ? <Pair /> : <SignIn />;
+  else if (session === null) screen = route.name === "pair" ? <Pair /> : route.name === "invite" ? <Invite /> : <SignIn />;
   else if (cryptoState === "failed") screen = <p class="error center" role="alert">{translate(locale, "error.crypto_failed")}</p>;
   else if (cryptoState !== "ready") screen = <p class="muted center" id="preparing">{t("preparing")}</p>;
   else if (session.role === "child") screen = <Today />;
+  else if (route.name === "invite") screen = <Invite />;
   else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;
   else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;

@@ -3,6 +3,7 @@
 
 import { scheduleEn, scheduleFi, scheduleSv } from "./i18n/schedule";
 import { childEn, childFi, childSv } from "./i18n/child";
+import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
 import { pushEn, pushFi, pushSv } from "./i18n/push";
 
 export type Locale = "fi" | "sv" | "en";
@@ -52,6 +53,7 @@ const en = {
   "error.unknown": "Something went wrong. Try again.",
   ...scheduleEn,
   ...childEn,
+  ...inviteEn,
   ...pushEn,
 };
 
@@ -101,6 +103,7 @@ const fi: Dictionary = {
   "error.unknown": "Jokin meni vikaan. Yritä uudelleen.",
   ...scheduleFi,
   ...childFi,
+  ...inviteFi,
   ...pushFi,
 };
 
@@ -147,6 +150,7 @@ const sv: Dictionary = {
   "error.unknown": "Något gick fel. Försök igen.",
   ...scheduleSv,
   ...childSv,
+  ...inviteSv,
   ...pushSv,
 };
 

@@ -9,6 +9,7 @@ import { href, navigate } from "../router";
 import { serverName } from "../session";
 import { PushControl } from "./PushPrompt";
 import { TopBar } from "./TopBar";
+import { VerifiedBadge } from "./VerifiedBadge";
 
 type Status = "sending" | "sent" | "delivered" | "failed";
 
@@ -166,6 +167,7 @@ export function Thread({ caseId }: { caseId: string }) {
           </button>
         }
       />
+      <VerifiedBadge caseId={caseId} />
       <nav class="nav-links">
         <a id="schedule-link" href={href({ name: "schedule", caseId, appointmentId: null })} onClick={(e) => { e.preventDefault(); navigate({ name: "schedule", caseId, appointmentId: null }); }}>
           {t("scheduleLink")}
