@@ -5,9 +5,11 @@ import { Ctx, type AppContext } from "./context";
 import { CryptoClient } from "./crypto/client";
 import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
+import { dropPush, listenForNavigation, refreshPush, storePushLocale } from "./push";
 import { Home } from "./screens/Home";
 import { Invite } from "./screens/Invite";
 import { Schedule } from "./screens/Schedule";
+import { Settings } from "./screens/Settings";
 import { Pair } from "./screens/Pair";
 import { Today } from "./screens/Today";
 import { SignIn } from "./screens/SignIn";
@@ -36,9 +38,13 @@ export function App() {
     return () => removeEventListener("popstate", onPop);
   }, []);
 
+  // a tapped notification asks for a screen (sw.ts)
+  useEffect(() => listenForNavigation((path) => navigate(parse(path))), []);
+
   useEffect(() => {
     document.documentElement.lang = locale;
     document.title = translate(locale, "appName");
+    void storePushLocale(locale).catch(() => undefined); // the service worker words notices in it
   }, [locale]);
 
   async function startCrypto(s: Session): Promise<void> {
@@ -64,6 +70,7 @@ export function App() {
     void loadSession().then((s) => {
       setSession(s);
       if (s) void startCrypto(s);
+      if (s) void refreshPush(s.token);
     });
     return crypto.subscribe((e) => {
       if (e.event === "status" && e.state === "signedOut") void finishSignOut();
@@ -72,6 +79,7 @@ export function App() {
 
   async function finishSignOut(): Promise<void> {
     try {
+      await dropPush().catch(() => undefined);
       await crypto.signOut();
     } finally {
       await clearSession();
@@ -109,6 +117,7 @@ export function App() {
   else if (session.role === "child") screen = <Today />;
   else if (route.name === "invite") screen = <Invite />;
   else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;
+  else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
   else screen = <Home />;
 
