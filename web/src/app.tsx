@@ -6,8 +6,11 @@ import { CryptoClient } from "./crypto/client";
 import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
 import { Documents } from "./screens/Documents";
+import { dropPush, listenForNavigation, refreshPush, storePushLocale } from "./push";
 import { Home } from "./screens/Home";
+import { Invite } from "./screens/Invite";
 import { Schedule } from "./screens/Schedule";
+import { Settings } from "./screens/Settings";
 import { Pair } from "./screens/Pair";
 import { Today } from "./screens/Today";
 import { SignIn } from "./screens/SignIn";
@@ -36,9 +39,13 @@ export function App() {
     return () => removeEventListener("popstate", onPop);
   }, []);
 
+  // a tapped notification asks for a screen (sw.ts)
+  useEffect(() => listenForNavigation((path) => navigate(parse(path))), []);
+
   useEffect(() => {
     document.documentElement.lang = locale;
     document.title = translate(locale, "appName");
+    void storePushLocale(locale).catch(() => undefined); // the service worker words notices in it
   }, [locale]);
 
   async function startCrypto(s: Session): Promise<void> {
@@ -64,6 +71,7 @@ export function App() {
     void loadSession().then((s) => {
       setSession(s);
       if (s) void startCrypto(s);
+      if (s) void refreshPush(s.token);
     });
     return crypto.subscribe((e) => {
       if (e.event === "status" && e.state === "signedOut") void finishSignOut();
@@ -72,6 +80,7 @@ export function App() {
 
   async function finishSignOut(): Promise<void> {
     try {
+      await dropPush().catch(() => undefined);
       await crypto.signOut();
     } finally {
       await clearSession();
@@ -87,11 +96,11 @@ export function App() {
     },
     session: session ?? null,
     crypto,
-    signIn: async (s) => {
+    signIn: async (s, to) => {
       await saveSession(s);
       setSession(s);
       if (!localStorage.getItem(LOCALE_KEY)) setLocaleState(s.locale);
-      navigate({ name: s.role === "child" ? "today" : "home" }, true);
+      navigate(to ?? { name: s.role === "child" ? "today" : "home" }, true);
       await startCrypto(s);
     },
     signOut: async () => {
@@ -103,12 +112,14 @@ export function App() {
   const t = (k: Parameters<typeof translate>[1]) => translate(locale, k);
   let screen;
   if (session === undefined) screen = <p class="muted center">{t("loading")}</p>;
-  else if (session === null) screen = route.name === "pair" ? <Pair /> : <SignIn />;
+  else if (session === null) screen = route.name === "pair" ? <Pair /> : route.name === "invite" ? <Invite /> : <SignIn />;
   else if (cryptoState === "failed") screen = <p class="error center" role="alert">{translate(locale, "error.crypto_failed")}</p>;
   else if (cryptoState !== "ready") screen = <p class="muted center" id="preparing">{t("preparing")}</p>;
   else if (session.role === "child") screen = <Today />;
+  else if (route.name === "invite") screen = <Invite />;
   else if (route.name === "thread") screen = <Thread key={`${route.caseId}:${route.kind}`} caseId={route.caseId} kind={route.kind} />;
   else if (route.name === "documents") screen = <Documents caseId={route.caseId} />;
+  else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
   else screen = <Home />;
 

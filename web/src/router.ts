@@ -9,7 +9,9 @@ export type Route =
   | { name: "thread"; caseId: string; kind: "family" | "child" }
   | { name: "documents"; caseId: string } // screens/Documents.tsx
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
+  | { name: "settings"; caseId: string } // notifications, the child's reminder time and quiet hours
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
+  | { name: "invite" } // the first-visit QR (screens/Invite.tsx); /app/invite#<QR text> fills it in
   | { name: "notFound" };
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -18,11 +20,14 @@ export function parse(pathname: string): Route {
   const path = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
   if (path === "" || path === "/") return { name: "home" };
   if (path === "/signin") return { name: "signIn" };
+  if (path === "/invite") return { name: "invite" };
   if (path === "/pair" || path === "/today") return { name: path === "/pair" ? "pair" : "today" };
   const thread = new RegExp(`^/cases/(${UUID})/(family|child)$`).exec(path);
   if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: thread[2] === "child" ? "child" : "family" };
   const documents = new RegExp(`^/cases/(${UUID})/documents$`).exec(path);
   if (documents?.[1]) return { name: "documents", caseId: documents[1] };
+  const settings = new RegExp(`^/cases/(${UUID})/settings$`).exec(path);
+  if (settings?.[1]) return { name: "settings", caseId: settings[1] };
   const schedule = new RegExp(`^/cases/(${UUID})/appointments(?:/(${UUID})/cancel)?$`).exec(path);
   if (schedule?.[1]) return { name: "schedule", caseId: schedule[1], appointmentId: schedule[2] ?? null };
   return { name: "notFound" };
@@ -35,6 +40,8 @@ export function href(route: Route): string {
       return `${BASE}/`;
     case "signIn":
       return `${BASE}/signin`;
+    case "invite":
+      return `${BASE}/invite`;
     case "pair":
     case "today":
       return `${BASE}/${route.name}`;
@@ -42,6 +49,8 @@ export function href(route: Route): string {
       return `${BASE}/cases/${route.caseId}/${route.kind}`;
     case "documents":
       return `${BASE}/cases/${route.caseId}/documents`;
+    case "settings":
+      return `${BASE}/cases/${route.caseId}/settings`;
     case "schedule":
       return `${BASE}/cases/${route.caseId}/appointments${route.appointmentId ? `/${route.appointmentId}/cancel` : ""}`;
   }

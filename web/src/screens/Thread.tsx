@@ -8,7 +8,9 @@ import { AttachmentError, download, fileMessage, objectUrl, parsePointer, upload
 import { roomOf, type RoomKind } from "../rooms";
 import { href, navigate } from "../router";
 import { serverName } from "../session";
+import { PushControl } from "./PushPrompt";
 import { TopBar } from "./TopBar";
+import { VerifiedBadge } from "./VerifiedBadge";
 
 type Status = "sending" | "sent" | "delivered" | "failed";
 
@@ -287,6 +289,7 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
           </button>
         }
       />
+      <VerifiedBadge caseId={caseId} />
       <nav class="nav-links">
         <a id="schedule-link" href={href({ name: "schedule", caseId, appointmentId: null })} onClick={(e) => { e.preventDefault(); navigate({ name: "schedule", caseId, appointmentId: null }); }}>
           {t("scheduleLink")}
@@ -303,7 +306,11 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
         <a id="documents-link" href={href({ name: "documents", caseId })} onClick={(e) => { e.preventDefault(); navigate({ name: "documents", caseId }); }}>
           {t("documentsLink")}
         </a>
+        <a id="settings-link" href={href({ name: "settings", caseId })} onClick={(e) => { e.preventDefault(); navigate({ name: "settings", caseId }); }}>
+          {t("settingsLink")}
+        </a>
       </nav>
+      <PushControl compact />
       {offline && (
         <p class="offline" role="status">
           {err("network")}
