@@ -190,6 +190,7 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
         )
         for lang in ("fi", "sv", "en"):
             choose_language(page, lang)
+            page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
             shot(page, f"thread-photo-{lang}-phone.png")
 
         # the child thread: one tap from the family thread
