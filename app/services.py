@@ -215,7 +215,7 @@ def build_services(runtime: Runtime) -> Services:
     outbox = Outbox(db, settings, load_vapid(settings), clock, guard)
     notifications = Notifications(db, settings, audit, cases, clock, guard, outbox.wake)
     fanout = FanOut(accounts, notifications, notifier)
-    rooms = RoomService(db, settings, cases, key_directory, notifier, ids, clock)
+    rooms = RoomService(db, settings, cases, key_directory, notifier, ids, clock, notifications)
     appointments = AppointmentService(db, audit, cases, fanout, clock, rooms)
     cancellations = CancellationService(db, audit, cases, fanout, clock, rooms)
     facts = ReminderFacts(cases, appointments)

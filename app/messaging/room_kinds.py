@@ -17,6 +17,7 @@ from app.messaging.service import THREAD_ROLES
 
 RoomKind = Literal["family", "child", "homework"]
 FAMILY: RoomKind = "family"
+CHILD: RoomKind = "child"
 HOMEWORK: RoomKind = "homework"
 ROOM_KINDS: tuple[RoomKind, ...] = ("family", "child", "homework")
 ROOM_ROLES: dict[str, tuple[CaseRole, ...]] = {

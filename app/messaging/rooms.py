@@ -15,6 +15,11 @@ global stream position.
   existed when an event was accepted misses its room key.
 * A send is idempotent by (room, device, transaction id); the event's ``sender`` is the
   authenticated user. The members' devices are woken after the commit.
+* A send to a family or child room is a content-free ``message`` notice (push by default)
+  to the room's other members, in the send's transaction: at most one per member and room
+  in ``message_notice_minutes`` (remembered per instance), none for an event the sender
+  marks ``?kaari_notify=0`` (appointment details and cancellation notes, which their own
+  notices announce). The server cannot tell a text from other content: that is the hint.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -32,9 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.cases.service import CaseService, ReadKind
 from app.config import Settings
+from app.core import events as ev
 from app.core.body import decode_body
 from app.core.content_rooms import ContentRoom
 from app.core.errors import BadRequest, NotFound
+from app.core.events import DomainEvent, EventSink
 from app.core.matrix import MatrixError, MatrixIds
 from app.core.principal import Principal
 from app.core.time import Clock
@@ -42,6 +49,7 @@ from app.keys.directory import KeyDirectory
 from app.messaging import matrix_store as mx
 from app.messaging import store
 from app.messaging.room_kinds import (
+    CHILD,
     FAMILY,
     HOMEWORK,
     ROOM_ROLES,
@@ -57,6 +65,11 @@ MEGOLM = "m.megolm.v1.aes-sha2"
 MAX_EVENT_BYTES = 65_536
 MAX_PAGE = 100
 EPOCH_PARAM = "kaari_device_epoch"
+NOTIFY_PARAM = "kaari_notify"
+#: the rooms whose events are a "new message" notice
+NOTICE_ROOMS = (FAMILY, CHILD)
+#: the most (member, room) pairs remembered for the notice interval
+MAX_NOTICE_MEMORY = 100_000
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(dict[str, Any])
@@ -101,7 +114,10 @@ class RoomService:
         notifier: Notifier,
         ids: MatrixIds,
         clock: Clock,
+        notices: EventSink,
     ) -> None:
+        self.notices = notices
+        self._noticed: dict[tuple[UUID, UUID], datetime] = {}
         self.db = db
         self.clock = clock
         self.settings = settings
@@ -222,6 +238,7 @@ class RoomService:
         txn_id: str,
         body: bytes,
         epoch: str | None,
+        notify: bool = True,
     ) -> dict[str, str]:
         content = _check_event(event_type, txn_id, body)
         now = self.clock()
@@ -249,8 +266,33 @@ class RoomService:
                 expires_at=now + timedelta(days=self.settings.room_event_retention_days),
             )
             devices = await self.keys.live_devices(conn, members)
+            noticed = notify and await self._notice(conn, room, members, principal.user_id)
+        if noticed:
+            self.notices.wake()
         await self.notifier.wake_sync(devices)
         return {"event_id": event_id}
+
+    async def _notice(
+        self, conn: AsyncConnection, room: Room, members: Iterable[UUID], sender: UUID
+    ) -> bool:
+        """The ``message`` notice of a new event, in the send's transaction."""
+        if room.kind not in NOTICE_ROOMS:
+            return False
+        now = self.clock()
+        quiet_for = timedelta(minutes=self.settings.message_notice_minutes)
+        recipients = [
+            u for u in members
+            if u != sender and now - self._noticed.get((u, room.id), _LONG_AGO) >= quiet_for
+        ]  # fmt: skip
+        if not recipients:
+            return False
+        if len(self._noticed) > MAX_NOTICE_MEMORY:
+            self._noticed.clear()  # at worst one notice too many per member, never a lost one
+        for u in recipients:
+            self._noticed[(u, room.id)] = now
+        ids = {"caseId": room.case_id, "room": room.kind}
+        event = DomainEvent(ev.MESSAGE, ids, recipients, case_id=room.case_id)
+        return await self.notices.record(conn, event) > 0
 
     # reading
 
@@ -373,6 +415,9 @@ class RoomService:
         if more and rows:
             out["end"] = f"p{rows[-1].pos - 1}" if backwards else f"p{rows[-1].pos}"
         return out
+
+
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _read_kind(kind: str) -> ReadKind:

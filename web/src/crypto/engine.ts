@@ -285,7 +285,10 @@ export class Engine {
         try {
           const answer = await this.http.call<{ event_id: string }>(
             "PUT",
-            `${V3}/rooms/${enc(roomId)}/send/m.room.encrypted/${enc(txn)}?kaari_device_epoch=${enc(epoch)}`,
+            // only a message is a "new message" notice; Kaari's own content events
+            // (details, notes, homework, documents) have their own notices
+            `${V3}/rooms/${enc(roomId)}/send/m.room.encrypted/${enc(txn)}?kaari_device_epoch=${enc(epoch)}` +
+              (type === "m.room.message" ? "" : "&kaari_notify=0"),
             encrypted,
           );
           this.sentEpoch.set(roomId, epoch);
