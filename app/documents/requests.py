@@ -2,7 +2,7 @@
 (docs/documents.md).
 
 * A guardian asks for a document of a kind by a day (``neededBy``), optionally for a
-  therapy period and with an encrypted note (an event of the family room from the
+  therapy period and with an encrypted note (an event of the documents room from the
   calling device). The therapists hear of it live and by notice. The id is chosen by the
   device, so a retried request returns the first.
 * The renewal: the 60-days-before-the-period-ends notice carries the period's id and
@@ -23,6 +23,7 @@ from uuid import UUID
 from app.audit.service import Audit
 from app.cases.service import CaseService
 from app.core import events as ev
+from app.core.content_rooms import ContentRooms
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.events import DomainEvent
 from app.core.fanout import FanOut
@@ -31,8 +32,8 @@ from app.core.time import Clock, local_date
 from app.documents import store
 from app.documents.access import (
     READERS,
+    ROOM,
     THERAPISTS,
-    DocumentRooms,
     audience,
     check_event,
     membership,
@@ -65,7 +66,7 @@ class DocumentRequests:
         fanout: FanOut,
         clock: Clock,
         *,
-        rooms: DocumentRooms,
+        rooms: ContentRooms,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -75,7 +76,7 @@ class DocumentRequests:
         self.rooms = rooms
 
     def _out(self, row: Any) -> RequestOut:
-        return request_out(row, self.rooms.family_room(row.case_id))
+        return request_out(row, self.rooms.content_room(row.case_id, ROOM))
 
     async def create(
         self, principal: Principal, case_id: UUID, body: RequestCreate, address: str
