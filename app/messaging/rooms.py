@@ -50,6 +50,7 @@ from app.messaging import matrix_store as mx
 from app.messaging import store
 from app.messaging.room_kinds import (
     CHILD,
+    DOCUMENTS,
     FAMILY,
     HOMEWORK,
     ROOM_ROLES,
@@ -70,6 +71,8 @@ NOTIFY_PARAM = "kaari_notify"
 NOTICE_ROOMS = (FAMILY, CHILD)
 #: the most (member, room) pairs remembered for the notice interval
 MAX_NOTICE_MEMORY = 100_000
+#: what a read of a room's events is in the family's access log (else ``messages``)
+READ_KINDS: dict[str, ReadKind] = {HOMEWORK: "homework", DOCUMENTS: "documents"}
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(dict[str, Any])
@@ -326,7 +329,8 @@ class RoomService:
 
     def content_room(self, case_id: UUID, kind: ContentRoom) -> str:
         """The Matrix id of the case's room of this kind (``homework``: homework content;
-        ``family``: appointment details and cancellation notes)."""
+        ``family``: appointment details and cancellation notes; ``documents``: therapy
+        documents and requests' notes)."""
         return self.ids.room(thread_id_of(case_id, kind))
 
     async def event_from(
@@ -343,35 +347,17 @@ class RoomService:
             and row.type == "m.room.encrypted"
         )
 
-    # case documents (app.documents.service.DocumentRooms asks)
-
-    def family_room(self, case_id: UUID) -> str:
-        """The Matrix id of the case's family room (therapists and guardians)."""
-        return self.ids.room(thread_id_of(case_id, FAMILY))
-
-    async def family_event_from(
-        self, conn: AsyncConnection, case_id: UUID, event_id: str, device_id: UUID
-    ) -> bool:
-        """Is ``event_id`` an encrypted event of the case's family room sent by this
-        device?"""
-        row = await mx.event_by_id(conn, event_id) if len(event_id) <= 255 else None
-        return (
-            row is not None
-            and row.room_id == thread_id_of(case_id, FAMILY)
-            and row.sender_device_id == device_id
-            and row.type == "m.room.encrypted"
-        )
-
-    async def keep_family_file(
-        self, conn: AsyncConnection, case_id: UUID, blob_id: UUID, device_id: UUID
-    ) -> int | None:
-        """The size of ``blob_id`` if it is an attachment this device uploaded to the
-        case's family room (None otherwise); it is then kept as long as the room's events
-        (a document outlives the 30 days of a message's file)."""
+    async def keep_file(
+        self, conn: AsyncConnection, case_id: UUID, kind: ContentRoom, blob_id: UUID,
+        device_id: UUID,
+    ) -> int | None:  # fmt: skip
+        """The size of ``blob_id`` if it is a live attachment this device uploaded to the
+        case's room of this kind (None otherwise); it is then kept as long as the room's
+        events (a document outlives the 30 days of a message's file)."""
         row = await store.get_attachment(conn, blob_id)
         if (
             row is None
-            or row.thread_id != thread_id_of(case_id, FAMILY)
+            or row.thread_id != thread_id_of(case_id, kind)
             or row.uploader_device_id != device_id
             or row.expires_at <= self.clock()
         ):
@@ -421,7 +407,8 @@ _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _read_kind(kind: str) -> ReadKind:
-    return "homework" if kind == HOMEWORK else "messages"
+    """The access log's kind of a read of this room's events."""
+    return READ_KINDS.get(kind, "messages")
 
 
 def _check_event(event_type: str, txn_id: str, body: bytes) -> dict[str, Any]:
