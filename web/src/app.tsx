@@ -6,6 +6,8 @@ import { CryptoClient } from "./crypto/client";
 import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
 import { Home } from "./screens/Home";
+import { Homework } from "./screens/Homework";
+import { PairTablet } from "./screens/PairTablet";
 import { Schedule } from "./screens/Schedule";
 import { Pair } from "./screens/Pair";
 import { Today } from "./screens/Today";
@@ -108,6 +110,8 @@ export function App() {
   else if (session.role === "child") screen = <Today />;
   else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
+  else if (route.name === "homework") screen = <Homework caseId={route.caseId} />;
+  else if (route.name === "pairTablet") screen = <PairTablet caseId={route.caseId} />;
   else screen = <Home />;
 
   return <Ctx.Provider value={ctx}>{screen}</Ctx.Provider>;

@@ -9,6 +9,7 @@ export type Route =
   | { name: "thread"; caseId: string; kind: "family" }
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
+  | { name: "homework"; caseId: string } | { name: "pairTablet"; caseId: string } // a parent's (screens/Homework.tsx, PairTablet.tsx)
   | { name: "notFound" };
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -22,6 +23,8 @@ export function parse(pathname: string): Route {
   if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: "family" };
   const schedule = new RegExp(`^/cases/(${UUID})/appointments(?:/(${UUID})/cancel)?$`).exec(path);
   if (schedule?.[1]) return { name: "schedule", caseId: schedule[1], appointmentId: schedule[2] ?? null };
+  const family = new RegExp(`^/cases/(${UUID})/(homework|tablet)$`).exec(path);
+  if (family?.[1]) return { name: family[2] === "homework" ? "homework" : "pairTablet", caseId: family[1] };
   return { name: "notFound" };
 }
 
@@ -37,6 +40,10 @@ export function href(route: Route): string {
       return `${BASE}/${route.name}`;
     case "thread":
       return `${BASE}/cases/${route.caseId}/${route.kind}`;
+    case "homework":
+      return `${BASE}/cases/${route.caseId}/homework`;
+    case "pairTablet":
+      return `${BASE}/cases/${route.caseId}/tablet`;
     case "schedule":
       return `${BASE}/cases/${route.caseId}/appointments${route.appointmentId ? `/${route.appointmentId}/cancel` : ""}`;
   }
