@@ -137,13 +137,7 @@ export function Homework({ caseId }: { caseId: string }) {
             return (
               <li key={task.id} class="hw-task" data-task={task.id} aria-labelledby={headId}>
                 <h2 id={headId} class={title ? "hw-title" : "hw-title unreadable"}>
-                  {title ? (
-                    <>
-                      <span aria-hidden="true" class="hw-emoji">{title.emoji}</span> {title.words}
-                    </>
-                  ) : (
-                    t("taskUnreadable")
-                  )}
+                  {title ? title.title : t("taskUnreadable")}
                 </h2>
                 {task.status === "paused" && <p class="hw-paused">{t("taskPaused")}</p>}
                 {week && (
