@@ -35,6 +35,7 @@ from web_support import (
     onboard,
     shot,
 )
+from websockets.sync.client import connect
 
 from client.api import Api
 from client.homework import Homework, Schedule
@@ -317,6 +318,16 @@ SW_CACHED = """navigator.serviceWorker.ready.then(() => caches.keys()).then(asyn
   return false; })"""
 
 
+def throttled_worker(browser: Chromium, latency: float) -> Page:
+    """The service worker's DevTools target with the page's network conditions."""
+    targets = httpx.get(f"http://127.0.0.1:{browser.port}/json/list", timeout=5).json()
+    (sw,) = [t for t in targets if t["type"] == "service_worker"]
+    worker = Page(connect(sw["webSocketDebuggerUrl"], max_size=2**24), sw["id"])
+    worker.call("Network.enable")
+    worker.call("Network.emulateNetworkConditions", offline=False, latency=latency, **FAST_3G)
+    return worker
+
+
 def test_the_first_screen_is_usable_within_3_s_on_fast_3g(tmp_path: Path) -> None:
     """The sign-in form ready (rendered, its button enabled) from navigation start, cold and
     with the service worker's cache; the wasm is not fetched for it."""
@@ -339,10 +350,13 @@ def test_the_first_screen_is_usable_within_3_s_on_fast_3g(tmp_path: Path) -> Non
                 ), "the sign-in screen waited for the crypto module"
                 # the service worker caches the shell and the wasm in the background
                 page.wait_for(SW_CACHED, 90, "the service worker's cache")
+                # its own requests (the shell, network first) on the same slow line
+                worker = throttled_worker(browser, latency)
                 page.call("Page.reload")
                 time.sleep(0.2)
                 warm = float(page.wait_for(READY, 30, "the sign-in form, from the cache"))
                 assert page.evaluate("!!navigator.serviceWorker.controller")
+                worker.ws.close()
                 figures[f"{latency} ms cold"] = round(cold)
                 figures[f"{latency} ms sw"] = round(warm)
                 assert cold < BUDGET_MS, f"cold sign-in at {latency} ms latency: {cold:.0f} ms"
