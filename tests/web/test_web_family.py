@@ -237,7 +237,8 @@ def test_a_guardian_of_two_switches_pairs_the_tablet_and_sees_homework_with_note
         eino_mx = MatrixClient.open(
             MatrixHttp.connect(url, eino_api.token), tmp_path / "eino", os.urandom(32)
         )
-        Homework(eino_mx, eino_api).tick(socks.id, note=NOTE, emoji="🧦")
+        eino = Homework(eino_mx, eino_api)
+        eino.tick(socks.id, note=NOTE, emoji="🧦", client_time=datetime.now(HELSINKI))
         page.wait_for(  # live: the note's event arrives by sync, the screen loads again
             f"!!document.querySelector(\"{socks_row} .hw-note[data-readable='yes']\")",
             60,
@@ -276,6 +277,7 @@ def test_a_guardian_of_two_switches_pairs_the_tablet_and_sees_homework_with_note
         tablet.wait_for("!!document.querySelector('#grownups-dialog')")
         assert tablet.evaluate("document.activeElement.id") == "signout-hold"
         assert_accessible(tablet, "the grown-ups' dialog")
+        choose_language(tablet, "en")
         shot(tablet, "grownups-en-tablet.png")
         press = (
             "document.querySelector('#signout-hold')"
