@@ -86,7 +86,7 @@ export function Home() {
             {link("thread-link", { name: "thread", caseId: current.id, kind: "family" }, t("homeMessages"))}
             {link("sessions-link", { name: "schedule", caseId: current.id, appointmentId: null }, t("homeSessions"))}
             {link("homework-link", { name: "homework", caseId: current.id }, t("homeHomework"))}
-            {link("pair-tablet-link", { name: "pairTablet", caseId: current.id }, t("homePairTablet", { child }))}
+            {current.myRole === "guardian" && link("pair-tablet-link", { name: "pairTablet", caseId: current.id }, t("homePairTablet", { child }))}
           </ul>
         </nav>
       )}
