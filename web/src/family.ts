@@ -79,6 +79,10 @@ export function ticks(token: string, taskId: string, from: string, to: string): 
   return request("GET", `/homework/${taskId}/ticks?${q}`, token);
 }
 
+export async function homeworkRoom(token: string, caseId: string): Promise<string> {
+  return (await request<{ roomId: string }>("GET", `/cases/${caseId}/homework/room`, token)).roomId;
+}
+
 export function members(token: string, caseId: string): Promise<MemberOut[]> {
   return request("GET", `/cases/${caseId}/members`, token);
 }

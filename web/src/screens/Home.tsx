@@ -3,13 +3,14 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, cases as listCases, type CaseOut } from "../api";
 import { useApp } from "../context";
 import { chosenCase, rememberCase } from "../family";
-import { href, navigate, type Route } from "../router";
+import { href, navigate, parse, type Route } from "../router";
 import { TopBar } from "./TopBar";
 import "../family.css";
 
-/** Opening the app with one child goes straight to the family thread, once per page
- * load; the thread's back arrow then comes here, to the child's home. */
-let landed = false;
+/** Opening the app (or signing in) with one child goes straight to the family thread,
+ * once per page load; the thread's back arrow then comes here, to the child's home, as
+ * does going back from a screen the page was opened on. */
+let landed = !["home", "signIn", "notFound"].includes(parse(location.pathname).name);
 
 /** A guardian's home: the chosen child's name, a switch between siblings (one case each,
  * the choice kept per user in localStorage) and the child's screens. */

@@ -3,7 +3,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, cases as listCases } from "../api";
 import { taskText, type TaskText } from "../child/content";
 import { useApp } from "../context";
-import { daysBefore, members, noteText, progress, rememberCase, tasks, ticks, type NoteText, type ProgressOut, type TaskOut, type TickOut } from "../family";
+import { daysBefore, homeworkRoom, members, noteText, progress, rememberCase, tasks, ticks, type NoteText, type ProgressOut, type TaskOut, type TickOut } from "../family";
 import { navigate } from "../router";
 import { TopBar } from "./TopBar";
 import "../family.css";
@@ -87,11 +87,14 @@ export function Homework({ caseId }: { caseId: string }) {
     void listCases(token).then((all) => setChild(all.find((c) => c.id === caseId)?.childName ?? null), () => undefined);
     void members(token, caseId).then((m) => setNames(Object.fromEntries(m.map((x) => [x.userId, x.displayName]))), () => undefined);
     void load();
+    // the homework room: also before the first task, so one set now appears
+    let room: string | null = null;
+    void homeworkRoom(token, caseId).then((r) => (room = r), () => undefined);
     let later: ReturnType<typeof setTimeout> | undefined;
     const off = crypto.subscribe((e) => {
       if (e.event === "status" && e.state === "syncing") void decryptMissing();
       // a new event in the homework room: a task or a note just made; the counts again
-      if (e.event === "timeline" && dataRef.current?.tasks.some((x) => x.roomId === e.roomId)) {
+      if (e.event === "timeline" && (e.roomId === room || dataRef.current?.tasks.some((x) => x.roomId === e.roomId))) {
         clearTimeout(later);
         later = setTimeout(() => void load(), 500);
       }
