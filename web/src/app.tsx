@@ -8,6 +8,7 @@ import { navigate, parse, type Route } from "./router";
 import { Home } from "./screens/Home";
 import { Homework } from "./screens/Homework";
 import { PairTablet } from "./screens/PairTablet";
+import { Invite } from "./screens/Invite";
 import { Schedule } from "./screens/Schedule";
 import { Pair } from "./screens/Pair";
 import { Today } from "./screens/Today";
@@ -88,11 +89,11 @@ export function App() {
     },
     session: session ?? null,
     crypto,
-    signIn: async (s) => {
+    signIn: async (s, to) => {
       await saveSession(s);
       setSession(s);
       if (!localStorage.getItem(LOCALE_KEY)) setLocaleState(s.locale);
-      navigate({ name: s.role === "child" ? "today" : "home" }, true);
+      navigate(to ?? { name: s.role === "child" ? "today" : "home" }, true);
       await startCrypto(s);
     },
     signOut: async () => {
@@ -104,10 +105,11 @@ export function App() {
   const t = (k: Parameters<typeof translate>[1]) => translate(locale, k);
   let screen;
   if (session === undefined) screen = <p class="muted center">{t("loading")}</p>;
-  else if (session === null) screen = route.name === "pair" ? <Pair /> : <SignIn />;
+  else if (session === null) screen = route.name === "pair" ? <Pair /> : route.name === "invite" ? <Invite /> : <SignIn />;
   else if (cryptoState === "failed") screen = <p class="error center" role="alert">{translate(locale, "error.crypto_failed")}</p>;
   else if (cryptoState !== "ready") screen = <p class="muted center" id="preparing">{t("preparing")}</p>;
   else if (session.role === "child") screen = <Today />;
+  else if (route.name === "invite") screen = <Invite />;
   else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
   else if (route.name === "homework") screen = <Homework caseId={route.caseId} />;

@@ -4,6 +4,7 @@
 import { scheduleEn, scheduleFi, scheduleSv } from "./i18n/schedule";
 import { childEn, childFi, childSv } from "./i18n/child";
 import { familyEn, familyFi, familySv } from "./i18n/family";
+import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -53,6 +54,7 @@ const en = {
   ...scheduleEn,
   ...childEn,
   ...familyEn,
+  ...inviteEn,
 };
 
 export type Key = keyof typeof en;
@@ -102,6 +104,7 @@ const fi: Dictionary = {
   ...scheduleFi,
   ...childFi,
   ...familyFi,
+  ...inviteFi,
 };
 
 const sv: Dictionary = {
@@ -148,6 +151,7 @@ const sv: Dictionary = {
   ...scheduleSv,
   ...childSv,
   ...familySv,
+  ...inviteSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

@@ -10,6 +10,7 @@ export type Route =
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
   | { name: "homework"; caseId: string } | { name: "pairTablet"; caseId: string } // a parent's (screens/Homework.tsx, PairTablet.tsx)
+  | { name: "invite" } // the first-visit QR (screens/Invite.tsx); /app/invite#<QR text> fills it in
   | { name: "notFound" };
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -18,6 +19,7 @@ export function parse(pathname: string): Route {
   const path = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
   if (path === "" || path === "/") return { name: "home" };
   if (path === "/signin") return { name: "signIn" };
+  if (path === "/invite") return { name: "invite" };
   if (path === "/pair" || path === "/today") return { name: path === "/pair" ? "pair" : "today" };
   const thread = new RegExp(`^/cases/(${UUID})/family$`).exec(path);
   if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: "family" };
@@ -35,6 +37,8 @@ export function href(route: Route): string {
       return `${BASE}/`;
     case "signIn":
       return `${BASE}/signin`;
+    case "invite":
+      return `${BASE}/invite`;
     case "pair":
     case "today":
       return `${BASE}/${route.name}`;

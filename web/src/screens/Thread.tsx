@@ -8,6 +8,7 @@ import { roomOf } from "../rooms";
 import { href, navigate } from "../router";
 import { serverName } from "../session";
 import { TopBar } from "./TopBar";
+import { VerifiedBadge } from "./VerifiedBadge";
 
 type Status = "sending" | "sent" | "delivered" | "failed";
 
@@ -165,6 +166,7 @@ export function Thread({ caseId }: { caseId: string }) {
           </button>
         }
       />
+      <VerifiedBadge caseId={caseId} />
       <nav class="nav-links">
         <a id="schedule-link" href={href({ name: "schedule", caseId, appointmentId: null })} onClick={(e) => { e.preventDefault(); navigate({ name: "schedule", caseId, appointmentId: null }); }}>
           {t("scheduleLink")}
