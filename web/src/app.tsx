@@ -7,6 +7,8 @@ import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
 import { dropPush, listenForNavigation, refreshPush, storePushLocale } from "./push";
 import { Home } from "./screens/Home";
+import { Homework } from "./screens/Homework";
+import { PairTablet } from "./screens/PairTablet";
 import { Invite } from "./screens/Invite";
 import { Schedule } from "./screens/Schedule";
 import { Settings } from "./screens/Settings";
@@ -119,6 +121,8 @@ export function App() {
   else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;
   else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
+  else if (route.name === "homework") screen = <Homework caseId={route.caseId} />;
+  else if (route.name === "pairTablet") screen = <PairTablet caseId={route.caseId} />;
   else screen = <Home />;
 
   return <Ctx.Provider value={ctx}>{screen}</Ctx.Provider>;

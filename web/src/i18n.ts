@@ -3,6 +3,7 @@
 
 import { scheduleEn, scheduleFi, scheduleSv } from "./i18n/schedule";
 import { childEn, childFi, childSv } from "./i18n/child";
+import { familyEn, familyFi, familySv } from "./i18n/family";
 import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
 import { pushEn, pushFi, pushSv } from "./i18n/push";
 
@@ -53,6 +54,7 @@ const en = {
   "error.unknown": "Something went wrong. Try again.",
   ...scheduleEn,
   ...childEn,
+  ...familyEn,
   ...inviteEn,
   ...pushEn,
 };
@@ -103,6 +105,7 @@ const fi: Dictionary = {
   "error.unknown": "Jokin meni vikaan. Yritä uudelleen.",
   ...scheduleFi,
   ...childFi,
+  ...familyFi,
   ...inviteFi,
   ...pushFi,
 };
@@ -150,6 +153,7 @@ const sv: Dictionary = {
   "error.unknown": "Något gick fel. Försök igen.",
   ...scheduleSv,
   ...childSv,
+  ...familySv,
   ...inviteSv,
   ...pushSv,
 };

@@ -10,6 +10,7 @@ export type Route =
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
   | { name: "settings"; caseId: string } // notifications, the child's reminder time and quiet hours
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
+  | { name: "homework"; caseId: string } | { name: "pairTablet"; caseId: string } // a parent's (screens/Homework.tsx, PairTablet.tsx)
   | { name: "invite" } // the first-visit QR (screens/Invite.tsx); /app/invite#<QR text> fills it in
   | { name: "notFound" };
 
@@ -27,6 +28,8 @@ export function parse(pathname: string): Route {
   if (settings?.[1]) return { name: "settings", caseId: settings[1] };
   const schedule = new RegExp(`^/cases/(${UUID})/appointments(?:/(${UUID})/cancel)?$`).exec(path);
   if (schedule?.[1]) return { name: "schedule", caseId: schedule[1], appointmentId: schedule[2] ?? null };
+  const family = new RegExp(`^/cases/(${UUID})/(homework|tablet)$`).exec(path);
+  if (family?.[1]) return { name: family[2] === "homework" ? "homework" : "pairTablet", caseId: family[1] };
   return { name: "notFound" };
 }
 
@@ -46,6 +49,10 @@ export function href(route: Route): string {
       return `${BASE}/cases/${route.caseId}/${route.kind}`;
     case "settings":
       return `${BASE}/cases/${route.caseId}/settings`;
+    case "homework":
+      return `${BASE}/cases/${route.caseId}/homework`;
+    case "pairTablet":
+      return `${BASE}/cases/${route.caseId}/tablet`;
     case "schedule":
       return `${BASE}/cases/${route.caseId}/appointments${route.appointmentId ? `/${route.appointmentId}/cancel` : ""}`;
   }
