@@ -5,7 +5,10 @@ import { Ctx, type AppContext } from "./context";
 import { CryptoClient } from "./crypto/client";
 import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
+import { Devices } from "./screens/Devices";
 import { Home } from "./screens/Home";
+import { Recovery } from "./screens/Recovery";
+import { RestoreOffer, SecurityLinks } from "./screens/SecurityLinks";
 import { Schedule } from "./screens/Schedule";
 import { Pair } from "./screens/Pair";
 import { Today } from "./screens/Today";
@@ -108,7 +111,18 @@ export function App() {
   else if (session.role === "child") screen = <Today />;
   else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
+  else if (route.name === "devices") screen = <Devices />;
+  else if (route.name === "recovery") screen = <Recovery />;
   else screen = <Home />;
+  // a parent's devices and recovery key, from every screen (Home goes straight to a
+  // single case's thread)
+  const parent = !!session && cryptoState === "ready" && session.role !== "child";
 
-  return <Ctx.Provider value={ctx}>{screen}</Ctx.Provider>;
+  return (
+    <Ctx.Provider value={ctx}>
+      {parent && <RestoreOffer route={route} />}
+      {screen}
+      {parent && <SecurityLinks />}
+    </Ctx.Provider>
+  );
 }

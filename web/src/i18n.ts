@@ -3,6 +3,7 @@
 
 import { scheduleEn, scheduleFi, scheduleSv } from "./i18n/schedule";
 import { childEn, childFi, childSv } from "./i18n/child";
+import { recoveryEn, recoveryFi, recoverySv } from "./i18n/recovery";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -51,6 +52,7 @@ const en = {
   "error.unknown": "Something went wrong. Try again.",
   ...scheduleEn,
   ...childEn,
+  ...recoveryEn,
 };
 
 export type Key = keyof typeof en;
@@ -99,6 +101,7 @@ const fi: Dictionary = {
   "error.unknown": "Jokin meni vikaan. Yritä uudelleen.",
   ...scheduleFi,
   ...childFi,
+  ...recoveryFi,
 };
 
 const sv: Dictionary = {
@@ -144,6 +147,7 @@ const sv: Dictionary = {
   "error.unknown": "Något gick fel. Försök igen.",
   ...scheduleSv,
   ...childSv,
+  ...recoverySv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

@@ -9,6 +9,7 @@ export type Route =
   | { name: "thread"; caseId: string; kind: "family" }
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
+  | { name: "devices" } | { name: "recovery" } // screens/Devices.tsx, Recovery.tsx
   | { name: "notFound" };
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -17,6 +18,7 @@ export function parse(pathname: string): Route {
   const path = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
   if (path === "" || path === "/") return { name: "home" };
   if (path === "/signin") return { name: "signIn" };
+  if (path === "/devices" || path === "/recovery") return { name: path === "/devices" ? "devices" : "recovery" };
   if (path === "/pair" || path === "/today") return { name: path === "/pair" ? "pair" : "today" };
   const thread = new RegExp(`^/cases/(${UUID})/family$`).exec(path);
   if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: "family" };
@@ -34,6 +36,8 @@ export function href(route: Route): string {
       return `${BASE}/signin`;
     case "pair":
     case "today":
+    case "devices":
+    case "recovery":
       return `${BASE}/${route.name}`;
     case "thread":
       return `${BASE}/cases/${route.caseId}/${route.kind}`;

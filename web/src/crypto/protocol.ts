@@ -16,7 +16,12 @@ export type Request =
   | { op: "sendEvent"; roomId: string; type: string; content: Record<string, unknown>; localId: string }
   | { op: "readEvent"; roomId: string; eventId: string }
   | { op: "deliveries"; roomId: string; eventId: string }
-  | { op: "signOut" };
+  | { op: "signOut" }
+  // key backup and the recovery key (backup.ts)
+  | { op: "backupStatus" }
+  | { op: "backupPrepare" }
+  | { op: "backupCommit"; recoveryKey: string }
+  | { op: "backupRestore"; recoveryKey: string };
 
 export type RequestOf<K extends Request["op"]> = Extract<Request, { op: K }>;
 
@@ -28,6 +33,18 @@ export interface Replies {
   readEvent: { event: ClearEvent | null };
   deliveries: { delivered: number; recipients: number };
   signOut: { done: true };
+  backupStatus: BackupStatus;
+  backupPrepare: { recoveryKey: string };
+  backupCommit: { version: string };
+  backupRestore: { imported: number; total: number; rooms: string[] };
+}
+
+/** The user's backup on the server and whether this device backs up to it. */
+export interface BackupStatus {
+  serverVersion: string | null;
+  active: boolean; // this device holds the current backup's key and uploads to it
+  roomKeys: number;
+  backedUp: number;
 }
 
 export type Envelope = { id: number } & Request;
