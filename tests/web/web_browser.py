@@ -193,6 +193,22 @@ class Chromium:
         page.call("Runtime.enable")
         return page
 
+    def new_profile_page(self, url: str) -> Page:
+        """A tab in a new browser context: storage, Web Locks and service workers of its
+        own, as a second browser profile (a parent's second device)."""
+        version = httpx.get(f"http://127.0.0.1:{self.port}/json/version", timeout=5).json()
+        with connect(version["webSocketDebuggerUrl"], max_size=2**24) as ws:
+            browser = Page(ws, "")
+            context = browser.call("Target.createBrowserContext", disposeOnDetach=False)
+            target = browser.call(
+                "Target.createTarget", url=url, browserContextId=context["browserContextId"]
+            )["targetId"]
+        ws_url = f"ws://127.0.0.1:{self.port}/devtools/page/{target}"
+        page = Page(connect(ws_url, max_size=2**24), target)
+        page.call("Page.enable")
+        page.call("Runtime.enable")
+        return page
+
     def close_page(self, page: Page) -> None:
         page.ws.close()
         httpx.get(f"http://127.0.0.1:{self.port}/json/close/{page.target_id}", timeout=10)
