@@ -36,9 +36,7 @@ def chromium(tmp_path: Path) -> Iterator[Chromium]:
 
 
 def bodies(page: Page, side: str) -> list[str]:
-    found = page.evaluate(
-        f"JSON.stringify({ALL}('.msg.{side} .body')].map(e => e.textContent))"
-    )
+    found = page.evaluate(f"JSON.stringify({ALL}('.msg.{side} .body')].map(e => e.textContent))")
     return list(json.loads(found))
 
 
@@ -120,7 +118,8 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
         a.wait_for("!!document.querySelector('#recovery-key')", 30, "the recovery key")
         recovery_key = a.text("#recovery-key")
         groups = recovery_key.split(" ")
-        assert len(groups) == 12 and all(len(g) == 4 for g in groups), recovery_key
+        assert len(groups) == 12, recovery_key
+        assert all(len(g) == 4 for g in groups), recovery_key
         private = decode_recovery_key(recovery_key)  # the spec's format, parity and all
         assert encode_recovery_key(private) == recovery_key
         for lang in ("fi", "sv", "en"):
@@ -186,7 +185,8 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
             "This recovery key does not open your backup. Check that it is your newest key."
         )
         texts = {
-            "fi": "Tämä palautusavain ei avaa varmuuskopiotasi. Tarkista, että se on uusin avaimesi.",
+            "fi": "Tämä palautusavain ei avaa varmuuskopiotasi."
+            " Tarkista, että se on uusin avaimesi.",
             "sv": "Den här återställningsnyckeln öppnar inte din säkerhetskopia."
             " Kontrollera att det är din senaste nyckel.",
         }
@@ -235,7 +235,8 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
             )
         )
         current = [d for d in listed if d["current"]]
-        assert len(current) == 1 and current[0]["name"] == "Kaari web (Linux) This device"
+        assert len(current) == 1
+        assert current[0]["name"] == "Kaari web (Linux) This device"
         assert device_a in {d["id"] for d in listed if not d["current"]}
         assert {d["name"] for d in listed} >= {"setup", "Kaari web (Linux)"}
         for lang in ("fi", "sv", "en"):
@@ -259,7 +260,9 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
         # taking its crypto store with it
         a.wait_for("!!document.querySelector('#email')", 60, "A at the sign-in screen")
         assert a.evaluate("location.pathname") == "/app/signin"
-        stores = a.evaluate("indexedDB.databases().then(all => JSON.stringify(all.map(d => d.name)))")
+        stores = a.evaluate(
+            "indexedDB.databases().then(all => JSON.stringify(all.map(d => d.name)))"
+        )
         assert not [n for n in json.loads(stores) if n.startswith("kaari-crypto-")]
         # a device already gone: the server's code in words
         status = httpx.delete(
@@ -267,7 +270,8 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
             headers={"authorization": f"Bearer {setup_token}"},
             timeout=10,
         )
-        assert status.status_code == 404 and status.json()["code"] == "device_not_found"
+        assert status.status_code == 404
+        assert status.json()["code"] == "device_not_found"
 
         # the parent's Python client restores the same backup with the same key
         r = httpx.post(
