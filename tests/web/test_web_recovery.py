@@ -5,8 +5,9 @@ matrix-sdk-crypto-wasm); a second browser profile B signs in fresh, sees the ear
 messages as unreadable until it enters the recovery key (a wrong one is refused in
 words), then reads them; B's device list shows both and signing A out there sends A to
 the sign-in screen. The parent's Python client restores the same backup with the same
-key (the spec's recovery key format). Nothing typed, and not the key, is anywhere the
-server keeps anything."""
+key (the spec's recovery key format), then makes a new backup, which the browser restores
+with the Python client's key (the old key is refused). Nothing typed, and not the key,
+is anywhere the server keeps anything."""
 
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
     answer = "Sopii hyvin, Eino odottaa jo kovasti!"
     second = "Muistakaa harjoitella sakset-tehtävää kolme kertaa."
     recovery_key = ""
+    py_key = ""
     try:
         people = onboard(server)
         room = people["room"]
@@ -207,10 +209,23 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
         assert "Check it for typos" in b.text("#recovery-error")
         assert b.evaluate(f"{ALL}('.msg')].length") == 0  # not on the thread meanwhile
 
+        # a second tab of B shows the thread meanwhile (it relays through B's first tab)
+        b2 = chromium.new_profile_page(f"{server.url}/app/", like=b)
+        b2.viewport(*PHONE)
+        b2.wait_for(f"{ALL}('.msg .body.unreadable')].length === 3", 60, "B's second tab")
+
         # the right key: the keys come down from the backup, the history reads
         replace_text(b, "#restore-key", recovery_key.replace(" ", "\n", 3))
         b.click("#restore")
         b.wait_for("!!document.querySelector('#restored')", 60, "restored")
+        # the open thread in the other tab reads again by itself (the restore's gap event)
+        b2.wait_for(
+            f"{ALL}('.msg .body')].length === 3 && !document.querySelector('.msg .unreadable')",
+            30,
+            "the other tab's thread decrypted",
+        )
+        assert bodies(b2, "theirs") == [first, second]
+        chromium.close_page(b2)
         assert b.text("#restored").startswith("Restored 3 message keys"), b.text("#restored")
         shot(b, "restored-en-phone.png")
         b.click("#to-messages")
@@ -289,9 +304,31 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
             readable = py.restore_backup(recovery_key) + py.load_history(room)
             assert {first, second, answer} <= {m["content"].get("body") for m in readable}
             assert py.undecryptable() == []
+            # and makes a new backup (a new recovery key): the browser's old key no
+            # longer opens it, the Python client's key does
+            py_key = py.create_backup()
+            people["secrets"].append(py_key)
         finally:
             py.close()
             py.http.close()
+        b.click("#recovery-link")
+        b.wait_for("document.querySelector('#backup-state')?.dataset.state === 'other'", 30)
+        b.wait_for("!!document.querySelector('#restore-key')", 10, "the restore form")
+        b.type("#restore-key", recovery_key)
+        b.click("#restore")
+        b.wait_for(
+            "document.querySelector('#recovery-error')?.dataset.code === 'recovery_key_wrong'",
+            30,
+            "the old key refused",
+        )
+        replace_text(b, "#restore-key", py_key)
+        b.click("#restore")
+        b.wait_for("!!document.querySelector('#restored')", 60, "restored from Python's backup")
+        b.click("#to-messages")
+        b.wait_for(f"{ALL}('.msg .body')].length === 3", 60, "B's thread")
+        assert bodies(b, "theirs") == [first, second]
+        b.click("#recovery-link")  # this device now backs up to the Python client's backup
+        b.wait_for("document.querySelector('#backup-state')?.dataset.state === 'active'", 30)
     finally:
         if therapist is not None:
             therapist.close()
@@ -309,6 +346,7 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
         second,
         recovery_key,
         recovery_key.replace(" ", ""),
+        py_key.replace(" ", ""),
         base64.b64encode(private).decode().rstrip("="),
         *people["secrets"],
     ):
