@@ -262,6 +262,7 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
         assert b.text("[role=alertdialog] p") == (
             "Sign out “Kaari web (Linux)”? It can no longer read or send messages."
         )
+        b.wait_for("document.activeElement.id === 'revoke-no'", 10, "the focus on the question")
         shot(b, "devices-confirm-en-phone.png")
         b.click("#revoke-no")  # changed its mind: nothing happens
         assert not b.evaluate("!!document.querySelector('[role=alertdialog]')")

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 
 import { ApiError, request } from "../api";
 import { useApp } from "../context";
@@ -26,6 +26,7 @@ export function Devices() {
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
   const when = useMemo(
     () =>
       new Intl.DateTimeFormat(DATE_LOCALES[locale], {
@@ -51,6 +52,11 @@ export function Devices() {
   useEffect(() => {
     void load();
   }, [session?.token]);
+
+  // the question takes the focus (on "Cancel": the safe answer), for keyboards and readers
+  useEffect(() => {
+    if (confirming) cancel.current?.focus();
+  }, [confirming?.id]);
 
   async function revoke(device: DeviceOut): Promise<void> {
     if (!session) return;
@@ -123,7 +129,7 @@ export function Devices() {
                     <button type="button" class="primary danger" id="revoke-yes" disabled={busy} onClick={() => void revoke(d)}>
                       {t("revokeYes")}
                     </button>
-                    <button type="button" class="secondary" id="revoke-no" disabled={busy} onClick={() => setConfirming(null)}>
+                    <button type="button" class="secondary" id="revoke-no" ref={cancel} disabled={busy} onClick={() => setConfirming(null)}>
                       {t("revokeCancel")}
                     </button>
                   </div>
