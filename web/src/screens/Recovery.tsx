@@ -84,6 +84,13 @@ export function Recovery() {
     </button>
   );
   const canRestore = status !== null && status.serverVersion !== null && !status.active;
+  // the error under the button that caused it (in view on a phone), else at the end
+  const inForm = step.kind === "confirm" || (step.kind === "status" && canRestore);
+  const errorLine = error && (
+    <p class="error" role="alert" id="recovery-error" data-code={error}>
+      {err(error)}
+    </p>
+  );
 
   return (
     <main class="screen recovery">
@@ -115,6 +122,7 @@ export function Recovery() {
                 <button id="restore" type="submit" class="primary" disabled={busy || !typed.trim()}>
                   {busy ? t("restoring") : t("restoreButton")}
                 </button>
+                {errorLine}
               </form>
             )}
             {status.serverVersion !== null && <p class="muted-inline">{t("recoveryReplaceWarn")}</p>}
@@ -161,6 +169,7 @@ export function Recovery() {
             <button id="confirm" type="submit" class="primary" disabled={busy || !typed.trim()}>
               {busy ? t("recoverySaving") : t("recoveryConfirm")}
             </button>
+            {errorLine}
             <button type="button" class="secondary" onClick={() => setStep({ kind: "show", recoveryKey: step.recoveryKey })}>
               {t("back")}
             </button>
@@ -183,11 +192,7 @@ export function Recovery() {
           </button>
         )}
 
-        {error && (
-          <p class="error" role="alert" id="recovery-error" data-code={error}>
-            {err(error)}
-          </p>
-        )}
+        {error && !inForm && errorLine}
       </section>
     </main>
   );
