@@ -1,23 +1,37 @@
 // Builds the app into dist/ for `kaari serve` to serve at /app/ (docs/web.md).
 import { gzipSync } from "node:zlib";
-import { defineConfig, type Plugin } from "vite";
+import { build, defineConfig, type Plugin } from "vite";
 
 /** Files of public/ that the shell needs (copied as they are, not in the bundle). */
 const PUBLIC_SHELL = ["manifest.webmanifest", "icons/icon.svg", "icons/icon-192.png"];
 
 /** The service worker (src/sw.ts, built to dist/sw.js, a fixed name at the app's root)
  * learns the list of files to cache at install: every built file but itself, inlined
- * where it says `self.__PRECACHE__`. */
-function precacheList(): Plugin {
+ * where it says `self.__PRECACHE__`. It is built on its own, as one classic script (a
+ * service worker registered without `type: "module"` cannot import): what it shares with
+ * the page (idb.ts, vault.ts, i18n/push.ts) is copied into it, not split into a chunk. */
+function serviceWorker(): Plugin {
   return {
-    name: "kaari-precache-list",
+    name: "kaari-service-worker",
     apply: "build",
-    generateBundle(_options, bundle) {
-      const sw = Object.values(bundle).find((f) => f.type === "chunk" && f.name === "sw");
-      if (!sw || sw.type !== "chunk") throw new Error("no service worker chunk");
-      const built = Object.keys(bundle).filter((n) => n !== sw.fileName && !/\.(map|gz)$/.test(n));
+    async generateBundle(_options, bundle) {
+      const built = Object.keys(bundle).filter((n) => !/\.(map|gz)$/.test(n));
       const list = JSON.stringify(["./", ...PUBLIC_SHELL, ...built.sort()]);
-      sw.code = sw.code.replace("self.__PRECACHE__", list);
+      const out = await build({
+        configFile: false,
+        logLevel: "warn",
+        build: {
+          write: false,
+          target: "es2022",
+          emptyOutDir: false,
+          lib: { entry: "src/sw.ts", formats: ["iife"], name: "kaariServiceWorker", fileName: () => "sw.js" },
+        },
+      });
+      const result = Array.isArray(out) ? out[0] : out;
+      const chunk = result && "output" in result ? result.output.find((f) => f.type === "chunk") : undefined;
+      if (!chunk || chunk.type !== "chunk") throw new Error("no service worker chunk");
+      if (!chunk.code.includes("self.__PRECACHE__")) throw new Error("no precache placeholder in sw.js");
+      this.emitFile({ type: "asset", fileName: "sw.js", source: chunk.code.replace("self.__PRECACHE__", list) });
     },
   };
 }
@@ -52,11 +66,8 @@ export default defineConfig({
     target: "es2022",
     assetsInlineLimit: 0,
     rollupOptions: {
-      input: { index: "index.html", sw: "src/sw.ts" },
-      output: {
-        entryFileNames: (chunk) => (chunk.name === "sw" ? "sw.js" : "assets/[name]-[hash].js"),
-      },
+      input: { index: "index.html" },
     },
   },
-  plugins: [precacheList(), gzipCopies()],
+  plugins: [serviceWorker(), gzipCopies()],
 });

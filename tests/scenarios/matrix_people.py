@@ -3,9 +3,10 @@ server's CLI and HTTP API: each person's phone (and Anna's tablet) is a signed-i
 device with a reference Matrix client (client/matrix) opened on demand, its own encrypted
 store and secret kept for reopening. Nothing here uses the old device protocol.
 
-* ``onboard(server, root)``: the admin from the CLI; Terhi (therapist) by invite, the
+* ``enrol(server)``: the admin from the CLI; Terhi (therapist) by invite, the
   case of Eino, Anna and Mikko (guardians) by invite, Anna's tablet by sign-in, Eino's
-  tablet by pairing; the case's family, child and homework rooms;
+  tablet by pairing (also behind tests/scenarios/matrix_onboarding.py's ``onboard``);
+* ``onboard(server, root)``: that, and the case's family, child and homework rooms;
 * ``people.open(name)``: that device's :class:`client.matrix.MatrixClient` (keys uploaded);
   ``people.login(email, name)``: another device of a person;
 * :class:`LiveEvents`: a device's WebSocket for live events only (``event`` frames).
@@ -17,11 +18,13 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from servers import KaariServer
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from client.api import Api
@@ -96,11 +99,21 @@ class MatrixPeople:
 
 
 def _person(name: str, body: dict[str, Any], api: Api) -> Person:
-    api.token = body["token"]
+    api._signed_in(body)
     return Person(name, body["token"], body["user"]["id"], body["deviceId"], api)
 
 
-def onboard(server: KaariServer, root: Path, url: str | None = None) -> MatrixPeople:
+@dataclass
+class Enrolled:
+    """Everyone's first signed-in device (by name, ``NAMES``), the case, and every
+    secret the onboarding handled (for the privacy checks)."""
+
+    devices: dict[str, Person]
+    case_id: str
+    secrets: list[str]
+
+
+def enrol(server: KaariServer, url: str | None = None) -> Enrolled:
     """Admin from the CLI; then invites, a case and a paired child over HTTP."""
     url = url or server.url
     org = server.cli("admin", "create-org", "--name", "Terapia Oy")
@@ -146,30 +159,40 @@ def onboard(server: KaariServer, root: Path, url: str | None = None) -> MatrixPe
     child_api = Api(url)
     child_body = child_api.pair(pairing, "Eino's tablet")
     found.append(child_body["token"])
+    devices = {
+        "therapist": therapist,
+        "anna": anna,
+        "tablet": _person("tablet", tablet_body, tablet_api),
+        "mikko": mikko,
+        "eino": _person("eino", child_body, child_api),
+    }
+    return Enrolled(devices, case_id, found)
+
+
+def onboard(server: KaariServer, root: Path, url: str | None = None) -> MatrixPeople:
+    """``enrol``, then the case's family, child and homework rooms."""
+    url = url or server.url
+    enrolled = enrol(server, url)
     people = MatrixPeople(
         url=url,
         root=root,
-        devices={
-            "therapist": therapist,
-            "anna": anna,
-            "tablet": _person("tablet", tablet_body, tablet_api),
-            "mikko": mikko,
-            "eino": _person("eino", child_body, child_api),
-        },
-        case_id=case_id,
-        secrets=found,
+        devices=enrolled.devices,
+        case_id=enrolled.case_id,
+        secrets=enrolled.secrets,
     )
+    case_id, therapist = enrolled.case_id, people.therapist
     people.family_room = therapist.api.get(f"/cases/{case_id}/appointments/room")["roomId"]
     people.homework_room = therapist.api.get(f"/cases/{case_id}/homework/room")["roomId"]
     # the child's rooms are its child room and the homework room
-    rooms = set(MatrixHttp.connect(url, child_body["token"]).sync(None)["rooms"]["join"])
+    rooms = set(MatrixHttp.connect(url, people.child.token).sync(None)["rooms"]["join"])
     (people.child_room,) = rooms - {people.homework_room}
     return people
 
 
 class LiveEvents:
-    """A device's WebSocket for the live events only (names and ids, never content): it
-    asks for no mailbox, answers pings and keeps every ``event`` frame."""
+    """A device's WebSocket, for its live events only (``event`` frames: cancellations,
+    ticks, device-list changes; names and ids, never content); pings are answered.
+    Messages come by Matrix sync."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
@@ -180,28 +203,38 @@ class LiveEvents:
         ws = connect(self.api.ws_url(self.api.ws_ticket()), open_timeout=timeout)
         ws.__enter__()  # this object owns the connection (closed in close())
         hello = json.loads(ws.recv(timeout=timeout))
-        assert hello.get("type") == "hello", hello
+        if hello.get("type") != "hello":
+            ws.close()
+            raise ConnectionError("the server did not greet with hello")
         self._ws = ws
-
-    def poll(self, seconds: float) -> None:
-        """Read frames for up to ``seconds``."""
-        assert self._ws is not None, "not connected"
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                frame = json.loads(self._ws.recv(timeout=left))
-            except TimeoutError:
-                return
-            if frame.get("type") == "event":
-                self.events.append(frame)
-            elif frame.get("type") == "ping":
-                self._ws.send('{"type":"pong"}')
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e.get("event") == name]
 
     def close(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(OSError, ConnectionClosed):
                 ws.close()
+
+    def poll(self, seconds: float) -> None:
+        """Read frames for up to ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while self._ws is not None and (left := deadline - time.monotonic()) > 0:
+            try:
+                frame = json.loads(self._ws.recv(timeout=left))
+            except TimeoutError:
+                return
+            except ConnectionClosed:
+                self._ws = None
+                return
+            if frame.get("type") == "ping":
+                self._ws.send('{"type":"pong"}')
+            elif frame.get("type") == "event":
+                self.events.append(frame)
+
+    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], seconds: float) -> None:
+        """Poll until ``predicate(every event so far)`` holds or time runs out."""
+        deadline = time.monotonic() + seconds
+        while not predicate(self.events) and time.monotonic() < deadline:
+            self.poll(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == name]

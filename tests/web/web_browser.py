@@ -35,6 +35,8 @@ class Page:
         self.ids = itertools.count(1)
         self.console: list[str] = []
         self.context_id = ""  # a browser context of Chromium.new_profile_page
+        #: the service-worker domain's events (ServiceWorker.enable): registrations, versions
+        self.worker_events: list[dict[str, Any]] = []
 
     def call(self, method: str, timeout: float = 30, **params: Any) -> Any:
         call_id = next(self.ids)
@@ -56,6 +58,8 @@ class Page:
                     "exception: "
                     + str(details.get("exception", {}).get("description", details.get("text")))
                 )
+            elif str(message.get("method", "")).startswith("ServiceWorker."):
+                self.worker_events.append(message)
             if message.get("id") == call_id:
                 if "error" in message:
                     raise BrowserError(f"{method}: {message['error']}")

@@ -39,8 +39,9 @@ def chromium_in(tmp_path: Path) -> Iterator[Chromium]:
         browser.stop()
 
 
-def onboard(server: KaariServer) -> dict[str, Any]:
-    """An organisation, a therapist and a guardian of Eino's case, over the API."""
+def onboard(server: KaariServer, guardian: bool = True) -> dict[str, Any]:
+    """An organisation, a therapist and a guardian of Eino's case, over the API (without
+    ``guardian``: the case has none yet; the test invites one)."""
     org = server.cli("admin", "create-org", "--name", "Terapia Oy")
     server.cli(
         "admin", "create-user", "--org", org, "--email", "admin@example.fi",
@@ -70,14 +71,17 @@ def onboard(server: KaariServer) -> dict[str, Any]:
         therapist = accept(code, "terhi@example.fi", "Terhi")
         th = {"authorization": f"Bearer {therapist['token']}"}
         case_id = http.post("/cases", json={"childDisplayName": "Eino"}, headers=th).json()["id"]
-        code = http.post(f"/cases/{case_id}/invites", json={}, headers=th).json()["code"]
-        guardian = accept(code, "anna@example.fi", "Anna")
+        parent: dict[str, Any] | None = None
+        if guardian:
+            code = http.post(f"/cases/{case_id}/invites", json={}, headers=th).json()["code"]
+            parent = accept(code, "anna@example.fi", "Anna")
     return {
         "therapist": therapist,
-        "guardian": guardian,
+        "guardian": parent,
         "case": case_id,
         "room": f"!{thread_id_of(UUID(case_id), 'family')}:localhost",
-        "secrets": [PASSWORD, admin["token"], therapist["token"], guardian["token"]],
+        "secrets": [PASSWORD, admin["token"], therapist["token"]]
+        + ([parent["token"]] if parent else []),
     }
 
 

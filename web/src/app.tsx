@@ -5,11 +5,14 @@ import { Ctx, type AppContext } from "./context";
 import { CryptoClient } from "./crypto/client";
 import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
+import { dropPush, listenForNavigation, refreshPush, storePushLocale } from "./push";
 import { Devices } from "./screens/Devices";
 import { Home } from "./screens/Home";
+import { Invite } from "./screens/Invite";
 import { Recovery } from "./screens/Recovery";
 import { RestoreOffer, SecurityLinks } from "./screens/SecurityLinks";
 import { Schedule } from "./screens/Schedule";
+import { Settings } from "./screens/Settings";
 import { Pair } from "./screens/Pair";
 import { Today } from "./screens/Today";
 import { SignIn } from "./screens/SignIn";
@@ -38,9 +41,13 @@ export function App() {
     return () => removeEventListener("popstate", onPop);
   }, []);
 
+  // a tapped notification asks for a screen (sw.ts)
+  useEffect(() => listenForNavigation((path) => navigate(parse(path))), []);
+
   useEffect(() => {
     document.documentElement.lang = locale;
     document.title = translate(locale, "appName");
+    void storePushLocale(locale).catch(() => undefined); // the service worker words notices in it
   }, [locale]);
 
   async function startCrypto(s: Session): Promise<void> {
@@ -66,6 +73,7 @@ export function App() {
     void loadSession().then((s) => {
       setSession(s);
       if (s) void startCrypto(s);
+      if (s) void refreshPush(s.token);
     });
     return crypto.subscribe((e) => {
       if (e.event === "status" && e.state === "signedOut") void finishSignOut();
@@ -74,6 +82,7 @@ export function App() {
 
   async function finishSignOut(): Promise<void> {
     try {
+      await dropPush().catch(() => undefined);
       await crypto.signOut();
     } finally {
       await clearSession();
@@ -89,11 +98,11 @@ export function App() {
     },
     session: session ?? null,
     crypto,
-    signIn: async (s) => {
+    signIn: async (s, to) => {
       await saveSession(s);
       setSession(s);
       if (!localStorage.getItem(LOCALE_KEY)) setLocaleState(s.locale);
-      navigate({ name: s.role === "child" ? "today" : "home" }, true);
+      navigate(to ?? { name: s.role === "child" ? "today" : "home" }, true);
       await startCrypto(s);
     },
     signOut: async () => {
@@ -105,18 +114,20 @@ export function App() {
   const t = (k: Parameters<typeof translate>[1]) => translate(locale, k);
   let screen;
   if (session === undefined) screen = <p class="muted center">{t("loading")}</p>;
-  else if (session === null) screen = route.name === "pair" ? <Pair /> : <SignIn />;
+  else if (session === null) screen = route.name === "pair" ? <Pair /> : route.name === "invite" ? <Invite /> : <SignIn />;
   else if (cryptoState === "failed") screen = <p class="error center" role="alert">{translate(locale, "error.crypto_failed")}</p>;
   else if (cryptoState !== "ready") screen = <p class="muted center" id="preparing">{t("preparing")}</p>;
   else if (session.role === "child") screen = <Today />;
+  else if (route.name === "invite") screen = <Invite />;
   else if (route.name === "thread") screen = <Thread caseId={route.caseId} />;
+  else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
   else if (route.name === "devices") screen = <Devices />;
   else if (route.name === "recovery") screen = <Recovery />;
   else screen = <Home />;
   // a parent's devices and recovery key, from every screen (Home goes straight to a
   // single case's thread)
-  const parent = !!session && cryptoState === "ready" && session.role !== "child";
+  const parent = !!session && cryptoState === "ready" && session.role !== "child" && route.name !== "invite";
 
   return (
     <Ctx.Provider value={ctx}>

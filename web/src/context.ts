@@ -6,6 +6,7 @@ import { useContext } from "preact/hooks";
 
 import type { CryptoClient } from "./crypto/client";
 import { errorText, translate, type Key, type Locale } from "./i18n";
+import type { Route } from "./router";
 import type { Session } from "./session";
 
 export interface AppContext {
@@ -13,7 +14,7 @@ export interface AppContext {
   setLocale: (l: Locale) => void;
   session: Session | null;
   crypto: CryptoClient;
-  signIn: (s: Session) => Promise<void>;
+  signIn: (s: Session, to?: Route) => Promise<void>;
   signOut: () => Promise<void>;
 }
 

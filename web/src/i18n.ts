@@ -4,6 +4,8 @@
 import { scheduleEn, scheduleFi, scheduleSv } from "./i18n/schedule";
 import { childEn, childFi, childSv } from "./i18n/child";
 import { recoveryEn, recoveryFi, recoverySv } from "./i18n/recovery";
+import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
+import { pushEn, pushFi, pushSv } from "./i18n/push";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -53,6 +55,8 @@ const en = {
   ...scheduleEn,
   ...childEn,
   ...recoveryEn,
+  ...inviteEn,
+  ...pushEn,
 };
 
 export type Key = keyof typeof en;
@@ -102,6 +106,8 @@ const fi: Dictionary = {
   ...scheduleFi,
   ...childFi,
   ...recoveryFi,
+  ...inviteFi,
+  ...pushFi,
 };
 
 const sv: Dictionary = {
@@ -148,6 +154,8 @@ const sv: Dictionary = {
   ...scheduleSv,
   ...childSv,
   ...recoverySv,
+  ...inviteSv,
+  ...pushSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

@@ -8,8 +8,10 @@ export type Route =
   | { name: "signIn" }
   | { name: "thread"; caseId: string; kind: "family" }
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
+  | { name: "settings"; caseId: string } // notifications, the child's reminder time and quiet hours
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
   | { name: "devices" } | { name: "recovery" } // screens/Devices.tsx, Recovery.tsx
+  | { name: "invite" } // the first-visit QR (screens/Invite.tsx); /app/invite#<QR text> fills it in
   | { name: "notFound" };
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -19,9 +21,12 @@ export function parse(pathname: string): Route {
   if (path === "" || path === "/") return { name: "home" };
   if (path === "/signin") return { name: "signIn" };
   if (path === "/devices" || path === "/recovery") return { name: path === "/devices" ? "devices" : "recovery" };
+  if (path === "/invite") return { name: "invite" };
   if (path === "/pair" || path === "/today") return { name: path === "/pair" ? "pair" : "today" };
   const thread = new RegExp(`^/cases/(${UUID})/family$`).exec(path);
   if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: "family" };
+  const settings = new RegExp(`^/cases/(${UUID})/settings$`).exec(path);
+  if (settings?.[1]) return { name: "settings", caseId: settings[1] };
   const schedule = new RegExp(`^/cases/(${UUID})/appointments(?:/(${UUID})/cancel)?$`).exec(path);
   if (schedule?.[1]) return { name: "schedule", caseId: schedule[1], appointmentId: schedule[2] ?? null };
   return { name: "notFound" };
@@ -34,6 +39,8 @@ export function href(route: Route): string {
       return `${BASE}/`;
     case "signIn":
       return `${BASE}/signin`;
+    case "invite":
+      return `${BASE}/invite`;
     case "pair":
     case "today":
     case "devices":
@@ -41,6 +48,8 @@ export function href(route: Route): string {
       return `${BASE}/${route.name}`;
     case "thread":
       return `${BASE}/cases/${route.caseId}/${route.kind}`;
+    case "settings":
+      return `${BASE}/cases/${route.caseId}/settings`;
     case "schedule":
       return `${BASE}/cases/${route.caseId}/appointments${route.appointmentId ? `/${route.appointmentId}/cancel` : ""}`;
   }

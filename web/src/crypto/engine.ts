@@ -68,6 +68,17 @@ function enc(part: string): string {
   return encodeURIComponent(part);
 }
 
+/** What a feature module of the worker (verify.ts) works with. ``locked`` holds the
+ * request loop's lock (for requests sent by hand); never call ``processOutgoing`` in it. */
+export interface EngineCore {
+  machine: OlmMachine;
+  http: MatrixHttp;
+  userId: string;
+  send: (req: Outgoing) => Promise<void>;
+  processOutgoing: () => Promise<void>;
+  locked: <T>(task: () => Promise<T>) => Promise<T>;
+}
+
 export class Engine {
   private readonly http: MatrixHttp;
   private readonly outgoing = new Mutex();
@@ -103,6 +114,17 @@ export class Engine {
     await engine.processOutgoing(); // the device's keys are uploaded before anything else
     void engine.syncLoop();
     return engine;
+  }
+
+  get core(): EngineCore {
+    return {
+      machine: this.machine,
+      http: this.http,
+      userId: this.args.matrixUserId,
+      send: (req) => this.send(req),
+      processOutgoing: () => this.processOutgoing(),
+      locked: (task) => this.outgoing.run(task),
+    };
   }
 
   // -- the request loop ----------------------------------------------------------------

@@ -16,6 +16,8 @@ export type Request =
   | { op: "sendEvent"; roomId: string; type: string; content: Record<string, unknown>; localId: string }
   | { op: "readEvent"; roomId: string; eventId: string }
   | { op: "deliveries"; roomId: string; eventId: string }
+  | { op: "verifyInviter"; inviter: string; masterKey: string } // crypto/verify.ts
+  | { op: "verifiedUsers"; users: string[] }
   | { op: "signOut" }
   // key backup and the recovery key (backup.ts)
   | { op: "backupStatus" }
@@ -32,6 +34,8 @@ export interface Replies {
   sendEvent: { eventId: string };
   readEvent: { event: ClearEvent | null };
   deliveries: { delivered: number; recipients: number };
+  verifyInviter: { bootstrapped: boolean };
+  verifiedUsers: { users: string[] };
   signOut: { done: true };
   backupStatus: BackupStatus;
   backupPrepare: { recoveryKey: string };

@@ -4,6 +4,7 @@
 
 import { Engine } from "./engine";
 import { HttpError } from "./http";
+import { verifiedUsers, verifyInviter } from "./verify";
 import type { Envelope, Event, Replies, Reply } from "./protocol";
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -34,6 +35,10 @@ async function handle(msg: Envelope): Promise<Replies[keyof Replies]> {
       return { event: await need().readEvent(msg.roomId, msg.eventId) };
     case "deliveries":
       return need().deliveries(msg.roomId, msg.eventId);
+    case "verifyInviter":
+      return verifyInviter(need().core, msg.inviter, msg.masterKey);
+    case "verifiedUsers":
+      return { users: await verifiedUsers(need().core, msg.users) };
     case "signOut":
       if (engine) {
         await engine.stop(true);

@@ -5,7 +5,7 @@ import { useApp } from "../context";
 import { isLocale } from "../i18n";
 import { LanguageSwitch } from "./LanguageSwitch";
 
-function deviceName(): string {
+export function deviceName(): string {
   const ua = navigator.userAgent;
   const os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Mac/.test(ua) ? "Mac" : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : "";
   return os ? `Kaari web (${os})` : "Kaari web";

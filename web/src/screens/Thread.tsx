@@ -7,7 +7,9 @@ import type { TimelineEvent } from "../crypto/protocol";
 import { roomOf } from "../rooms";
 import { href, navigate } from "../router";
 import { serverName } from "../session";
+import { PushControl } from "./PushPrompt";
 import { TopBar } from "./TopBar";
+import { VerifiedBadge } from "./VerifiedBadge";
 
 type Status = "sending" | "sent" | "delivered" | "failed";
 
@@ -166,11 +168,16 @@ export function Thread({ caseId }: { caseId: string }) {
           </button>
         }
       />
+      <VerifiedBadge caseId={caseId} />
       <nav class="nav-links">
         <a id="schedule-link" href={href({ name: "schedule", caseId, appointmentId: null })} onClick={(e) => { e.preventDefault(); navigate({ name: "schedule", caseId, appointmentId: null }); }}>
           {t("scheduleLink")}
         </a>
+        <a id="settings-link" href={href({ name: "settings", caseId })} onClick={(e) => { e.preventDefault(); navigate({ name: "settings", caseId }); }}>
+          {t("settingsLink")}
+        </a>
       </nav>
+      <PushControl compact />
       {offline && (
         <p class="offline" role="status">
           {err("network")}

@@ -6,6 +6,7 @@ import { taskText, type TaskText } from "../child/content";
 import { nextSession, type NextSession } from "../child/next";
 import { TickQueue } from "../child/queue";
 import { useApp } from "../context";
+import { PushControl } from "./PushPrompt";
 import { TopBar } from "./TopBar";
 import "../child/child.css";
 
@@ -153,6 +154,7 @@ export function Today() {
   return (
     <main class="screen child today">
       <TopBar title={rest ? t("restTitle") : t("todayTitle")} />
+      <PushControl compact />
       {offline && <p class="offline" role="status">{t("offlineTicks")}</p>}
       {error && <p class="error" role="alert" data-code={error}>{err(error)}</p>}
       {next && (
