@@ -4,6 +4,7 @@
 import { scheduleEn, scheduleFi, scheduleSv } from "./i18n/schedule";
 import { childEn, childFi, childSv } from "./i18n/child";
 import { familyEn, familyFi, familySv } from "./i18n/family";
+import { recoveryEn, recoveryFi, recoverySv } from "./i18n/recovery";
 import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
 import { pushEn, pushFi, pushSv } from "./i18n/push";
 
@@ -55,6 +56,7 @@ const en = {
   ...scheduleEn,
   ...childEn,
   ...familyEn,
+  ...recoveryEn,
   ...inviteEn,
   ...pushEn,
 };
@@ -106,6 +108,7 @@ const fi: Dictionary = {
   ...scheduleFi,
   ...childFi,
   ...familyFi,
+  ...recoveryFi,
   ...inviteFi,
   ...pushFi,
 };
@@ -154,6 +157,7 @@ const sv: Dictionary = {
   ...scheduleSv,
   ...childSv,
   ...familySv,
+  ...recoverySv,
   ...inviteSv,
   ...pushSv,
 };

@@ -11,6 +11,7 @@ export type Route =
   | { name: "settings"; caseId: string } // notifications, the child's reminder time and quiet hours
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
   | { name: "homework"; caseId: string } | { name: "pairTablet"; caseId: string } // a parent's (screens/Homework.tsx, PairTablet.tsx)
+  | { name: "devices" } | { name: "recovery" } // screens/Devices.tsx, Recovery.tsx
   | { name: "invite" } // the first-visit QR (screens/Invite.tsx); /app/invite#<QR text> fills it in
   | { name: "notFound" };
 
@@ -20,6 +21,7 @@ export function parse(pathname: string): Route {
   const path = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
   if (path === "" || path === "/") return { name: "home" };
   if (path === "/signin") return { name: "signIn" };
+  if (path === "/devices" || path === "/recovery") return { name: path === "/devices" ? "devices" : "recovery" };
   if (path === "/invite") return { name: "invite" };
   if (path === "/pair" || path === "/today") return { name: path === "/pair" ? "pair" : "today" };
   const thread = new RegExp(`^/cases/(${UUID})/family$`).exec(path);
@@ -44,6 +46,8 @@ export function href(route: Route): string {
       return `${BASE}/invite`;
     case "pair":
     case "today":
+    case "devices":
+    case "recovery":
       return `${BASE}/${route.name}`;
     case "thread":
       return `${BASE}/cases/${route.caseId}/${route.kind}`;
