@@ -75,6 +75,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     room_event_retention_days: int = 730
     """KAARI_ROOM_EVENT_RETENTION_DAYS: how long room events (the rooms' history) are kept:
     by default a therapy period (up to a year) plus a year."""
+    message_notice_minutes: int = 10
+    """KAARI_MESSAGE_NOTICE_MINUTES: after a "new message" notice, a member gets no other
+    for the same room for this long (per instance; 0: one per event)."""
     to_device_retention_days: int = 30
     """KAARI_TO_DEVICE_RETENTION_DAYS: unacknowledged to-device messages expire after this."""
     host: str = "127.0.0.1"

@@ -52,6 +52,7 @@ SERVICE_NAMES = (
     "pairing",
     "cases",
     "access_log",
+    "caseload",
     "recovery",
     "handover",
     "key_directory",

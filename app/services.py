@@ -32,6 +32,7 @@ from app.audit import privacy_store as audit_privacy
 from app.audit.retention import AuditRetention
 from app.cases import privacy_store as cases_privacy
 from app.cases.access_log import AccessLog
+from app.cases.caseload import Caseload
 from app.cases.handover import Handover
 from app.cases.service import CaseService
 from app.config import Settings
@@ -89,6 +90,7 @@ class Services:
     pairing: PairingService
     cases: CaseService
     access_log: AccessLog
+    caseload: Caseload
     recovery: Recovery
     handover: Handover
     key_directory: KeyDirectory
@@ -215,7 +217,7 @@ def build_services(runtime: Runtime) -> Services:
     outbox = Outbox(db, settings, load_vapid(settings), clock, guard)
     notifications = Notifications(db, settings, audit, cases, clock, guard, outbox.wake)
     fanout = FanOut(accounts, notifications, notifier)
-    rooms = RoomService(db, settings, cases, key_directory, notifier, ids, clock)
+    rooms = RoomService(db, settings, cases, key_directory, notifier, ids, clock, notifications)
     appointments = AppointmentService(db, audit, cases, fanout, clock, rooms)
     cancellations = CancellationService(db, audit, cases, fanout, clock, rooms)
     facts = ReminderFacts(cases, appointments)
@@ -245,6 +247,7 @@ def build_services(runtime: Runtime) -> Services:
         pairing=PairingService(db, settings, runtime.limiter, audit, cases, clock),
         cases=cases,
         access_log=AccessLog(db, cases, audit),
+        caseload=Caseload(db, cases, documents=document_requests),
         recovery=Recovery(
             db,
             settings,

@@ -2,11 +2,12 @@
 event (docs/documents.md).
 
 Sharing a document: the file is encrypted on this device (:mod:`crypto.attachments`: a
-fresh key per file) and uploaded to the case's family room; an ``org.kaari.document``
-event, Megolm-encrypted for exactly the room's current devices, carries the version id,
-the kind, the title and the file's pointer (blob id, key, SHA-256, size, media type, file
-name); then ``POST /cases/{id}/documents`` records the version with the event's and the
-blob's ids. The server sees the kind, size, times and ids only.
+fresh key per file) and uploaded to the case's documents room (therapists, guardians and
+the caregivers a guardian granted ``documents``: the room ``GET /cases/{id}/documents/room``
+names); an ``org.kaari.document`` event, Megolm-encrypted for exactly the room's current
+devices, carries the version id, the kind, the title and the file's pointer (blob id,
+key, SHA-256, size, media type, file name); then ``POST /cases/{id}/documents`` records
+the version with the event's and the blob's ids. The server sees the kind, size, times and ids only.
 
 Opening a document: the event is read by id (decrypted, a missing key makes it sync once),
 checked to name this version and kind (a server that moves event ids between versions

@@ -163,6 +163,7 @@ def test_domains_build_no_services_of_their_own() -> None:
         "PairingService",
         "CaseService",
         "AccessLog",
+        "Caseload",
         "Recovery",
         "Handover",
         "KeyService",

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from app.cases.access_log import AccessLog
+from app.cases.caseload import Caseload
 from app.cases.handover import Handover
 from app.cases.schemas import (
     AccessLogPage,
@@ -39,27 +40,29 @@ class CaseController(Controller):
         self,
         data: JSONBody[CaseCreate],
         principal: NamedDependency[Principal],
-        cases: NamedDependency[CaseService],
+        caseload: NamedDependency[Caseload],
         address: NamedDependency[str],
     ) -> CaseOut:
         """A therapist opens a case for a child (the child's account is created with it)."""
-        return await cases.create_case(principal, data, address)
+        return await caseload.create_case(principal, data, address)
 
     @get()
     async def list_cases(
-        self, principal: NamedDependency[Principal], cases: NamedDependency[CaseService]
+        self, principal: NamedDependency[Principal], caseload: NamedDependency[Caseload]
     ) -> list[CaseOut]:
-        """My caseload (therapist), my children's cases (guardian), my own (child)."""
-        return await cases.list_cases(principal)
+        """My caseload (therapist: each open case with its family's open document
+        requests and a period ending soon without a statement), my children's cases
+        (guardian), my own (child)."""
+        return await caseload.list_cases(principal)
 
     @get("/{case_id:uuid}")
     async def get_case(
         self,
         case_id: FromPath[UUID],
         principal: NamedDependency[Principal],
-        cases: NamedDependency[CaseService],
+        caseload: NamedDependency[Caseload],
     ) -> CaseOut:
-        return await cases.get_case(principal, case_id)
+        return await caseload.get_case(principal, case_id)
 
     @get("/{case_id:uuid}/access-log")
     async def access_log_page(

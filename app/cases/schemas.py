@@ -23,6 +23,25 @@ class CaseCreate(Camel):
     child_locale: Locale = "fi"
 
 
+class OpenDocumentRequest(Camel):
+    """A family's open request for a document (the request's own record:
+    ``GET /cases/{id}/document-requests``)."""
+
+    id: UUID
+    kind: str
+    needed_by: date
+
+
+class StatementDue(Camel):
+    """A therapy period ending soon (within the renewal reminder's 60 days) with no
+    therapy statement shared for it."""
+
+    period_id: UUID
+    ends_on: date
+    open_request_id: UUID | None
+    """the family's open request for the statement, if they made one"""
+
+
 class CaseOut(Camel):
     id: UUID
     child_user_id: UUID | None
@@ -32,6 +51,12 @@ class CaseOut(Camel):
     created_at: datetime
     closed_at: datetime | None = None
     """when an admin closed the case (its service ended); null while it is open"""
+    open_document_requests: list[OpenDocumentRequest] | None = None
+    """for the case's therapist (``GET /cases``, ``GET /cases/{id}``): the family's open
+    document requests, due first; null for everyone else"""
+    statement_due: StatementDue | None = None
+    """for the case's therapist: the first period ending within 60 days without a therapy
+    statement shared; null when there is none, and for everyone else"""
 
 
 class MemberOut(Camel):

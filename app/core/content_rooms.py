@@ -8,7 +8,10 @@ never opens the event. Which room holds what (docs/protocol.md, "Case content"):
 
 * ``homework``: task content and tick notes (everyone who sees the case's homework);
 * ``family``: appointment details and cancellation notes (the case's guardians and
-  therapists, the people who arrange sessions).
+  therapists, the people who arrange sessions);
+* ``documents``: a therapy document's title, file name, media type and key, and a
+  request's note, with the document's file an attachment of the same room (the case's
+  therapists and guardians, and the caregivers a guardian granted ``documents``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.core.errors import InvalidInput
 from app.core.principal import Principal
 
-ContentRoom = Literal["family", "homework"]
+ContentRoom = Literal["family", "homework", "documents"]
 #: the id of an event in one of a case's rooms (as Kaari's rooms make them)
 EventId = Annotated[str, Meta(min_length=2, max_length=255, pattern=r"^\$[A-Za-z0-9_-]+$")]
 
@@ -40,6 +43,15 @@ class ContentRooms(Protocol):
     ) -> bool:  # fmt: skip
         """Is ``event_id`` an encrypted event of the case's room of this kind sent by
         this device?"""
+        ...
+
+    async def keep_file(
+        self, conn: AsyncConnection, case_id: UUID, kind: ContentRoom, blob_id: UUID,
+        device_id: UUID,
+    ) -> int | None:  # fmt: skip
+        """The size of ``blob_id`` if it is a live attachment this device uploaded to the
+        case's room of this kind (None otherwise); it is then kept as long as the room's
+        events (a record's file outlives the 30 days of a message's file)."""
         ...
 
 

@@ -63,10 +63,15 @@ DOCUMENT_REQUEST_DUE = "document_request_due"
 """a family's request for a document is due within a week (to the case's therapists)"""
 CASE_HANDED_OVER = "case_handed_over"
 """an admin moved the case to another therapist (its only therapist left)"""
+MESSAGE = "message"
+"""something new in the case's family or child room (to its other members; content-free,
+at most one per member and room in ``message_notice_minutes``; a sender's client marks
+the events that another notice already announces with ``?kaari_notify=0``)"""
 PASSWORD_RESET = "password_reset"  # noqa: S105 (an event name)
 """a reset link, by e-mail only, to the address asked for (no preferences apply)"""
 
 NOTICE_KINDS = (
+    MESSAGE,
     APPOINTMENT_SCHEDULED,
     APPOINTMENT_RESCHEDULED,
     APPOINTMENT_CANCELLED,

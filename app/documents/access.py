@@ -3,38 +3,30 @@
 Therapists and guardians of the case; a caregiver only with a guardian's ``documents``
 grant; never the child (403). A foreign case is 404 (``CaseService.access``). The
 content (title, file name, media type, the file's key) is a Megolm event of the case's
-family room and the file an attachment of that room, both from the sharing device:
-app/messaging answers through :class:`DocumentRooms`, so this package never reads its
-tables.
+``documents`` room and the file an attachment of that room, both from the sharing
+device. The room's members are exactly the readers (app/messaging/room_kinds.py: the
+same roles, the same grant), so a granted caregiver can decrypt what they are listed.
+app/messaging answers through :class:`app.core.content_rooms.ContentRooms`, so this
+package never reads its tables.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.cases.service import CaseService, Membership
-from app.core.errors import Forbidden, InvalidInput
+from app.core.content_rooms import ContentRoom, ContentRooms, require_event_from
+from app.core.errors import Forbidden
 from app.core.principal import CaseRole, Principal
 
 SCOPE = "documents"
+#: the case's room that holds the documents' events and files
+ROOM: ContentRoom = "documents"
 READERS: tuple[CaseRole, ...] = ("therapist", "guardian", "caregiver")
 SHARERS: tuple[CaseRole, ...] = ("therapist", "guardian")
 THERAPISTS: tuple[CaseRole, ...] = ("therapist",)
-
-
-class DocumentRooms(Protocol):
-    def family_room(self, case_id: UUID) -> str: ...
-
-    async def family_event_from(
-        self, conn: AsyncConnection, case_id: UUID, event_id: str, device_id: UUID
-    ) -> bool: ...
-
-    async def keep_family_file(
-        self, conn: AsyncConnection, case_id: UUID, blob_id: UUID, device_id: UUID
-    ) -> int | None: ...
 
 
 async def membership(
@@ -58,13 +50,13 @@ async def audience(
 
 
 async def check_event(
-    rooms: DocumentRooms,
+    rooms: ContentRooms,
     conn: AsyncConnection,
     principal: Principal,
     case_id: UUID,
     event_id: str,
     what: str,
 ) -> None:
-    if not await rooms.family_event_from(conn, case_id, event_id, principal.device_id):
-        raise InvalidInput(f"The {what} must be an event this device sent to the case's "
-                           "family room", code="content_event_invalid")  # fmt: skip
+    """422 ``content_event_invalid`` unless the calling device sent ``event_id`` to the
+    case's documents room."""
+    await require_event_from(rooms, conn, principal, case_id, ROOM, event_id, what)

@@ -1,7 +1,7 @@
 """The documents domain's section of the GDPR export, and its part of erasure.
 
 Export: the documents of the user's cases and those they shared (kind, version, size,
-times, the ids of the family-room event with the title and key, and of the blob) with
+times, the ids of the documents-room event with the title and key, and of the blob) with
 each file's ciphertext (base64, as the blob store holds it), the receipts of those
 documents and the user's own, and the requests of the user's cases or by them. The
 events themselves are in the messaging section; the user's devices hold their keys.
@@ -9,7 +9,7 @@ events themselves are in the messaging section; the user's devices hold their ke
 Erasure of a person: their receipts go; a document they shared and a request they made
 stay with the case (the family's record of what was exchanged) without naming them, and a
 request loses its note. Erasure of a closed case: its documents, receipts and requests go
-(the files go with the family room's attachments: app/messaging/privacy_store.py).
+(the files go with the documents room's attachments: app/messaging/privacy_store.py).
 """
 
 from __future__ import annotations

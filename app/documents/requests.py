@@ -2,7 +2,7 @@
 (docs/documents.md).
 
 * A guardian asks for a document of a kind by a day (``neededBy``), optionally for a
-  therapy period and with an encrypted note (an event of the family room from the
+  therapy period and with an encrypted note (an event of the documents room from the
   calling device). The therapists hear of it live and by notice. The id is chosen by the
   device, so a retried request returns the first.
 * The renewal: the 60-days-before-the-period-ends notice carries the period's id and
@@ -11,18 +11,25 @@
 * A request closes when a therapist shares a document that answers it
   (app/documents/service.py) or when a guardian withdraws it.
 * ``caseload``: a therapist's open requests, due first, and the periods of their cases
-  ending within 60 days with no therapy statement shared for them.
+  ending within 60 days with no therapy statement shared for them; ``waiting`` gives the
+  same per case, for the therapist's ``GET /cases`` (app/cases/caseload.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from app.audit.service import Audit
+from app.cases.caseload import DocumentsWaiting
+from app.cases.schemas import OpenDocumentRequest, StatementDue
 from app.cases.service import CaseService
 from app.core import events as ev
+from app.core.content_rooms import ContentRooms
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.events import DomainEvent
 from app.core.fanout import FanOut
@@ -31,8 +38,8 @@ from app.core.time import Clock, local_date
 from app.documents import store
 from app.documents.access import (
     READERS,
+    ROOM,
     THERAPISTS,
-    DocumentRooms,
     audience,
     check_event,
     membership,
@@ -65,7 +72,7 @@ class DocumentRequests:
         fanout: FanOut,
         clock: Clock,
         *,
-        rooms: DocumentRooms,
+        rooms: ContentRooms,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -75,7 +82,7 @@ class DocumentRequests:
         self.rooms = rooms
 
     def _out(self, row: Any) -> RequestOut:
-        return request_out(row, self.rooms.family_room(row.case_id))
+        return request_out(row, self.rooms.content_room(row.case_id, ROOM))
 
     async def create(
         self, principal: Principal, case_id: UUID, body: RequestCreate, address: str
@@ -178,30 +185,67 @@ class DocumentRequests:
         await announcement.send()
         return self._out(fresh)
 
+    async def _statements_due(
+        self, conn: AsyncConnection, case_ids: Sequence[UUID], requests: Sequence[Any]
+    ) -> list[tuple[UUID, Any, UUID | None]]:
+        """(case id, period, the family's open request for its statement) of the periods
+        of these cases ending within ``RENEWAL_DAYS`` with no therapy statement shared for
+        them, soonest first."""
+        today = local_date(self.clock())
+        with_statement = await store.statement_periods(conn, list(case_ids))
+        due: list[tuple[UUID, Any, UUID | None]] = []
+        for case_id in case_ids:
+            for p in await self.cases.periods(conn, case_id):
+                soon = today <= p.ends_on <= today + timedelta(days=RENEWAL_DAYS)
+                if not soon or p.id in with_statement:
+                    continue
+                asked = [r.id for r in requests if r.case_id == case_id
+                         and r.kind == "therapy_statement"
+                         and r.period_id in (None, p.id)]  # fmt: skip
+                due.append((case_id, p, asked[0] if asked else None))
+        due.sort(key=lambda d: (d[1].ends_on, str(d[0])))
+        return due
+
+    async def waiting(
+        self, conn: AsyncConnection, case_ids: Sequence[UUID]
+    ) -> dict[UUID, DocumentsWaiting]:
+        """What each case's family waits for (app/cases/caseload.py asks, for a
+        therapist's ``GET /cases``): open requests due first, and the first period
+        ending soon without a statement."""
+        requests = await store.requests_of_cases(conn, list(case_ids), "open")
+        opened: dict[UUID, list[OpenDocumentRequest]] = {}
+        for r in requests:
+            opened.setdefault(r.case_id, []).append(
+                OpenDocumentRequest(id=r.id, kind=r.kind, needed_by=r.needed_by)
+            )
+        first: dict[UUID, StatementDue] = {}
+        for case_id, p, asked in await self._statements_due(conn, case_ids, requests):
+            first.setdefault(
+                case_id, StatementDue(period_id=p.id, ends_on=p.ends_on, open_request_id=asked)
+            )
+        return {
+            case_id: DocumentsWaiting(opened.get(case_id, []), first.get(case_id))
+            for case_id in {*opened, *first}
+        }
+
     async def caseload(self, principal: Principal) -> CaseloadDocumentsOut:
+        """A therapist's open requests and periods ending without a statement across
+        their open cases (``GET /documents/caseload``; the same facts as ``waiting``)."""
         if principal.role != "therapist":
             raise Forbidden("The caseload is a therapist's", code="documents_forbidden")
         today = local_date(self.clock())
         async with self.db.read() as conn:
-            mine = [m for m in await self.cases.memberships(conn, principal)
-                    if m.role == "therapist" and m.closed_at is None]  # fmt: skip
-            case_ids = [m.case_id for m in mine]
-            requests = await store.requests_of_cases(conn, case_ids, "open")
-            with_statement = await store.statement_periods(conn, case_ids)
-            ending: list[PeriodWithoutStatement] = []
-            for m in mine:
-                for p in await self.cases.periods(conn, m.case_id):
-                    soon = today <= p.ends_on <= today + timedelta(days=RENEWAL_DAYS)
-                    if not soon or p.id in with_statement:
-                        continue
-                    asked = [r.id for r in requests if r.case_id == m.case_id
-                             and r.kind == "therapy_statement"
-                             and r.period_id in (None, p.id)]  # fmt: skip
-                    ending.append(PeriodWithoutStatement(
-                        case_id=m.case_id, child_name=m.child_name, period_id=p.id,
-                        ends_on=p.ends_on, open_request_id=asked[0] if asked else None,
-                    ))  # fmt: skip
-        ending.sort(key=lambda e: (e.ends_on, str(e.case_id)))
+            mine = {m.case_id: m for m in await self.cases.memberships(conn, principal)
+                    if m.role == "therapist" and m.closed_at is None}  # fmt: skip
+            requests = await store.requests_of_cases(conn, list(mine), "open")
+            due = await self._statements_due(conn, list(mine), requests)
+        ending = [
+            PeriodWithoutStatement(
+                case_id=case_id, child_name=mine[case_id].child_name, period_id=p.id,
+                ends_on=p.ends_on, open_request_id=asked,
+            )
+            for case_id, p, asked in due
+        ]  # fmt: skip
         return CaseloadDocumentsOut(
             today=today,
             open_requests=[self._out(r) for r in requests],

@@ -1,6 +1,6 @@
 """Deleting documents whose content has expired: a version shared longer ago than
 ``KAARI_ROOM_EVENT_RETENTION_DAYS`` has lost its event (the title and key) and its file
-(kept exactly as long, app/messaging/rooms.py ``keep_family_file``), so its row, its
+(kept exactly as long, app/messaging/rooms.py ``keep_file``), so its row, its
 receipts and the requests made as long ago go too. Every instance runs ``run_once`` every
 ``purge_interval_seconds``; batches as every retention job (app/storage/batches.py). A
 closed case's documents go earlier, with the case's erasure (app/privacy)."""

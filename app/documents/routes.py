@@ -44,7 +44,7 @@ class CaseDocumentController(Controller):
         address: NamedDependency[str],
     ) -> Response[DocumentOut]:
         """A therapist or guardian shares a document (or a new version of one) whose file
-        and encrypted event are already in the family room: 201, or 200 for a retried id."""
+        and encrypted event are already in the documents room: 201, or 200 for a retried id."""
         out, created = await documents.share(principal, case_id, data, address)
         return Response(out, status_code=201 if created else 200)
 
@@ -67,7 +67,8 @@ class CaseDocumentController(Controller):
         principal: NamedDependency[Principal],
         documents: NamedDependency[DocumentService],
     ) -> DocumentRoomOut:
-        """The Matrix room a document's encrypted event and file go to (the family room)."""
+        """The Matrix room a document's encrypted event and file go to (the case's
+        documents room)."""
         return await documents.room(principal, case_id)
 
     @post("/document-requests", opt=quota("case_record_create"))

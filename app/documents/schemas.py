@@ -1,7 +1,7 @@
 """Therapy documents on the wire (docs/documents.md).
 
 The server sees a document's kind, version, size, times and ids. Its title, file name,
-media type and the key of its file are in a Megolm event of the case's family room
+media type and the key of its file are in a Megolm event of the case's documents room
 (``roomId``, ``contentEventId``); the file is an encrypted blob (``blobId``) of that room.
 """
 
@@ -19,13 +19,13 @@ from app.core.wire import Camel
 
 DocumentKind = Literal["rehabilitation_plan", "therapy_plan", "therapy_statement", "other"]
 RequestStatus = Literal["open", "fulfilled", "withdrawn"]
-#: the id of an event in the case's family room (as Kaari's rooms make them)
+#: the id of an event in the case's documents room (as Kaari's rooms make them)
 EventId = Annotated[str, Meta(min_length=2, max_length=255, pattern=r"^\$[A-Za-z0-9_-]+$")]
 
 
 class DocumentShare(Camel):
-    """A document (or a new version of one) the caller's device has put in the family room:
-    first the encrypted file (``POST /threads/{family thread}/attachments``), then the
+    """A document (or a new version of one) the caller's device has put in the documents room:
+    first the encrypted file (``POST /threads/{documents room}/attachments``), then the
     ``org.kaari.document`` event with its title, file name, media type and key."""
 
     kind: DocumentKind
@@ -57,7 +57,7 @@ class DocumentOut(Camel):
     period_id: UUID | None
     kind: DocumentKind
     room_id: str
-    """the family room, where ``contentEventId`` is"""
+    """the documents room, where ``contentEventId`` is"""
     content_event_id: str
     blob_id: UUID
     size: int
@@ -74,7 +74,7 @@ class DocumentOut(Camel):
 class DocumentRoomOut(Camel):
     case_id: UUID
     room_id: str
-    """the family room, where a document's event and file go"""
+    """the documents room, where a document's event and file go"""
 
 
 class GivenToDoctor(Camel):
@@ -87,7 +87,7 @@ class RequestCreate(Camel):
     #: chosen by the device, so a retried request returns the first
     id: UUID = msgspec.field(default_factory=uuid.uuid4)
     period_id: UUID | None = None
-    #: an event this device sent to the family room with the guardian's note
+    #: an event this device sent to the documents room with the guardian's note
     note_event_id: EventId | None = None
 
 

@@ -1,7 +1,7 @@
 """Rules of therapy documents (DESIGN.md section 4, docs/documents.md).
 
 * A therapist or a guardian shares a document of a case: first the encrypted file (an
-  attachment of the case's family room), then the Megolm event with its title, file name,
+  attachment of the case's documents room), then the Megolm event with its title, file name,
   media type and key; the server checks both came from the calling device and keeps kind,
   size, times and ids. The version id is chosen by the device, so a retried share
   returns the first.
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.audit.service import Audit
 from app.cases.service import CaseService
 from app.core import events as ev
+from app.core.content_rooms import ContentRooms
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.events import DomainEvent
 from app.core.fanout import Announcement, FanOut
@@ -35,9 +36,9 @@ from app.core.time import Clock
 from app.documents import store
 from app.documents.access import (
     READERS,
+    ROOM,
     SHARERS,
     THERAPISTS,
-    DocumentRooms,
     audience,
     check_event,
     membership,
@@ -69,7 +70,7 @@ class DocumentService:
         fanout: FanOut,
         clock: Clock,
         *,
-        rooms: DocumentRooms,
+        rooms: ContentRooms,
         claims: OnceClaims,
     ) -> None:
         self.db = db
@@ -82,7 +83,10 @@ class DocumentService:
 
     async def _outs(self, conn: AsyncConnection, rows: list[Any], me: UUID) -> list[DocumentOut]:
         opened = await store.receipts(conn, [r.id for r in rows])
-        return [document_out(r, self.rooms.family_room(r.case_id), opened[r.id], me) for r in rows]
+        return [
+            document_out(r, self.rooms.content_room(r.case_id, ROOM), opened[r.id], me)
+            for r in rows
+        ]
 
     async def _version(self, conn: AsyncConnection, principal: Principal, version_id: UUID) -> Any:
         row = await store.get_version(conn, version_id)
@@ -111,7 +115,7 @@ class DocumentService:
         """Where a case's documents go, for a member who sees them."""
         async with self.db.read() as conn:
             await membership(self.cases, conn, principal, case_id)
-        return DocumentRoomOut(case_id=case_id, room_id=self.rooms.family_room(case_id))
+        return DocumentRoomOut(case_id=case_id, room_id=self.rooms.content_room(case_id, ROOM))
 
     # sharing
 
@@ -136,12 +140,13 @@ class DocumentService:
             await check_event(
                 self.rooms, conn, principal, case_id, body.content_event_id, "document's content"
             )
-            size = await self.rooms.keep_family_file(
-                conn, case_id, body.blob_id, principal.device_id
+            size = await self.rooms.keep_file(
+                conn, case_id, ROOM, body.blob_id, principal.device_id
             )
             if size is None:
                 raise InvalidInput(
-                    "The file must be an attachment this device uploaded to the case's family room",
+                    "The file must be an attachment this device uploaded to the case's "
+                    "documents room",
                     code="document_file_invalid",
                 )
             if body.period_id is not None:

@@ -202,7 +202,7 @@ async def requests_due(conn: AsyncConnection, by: date) -> list[Row]:
 
 async def delete_expired_versions(conn: AsyncConnection, before: datetime, limit: int) -> int:
     """Delete up to ``limit`` versions shared at or before ``before`` (their event and file
-    have expired with the family room's history), with their receipts; a request they
+    have expired with the documents room's history), with their receipts; a request they
     answered keeps its status without the pointer. How many were deleted."""
     query = sa.select(documents.c.id).where(documents.c.shared_at <= before).limit(limit)
     ids = list((await conn.execute(query)).scalars().all())

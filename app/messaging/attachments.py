@@ -1,5 +1,10 @@
 """Encrypted attachments: opaque blobs posted to a thread, readable by its members only.
 
+The rooms that take them (``ATTACHMENT_KINDS``): the chat threads (``family``, ``child``)
+and the case's ``documents`` room, whose members follow the guardians' grants
+(app/messaging/room_kinds.py); a documents file read is a ``documents`` read in the
+family's access log.
+
 The device encrypts the file (crypto/attachments.py) and sends the key and the blob's
 SHA-256 inside an end-to-end encrypted message; the server stores bytes it cannot read,
 streamed to the blob store with a size limit, and deletes them with the messages
@@ -12,9 +17,13 @@ import errno
 import logging
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.cases.service import ReadKind
 from app.config import Settings
 from app.core.errors import (
     InsufficientStorage,
@@ -26,8 +35,9 @@ from app.core.errors import (
 from app.core.principal import Principal
 from app.core.time import Clock
 from app.messaging import store
+from app.messaging.room_kinds import ATTACHMENT_KINDS, DOCUMENTS, may_join
 from app.messaging.schemas import AttachmentOut
-from app.messaging.service import MessagingService
+from app.messaging.service import MessagingService, thread_id_of
 from app.ratelimit import RateLimiter
 from app.storage.blobs import BlobStore, BlobTooLarge
 from app.storage.engine import Database
@@ -43,6 +53,23 @@ class PayloadTooLarge(KaariError):
     status = 413
     code = "attachment_too_large"
     title = "Attachment too large"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomAccess:
+    thread_id: UUID
+    case_id: UUID
+    kind: str
+    new: bool
+    """a room of the caller's case not used yet (its row is made with the upload)"""
+
+    @property
+    def read_kind(self) -> ReadKind:
+        return "documents" if self.kind == DOCUMENTS else "attachments"
+
+
+def not_found() -> NotFound:
+    return NotFound("No such thread", code="thread_not_found")
 
 
 class AttachmentService:
@@ -62,11 +89,35 @@ class AttachmentService:
         self.messaging = messaging
         self.limiter = limiter
 
+    async def access(
+        self, conn: AsyncConnection, principal: Principal, thread_id: UUID
+    ) -> RoomAccess:
+        """The caller's access to a room that takes attachments; 404 ``thread_not_found``
+        for anyone outside it (a caregiver without the room's grant included)."""
+        row = await store.get_thread(conn, thread_id)
+        if row is None:  # a room of the caller's case not used yet
+            for m in await self.messaging.cases.memberships(conn, principal):
+                for kind in ATTACHMENT_KINDS:
+                    if thread_id_of(m.case_id, kind) == thread_id:
+                        if may_join(kind, m.role, m.scopes):
+                            return RoomAccess(thread_id, m.case_id, kind, new=True)
+                        raise not_found()
+            raise not_found()
+        try:
+            membership = await self.messaging.cases.access(conn, principal, row.case_id)
+        except NotFound:
+            raise not_found() from None
+        if row.kind not in ATTACHMENT_KINDS or not may_join(
+            row.kind, membership.role, membership.scopes
+        ):
+            raise not_found()
+        return RoomAccess(row.id, row.case_id, row.kind, new=False)
+
     async def upload(
         self, principal: Principal, thread_id: UUID, chunks: AsyncIterable[bytes]
     ) -> AttachmentOut:
         async with self.db.read() as conn:
-            thread = await self.messaging.access(conn, principal, thread_id)
+            thread = await self.access(conn, principal, thread_id)
         blob_id = uuid.uuid4()
         # the device's bytes of the day: checked before, counted after (concurrent
         # uploads may overshoot by what they carry, each at most attachment_max_bytes)
@@ -101,7 +152,11 @@ class AttachmentService:
         expires = now + timedelta(days=self.settings.message_retention_days)
         try:
             async with self.db.transaction() as conn:
-                await self.messaging.access(conn, principal, thread.thread_id)
+                thread = await self.access(conn, principal, thread.thread_id)
+                if thread.new:
+                    row = {"id": thread.thread_id, "case_id": thread.case_id,
+                           "kind": thread.kind, "created_at": now}  # fmt: skip
+                    await store.ensure_threads(conn, [row])
                 await store.insert_attachment(
                     conn,
                     id=blob_id,
@@ -131,10 +186,10 @@ class AttachmentService:
             if row is None or row.expires_at <= self.clock():
                 raise NotFound("No such attachment", code="attachment_not_found")
             try:
-                thread = await self.messaging.access(conn, principal, row.thread_id)
+                thread = await self.access(conn, principal, row.thread_id)
             except NotFound:
                 raise NotFound("No such attachment", code="attachment_not_found") from None
-        await self.messaging.cases.note_read(principal, thread.case_id, "attachments")
+        await self.messaging.cases.note_read(principal, thread.case_id, thread.read_kind)
         try:
             chunks = await self.blobs.open(attachment_id)
         except FileNotFoundError:

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get, put
 from litestar.di import NamedDependency
@@ -15,7 +15,7 @@ from app.core.matrix import MatrixError
 from app.core.principal import Principal
 from app.core.wire import INT64_MAX
 from app.messaging.receipts import DeliveryReceipts
-from app.messaging.rooms import EPOCH_PARAM, RoomService, parse_position
+from app.messaging.rooms import EPOCH_PARAM, NOTIFY_PARAM, RoomService, parse_position
 from app.messaging.sync import SyncService
 from app.messaging.to_device import SendToDevice, ToDeviceService
 from app.quotas import quota
@@ -48,10 +48,14 @@ class MatrixRoomController(Controller):
         principal: NamedDependency[Principal],
         rooms: NamedDependency[RoomService],
         epoch: Annotated[str | None, QueryParameter(name=EPOCH_PARAM, max_length=64)] = None,
+        notice_hint: Annotated[Literal["0", "1"], QueryParameter(name=NOTIFY_PARAM)] = "1",
     ) -> dict[str, str]:
-        """Kaari extension: ``?kaari_device_epoch=`` names the device set encrypted for."""
+        """Kaari extensions: ``?kaari_device_epoch=`` names the device set encrypted for;
+        ``?kaari_notify=0``: no "new message" notice (another notice announces it)."""
         body = await raw_json_body(request)
-        return await rooms.send(principal, room_id, event_type, txn_id, body, epoch)
+        return await rooms.send(
+            principal, room_id, event_type, txn_id, body, epoch, notify=notice_hint == "1"
+        )
 
     @get("/rooms/{room_id:str}/messages")
     async def messages(

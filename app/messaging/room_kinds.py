@@ -1,10 +1,13 @@
 """Who is in which room of a case (docs/matrix-api.md, "Rooms").
 
-A case has three rooms, each a Kaari thread with an id derived from the case
-(``thread_id_of``): ``family`` (therapists and guardians), ``child`` (also the child) and
+A case has four rooms, each a Kaari thread with an id derived from the case
+(``thread_id_of``): ``family`` (therapists and guardians), ``child`` (also the child),
 ``homework`` (the case's homework content: therapists, guardians, the child, and the
-caregivers a guardian granted the ``homework`` scope). The old thread API
-(``/threads``) knows only ``family`` and ``child``; ``homework`` is a Matrix room only.
+caregivers a guardian granted the ``homework`` scope) and ``documents`` (the case's
+therapy documents: therapists, guardians and the caregivers granted ``documents``; never
+the child). The old thread API (``/threads``) knows only ``family`` and ``child``;
+``homework`` and ``documents`` are Matrix rooms only, and ``documents`` also takes
+attachments (a document's file).
 """
 
 from __future__ import annotations
@@ -15,16 +18,22 @@ from app.cases.service import Membership
 from app.core.principal import CaseRole
 from app.messaging.service import THREAD_ROLES
 
-RoomKind = Literal["family", "child", "homework"]
+RoomKind = Literal["family", "child", "homework", "documents"]
 FAMILY: RoomKind = "family"
+CHILD: RoomKind = "child"
 HOMEWORK: RoomKind = "homework"
-ROOM_KINDS: tuple[RoomKind, ...] = ("family", "child", "homework")
+DOCUMENTS: RoomKind = "documents"
+ROOM_KINDS: tuple[RoomKind, ...] = ("family", "child", "homework", "documents")
 ROOM_ROLES: dict[str, tuple[CaseRole, ...]] = {
     **THREAD_ROLES,
     "homework": ("therapist", "guardian", "child", "caregiver"),
+    "documents": ("therapist", "guardian", "caregiver"),
 }
 #: a caregiver is in a room of these kinds only with a guardian's grant of the scope
-ROOM_SCOPES: dict[str, str] = {"homework": "homework"}
+ROOM_SCOPES: dict[str, str] = {"homework": "homework", "documents": "documents"}
+#: the rooms that take encrypted attachments (``POST /threads/{id}/attachments``): the
+#: chat threads' files and the documents' files
+ATTACHMENT_KINDS: tuple[RoomKind, ...] = ("family", "child", "documents")
 
 
 def may_join(kind: str, role: str, scopes: list[str] | None) -> bool:

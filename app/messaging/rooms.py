@@ -15,6 +15,11 @@ global stream position.
   existed when an event was accepted misses its room key.
 * A send is idempotent by (room, device, transaction id); the event's ``sender`` is the
   authenticated user. The members' devices are woken after the commit.
+* A send to a family or child room is a content-free ``message`` notice (push by default)
+  to the room's other members, in the send's transaction: at most one per member and room
+  in ``message_notice_minutes`` (remembered per instance), none for an event the sender
+  marks ``?kaari_notify=0`` (appointment details and cancellation notes, which their own
+  notices announce). The server cannot tell a text from other content: that is the hint.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -32,9 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.cases.service import CaseService, ReadKind
 from app.config import Settings
+from app.core import events as ev
 from app.core.body import decode_body
 from app.core.content_rooms import ContentRoom
 from app.core.errors import BadRequest, NotFound
+from app.core.events import DomainEvent, EventSink
 from app.core.matrix import MatrixError, MatrixIds
 from app.core.principal import Principal
 from app.core.time import Clock
@@ -42,6 +49,8 @@ from app.keys.directory import KeyDirectory
 from app.messaging import matrix_store as mx
 from app.messaging import store
 from app.messaging.room_kinds import (
+    CHILD,
+    DOCUMENTS,
     FAMILY,
     HOMEWORK,
     ROOM_ROLES,
@@ -57,6 +66,13 @@ MEGOLM = "m.megolm.v1.aes-sha2"
 MAX_EVENT_BYTES = 65_536
 MAX_PAGE = 100
 EPOCH_PARAM = "kaari_device_epoch"
+NOTIFY_PARAM = "kaari_notify"
+#: the rooms whose events are a "new message" notice
+NOTICE_ROOMS = (FAMILY, CHILD)
+#: the most (member, room) pairs remembered for the notice interval
+MAX_NOTICE_MEMORY = 100_000
+#: what a read of a room's events is in the family's access log (else ``messages``)
+READ_KINDS: dict[str, ReadKind] = {HOMEWORK: "homework", DOCUMENTS: "documents"}
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(dict[str, Any])
@@ -101,7 +117,10 @@ class RoomService:
         notifier: Notifier,
         ids: MatrixIds,
         clock: Clock,
+        notices: EventSink,
     ) -> None:
+        self.notices = notices
+        self._noticed: dict[tuple[UUID, UUID], datetime] = {}
         self.db = db
         self.clock = clock
         self.settings = settings
@@ -222,6 +241,7 @@ class RoomService:
         txn_id: str,
         body: bytes,
         epoch: str | None,
+        notify: bool = True,
     ) -> dict[str, str]:
         content = _check_event(event_type, txn_id, body)
         now = self.clock()
@@ -249,8 +269,33 @@ class RoomService:
                 expires_at=now + timedelta(days=self.settings.room_event_retention_days),
             )
             devices = await self.keys.live_devices(conn, members)
+            noticed = notify and await self._notice(conn, room, members, principal.user_id)
+        if noticed:
+            self.notices.wake()
         await self.notifier.wake_sync(devices)
         return {"event_id": event_id}
+
+    async def _notice(
+        self, conn: AsyncConnection, room: Room, members: Iterable[UUID], sender: UUID
+    ) -> bool:
+        """The ``message`` notice of a new event, in the send's transaction."""
+        if room.kind not in NOTICE_ROOMS:
+            return False
+        now = self.clock()
+        quiet_for = timedelta(minutes=self.settings.message_notice_minutes)
+        recipients = [
+            u for u in members
+            if u != sender and now - self._noticed.get((u, room.id), _LONG_AGO) >= quiet_for
+        ]  # fmt: skip
+        if not recipients:
+            return False
+        if len(self._noticed) > MAX_NOTICE_MEMORY:
+            self._noticed.clear()  # at worst one notice too many per member, never a lost one
+        for u in recipients:
+            self._noticed[(u, room.id)] = now
+        ids = {"caseId": room.case_id, "room": room.kind}
+        event = DomainEvent(ev.MESSAGE, ids, recipients, case_id=room.case_id)
+        return await self.notices.record(conn, event) > 0
 
     # reading
 
@@ -284,7 +329,8 @@ class RoomService:
 
     def content_room(self, case_id: UUID, kind: ContentRoom) -> str:
         """The Matrix id of the case's room of this kind (``homework``: homework content;
-        ``family``: appointment details and cancellation notes)."""
+        ``family``: appointment details and cancellation notes; ``documents``: therapy
+        documents and requests' notes)."""
         return self.ids.room(thread_id_of(case_id, kind))
 
     async def event_from(
@@ -301,35 +347,17 @@ class RoomService:
             and row.type == "m.room.encrypted"
         )
 
-    # case documents (app.documents.service.DocumentRooms asks)
-
-    def family_room(self, case_id: UUID) -> str:
-        """The Matrix id of the case's family room (therapists and guardians)."""
-        return self.ids.room(thread_id_of(case_id, FAMILY))
-
-    async def family_event_from(
-        self, conn: AsyncConnection, case_id: UUID, event_id: str, device_id: UUID
-    ) -> bool:
-        """Is ``event_id`` an encrypted event of the case's family room sent by this
-        device?"""
-        row = await mx.event_by_id(conn, event_id) if len(event_id) <= 255 else None
-        return (
-            row is not None
-            and row.room_id == thread_id_of(case_id, FAMILY)
-            and row.sender_device_id == device_id
-            and row.type == "m.room.encrypted"
-        )
-
-    async def keep_family_file(
-        self, conn: AsyncConnection, case_id: UUID, blob_id: UUID, device_id: UUID
-    ) -> int | None:
-        """The size of ``blob_id`` if it is an attachment this device uploaded to the
-        case's family room (None otherwise); it is then kept as long as the room's events
-        (a document outlives the 30 days of a message's file)."""
+    async def keep_file(
+        self, conn: AsyncConnection, case_id: UUID, kind: ContentRoom, blob_id: UUID,
+        device_id: UUID,
+    ) -> int | None:  # fmt: skip
+        """The size of ``blob_id`` if it is a live attachment this device uploaded to the
+        case's room of this kind (None otherwise); it is then kept as long as the room's
+        events (a document outlives the 30 days of a message's file)."""
         row = await store.get_attachment(conn, blob_id)
         if (
             row is None
-            or row.thread_id != thread_id_of(case_id, FAMILY)
+            or row.thread_id != thread_id_of(case_id, kind)
             or row.uploader_device_id != device_id
             or row.expires_at <= self.clock()
         ):
@@ -375,8 +403,12 @@ class RoomService:
         return out
 
 
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _read_kind(kind: str) -> ReadKind:
-    return "homework" if kind == HOMEWORK else "messages"
+    """The access log's kind of a read of this room's events."""
+    return READ_KINDS.get(kind, "messages")
 
 
 def _check_event(event_type: str, txn_id: str, body: bytes) -> dict[str, Any]:

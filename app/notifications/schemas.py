@@ -13,6 +13,7 @@ from app.core.wire import Camel
 
 Channel = Literal["push", "email", "sms"]
 Kind = Literal[
+    "message",
     "appointment_scheduled",
     "appointment_rescheduled",
     "appointment_cancelled",

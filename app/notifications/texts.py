@@ -10,6 +10,7 @@ from __future__ import annotations
 from app.core import events as ev
 
 DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
+    ev.MESSAGE: ("push",),
     ev.APPOINTMENT_SCHEDULED: ("push",),
     ev.APPOINTMENT_RESCHEDULED: ("push",),
     ev.APPOINTMENT_CANCELLED: ("push", "email"),
@@ -41,6 +42,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Kaari: a link to set a new password (works once, for a short time). If you "
         "did not ask for it, do nothing. Your recovery key, not the password, restores "
         "message history:",
+    },
+    ev.MESSAGE: {
+        "fi": "Kaari: sinulle on uusi viesti. Avaa sovellus lukeaksesi sen.",
+        "sv": "Kaari: du har ett nytt meddelande. Öppna appen för att läsa det.",
+        "en": "Kaari: you have a new message. Open the app to read it.",
     },
     ev.APPOINTMENT_SCHEDULED: {
         "fi": "Kaari: uusi terapiakäynti on sovittu. Katso tiedot sovelluksesta.",

@@ -185,7 +185,7 @@ threads = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("case_id", "kind", name="uq_threads_case_kind"),
-    sa.CheckConstraint("kind IN ('family','child','homework')", name="kind"),
+    sa.CheckConstraint("kind IN ('family','child','homework','documents')", name="kind"),
 )
 
 # the next to-device sequence number of each device; the row lock orders a device's rows

@@ -447,7 +447,12 @@ class MatrixClient:
             encrypted = self.device.encrypt_room_event(room_id, event_type, content)
             self._save()  # the advanced ratchet before the ciphertext leaves
             try:
-                event_id = self.http.send_room_event(room_id, _txn(), encrypted, epoch)
+                # only a message is a "new message" notice; Kaari's own content events
+                # (details, notes, homework, documents) are announced by their own notices
+                notify = event_type == "m.room.message"
+                event_id = self.http.send_room_event(
+                    room_id, _txn(), encrypted, epoch, notify=notify
+                )
             except DeviceSetChanged:
                 self.sync()  # device_lists name who changed; then start over
                 continue

@@ -188,13 +188,16 @@ class MatrixHttp:
         return sorted(body["joined"]), str(body["kaari.device_epoch"])
 
     def send_room_event(
-        self, room_id: str, txn_id: str, content: dict[str, Any], epoch: str
-    ) -> str:
+        self, room_id: str, txn_id: str, content: dict[str, Any], epoch: str,
+        *, notify: bool = True,
+    ) -> str:  # fmt: skip
+        """``notify=False``: ``?kaari_notify=0``, no "new message" notice for it."""
+        params = {"kaari_device_epoch": epoch} | ({} if notify else {"kaari_notify": "0"})
         body = self._call(
             "PUT",
             f"{V3}/rooms/{_q(room_id)}/send/m.room.encrypted/{_q(txn_id)}",
             json=content,
-            params={"kaari_device_epoch": epoch},
+            params=params,
         )
         return str(body["event_id"])
 

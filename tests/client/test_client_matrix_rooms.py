@@ -64,9 +64,11 @@ def test_a_late_device_makes_the_send_take_the_409_path(
             late[0].sync()
         return answer
 
-    def send(room_id: str, txn_id: str, content: dict[str, Any], epoch: str) -> str:
+    def send(
+        room_id: str, txn_id: str, content: dict[str, Any], epoch: str, *, notify: bool = True
+    ) -> str:
         try:
-            return send_room_event(room_id, txn_id, content, epoch)
+            return send_room_event(room_id, txn_id, content, epoch, notify=notify)
         except DeviceSetChanged as exc:
             refused.append(exc.epoch)
             raise

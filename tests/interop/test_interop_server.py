@@ -173,9 +173,11 @@ def test_a_python_client_and_an_olm_machine_in_one_room(
                 tablet.sync()
             return answer
 
-        def send(room_id: str, txn_id: str, content: dict[str, Any], epoch: str) -> str:
+        def send(
+            room_id: str, txn_id: str, content: dict[str, Any], epoch: str, *, notify: bool = True
+        ) -> str:
             try:
-                return send_room_event(room_id, txn_id, content, epoch)
+                return send_room_event(room_id, txn_id, content, epoch, notify=notify)
             except PyDeviceSetChanged as exc:
                 refused.append(exc.epoch)
                 raise

@@ -1,7 +1,7 @@
 """Therapy documents end to end against a real `kaari serve` (SQLite and PostgreSQL).
 
 The therapist's Matrix device shares a therapy plan (a PDF: an encrypted blob and an
-``org.kaari.document`` event of the family room); the guardian Anna opens it on her phone
+``org.kaari.document`` event of the documents room); the guardian Anna opens it on her phone
 (the reference client) and on a second device (`kaari client documents open` in a
 terminal), byte for byte the file that was shared; the therapist sees "opened by Anna".
 The period's 60-days reminder reaches Anna's push subscription with the period's id and

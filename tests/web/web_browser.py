@@ -34,6 +34,7 @@ class Page:
         self.target_id = target_id
         self.ids = itertools.count(1)
         self.console: list[str] = []
+        self.context_id = ""  # a browser context of Chromium.new_profile_page
         #: the service-worker domain's events (ServiceWorker.enable): registrations, versions
         self.worker_events: list[dict[str, Any]] = []
 
@@ -200,6 +201,26 @@ class Chromium:
         r.raise_for_status()
         target = r.json()
         page = Page(connect(target["webSocketDebuggerUrl"], max_size=2**24), target["id"])
+        page.call("Page.enable")
+        page.call("Runtime.enable")
+        return page
+
+    def new_profile_page(self, url: str, like: Page | None = None) -> Page:
+        """A tab in a new browser context: storage, Web Locks and service workers of its
+        own, as a second browser profile (a parent's second device); with ``like``, a
+        second tab in that page's context."""
+        version = httpx.get(f"http://127.0.0.1:{self.port}/json/version", timeout=5).json()
+        with connect(version["webSocketDebuggerUrl"], max_size=2**24) as ws:
+            browser = Page(ws, "")
+            if like is not None and like.context_id:
+                context_id = like.context_id
+            else:
+                created = browser.call("Target.createBrowserContext", disposeOnDetach=False)
+                context_id = created["browserContextId"]
+            target = browser.call("Target.createTarget", url=url, browserContextId=context_id)
+        ws_url = f"ws://127.0.0.1:{self.port}/devtools/page/{target['targetId']}"
+        page = Page(connect(ws_url, max_size=2**24), target["targetId"])
+        page.context_id = context_id
         page.call("Page.enable")
         page.call("Runtime.enable")
         return page

@@ -3,6 +3,7 @@ a therapist and a guardian of Eino's case, the language switch and screenshots."
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -111,3 +112,52 @@ def shot(page: Page, name: str) -> None:
     if SCREENSHOTS:
         time.sleep(0.3)  # the last frame painted
         page.screenshot(Path(SCREENSHOTS) / name)
+
+
+#: axe-core, pinned in web/package.json's devDependencies (installed by npm ci)
+AXE = DIST.parent / "node_modules" / "axe-core" / "axe.min.js"
+#: axe impacts a browser test fails on
+BLOCKING = ("serious", "critical")
+
+AXE_RUN = """axe.run(document, {resultTypes: ['violations']}).then(r => JSON.stringify(
+  r.violations.filter(v => %s.includes(v.impact)).map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary)}))))"""
+
+
+def assert_accessible(page: Page, what: str) -> None:
+    """axe-core on the page as it is now: no serious or critical violation."""
+    if not AXE.is_file():
+        service_missing("axe-core", "not installed; npm ci in web/ installs it")
+    if page.evaluate("typeof axe === 'undefined'"):
+        # a DevTools evaluation: not subject to the page's CSP
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = json.loads(page.evaluate(AXE_RUN % json.dumps(list(BLOCKING))))
+    assert found == [], f"{what}: axe-core found {json.dumps(found, indent=1, ensure_ascii=False)}"
+
+
+OVERFLOW = """JSON.stringify([...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .slice(0, 8).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className))"""
+
+
+def assert_reflows(
+    page: Page, what: str, size: tuple[int, int] = PHONE, scale: float = 2.0
+) -> None:
+    """At 200 % zoom (the viewport's CSS pixels halved, as the browser's zoom does) the
+    screen needs no horizontal scrolling; the viewport is set back to ``size``."""
+    page.viewport(size[0] // 2, size[1] // 2, scale=scale * 2)
+    try:
+        time.sleep(0.3)  # laid out again
+        wide = page.evaluate(
+            "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+        )
+        assert not wide, f"{what} scrolls sideways at 200 %: {page.evaluate(OVERFLOW)}"
+    finally:
+        page.viewport(*size, scale=scale)
+
+
+def checked(page: Page, what: str, size: tuple[int, int] = PHONE, scale: float = 2.0) -> None:
+    """axe-core, and readable at 200 % zoom."""
+    assert_accessible(page, what)
+    assert_reflows(page, what, size, scale)

@@ -7,8 +7,13 @@ import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
 import { Documents } from "./screens/Documents";
 import { dropPush, listenForNavigation, refreshPush, storePushLocale } from "./push";
+import { Devices } from "./screens/Devices";
 import { Home } from "./screens/Home";
+import { Homework } from "./screens/Homework";
+import { PairTablet } from "./screens/PairTablet";
 import { Invite } from "./screens/Invite";
+import { Recovery } from "./screens/Recovery";
+import { RestoreOffer, SecurityLinks } from "./screens/SecurityLinks";
 import { Schedule } from "./screens/Schedule";
 import { Settings } from "./screens/Settings";
 import { Pair } from "./screens/Pair";
@@ -121,7 +126,20 @@ export function App() {
   else if (route.name === "documents") screen = <Documents caseId={route.caseId} />;
   else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
+  else if (route.name === "homework") screen = <Homework caseId={route.caseId} />;
+  else if (route.name === "pairTablet") screen = <PairTablet caseId={route.caseId} />;
+  else if (route.name === "devices") screen = <Devices />;
+  else if (route.name === "recovery") screen = <Recovery />;
   else screen = <Home />;
+  // a parent's devices and recovery key, from every screen (Home goes straight to a
+  // single case's thread)
+  const parent = !!session && cryptoState === "ready" && session.role !== "child" && route.name !== "invite";
 
-  return <Ctx.Provider value={ctx}>{screen}</Ctx.Provider>;
+  return (
+    <Ctx.Provider value={ctx}>
+      {parent && <RestoreOffer route={route} />}
+      {screen}
+      {parent && <SecurityLinks />}
+    </Ctx.Provider>
+  );
 }

@@ -4,6 +4,8 @@
 import { scheduleEn, scheduleFi, scheduleSv } from "./i18n/schedule";
 import { childEn, childFi, childSv } from "./i18n/child";
 import { filesEn, filesFi, filesSv } from "./i18n/files";
+import { familyEn, familyFi, familySv } from "./i18n/family";
+import { recoveryEn, recoveryFi, recoverySv } from "./i18n/recovery";
 import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
 import { pushEn, pushFi, pushSv } from "./i18n/push";
 
@@ -55,6 +57,8 @@ const en = {
   ...scheduleEn,
   ...childEn,
   ...filesEn,
+  ...familyEn,
+  ...recoveryEn,
   ...inviteEn,
   ...pushEn,
 };
@@ -106,6 +110,8 @@ const fi: Dictionary = {
   ...scheduleFi,
   ...childFi,
   ...filesFi,
+  ...familyFi,
+  ...recoveryFi,
   ...inviteFi,
   ...pushFi,
 };
@@ -154,6 +160,8 @@ const sv: Dictionary = {
   ...scheduleSv,
   ...childSv,
   ...filesSv,
+  ...familySv,
+  ...recoverySv,
   ...inviteSv,
   ...pushSv,
 };

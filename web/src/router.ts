@@ -11,6 +11,8 @@ export type Route =
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
   | { name: "settings"; caseId: string } // notifications, the child's reminder time and quiet hours
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
+  | { name: "homework"; caseId: string } | { name: "pairTablet"; caseId: string } // a parent's (screens/Homework.tsx, PairTablet.tsx)
+  | { name: "devices" } | { name: "recovery" } // screens/Devices.tsx, Recovery.tsx
   | { name: "invite" } // the first-visit QR (screens/Invite.tsx); /app/invite#<QR text> fills it in
   | { name: "notFound" };
 
@@ -20,6 +22,7 @@ export function parse(pathname: string): Route {
   const path = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
   if (path === "" || path === "/") return { name: "home" };
   if (path === "/signin") return { name: "signIn" };
+  if (path === "/devices" || path === "/recovery") return { name: path === "/devices" ? "devices" : "recovery" };
   if (path === "/invite") return { name: "invite" };
   if (path === "/pair" || path === "/today") return { name: path === "/pair" ? "pair" : "today" };
   const thread = new RegExp(`^/cases/(${UUID})/(family|child)$`).exec(path);
@@ -30,6 +33,8 @@ export function parse(pathname: string): Route {
   if (settings?.[1]) return { name: "settings", caseId: settings[1] };
   const schedule = new RegExp(`^/cases/(${UUID})/appointments(?:/(${UUID})/cancel)?$`).exec(path);
   if (schedule?.[1]) return { name: "schedule", caseId: schedule[1], appointmentId: schedule[2] ?? null };
+  const family = new RegExp(`^/cases/(${UUID})/(homework|tablet)$`).exec(path);
+  if (family?.[1]) return { name: family[2] === "homework" ? "homework" : "pairTablet", caseId: family[1] };
   return { name: "notFound" };
 }
 
@@ -44,6 +49,8 @@ export function href(route: Route): string {
       return `${BASE}/invite`;
     case "pair":
     case "today":
+    case "devices":
+    case "recovery":
       return `${BASE}/${route.name}`;
     case "thread":
       return `${BASE}/cases/${route.caseId}/${route.kind}`;
@@ -51,6 +58,10 @@ export function href(route: Route): string {
       return `${BASE}/cases/${route.caseId}/documents`;
     case "settings":
       return `${BASE}/cases/${route.caseId}/settings`;
+    case "homework":
+      return `${BASE}/cases/${route.caseId}/homework`;
+    case "pairTablet":
+      return `${BASE}/cases/${route.caseId}/tablet`;
     case "schedule":
       return `${BASE}/cases/${route.caseId}/appointments${route.appointmentId ? `/${route.appointmentId}/cancel` : ""}`;
   }

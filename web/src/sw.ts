@@ -163,7 +163,7 @@ self.addEventListener("push", (event) => {
   event.waitUntil(showNotice(msg));
 });
 
-/** Where a tapped notice leads (a path under /app/): a message to the family thread; the
+/** Where a tapped notice leads (a path under /app/): a message to its thread; the
  * reminder's "Can't come? Cancel" (and its body, where a browser shows no actions) to the
  * two-tap cancel sheet of that session; other session notices to the sessions. */
 function targetOf(data: unknown, action: string, actionsShown: boolean): string {
@@ -174,8 +174,8 @@ function targetOf(data: unknown, action: string, actionsShown: boolean): string 
     typeof ids["appointmentId"] === "string" && UUID.test(ids["appointmentId"]) ? ids["appointmentId"] : null;
   if (!caseId) return BASE;
   switch (d.type) {
-    case "message":
-      return `${BASE}cases/${caseId}/family`;
+    case "message": // the server's ids.room: the family or the child thread
+      return `${BASE}cases/${caseId}/${ids["room"] === "child" ? "child" : "family"}`;
     case "session_reminder":
       if (appointmentId && (action === "cancel" || !actionsShown)) {
         return `${BASE}cases/${caseId}/appointments/${appointmentId}/cancel`;

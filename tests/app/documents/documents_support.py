@@ -1,5 +1,5 @@
-"""Helpers for the documents tests: a document's file and event put in the family room,
-shares and requests over HTTP on a settable clock."""
+"""Helpers for the documents tests: a document's file and event put in the case's
+documents room, shares and requests over HTTP on a settable clock."""
 
 from __future__ import annotations
 
@@ -36,25 +36,25 @@ NOW = datetime(2026, 10, 14, 10, 0, tzinfo=HEL)
 TODAY = NOW.date()
 
 __all__ = [
-    "close", "connect", "new_caregiver", "next_event", "no_event", "pair_child", "set_now",
-    "settings",
+    "close", "connect", "new_caregiver", "next_event", "no_event", "pair_child", "room_event",
+    "set_now", "settings",
 ]  # fmt: skip
 
 
-def family_thread(case_id: UUID | str) -> UUID:
-    return thread_id_of(UUID(str(case_id)), "family")
+def documents_thread(case_id: UUID | str) -> UUID:
+    return thread_id_of(UUID(str(case_id)), "documents")
 
 
-def family_room(case_id: UUID | str) -> str:
-    return f"!{family_thread(case_id)}:localhost"
+def documents_room(case_id: UUID | str) -> str:
+    return f"!{documents_thread(case_id)}:localhost"
 
 
-def family_event(
+def documents_event(
     client: TestClient[Any], session: Session, case_id: UUID | str, body: bytes = b"doc"
 ) -> str:
-    """An event of the case's family room sent by ``session``'s device (for someone
+    """An event of the case's documents room sent by ``session``'s device (for someone
     outside the room: an id of no event)."""
-    r = room_event(client, session, family_room(case_id), body)
+    r = room_event(client, session, documents_room(case_id), body)
     if r.status_code != 200:
         return "$" + secrets.token_urlsafe(32)
     event_id: str = r.json()["event_id"]
@@ -64,9 +64,9 @@ def family_event(
 def upload(
     client: TestClient[Any], session: Session, case_id: UUID | str, data: bytes = b"x" * 100
 ) -> str:
-    """An encrypted file's stand-in uploaded to the family room; its blob id."""
+    """An encrypted file's stand-in uploaded to the documents room; its blob id."""
     r = client.post(
-        f"/threads/{family_thread(case_id)}/attachments", content=data, headers=session.headers
+        f"/threads/{documents_thread(case_id)}/attachments", content=data, headers=session.headers
     )
     if r.status_code != 201:
         return str(uuid.uuid4())
@@ -84,7 +84,7 @@ def share_body(
     body: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "kind": kind,
-        "contentEventId": family_event(client, session, case_id, b"title ciphertext"),
+        "contentEventId": documents_event(client, session, case_id, b"title ciphertext"),
         "blobId": upload(client, session, case_id),
     }
     body.update(extra)

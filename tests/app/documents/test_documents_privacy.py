@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import World
-from documents_support import NOW, family_thread, request, set_now, settings, share_body
+from documents_support import NOW, documents_thread, request, set_now, settings, share_body
 from litestar.testing import TestClient
 from support import PASSWORD
 
@@ -29,7 +29,7 @@ def shared(client: TestClient[Any], world: World) -> dict[str, Any]:
     t = world.therapist
     body = share_body(client, t, world.case_id, "therapy_statement")  # the room exists now
     r = client.post(
-        f"/threads/{family_thread(world.case_id)}/attachments", content=FILE, headers=t.headers
+        f"/threads/{documents_thread(world.case_id)}/attachments", content=FILE, headers=t.headers
     )
     assert r.status_code == 201, r.text
     body["blobId"] = r.json()["id"]

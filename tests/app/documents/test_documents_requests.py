@@ -16,7 +16,7 @@ from documents_support import (
     TODAY,
     close,
     connect,
-    family_event,
+    documents_event,
     new_caregiver,
     next_event,
     pair_child,
@@ -44,7 +44,7 @@ def _now(client: TestClient[Any]) -> None:
 
 
 def test_the_life_cycle_of_a_request(client: TestClient[Any], world: World) -> None:
-    note = family_event(client, world.guardian, world.case_id, b"for the doctor on 12 March")
+    note = documents_event(client, world.guardian, world.case_id, b"for the doctor on 12 March")
     rid = str(uuid.uuid4())
     ws = connect(client, world.therapist)
     try:
@@ -163,7 +163,7 @@ def test_bad_requests_change_nothing(client: TestClient[Any], world: World) -> N
         ({"needed_by": TODAY + timedelta(days=4 * 366)}, "needed_by_too_far"),
         ({"kind": "prescription"}, "validation_error"),
         ({"periodId": str(uuid.uuid4())}, "period_not_found"),
-        ({"noteEventId": family_event(client, world.therapist, world.case_id)},
+        ({"noteEventId": documents_event(client, world.therapist, world.case_id)},
          "content_event_invalid"),
         ({"noteEventId": "note"}, "validation_error"),
         ({"note": "plaintext"}, "validation_error"),

@@ -1,4 +1,4 @@
-"""Documents whose event and file have expired with the family room's history
+"""Documents whose event and file have expired with the documents room's history
 (KAARI_ROOM_EVENT_RETENTION_DAYS) are deleted with their receipts and old requests; a
 younger one, and its file, stay."""
 

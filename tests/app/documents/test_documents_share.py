@@ -12,13 +12,14 @@ from documents_support import (
     NOW,
     close,
     connect,
-    family_event,
-    family_room,
+    documents_event,
+    documents_room,
     new_caregiver,
     next_event,
     no_event,
     pair_child,
     period,
+    room_event,
     set_now,
     settings,
     share,
@@ -27,6 +28,8 @@ from documents_support import (
 )
 from litestar.testing import TestClient
 from support import assert_problem
+
+from app.messaging.service import thread_id_of
 
 __all__ = ["settings"]
 
@@ -110,7 +113,7 @@ def test_a_caregiver_needs_the_documents_grant(client: TestClient[Any], world: W
     assert [d["id"] for d in r.json()] == [doc["id"]]
     r = client.post(f"/documents/{doc['id']}/opened", headers=carer.headers)
     assert r.status_code == 200, r.text
-    # a caregiver reads, never shares (the family room is not theirs)
+    # a caregiver reads (in the documents room with the grant), never shares
     r = client.post(url, json=share_body(client, carer, world.case_id), headers=carer.headers)
     assert_problem(r, 403, "documents_forbidden")
 
@@ -137,15 +140,22 @@ def test_bad_input_changes_nothing(client: TestClient[Any], world: World) -> Non
     t = world.therapist
     url = f"/cases/{world.case_id}/documents"
     good = share_body(client, t, world.case_id)
+    family_thread = thread_id_of(world.case_id, "family")
+    family = f"!{family_thread}:localhost"
     for change, code in (
         ({"kind": "diagnosis"}, "validation_error"),
         ({"contentEventId": "not-an-event"}, "validation_error"),
         ({"blobId": "nope"}, "validation_error"),
         ({"title": "Eino's plan"}, "validation_error"),
         # an event of the guardian's device, or of no room
-        ({"contentEventId": family_event(client, world.guardian, world.case_id)},
+        ({"contentEventId": documents_event(client, world.guardian, world.case_id)},
          "content_event_invalid"),
         ({"contentEventId": "$" + "a" * 40}, "content_event_invalid"),
+        # the device's own event and file, but of the family room (not the documents room)
+        ({"contentEventId": room_event(client, t, family, b"x").json()["event_id"]},
+         "content_event_invalid"),
+        ({"blobId": client.post(f"/threads/{family_thread}/attachments", content=b"x" * 10,
+                                headers=t.headers).json()["id"]}, "document_file_invalid"),
         # a file the guardian uploaded, or none
         ({"blobId": upload(client, world.guardian, world.case_id)}, "document_file_invalid"),
         ({"blobId": str(uuid.uuid4())}, "document_file_invalid"),
@@ -255,10 +265,11 @@ def test_given_to_doctor_is_the_therapists_flag(client: TestClient[Any], world: 
     assert r.json()["givenToDoctor"] is False
 
 
-def test_the_documents_room_is_the_family_room(client: TestClient[Any], world: World) -> None:
+def test_documents_go_to_the_case_s_documents_room(client: TestClient[Any], world: World) -> None:
     url = f"/cases/{world.case_id}/documents/room"
     r = client.get(url, headers=world.guardian.headers)
     assert r.status_code == 200, r.text
-    assert r.json() == {"caseId": str(world.case_id), "roomId": family_room(world.case_id)}
+    assert r.json() == {"caseId": str(world.case_id), "roomId": documents_room(world.case_id)}
+    assert documents_room(world.case_id) != f"!{thread_id_of(world.case_id, 'family')}:localhost"
     child = pair_child(client, world)
     assert_problem(client.get(url, headers=child.headers), 403, "documents_forbidden")

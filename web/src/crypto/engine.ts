@@ -25,6 +25,7 @@ import {
 
 import * as idb from "../idb";
 import { secret, forget } from "../vault";
+import { KeyBackup } from "./backup";
 import { HttpError, MatrixHttp, V3 } from "./http";
 import { Mutex } from "./mutex";
 import type { ClearEvent, Event, StartArgs, TimelineEvent } from "./protocol";
@@ -86,6 +87,8 @@ export class Engine {
   private since: string | null = null;
   private running = true;
   private abort = new AbortController();
+  /** key backup and the recovery key (backup.ts) */
+  readonly backup: KeyBackup;
 
   private constructor(
     private readonly machine: OlmMachine,
@@ -93,6 +96,7 @@ export class Engine {
     private readonly emit: (e: Event) => void,
   ) {
     this.http = new MatrixHttp(args.token);
+    this.backup = new KeyBackup(machine, this.http, (req) => this.send(req));
   }
 
   static async start(args: StartArgs, emit: (e: Event) => void): Promise<Engine> {
@@ -162,10 +166,23 @@ export class Engine {
     return this.outgoing.run(async () => {
       for (let round = 0; round < 10; round++) {
         const requests = (await this.machine.outgoingRequests()) as Outgoing[];
-        if (requests.length === 0) return;
+        if (requests.length === 0) break;
         for (const req of requests) await this.send(req);
       }
+      await this.backup.upload(); // new room keys to the key backup, when there is one
     });
+  }
+
+  /** Make the key backup with the recovery key the parent typed back (backup.ts). */
+  commitBackup(recoveryKey: string): Promise<{ version: string }> {
+    return this.outgoing.run(() => this.backup.commit(recoveryKey));
+  }
+
+  /** Restore from the key backup; the open threads of its rooms read their history again. */
+  async restoreBackup(recoveryKey: string): Promise<{ imported: number; total: number; rooms: string[] }> {
+    const out = await this.outgoing.run(() => this.backup.restore(recoveryKey));
+    for (const roomId of out.rooms) this.emit({ event: "gap", roomId });
+    return out;
   }
 
   // -- sync ----------------------------------------------------------------------------
@@ -287,7 +304,10 @@ export class Engine {
         try {
           const answer = await this.http.call<{ event_id: string }>(
             "PUT",
-            `${V3}/rooms/${enc(roomId)}/send/m.room.encrypted/${enc(txn)}?kaari_device_epoch=${enc(epoch)}`,
+            // only a message is a "new message" notice; Kaari's own content events
+            // (details, notes, homework, documents) have their own notices
+            `${V3}/rooms/${enc(roomId)}/send/m.room.encrypted/${enc(txn)}?kaari_device_epoch=${enc(epoch)}` +
+              (type === "m.room.message" ? "" : "&kaari_notify=0"),
             encrypted,
           );
           this.sentEpoch.set(roomId, epoch);

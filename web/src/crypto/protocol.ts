@@ -18,7 +18,12 @@ export type Request =
   | { op: "deliveries"; roomId: string; eventId: string }
   | { op: "verifyInviter"; inviter: string; masterKey: string } // crypto/verify.ts
   | { op: "verifiedUsers"; users: string[] }
-  | { op: "signOut" };
+  | { op: "signOut" }
+  // key backup and the recovery key (backup.ts)
+  | { op: "backupStatus" }
+  | { op: "backupPrepare" }
+  | { op: "backupCommit"; recoveryKey: string }
+  | { op: "backupRestore"; recoveryKey: string };
 
 export type RequestOf<K extends Request["op"]> = Extract<Request, { op: K }>;
 
@@ -32,6 +37,18 @@ export interface Replies {
   verifyInviter: { bootstrapped: boolean };
   verifiedUsers: { users: string[] };
   signOut: { done: true };
+  backupStatus: BackupStatus;
+  backupPrepare: { recoveryKey: string };
+  backupCommit: { version: string };
+  backupRestore: { imported: number; total: number; rooms: string[] };
+}
+
+/** The user's backup on the server and whether this device backs up to it. */
+export interface BackupStatus {
+  serverVersion: string | null;
+  active: boolean; // this device holds the current backup's key and uploads to it
+  roomKeys: number;
+  backedUp: number;
 }
 
 export type Envelope = { id: number } & Request;

@@ -46,6 +46,14 @@ async function handle(msg: Envelope): Promise<Replies[keyof Replies]> {
         post({ event: "status", state: "signedOut" }); // every tab leaves the account
       }
       return { done: true };
+    case "backupStatus":
+      return need().backup.status();
+    case "backupPrepare":
+      return { recoveryKey: need().backup.prepare() };
+    case "backupCommit":
+      return need().commitBackup(msg.recoveryKey);
+    case "backupRestore":
+      return need().restoreBackup(msg.recoveryKey);
   }
 }
 

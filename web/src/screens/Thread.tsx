@@ -131,7 +131,8 @@ function merge(lines: Line[], events: TimelineEvent[]): Line[] {
     const same = out.findIndex((l) => l.eventId === e.eventId || (line.localId !== null && l.localId === line.localId));
     if (same >= 0) {
       const old = out[same]!;
-      out[same] = { ...old, eventId: e.eventId, key: old.key, ts: e.ts, status: old.status === "sending" ? "sent" : old.status };
+      // (a message unreadable before reads once its key arrives: a restore from the key backup)
+      out[same] = { ...old, eventId: e.eventId, key: old.key, ts: e.ts, body: old.body ?? line.body, file: old.file ?? line.file, status: old.status === "sending" ? "sent" : old.status };
     } else out.push(line);
   }
   return out.sort((a, b) => a.ts - b.ts);
