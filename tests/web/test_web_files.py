@@ -31,7 +31,17 @@ import msgspec
 import pytest
 from servers import scenario_server, stored_bytes
 from web_browser import Chromium, Page, poll
-from web_support import PASSWORD, PHONE, choose_language, chromium_in, keyed_devices, onboard, shot
+from web_support import (
+    PASSWORD,
+    PHONE,
+    assert_accessible,
+    assert_reflows,
+    choose_language,
+    chromium_in,
+    keyed_devices,
+    onboard,
+    shot,
+)
 
 from app.messaging.service import thread_id_of
 from client.api import Api
@@ -188,6 +198,8 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
         page.wait_for(
             "document.querySelector('.msg.own').dataset.status === 'delivered'", 60, "delivered"
         )
+        assert_accessible(page, "the family thread with photos")
+        assert_reflows(page, "the family thread with photos")
         for lang in ("fi", "sv", "en"):
             choose_language(page, lang)
             page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
@@ -224,6 +236,7 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
             "the parent's message in the child thread",
         )
         assert reply["sender"] == people["guardian"]["user"]["matrixUserId"]
+        assert_accessible(page, "the child thread")
         for lang in ("fi", "sv", "en"):
             choose_language(page, lang)
             shot(page, f"child-thread-{lang}-phone.png")
@@ -343,6 +356,8 @@ def test_a_parent_opens_a_shared_plan_and_requests_the_statement(
             10,
             "the open request listed",
         )
+        assert_accessible(page, "the documents screen")
+        assert_reflows(page, "the documents screen")
         for lang in ("fi", "sv", "en"):
             choose_language(page, lang)
             shot(page, f"documents-request-{lang}-phone.png")
