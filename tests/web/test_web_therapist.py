@@ -207,7 +207,9 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         page.click(f"{card(eino)} .child-link")
         page.wait_for("!!document.querySelector('#composer')", 30, "the child thread")
         assert page.evaluate("location.pathname") == f"/app/cases/{eino}/child"
-        assert text_of(page, "h1") == "Messages with Eino"
+        page.wait_for(
+            "document.querySelector('h1').textContent === 'Messages with Eino'", 30, "its title"
+        )
 
         # the schedule: the started session, marked completed
         page.goto(f"{server.url}/app/schedule")
