@@ -151,7 +151,7 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         assert text_of(page, f"{card(eino)} .doctor") in {
             f"Time to book the doctor's visit: the period ends {d}." for d in gb(end)
         }
-        assert text_of(page, f"{card(eino)} .period").startswith("0 / 20, period ends")
+        assert text_of(page, f"{card(eino)} .used").startswith("0 / 20, period ends")
         assert text_of(page, f"{card(eino)} .request") in {
             f"Therapy plan by {d}" for d in gb(needed_by)
         }
@@ -250,6 +250,7 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         assert read.text == address
         for lang in ("fi", "sv", "en"):
             choose_language(page, lang)
+            page.evaluate("document.activeElement.blur(); scrollTo(0, 0)")
             shot(page, f"therapist-week-{lang}-desktop.png")
         assert_accessible(page, "the week")
         assert_reflows(page, "the week", DESKTOP)
@@ -276,6 +277,7 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
             "the cancellation, without a reload",
         )
         assert "late cancellation" in text_of(page, f"{late_row} .what")
+        shot(page, "therapist-week-cancelled-en-desktop.png")
         # the day view of today: the completed session
         page.click("#today")
         page.click("#view-day")

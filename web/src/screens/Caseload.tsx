@@ -137,7 +137,7 @@ export function Caseload() {
             )}
           </dd>
           <dt>{t("th.sessions")}</dt>
-          <dd class="period">
+          <dd class="used">
             {p
               ? t("th.usedOf", { used: String(p.sessionsUsed), granted: String(p.sessionsGranted), end: day.format(new Date(p.endsOn)) })
               : t("th.noPeriod")}
