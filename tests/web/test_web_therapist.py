@@ -120,6 +120,19 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
             },
         )["appointments"][0]
 
+        # Eino's next session, in two days at school
+        soon = today + timedelta(days=2)
+        terhi_api.post(
+            "/appointments",
+            {
+                "caseIds": [eino],
+                "startsAt": datetime(
+                    soon.year, soon.month, soon.day, 14, 0, tzinfo=HELSINKI
+                ).isoformat(),
+                "placeKind": "school",
+            },
+        )
+
         # sign in at laptop size: the caseload is the therapist's home
         page = chromium.page()
         page.viewport(*DESKTOP)
@@ -160,6 +173,10 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
             == asked["id"]
         )
         assert text_of(page, f"{card(aino)} .requests") == "None open"
+        next_text = text_of(page, f"{card(eino)} .next")
+        assert "14:00" in next_text, next_text
+        assert next_text.endswith("At school"), next_text
+        assert text_of(page, f"{card(aino)} .next") == "No session booked"
         assert text_of(page, f"{card(eino)} .homework") == "No homework"
         for lang in ("fi", "sv", "en"):
             choose_language(page, lang)
@@ -227,6 +244,14 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         tomorrow = today + timedelta(days=1)
         if tomorrow.isocalendar()[1] != today.isocalendar()[1]:
             page.click("#next")
+        # a start the server refuses: its code in words
+        set_value(page, "#new-start", "2101-01-01T10:00")
+        page.click("#new-submit")
+        page.wait_for("!!document.querySelector('#new-error')", 30, "the refusal")
+        assert page.evaluate("document.querySelector('#new-error').dataset.code") == (
+            "starts_at_out_of_range"
+        )
+        assert text_of(page, "#new-error") == "Check the start time."
         set_value(page, "#new-case", eino, "change")
         set_value(page, "#new-start", f"{tomorrow.isoformat()}T10:00")
         set_value(page, "#new-place", "home", "change")
@@ -254,6 +279,9 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
             shot(page, f"therapist-week-{lang}-desktop.png")
         assert_accessible(page, "the week")
         assert_reflows(page, "the week", DESKTOP)
+        page.viewport(*TABLET)
+        shot(page, "therapist-week-en-tablet.png")
+        page.viewport(*DESKTOP)
 
         # the guardian cancels late (within a day) from the Python client: it shows live
         late = terhi_api.post(
