@@ -33,6 +33,7 @@ from web_support import (
 
 from client.api import Api
 from client.appointments import Appointments
+from client.homework import Homework, Schedule
 from client.matrix import MatrixClient, MatrixHttp
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -74,6 +75,7 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
     to_family = "Hei Anna, torstain käynti on kotona kello 10."
     from_family = "Kiitos Terhi, Eino odottaa jo innolla!"
     anna_mx: MatrixClient | None = None
+    terhi_mx: MatrixClient | None = None
     apis: list[Api] = []
     try:
         people = onboard(server)
@@ -133,6 +135,19 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
             },
         )
 
+        # homework: the therapist's other device (the Python client) sets a task three
+        # times a week, the guardian's client ticks today
+        terhi_mx = MatrixClient.open(
+            MatrixHttp.connect(server.url, therapist_token), tmp_path / "terhi", os.urandom(32)
+        )
+        terhi_mx.sync()
+        socks = Homework(terhi_mx, terhi_api).assign(
+            eino, "Sukat jalkaan itse", schedule=Schedule.per_week(3), starts_on=today
+        )
+        Homework(anna_mx, anna_api).tick(socks.id)
+        (week,) = terhi_api.get(f"/cases/{eino}/homework/progress", weeks=1)["weeks"]
+        assert week["done"] == 1
+
         # sign in at laptop size: the caseload is the therapist's home
         page = chromium.page()
         page.viewport(*DESKTOP)
@@ -177,7 +192,8 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         assert "14:00" in next_text, next_text
         assert next_text.endswith("At school"), next_text
         assert text_of(page, f"{card(aino)} .next") == "No session booked"
-        assert text_of(page, f"{card(eino)} .homework") == "No homework"
+        assert text_of(page, f"{card(eino)} .homework") == f"1 / {week['expected']} done"
+        assert text_of(page, f"{card(aino)} .homework") == "No homework"
         for lang in ("fi", "sv", "en"):
             choose_language(page, lang)
             shot(page, f"caseload-{lang}-desktop.png")
@@ -317,15 +333,16 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         page.click("#view-week")
         page.wait_for("document.querySelectorAll('.th-day').length === 7", 10, "the week view")
     finally:
-        if anna_mx is not None:
-            anna_mx.close()
-            anna_mx.http.close()
+        for mx in (anna_mx, terhi_mx):
+            if mx is not None:
+                mx.close()
+                mx.http.close()
         for api in apis:
             api.close()
         server.stop()
 
     everything = stored_bytes(tmp_path, database)
-    for text in (address, to_family, from_family, *people["secrets"]):
+    for text in (address, to_family, from_family, "Sukat jalkaan itse", *people["secrets"]):
         assert text.encode() not in everything, text[:20]
     assert b"Pihlajatie" not in everything
 
