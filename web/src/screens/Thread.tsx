@@ -4,7 +4,7 @@ import { request, type CaseOut } from "../api";
 import { useApp } from "../context";
 import { CryptoError } from "../crypto/client";
 import type { TimelineEvent } from "../crypto/protocol";
-import { roomOf } from "../rooms";
+import { roomOf, type RoomKind } from "../rooms";
 import { href, navigate } from "../router";
 import { serverName } from "../session";
 import { PushControl } from "./PushPrompt";
@@ -58,7 +58,7 @@ function merge(lines: Line[], events: TimelineEvent[]): Line[] {
   return out.sort((a, b) => a.ts - b.ts);
 }
 
-export function Thread({ caseId }: { caseId: string }) {
+export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: RoomKind }) {
   const { t, err, session, crypto, locale } = useApp();
   const [room, setRoom] = useState<string | null>(null);
   const [child, setChild] = useState<string | null>(null);
@@ -70,12 +70,12 @@ export function Thread({ caseId }: { caseId: string }) {
 
   useEffect(() => {
     if (!session) return;
-    void roomOf(caseId, "family", serverName(session)).then(setRoom);
+    void roomOf(caseId, kind, serverName(session)).then(setRoom);
     request<CaseOut>("GET", `/cases/${caseId}`, session.token).then(
       (c) => setChild(c.childName),
       () => setChild(null),
     );
-  }, [caseId, session?.token]);
+  }, [caseId, kind, session?.token]);
 
   useEffect(() => {
     if (!room) return;
@@ -161,7 +161,7 @@ export function Thread({ caseId }: { caseId: string }) {
   return (
     <main class="screen thread">
       <TopBar
-        title={child ? t("familyThreadOf", { child }) : t("familyThread")}
+        title={kind === "child" ? t("th.childThread", { child: child ?? "" }) : child ? t("familyThreadOf", { child }) : t("familyThread")}
         back={
           <button type="button" class="link back" aria-label={t("back")} onClick={() => navigate({ name: "home" })}>
             ‹
