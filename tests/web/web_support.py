@@ -22,6 +22,7 @@ from app.messaging.service import thread_id_of
 PASSWORD = "web-Passw0rd-8d21"
 DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 PHONE = (390, 844)
+TABLET = (820, 1180)
 #: KAARI_SCREENSHOTS=<dir> keeps the screens the test passes through (docs/screenshots)
 SCREENSHOTS = os.environ.get("KAARI_SCREENSHOTS", "")
 
@@ -109,9 +110,17 @@ def choose_language(page: Page, lang: str) -> None:
 
 
 def shot(page: Page, name: str) -> None:
+    """Keep the screen (with KAARI_SCREENSHOTS): a phone's also at tablet size, then the
+    phone again (a parent uses either)."""
     if SCREENSHOTS:
         time.sleep(0.3)  # the last frame painted
         page.screenshot(Path(SCREENSHOTS) / name)
+        if name.endswith("-phone.png"):
+            page.viewport(*TABLET)
+            time.sleep(0.4)
+            page.screenshot(Path(SCREENSHOTS) / name.replace("-phone.png", "-tablet.png"))
+            page.viewport(*PHONE)
+            time.sleep(0.2)
 
 
 #: axe-core, pinned in web/package.json's devDependencies (installed by npm ci)

@@ -7,6 +7,7 @@ import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
 import { Documents } from "./screens/Documents";
 import { dropPush, listenForNavigation, refreshPush, storePushLocale } from "./push";
+import { Caseload } from "./screens/Caseload";
 import { Devices } from "./screens/Devices";
 import { Home } from "./screens/Home";
 import { Homework } from "./screens/Homework";
@@ -20,6 +21,7 @@ import { Pair } from "./screens/Pair";
 import { Today } from "./screens/Today";
 import { SignIn } from "./screens/SignIn";
 import { Thread } from "./screens/Thread";
+import { WeekSchedule } from "./screens/WeekSchedule";
 import { clearSession, loadSession, saveSession, type Session } from "./session";
 
 type CryptoState = "off" | "starting" | "ready" | "failed";
@@ -124,12 +126,14 @@ export function App() {
   else if (route.name === "invite") screen = <Invite />;
   else if (route.name === "thread") screen = <Thread key={`${route.caseId}:${route.kind}`} caseId={route.caseId} kind={route.kind} />;
   else if (route.name === "documents") screen = <Documents caseId={route.caseId} />;
+  else if (route.name === "week" && session.role === "therapist") screen = <WeekSchedule />;
   else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
   else if (route.name === "homework") screen = <Homework caseId={route.caseId} />;
   else if (route.name === "pairTablet") screen = <PairTablet caseId={route.caseId} />;
   else if (route.name === "devices") screen = <Devices />;
   else if (route.name === "recovery") screen = <Recovery />;
+  else if (session.role === "therapist") screen = <Caseload />;
   else screen = <Home />;
   // a parent's devices and recovery key, from every screen (Home goes straight to a
   // single case's thread)

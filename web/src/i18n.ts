@@ -8,6 +8,7 @@ import { familyEn, familyFi, familySv } from "./i18n/family";
 import { recoveryEn, recoveryFi, recoverySv } from "./i18n/recovery";
 import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
 import { pushEn, pushFi, pushSv } from "./i18n/push";
+import { therapistEn, therapistFi, therapistSv } from "./i18n/therapist";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -61,6 +62,7 @@ const en = {
   ...recoveryEn,
   ...inviteEn,
   ...pushEn,
+  ...therapistEn,
 };
 
 export type Key = keyof typeof en;
@@ -114,6 +116,7 @@ const fi: Dictionary = {
   ...recoveryFi,
   ...inviteFi,
   ...pushFi,
+  ...therapistFi,
 };
 
 const sv: Dictionary = {
@@ -164,6 +167,7 @@ const sv: Dictionary = {
   ...recoverySv,
   ...inviteSv,
   ...pushSv,
+  ...therapistSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

@@ -6,8 +6,9 @@ export const BASE = "/app";
 export type Route =
   | { name: "home" }
   | { name: "signIn" }
-  | { name: "thread"; caseId: string; kind: "family" | "child" }
+  | { name: "thread"; caseId: string; kind: "family" | "child" } // the family or the child thread (a parent's and a therapist's)
   | { name: "documents"; caseId: string } // screens/Documents.tsx
+  | { name: "week" } // the therapist's schedule (screens/WeekSchedule.tsx)
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
   | { name: "settings"; caseId: string } // notifications, the child's reminder time and quiet hours
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
@@ -24,6 +25,7 @@ export function parse(pathname: string): Route {
   if (path === "/signin") return { name: "signIn" };
   if (path === "/devices" || path === "/recovery") return { name: path === "/devices" ? "devices" : "recovery" };
   if (path === "/invite") return { name: "invite" };
+  if (path === "/schedule") return { name: "week" };
   if (path === "/pair" || path === "/today") return { name: path === "/pair" ? "pair" : "today" };
   const thread = new RegExp(`^/cases/(${UUID})/(family|child)$`).exec(path);
   if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: thread[2] === "child" ? "child" : "family" };
@@ -47,6 +49,8 @@ export function href(route: Route): string {
       return `${BASE}/signin`;
     case "invite":
       return `${BASE}/invite`;
+    case "week":
+      return `${BASE}/schedule`;
     case "pair":
     case "today":
     case "devices":

@@ -37,7 +37,7 @@ def test_preferences_default_and_change(client: TestClient[Any], world: World) -
     assert defaults["available"] == ["push"]  # no gateway: no e-mail or SMS
     assert defaults["channels"]["appointment_cancelled"] == ["push"]
     assert set(defaults["channels"]) == {
-        "appointment_scheduled", "appointment_rescheduled", "appointment_cancelled",
+        "message", "appointment_scheduled", "appointment_rescheduled", "appointment_cancelled",
         "cancellation_seen", "session_reminder", "period_sessions_low", "period_ending",
         "homework_assigned", "homework_ticked", "homework_reminder", "document_shared",
         "document_requested", "document_request_closed", "document_request_due",

@@ -1,8 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
 
+import { cases as listCases } from "../api";
 import { useApp } from "../context";
 import { CryptoError } from "../crypto/client";
 import type { BackupStatus } from "../crypto/protocol";
+import { chosenCase } from "../family";
 import { navigate } from "../router";
 import { TopBar } from "./TopBar";
 
@@ -20,7 +22,15 @@ function code(x: unknown): string {
 /** Save the recovery key (a new key backup: shown once, typed back to confirm), or, on a
  * device without it, restore the earlier messages' keys with it (crypto/backup.ts). */
 export function Recovery() {
-  const { t, err, crypto } = useApp();
+  const { t, err, crypto, session } = useApp();
+
+  /** Back to the messages: the family thread of the child chosen on the home screen
+   * (which goes to the thread by itself only once per page load). */
+  async function toMessages(): Promise<void> {
+    const open = session ? (await listCases(session.token).catch(() => [])).filter((c) => c.closedAt === null) : [];
+    const chosen = session ? chosenCase(session.userId, open) : null;
+    navigate(chosen ? { name: "thread", caseId: chosen.id, kind: "family" } : { name: "home" });
+  }
   const [status, setStatus] = useState<BackupStatus | null>(null);
   const [step, setStep] = useState<Step>({ kind: "status" });
   const [typed, setTyped] = useState("");
@@ -187,7 +197,7 @@ export function Recovery() {
           </p>
         )}
         {(step.kind === "saved" || step.kind === "restored") && (
-          <button id="to-messages" type="button" class="primary" onClick={() => navigate({ name: "home" })}>
+          <button id="to-messages" type="button" class="primary" onClick={() => void toMessages()}>
             {t("backToMessages")}
           </button>
         )}

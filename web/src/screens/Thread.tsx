@@ -156,7 +156,7 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
       (c) => setChild(c.childName),
       () => setChild(null),
     );
-  }, [caseId, session?.token]);
+  }, [caseId, kind, session?.token]);
 
   useEffect(() => {
     if (!room) return;
@@ -281,7 +281,9 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
       <TopBar
         title={
           kind === "child"
-            ? child ? t("childThreadOf", { child }) : t("childThread")
+            ? session?.role === "therapist"
+              ? t("th.childThread", { child: child ?? "" }) // the therapist's title (screens/Caseload.tsx)
+              : child ? t("childThreadOf", { child }) : t("childThread")
             : child ? t("familyThreadOf", { child }) : t("familyThread")
         }
         back={
