@@ -42,7 +42,9 @@ function gzipCopies(): Plugin {
   return {
     name: "kaari-gzip-copies",
     apply: "build",
-    generateBundle(_options, bundle) {
+    // after Vite's own generateBundle steps (the dynamic imports' preload lists are
+    // filled in there): the copy must be of the final code
+    generateBundle: { order: "post", handler(_options, bundle) {
       for (const file of Object.values(bundle)) {
         if (!/\.(js|css|html|wasm|svg|json|webmanifest)$/.test(file.fileName)) continue;
         const data = file.type === "chunk" ? file.code : file.source;
@@ -52,7 +54,7 @@ function gzipCopies(): Plugin {
           source: gzipSync(typeof data === "string" ? Buffer.from(data) : data, { level: 9 }),
         });
       }
-    },
+    } },
   };
 }
 

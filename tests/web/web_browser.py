@@ -114,6 +114,13 @@ class Page:
         self.evaluate(f"document.querySelector({json.dumps(selector)}).focus()")
         self.call("Input.insertText", text=text)
 
+    def set_files(self, selector: str, *paths: Path) -> None:
+        """Choose files in an ``<input type=file>`` as a person would (change event)."""
+        self.wait_for(f"!!document.querySelector({json.dumps(selector)})", what=selector)
+        root = self.call("DOM.getDocument", depth=0)["root"]["nodeId"]
+        node = self.call("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
+        self.call("DOM.setFileInputFiles", files=[str(p) for p in paths], nodeId=node)
+
     def text(self, selector: str) -> str:
         value = self.evaluate(
             f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent || ''"

@@ -5,6 +5,7 @@ import { Ctx, type AppContext } from "./context";
 import { CryptoClient } from "./crypto/client";
 import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { navigate, parse, type Route } from "./router";
+import { Documents } from "./screens/Documents";
 import { dropPush, listenForNavigation, refreshPush, storePushLocale } from "./push";
 import { Caseload } from "./screens/Caseload";
 import { Devices } from "./screens/Devices";
@@ -123,7 +124,8 @@ export function App() {
   else if (cryptoState !== "ready") screen = <p class="muted center" id="preparing">{t("preparing")}</p>;
   else if (session.role === "child") screen = <Today />;
   else if (route.name === "invite") screen = <Invite />;
-  else if (route.name === "thread") screen = <Thread caseId={route.caseId} kind={route.kind} />;
+  else if (route.name === "thread") screen = <Thread key={`${route.caseId}:${route.kind}`} caseId={route.caseId} kind={route.kind} />;
+  else if (route.name === "documents") screen = <Documents caseId={route.caseId} />;
   else if (route.name === "week" && session.role === "therapist") screen = <WeekSchedule />;
   else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;

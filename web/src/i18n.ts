@@ -3,6 +3,7 @@
 
 import { scheduleEn, scheduleFi, scheduleSv } from "./i18n/schedule";
 import { childEn, childFi, childSv } from "./i18n/child";
+import { filesEn, filesFi, filesSv } from "./i18n/files";
 import { familyEn, familyFi, familySv } from "./i18n/family";
 import { recoveryEn, recoveryFi, recoverySv } from "./i18n/recovery";
 import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
@@ -56,6 +57,7 @@ const en = {
   "error.unknown": "Something went wrong. Try again.",
   ...scheduleEn,
   ...childEn,
+  ...filesEn,
   ...familyEn,
   ...recoveryEn,
   ...inviteEn,
@@ -109,6 +111,7 @@ const fi: Dictionary = {
   "error.unknown": "Jokin meni vikaan. Yritä uudelleen.",
   ...scheduleFi,
   ...childFi,
+  ...filesFi,
   ...familyFi,
   ...recoveryFi,
   ...inviteFi,
@@ -159,6 +162,7 @@ const sv: Dictionary = {
   "error.unknown": "Något gick fel. Försök igen.",
   ...scheduleSv,
   ...childSv,
+  ...filesSv,
   ...familySv,
   ...recoverySv,
   ...inviteSv,

@@ -6,7 +6,8 @@ export const BASE = "/app";
 export type Route =
   | { name: "home" }
   | { name: "signIn" }
-  | { name: "thread"; caseId: string; kind: "family" | "child" } // child: a therapist's (screens/Caseload.tsx)
+  | { name: "thread"; caseId: string; kind: "family" | "child" } // the family or the child thread (a parent's and a therapist's)
+  | { name: "documents"; caseId: string } // screens/Documents.tsx
   | { name: "week" } // the therapist's schedule (screens/WeekSchedule.tsx)
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
   | { name: "settings"; caseId: string } // notifications, the child's reminder time and quiet hours
@@ -28,6 +29,8 @@ export function parse(pathname: string): Route {
   if (path === "/pair" || path === "/today") return { name: path === "/pair" ? "pair" : "today" };
   const thread = new RegExp(`^/cases/(${UUID})/(family|child)$`).exec(path);
   if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: thread[2] === "child" ? "child" : "family" };
+  const documents = new RegExp(`^/cases/(${UUID})/documents$`).exec(path);
+  if (documents?.[1]) return { name: "documents", caseId: documents[1] };
   const settings = new RegExp(`^/cases/(${UUID})/settings$`).exec(path);
   if (settings?.[1]) return { name: "settings", caseId: settings[1] };
   const schedule = new RegExp(`^/cases/(${UUID})/appointments(?:/(${UUID})/cancel)?$`).exec(path);
@@ -55,6 +58,8 @@ export function href(route: Route): string {
       return `${BASE}/${route.name}`;
     case "thread":
       return `${BASE}/cases/${route.caseId}/${route.kind}`;
+    case "documents":
+      return `${BASE}/cases/${route.caseId}/documents`;
     case "settings":
       return `${BASE}/cases/${route.caseId}/settings`;
     case "homework":

@@ -268,6 +268,8 @@ export class Engine {
         senderDevice: d.senderDevice?.toString() ?? null,
         body: clear.type === "m.room.message" && typeof content["body"] === "string" ? content["body"] : null,
         msgtype: typeof content["msgtype"] === "string" ? content["msgtype"] : null,
+        ...(typeof clear.type === "string" ? { clearType: clear.type } : {}),
+        ...(clear.type === "m.room.message" && content["msgtype"] === "m.file" ? { file: content["kaari.attachment"] } : {}),
       };
     } catch {
       return base; // unreadable here (no key): shown as such, never as an error

@@ -68,6 +68,11 @@ export interface TimelineEvent {
   body: string | null; // null: this device cannot decrypt it
   msgtype: string | null;
   txnId: string | null; // set on this device's own sends
+  /** an ``m.file`` message's ``kaari.attachment`` (unchecked: files.ts parsePointer) */
+  file?: unknown;
+  /** the decrypted event's type (absent when unreadable): the thread shows only
+   * ``m.room.message``, not the room's Kaari records (documents, notes) */
+  clearType?: string;
 }
 
 /** One decrypted room event (a Kaari record such as org.kaari.appointment.details);

@@ -85,6 +85,8 @@ export function Home() {
         <nav aria-label={child}>
           <ul class="cases" id="child-home" data-case={current.id}>
             {link("thread-link", { name: "thread", caseId: current.id, kind: "family" }, t("homeMessages"))}
+            {link("child-thread-home-link", { name: "thread", caseId: current.id, kind: "child" }, t("childThreadLink", { child }))}
+            {link("documents-home-link", { name: "documents", caseId: current.id }, t("documentsLink"))}
             {link("sessions-link", { name: "schedule", caseId: current.id, appointmentId: null }, t("homeSessions"))}
             {link("homework-link", { name: "homework", caseId: current.id }, t("homeHomework"))}
             {current.myRole === "guardian" && link("pair-tablet-link", { name: "pairTablet", caseId: current.id }, t("homePairTablet", { child }))}
