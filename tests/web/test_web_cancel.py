@@ -11,49 +11,31 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from servers import scenario_server, stored_bytes
-from web_browser import Chromium, Page, poll
+from web_browser import Chromium, poll
 from web_support import (
-    PASSWORD,
     PHONE,
     choose_language,
-    chromium_in,
+    chromium,
     keyed_devices,
     onboard,
     shot,
+    sign_in,
+    text_of,
 )
 
 from client.api import Api
 from client.appointments import Appointments
 from client.matrix import MatrixClient, MatrixHttp
 
+__all__ = ["chromium"]  # a fixture (web_support)
+
 HELSINKI = ZoneInfo("Europe/Helsinki")
 SESSION = ".session[data-appointment-id='{}']"
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Chromium]:
-    with chromium_in(tmp_path) as browser:
-        yield browser
-
-
-def sign_in(page: Page, url: str) -> None:
-    page.goto(f"{url}/app/")
-    page.wait_for("!!document.querySelector('#email')", what="the sign-in form")
-    page.type("#email", "anna@example.fi")
-    page.type("#password", PASSWORD)
-    page.click("#signin")
-    page.wait_for("!!document.querySelector('#composer')", 60, "the family thread")
-
-
-def text_of(page: Page, selector: str) -> str:
-    return str(page.evaluate(f"document.querySelector({json.dumps(selector)})?.textContent ?? ''"))
 
 
 def test_a_parent_sees_the_schedule_and_cancels_in_two_taps(

@@ -21,26 +21,24 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import msgspec
-import pytest
 from servers import scenario_server, stored_bytes
-from web_browser import Chromium, Page, poll
+from web_browser import Chromium, poll
 from web_support import (
-    PASSWORD,
     PHONE,
     assert_accessible,
     assert_reflows,
     choose_language,
-    chromium_in,
+    chromium,
     keyed_devices,
     onboard,
     shot,
+    sign_in,
 )
 
 from app.messaging.service import thread_id_of
@@ -50,13 +48,9 @@ from client.matrix import MatrixClient, MatrixHttp
 from client.matrix.files import fetch_file, pointer_of, send_file
 from crypto.attachments import encrypt_stream
 
+__all__ = ["chromium"]  # a fixture (web_support)
+
 ALL = "[...document.querySelectorAll"
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Chromium]:
-    with chromium_in(tmp_path) as browser:
-        yield browser
 
 
 def png(width: int, height: int) -> bytes:
@@ -75,17 +69,6 @@ def png(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
-
-
-def sign_in(page: Page, url: str) -> None:
-    page.viewport(*PHONE)
-    page.locale("en-GB")
-    page.goto(f"{url}/app/")
-    page.wait_for("!!document.querySelector('#email')", what="the sign-in form")
-    page.type("#email", "anna@example.fi")
-    page.type("#password", PASSWORD)
-    page.click("#signin")
-    page.wait_for("!!document.querySelector('#composer')", 60, "the family thread")
 
 
 def therapist_of(url: str, people: dict[str, Any], profile: Path) -> tuple[MatrixClient, Api]:
@@ -125,6 +108,8 @@ def test_a_parent_exchanges_photos_and_uses_the_child_thread(
         child_room = f"!{thread_id_of(UUID(people['case']), 'child')}:localhost"
         therapist, api = therapist_of(server.url, people, tmp_path / "terhi")
         page = chromium.page()
+        page.viewport(*PHONE)
+        page.locale("en-GB")
         sign_in(page, server.url)
 
         # the therapist's client sends a photo: the browser decrypts it and shows it
@@ -279,6 +264,8 @@ def test_a_parent_opens_a_shared_plan_and_requests_the_statement(
         therapist, api = therapist_of(server.url, people, tmp_path / "terhi")
         terhi = Documents(therapist, api)
         page = chromium.page()
+        page.viewport(*PHONE)
+        page.locale("en-GB")
         sign_in(page, server.url)
         # the browser's device is there (its keys published) before the plan is shared: a
         # document's event is encrypted for the devices the family room has then

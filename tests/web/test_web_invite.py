@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +19,17 @@ import httpx
 import pytest
 from servers import scenario_server, stored_bytes
 from web_browser import Chromium, Page, poll
-from web_support import PHONE, choose_language, chromium_in, onboard, shot
+from web_support import PHONE, choose_language, chromium, onboard, shot
 
 from client.matrix import MatrixClient, MatrixHttp
 from client.matrix.invite_qr import InviteQr, InviteQrError, parse_invite_qr
 from crypto.matrix.canonical import b64encode
 from crypto.matrix.signing import verify_json
 
+__all__ = ["chromium"]  # a fixture (web_support)
+
 V3 = "/_matrix/client/v3"
 MIA_PASSWORD = "Mian-oma-salasana-7f3e"
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Chromium]:
-    with chromium_in(tmp_path) as browser:
-        yield browser
 
 
 def keys_query(url: str, token: str, user: str) -> dict[str, Any]:

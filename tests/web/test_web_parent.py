@@ -8,34 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from servers import scenario_server, stored_bytes
-from web_browser import Chromium, Page, poll
-from web_support import PASSWORD, PHONE, chromium_in, keyed_devices, onboard, shot
+from web_browser import Chromium, poll
+from web_support import PASSWORD, PHONE, bodies, chromium, keyed_devices, onboard, shot
 
 from client.matrix import MatrixClient, MatrixHttp
 
+__all__ = ["chromium"]  # a fixture (web_support)
+
 ALL = "[...document.querySelectorAll"
 OWN = "document.querySelector('.msg.own')"
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Chromium]:
-    with chromium_in(tmp_path) as browser:
-        yield browser
-
-
-def bodies(page: Page, side: str) -> list[str]:
-    found = page.evaluate(
-        f"JSON.stringify([...document.querySelectorAll('.msg.{side} .body')]"
-        ".map(e => e.textContent))"
-    )
-    return list(json.loads(found))
 
 
 def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(

@@ -29,17 +29,13 @@ import pytest
 from push_service import PushService, Subscription
 from servers import scenario_server
 from web_browser import Chromium, Page, poll
-from web_support import PASSWORD, PHONE, choose_language, chromium_in, onboard, shot
+from web_support import PHONE, choose_language, chromium, onboard, shot, sign_in
 
 from client.api import Api, ApiError
 
+__all__ = ["chromium"]  # a fixture (web_support)
+
 HELSINKI = ZoneInfo("Europe/Helsinki")
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Chromium]:
-    with chromium_in(tmp_path) as browser:
-        yield browser
 
 
 @pytest.fixture
@@ -94,15 +90,6 @@ def stand_in_push_manager(sub: Subscription) -> str:
   };
 })();"""
     return script.replace("STAND", json.dumps(sub.as_json()))
-
-
-def sign_in(page: Page, url: str) -> None:
-    page.goto(f"{url}/app/")
-    page.wait_for("!!document.querySelector('#email')", what="the sign-in form")
-    page.type("#email", "anna@example.fi")
-    page.type("#password", PASSWORD)
-    page.click("#signin")
-    page.wait_for("!!document.querySelector('#composer')", 60, "the family thread")
 
 
 def registration_id(page: Page, url: str) -> str:

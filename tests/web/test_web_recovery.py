@@ -14,39 +14,30 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from servers import scenario_server, stored_bytes
 from web_browser import Chromium, Page, poll
-from web_support import PASSWORD, PHONE, choose_language, chromium_in, keyed_devices, onboard, shot
+from web_support import (
+    PASSWORD,
+    PHONE,
+    bodies,
+    choose_language,
+    chromium,
+    keyed_devices,
+    onboard,
+    shot,
+    sign_in,
+)
 
 from client.matrix import MatrixClient, MatrixHttp
 from crypto.matrix.backup import decode_recovery_key, encode_recovery_key
 
+__all__ = ["chromium"]  # a fixture (web_support)
+
 ALL = "[...document.querySelectorAll"
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Chromium]:
-    with chromium_in(tmp_path) as browser:
-        yield browser
-
-
-def bodies(page: Page, side: str) -> list[str]:
-    found = page.evaluate(f"JSON.stringify({ALL}('.msg.{side} .body')].map(e => e.textContent))")
-    return list(json.loads(found))
-
-
-def sign_in(page: Page) -> None:
-    page.wait_for("!!document.querySelector('#email')", 60, "the sign-in form")
-    page.type("#email", "anna@example.fi")
-    page.type("#password", PASSWORD)
-    page.click("#signin")
-    page.wait_for("!!document.querySelector('#composer')", 90, "the family thread")
 
 
 def replace_text(page: Page, selector: str, text: str) -> None:
@@ -91,7 +82,7 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
         a.viewport(*PHONE)
         a.locale("en-GB")
         a.goto(f"{server.url}/app/")
-        sign_in(a)
+        sign_in(a, timeout=90)
         device_a = poll(
             lambda: keyed_devices(server.url, people["therapist"]["token"], anna),
             30,
@@ -166,7 +157,7 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
         b = chromium.new_profile_page(f"{server.url}/app/")
         b.viewport(*PHONE)
         b.locale("en-GB")
-        sign_in(b)
+        sign_in(b, timeout=90)
         b.wait_for(f"{ALL}('.msg .body')].length === 3", 60, "the history on B")
         assert b.evaluate(f"{ALL}('.msg .body.unreadable')].length") == 3
         assert bodies(b, "theirs") == ["This message cannot be read on this device."] * 2

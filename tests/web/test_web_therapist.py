@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from servers import scenario_server, stored_bytes
 from web_browser import Chromium, Page, poll
 from web_support import (
@@ -26,9 +24,10 @@ from web_support import (
     assert_accessible,
     assert_reflows,
     choose_language,
-    chromium_in,
+    chromium,
     onboard,
     shot,
+    text_of,
 )
 
 from client.api import Api
@@ -36,21 +35,13 @@ from client.appointments import Appointments
 from client.homework import Homework, Schedule
 from client.matrix import MatrixClient, MatrixHttp
 
+__all__ = ["chromium"]  # a fixture (web_support)
+
 HELSINKI = ZoneInfo("Europe/Helsinki")
 DESKTOP = (1280, 800)
 TABLET = (820, 1180)
 SESSION = ".th-session[data-appointment-id='{}']"
 ALL = "[...document.querySelectorAll"
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Chromium]:
-    with chromium_in(tmp_path) as browser:
-        yield browser
-
-
-def text_of(page: Page, selector: str) -> str:
-    return str(page.evaluate(f"document.querySelector({json.dumps(selector)})?.textContent ?? ''"))
 
 
 def set_value(page: Page, selector: str, value: str, event: str = "input") -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 from servers import KaariServer
 from support import service_missing
 from web_browser import Chromium, Page
@@ -25,6 +26,38 @@ PHONE = (390, 844)
 TABLET = (820, 1180)
 #: KAARI_SCREENSHOTS=<dir> keeps the screens the test passes through (docs/screenshots)
 SCREENSHOTS = os.environ.get("KAARI_SCREENSHOTS", "")
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Chromium]:
+    """The test's headless Chromium (import it into the test module: a fixture)."""
+    with chromium_in(tmp_path) as browser:
+        yield browser
+
+
+def sign_in(page: Page, url: str | None = None, timeout: float = 60) -> None:
+    """Anna signs in on the page (at ``url``'s app, or where it is) and her family thread
+    opens."""
+    if url is not None:
+        page.goto(f"{url}/app/")
+    page.wait_for("!!document.querySelector('#email')", timeout, "the sign-in form")
+    page.type("#email", "anna@example.fi")
+    page.type("#password", PASSWORD)
+    page.click("#signin")
+    page.wait_for("!!document.querySelector('#composer')", timeout, "the family thread")
+
+
+def text_of(page: Page, selector: str) -> str:
+    return str(page.evaluate(f"document.querySelector({json.dumps(selector)})?.textContent ?? ''"))
+
+
+def bodies(page: Page, side: str) -> list[str]:
+    """The texts of the thread's messages of a side (``own`` or ``other``)."""
+    found = page.evaluate(
+        f"JSON.stringify([...document.querySelectorAll('.msg.{side} .body')]"
+        ".map(e => e.textContent))"
+    )
+    return list(json.loads(found))
 
 
 @contextmanager
