@@ -216,9 +216,11 @@ def test_a_served_process_delivers_events_and_survives_a_pubsub_kill(
             assert ours
             for client_id in ours:
                 sync_redis.client_kill_filter(_id=client_id)
-            wait_subscribed(sync_redis, channel)
+            # the bus reconnects with a backoff: on a loaded machine (the suite's browsers)
+            # that can take more than 10 s
+            wait_subscribed(sync_redis, channel, timeout=30)
             # after reconnecting the server tells the device to sync (a wake may be lost)
-            resumed = ws_receive_until(ws, lambda f: f["type"] == "wake")
+            resumed = ws_receive_until(ws, lambda f: f["type"] == "wake", timeout=30)
             assert resumed == {"type": "wake", "upToSeq": None}
             event(2)
             assert ws_receive_until(ws, is_event)["ids"] == {"n": "2"}
