@@ -269,18 +269,23 @@ class RoomService:
                 expires_at=now + timedelta(days=self.settings.room_event_retention_days),
             )
             devices = await self.keys.live_devices(conn, members)
-            noticed = notify and await self._notice(conn, room, members, principal.user_id)
-        if noticed:
+            noticed = await self._notice(conn, room, members, principal.user_id) if notify else []
+        if noticed:  # remembered once committed: a send that rolls back silences nobody
+            now = self.clock()
+            if len(self._noticed) > MAX_NOTICE_MEMORY:
+                self._noticed.clear()  # at worst one notice too many, never a lost one
+            self._noticed.update(((u, room.id), now) for u in noticed)
             self.notices.wake()
         await self.notifier.wake_sync(devices)
         return {"event_id": event_id}
 
     async def _notice(
         self, conn: AsyncConnection, room: Room, members: Iterable[UUID], sender: UUID
-    ) -> bool:
-        """The ``message`` notice of a new event, in the send's transaction."""
+    ) -> list[UUID]:
+        """The ``message`` notice of a new event, in the send's transaction; whom it went
+        to (nobody: none queued)."""
         if room.kind not in NOTICE_ROOMS:
-            return False
+            return []
         now = self.clock()
         quiet_for = timedelta(minutes=self.settings.message_notice_minutes)
         recipients = [
@@ -288,14 +293,10 @@ class RoomService:
             if u != sender and now - self._noticed.get((u, room.id), _LONG_AGO) >= quiet_for
         ]  # fmt: skip
         if not recipients:
-            return False
-        if len(self._noticed) > MAX_NOTICE_MEMORY:
-            self._noticed.clear()  # at worst one notice too many per member, never a lost one
-        for u in recipients:
-            self._noticed[(u, room.id)] = now
+            return []
         ids = {"caseId": room.case_id, "room": room.kind}
         event = DomainEvent(ev.MESSAGE, ids, recipients, case_id=room.case_id)
-        return await self.notices.record(conn, event) > 0
+        return recipients if await self.notices.record(conn, event) > 0 else []
 
     # reading
 
