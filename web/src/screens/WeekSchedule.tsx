@@ -1,11 +1,14 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 
 import { ApiError } from "../api";
-import { cancellation as getCancellation, todayInHelsinki, ZONE, type AppointmentOut, type PlaceKind } from "../appointments";
+import { cancellation as getCancellation, todayInHelsinki, ZONE, type AppointmentOut } from "../appointments";
 import { useApp } from "../context";
 import type { Key } from "../i18n";
-import { addDays, book, fromHelsinki, helsinkiLocal, mondayOf, myCases, mySchedule, PLACES, setOutcome, type TherapistCase } from "../therapist";
+import { addDays, fromHelsinki, helsinkiLocal, mondayOf, myCases, mySchedule, setOutcome, type TherapistCase } from "../therapist";
+import { BookingForm } from "./BookingForm";
+import { CancellationCost } from "./CancellationCost";
 import { DATE_LOCALES, TherapistNav } from "./Caseload";
+import { MoveSession } from "./MoveSession";
 import { TopBar } from "./TopBar";
 import "../therapist.css";
 
@@ -16,8 +19,10 @@ const POLL_MS = 4000;
 type View = "week" | "day";
 
 /** The therapist's sessions in a week (Monday to Sunday, Helsinki time) or a day: the
- * child, the time, the place kind and the status (a cancellation with its late flag);
- * booking one session with encrypted details, and marking one completed or a no-show. */
+ * child, the time, the place kind and the status (a cancellation with its late flag and
+ * what it costs the period); booking (screens/BookingForm.tsx: one session, a weekly
+ * series, a group), moving one or the rest of its series (screens/MoveSession.tsx), and
+ * marking one completed or a no-show. */
 export function WeekSchedule() {
   const { t, err, session, crypto, locale } = useApp();
   const token = session?.token ?? "";
@@ -28,6 +33,7 @@ export function WeekSchedule() {
   const [late, setLate] = useState<Record<string, boolean>>({});
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
+  const [moving, setMoving] = useState<AppointmentOut | null>(null);
 
   const first = view === "week" ? mondayOf(anchor) : anchor;
   const days = view === "week" ? Array.from({ length: 7 }, (_, i) => addDays(first, i)) : [anchor];
@@ -106,6 +112,20 @@ export function WeekSchedule() {
             {t(`place.${a.placeKind}` as Key)} · <span class="status">{t(`status.${c.status}` as Key)}</span>
             {cancelled && isLate && <span class="late"> · {t("th.late")}</span>}
           </p>
+          {(a.seriesId || a.groupKind) && (
+            <p class="ss-tags">{[a.seriesId ? t("ss.series") : "", a.groupKind ? `${t("ss.groupTag")} (${t(`ss.${a.groupKind}`)})` : ""].filter(Boolean).join(" · ")}</p>
+          )}
+          {cancelled && c.cancellationId && <CancellationCost cancellationId={c.cancellationId} caseId={c.caseId} token={token} />}
+          {c.status === "scheduled" && Date.parse(a.startsAt) > now && (
+            <button
+              type="button"
+              class="secondary move"
+              aria-label={`${t("ss.move")}: ${names[c.caseId] ?? ""} ${clock.format(new Date(a.startsAt))}`}
+              onClick={() => setMoving(a)}
+            >
+              {t("ss.move")}
+            </button>
+          )}
           {c.status === "scheduled" && Date.parse(a.startsAt) <= now && (
             <p class="outcome">
               <button type="button" class="secondary mark-completed" onClick={() => void mark(a, "completed")}>
@@ -163,95 +183,17 @@ export function WeekSchedule() {
           );
         })}
       </div>
-      <NewSession cases={cases} onBooked={() => setTick((n) => n + 1)} token={token} crypto={crypto} />
+      {moving && (
+        <MoveSession
+          key={moving.id}
+          appt={moving}
+          child={moving.cases.map((c) => names[c.caseId] ?? "").join(", ")}
+          token={token}
+          onClose={() => setMoving(null)}
+          onMoved={() => setTick((n) => n + 1)}
+        />
+      )}
+      <BookingForm cases={cases} onBooked={() => setTick((n) => n + 1)} token={token} crypto={crypto} />
     </main>
-  );
-}
-
-function NewSession({
-  cases,
-  onBooked,
-  token,
-  crypto,
-}: {
-  cases: TherapistCase[];
-  onBooked: () => void;
-  token: string;
-  crypto: Parameters<typeof book>[1];
-}) {
-  const { t, err } = useApp();
-  const [caseId, setCaseId] = useState("");
-  const [start, setStart] = useState(() => `${addDays(todayInHelsinki(), 1)}T09:00`);
-  const [duration, setDuration] = useState("60");
-  const [place, setPlace] = useState<PlaceKind>("office");
-  const [details, setDetails] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<"ok" | "warning" | null>(null);
-  const chosen = caseId || cases[0]?.id || "";
-
-  async function submit(e: Event): Promise<void> {
-    e.preventDefault();
-    if (!chosen || busy) return;
-    setBusy(true);
-    setError(null);
-    setDone(null);
-    try {
-      const out = await book(token, crypto, chosen, fromHelsinki(start), Number(duration), place, details);
-      setDone(out.warnings.length > 0 ? "warning" : "ok");
-      setDetails("");
-      onBooked();
-    } catch (x) {
-      setError(x instanceof ApiError ? x.code : "unknown");
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  return (
-    <form class="th-new" id="new-session" aria-labelledby="new-session-title" onSubmit={(e) => void submit(e)}>
-      <h2 id="new-session-title">{t("th.newSession")}</h2>
-      <label for="new-case">{t("th.case")}</label>
-      <select id="new-case" value={chosen} onChange={(e) => setCaseId(e.currentTarget.value)}>
-        {cases.map((c) => (
-          <option key={c.id} value={c.id}>
-            {c.childName ?? t("childOf")}
-          </option>
-        ))}
-      </select>
-      <label for="new-start">{t("th.start")}</label>
-      <input id="new-start" type="datetime-local" required value={start} onInput={(e) => setStart(e.currentTarget.value)} />
-      <label for="new-duration">{t("th.duration")}</label>
-      <select id="new-duration" value={duration} onChange={(e) => setDuration(e.currentTarget.value)}>
-        {["45", "60"].map((m) => (
-          <option key={m} value={m}>
-            {m}
-          </option>
-        ))}
-      </select>
-      <label for="new-place">{t("th.place")}</label>
-      <select id="new-place" value={place} onChange={(e) => setPlace(e.currentTarget.value as PlaceKind)}>
-        {PLACES.map((p) => (
-          <option key={p} value={p}>
-            {t(`place.${p}` as Key)}
-          </option>
-        ))}
-      </select>
-      <label for="new-details">{t("th.details")}</label>
-      <textarea id="new-details" rows={2} maxLength={4000} value={details} onInput={(e) => setDetails(e.currentTarget.value)} />
-      <button id="new-submit" type="submit" class="primary" disabled={busy || !chosen}>
-        {busy ? t("th.creating") : t("th.create")}
-      </button>
-      {error && (
-        <p class="error" role="alert" id="new-error" data-code={error}>
-          {err(error)}
-        </p>
-      )}
-      {done && (
-        <p class="done" role="status" id="new-done">
-          {done === "warning" ? t("th.warning") : t("th.created")}
-        </p>
-      )}
-    </form>
   );
 }
