@@ -189,6 +189,7 @@ def test_a_therapist_sets_follows_and_finishes_homework(
         assert page.evaluate(f"document.querySelector('{form}-title').value") == title
         assert page.evaluate(f"document.querySelector('{form}-times').value") == "3"
         assert page.evaluate(f"document.querySelectorAll('{form}-attached li').length") == 1
+        page.evaluate(f"document.querySelector('{form}-form').scrollIntoView()")
         shot(page, "therapist-homework-edit-en-desktop.png")
         assert_accessible(page, "the edit form")
         set_value(page, f"{form}-title", new_title)
