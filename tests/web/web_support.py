@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -203,3 +205,31 @@ def checked(page: Page, what: str, size: tuple[int, int] = PHONE, scale: float =
     """axe-core, and readable at 200 % zoom."""
     assert_accessible(page, what)
     assert_reflows(page, what, size, scale)
+
+
+def set_value(page: Page, selector: str, value: str, event: str = "input") -> None:
+    """A form control's value as the user would leave it (a date, a select, a number)."""
+    page.evaluate(
+        f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+        " const proto = Object.getPrototypeOf(e);"
+        f" Object.getOwnPropertyDescriptor(proto, 'value').set.call(e, {json.dumps(value)});"
+        f" e.dispatchEvent(new Event({json.dumps(event)}, {{bubbles: true}})); }})()"
+    )
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG of random pixels (distinctive bytes for the privacy checks)."""
+    pixels = os.urandom(width * height * 3)
+    rows = b"".join(b"\0" + pixels[y * width * 3 : (y + 1) * width * 3] for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

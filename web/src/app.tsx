@@ -16,6 +16,7 @@ import { Invite } from "./screens/Invite";
 import { Recovery } from "./screens/Recovery";
 import { RestoreOffer, SecurityLinks } from "./screens/SecurityLinks";
 import { Schedule } from "./screens/Schedule";
+import { TaskBoard } from "./screens/TaskBoard";
 import { Settings } from "./screens/Settings";
 import { Pair } from "./screens/Pair";
 import { Today } from "./screens/Today";
@@ -129,7 +130,8 @@ export function App() {
   else if (route.name === "week" && session.role === "therapist") screen = <WeekSchedule />;
   else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
-  else if (route.name === "homework") screen = <Homework caseId={route.caseId} />;
+  else if (route.name === "homework")
+    screen = session.role === "therapist" ? <TaskBoard key={route.caseId} caseId={route.caseId} /> : <Homework caseId={route.caseId} />;
   else if (route.name === "pairTablet") screen = <PairTablet caseId={route.caseId} />;
   else if (route.name === "devices") screen = <Devices />;
   else if (route.name === "recovery") screen = <Recovery />;

@@ -10,6 +10,7 @@ import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
 import { pushEn, pushFi, pushSv } from "./i18n/push";
 import { therapistEn, therapistFi, therapistSv } from "./i18n/therapist";
 import { scheduleSeriesEn, scheduleSeriesFi, scheduleSeriesSv } from "./i18n/schedule_series";
+import { homeworkTherapistEn, homeworkTherapistFi, homeworkTherapistSv } from "./i18n/homework_therapist";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -65,6 +66,7 @@ const en = {
   ...pushEn,
   ...therapistEn,
   ...scheduleSeriesEn,
+  ...homeworkTherapistEn,
 };
 
 export type Key = keyof typeof en;
@@ -120,6 +122,7 @@ const fi: Dictionary = {
   ...pushFi,
   ...therapistFi,
   ...scheduleSeriesFi,
+  ...homeworkTherapistFi,
 };
 
 const sv: Dictionary = {
@@ -172,6 +175,7 @@ const sv: Dictionary = {
   ...pushSv,
   ...therapistSv,
   ...scheduleSeriesSv,
+  ...homeworkTherapistSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

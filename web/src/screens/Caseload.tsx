@@ -171,6 +171,7 @@ export function Caseload() {
         <p class="threads">
           <AppLink cls="family-link" route={{ name: "thread", caseId: r.c.id, kind: "family" }} text={t("th.familyThread")} />
           <AppLink cls="child-link" route={{ name: "thread", caseId: r.c.id, kind: "child" }} text={t("th.childThread", { child })} />
+          <AppLink cls="homework-link" route={{ name: "homework", caseId: r.c.id }} text={t("hw.link")} />
         </p>
       </li>
     );
