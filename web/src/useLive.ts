@@ -49,3 +49,26 @@ export function useFallbackPoll(fn: () => void, active = true, ms = FALLBACK_POL
     return () => clearInterval(timer);
   }, [state, active, ms]);
 }
+
+/** `fn` after any of `names` (for whose ids `accept` holds), once per burst of events
+ * (`ms` apart), after a resync, and as the slow fallback while the socket is down: for a
+ * screen that simply reads its state again. */
+export function useLiveReload<N extends LiveName>(
+  names: readonly N[],
+  fn: () => void,
+  accept: (ids: LiveEvents[N]) => boolean = () => true,
+  ms = 300,
+): void {
+  const latest = useRef({ fn, accept });
+  latest.current = { fn, accept };
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  const soon = (): void => {
+    clearTimeout(timer.current);
+    timer.current = setTimeout(() => latest.current.fn(), ms);
+  };
+  const handlers: LiveHandlers = { resync: soon };
+  for (const n of names) (handlers as Record<string, (ids: LiveEvents[N]) => void>)[n] = (ids) => latest.current.accept(ids) && soon();
+  useLive(handlers);
+  useFallbackPoll(fn);
+}
