@@ -340,6 +340,7 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         )
         # one tap: the therapist has seen it; the guardian's side is told
         assert text_of(page, f"{late_row} .ack") == "Mark as seen"
+        assert_accessible(page, "the week with a cancellation")
         page.click(f"{late_row} .ack")
         page.wait_for(f"document.querySelector(\"{late_row}\")?.dataset.seen === 'yes'", 30, "seen")
         notice = anna_api.get(f"/cancellations/{cancelled['id']}")
