@@ -28,6 +28,7 @@ from web_support import (
     chromium,
     network_mark,
     onboard,
+    requests_to,
     shot,
     text_of,
     watch_network,
@@ -356,6 +357,38 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         choose_language(page, "sv")
         assert text_of(page, f"{late_row} .seen") == f"Du såg den kl. {seen_at:%H.%M}"
         choose_language(page, "en")
+
+        # the socket drops and no ticket can be had: the page says so; once tickets come
+        # again it reconnects by itself and reads the range again (events may have been
+        # missed meanwhile: the server keeps none to resume from)
+        mark = network_mark(page)
+        page.call("Network.setBlockedURLs", urls=["*/ws/ticket"])
+        closed = close_sockets(page)
+        assert closed >= 1, closed
+        page.wait_for("document.querySelector('#live-state')?.dataset.live === 'down'", 10, "down")
+        assert text_of(page, "#live-state").startswith("Reconnecting…")
+        choose_language(page, "fi")
+        assert text_of(page, "#live-state").startswith("Yhdistetään uudelleen…")
+        choose_language(page, "en")
+        page.call("Network.setBlockedURLs", urls=[])
+        page.wait_for(
+            "document.querySelector('#live-state')?.dataset.live === 'open'", 40, "reconnected"
+        )
+        hello = [
+            float(m["params"]["timestamp"])
+            for m in page.network_events[mark:]
+            if m["method"] == "Network.webSocketFrameReceived"
+            and '"hello"' in m["params"]["response"]["payloadData"]
+        ]
+        assert hello, "no hello on a new socket"
+        poll(
+            lambda: (
+                network_mark(page) and [t for t in requests_to(page, mark, RANGE) if t > hello[0]]
+            ),
+            10,
+            "the range read again after the new hello",
+        )
+
         # the day view of today: the completed session
         page.click("#today")
         page.click("#view-day")
@@ -379,6 +412,20 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
     for text in (address, to_family, from_family, "Sukat jalkaan itse", *people["secrets"]):
         assert text.encode() not in everything, text[:20]
     assert b"Pihlajatie" not in everything
+
+
+def close_sockets(page: Page) -> int:
+    """Close every WebSocket of the page as a dropped connection would (found on the
+    heap over DevTools, the app keeps its socket private); how many."""
+    proto = page.call("Runtime.evaluate", expression="WebSocket.prototype")["result"]
+    found = page.call("Runtime.queryObjects", prototypeObjectId=proto["objectId"])
+    closed = page.call(
+        "Runtime.callFunctionOn",
+        objectId=found["objects"]["objectId"],
+        functionDeclaration="function () { this.forEach((s) => s.close()); return this.length; }",
+        returnByValue=True,
+    )
+    return int(closed["result"]["value"])
 
 
 def gb(d: Any) -> set[str]:

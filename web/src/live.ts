@@ -29,8 +29,9 @@ export interface LiveEvents {
 
 export type LiveName = keyof LiveEvents;
 
-/** connecting: no socket yet (or between attempts); open: past `hello`; down: waiting to
- * reconnect; ended: the device was signed out (4403) or the hub was stopped. */
+/** connecting: the first socket is on its way; open: past `hello`; down: it closed or
+ * could not open, and the next attempts are on their way (the state stays "down" until
+ * one is open); ended: the device was signed out (4403) or the hub was stopped. */
 export type LiveState = "connecting" | "open" | "down" | "ended";
 
 /** While the socket is not open, screens ask the server again this often. */
@@ -134,7 +135,7 @@ export class LiveHub {
   private async connect(): Promise<void> {
     const token = this.token;
     if (!token) return;
-    this.setState("connecting");
+    if (this.current !== "down") this.setState("connecting"); // a retry stays "down"
     let ticket: string;
     try {
       ticket = (await request<{ ticket: string; expiresIn: number }>("POST", "/ws/ticket", token)).ticket;
