@@ -66,6 +66,8 @@ export class LiveHub {
   private socket: WebSocket | null = null;
   private token: string | null = null;
   private attempt = 0;
+  /** the attempt asking for a ticket now: no second one meanwhile (an `online` event) */
+  private asking: object | null = null;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private quiet: ReturnType<typeof setTimeout> | undefined;
   private listeners = new Map<string, Set<Listener>>();
@@ -90,6 +92,7 @@ export class LiveHub {
   /** Close the socket and stop reconnecting (signing out). */
   stop(): void {
     this.token = null;
+    this.asking = null;
     removeEventListener("online", this.onOnline);
     clearTimeout(this.retry);
     clearTimeout(this.quiet);
@@ -134,12 +137,16 @@ export class LiveHub {
 
   private async connect(): Promise<void> {
     const token = this.token;
-    if (!token) return;
+    if (!token || this.asking || this.socket) return;
     if (this.current !== "down") this.setState("connecting"); // a retry stays "down"
     let ticket: string;
+    const attempt = {};
+    this.asking = attempt;
     try {
       ticket = (await request<{ ticket: string; expiresIn: number }>("POST", "/ws/ticket", token)).ticket;
     } catch (x) {
+      if (this.asking !== attempt) return; // stopped meanwhile
+      this.asking = null;
       if (this.token !== token) return;
       if (x instanceof ApiError && x.status === 401) {
         this.stop(); // signed out: the crypto worker's sync says so to the app
@@ -149,6 +156,8 @@ export class LiveHub {
       this.later(pause);
       return;
     }
+    if (this.asking !== attempt) return;
+    this.asking = null;
     if (this.token !== token) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws?ticket=${encodeURIComponent(ticket)}`);
