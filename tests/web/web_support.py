@@ -233,3 +233,55 @@ def png(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+def watch_network(page: Page) -> None:
+    """Record the page's requests and WebSocket frames (``Page.network_events``); before
+    the page load whose socket is to be watched."""
+    page.call("Network.enable")
+
+
+def network_mark(page: Page) -> int:
+    """A position in the recorded network events: what came before this call."""
+    page.evaluate("0")  # the events already sent are read with the answer
+    return len(page.network_events)
+
+
+def live_frames(page: Page, since: int, event: str, **ids: str) -> list[float]:
+    """When (DevTools timestamps) the page's socket received the live ``event`` with
+    these ids since ``since``."""
+    found = []
+    for m in page.network_events[since:]:
+        if m["method"] != "Network.webSocketFrameReceived":
+            continue
+        try:
+            frame = json.loads(m["params"]["response"]["payloadData"])
+        except ValueError:
+            continue
+        if frame.get("type") != "event" or frame.get("event") != event:
+            continue
+        if all(frame.get("ids", {}).get(k) == v for k, v in ids.items()):
+            found.append(float(m["params"]["timestamp"]))
+    return found
+
+
+def requests_to(page: Page, since: int, path_part: str, method: str = "GET") -> list[float]:
+    """When the page asked for a URL containing ``path_part`` since ``since``."""
+    return [
+        float(m["params"]["timestamp"])
+        for m in page.network_events[since:]
+        if m["method"] == "Network.requestWillBeSent"
+        and m["params"]["request"]["method"] == method
+        and path_part in m["params"]["request"]["url"]
+    ]
+
+
+def assert_live(page: Page, since: int, path_part: str, event: str, **ids: str) -> None:
+    """The page's socket received the live ``event`` (with these ids) after ``since``,
+    and the page asked for ``path_part`` only after that frame, at once: no poll brought
+    the change (a poll that happened to follow the frame would not be milliseconds
+    behind it; the app's fallback poll runs only while the socket is down, live.ts)."""
+    frames = live_frames(page, since, event, **ids)
+    assert frames, f"no {event} frame on the page's socket"
+    asked = requests_to(page, since, path_part)
+    assert asked, f"{path_part} was not asked again"
+    assert min(asked) >= frames[0], (event, frames, asked)
+    assert min(asked) - frames[0] < 1, (event, frames, asked)

@@ -4,6 +4,7 @@ import { logout } from "./api";
 import { Ctx, type AppContext } from "./context";
 import { CryptoClient } from "./crypto/client";
 import { browserLocale, isLocale, translate, type Locale } from "./i18n";
+import { LiveHub } from "./live";
 import { navigate, parse, type Route } from "./router";
 import { Documents } from "./screens/Documents";
 import { dropPush, listenForNavigation, refreshPush, storePushLocale } from "./push";
@@ -40,6 +41,7 @@ export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [cryptoState, setCryptoState] = useState<CryptoState>("off");
   const crypto = useMemo(() => new CryptoClient(), []);
+  const live = useMemo(() => new LiveHub(), []); // this tab's socket: the live notices
 
   useEffect(() => {
     const onPop = () => setRoute(parse(location.pathname));
@@ -80,6 +82,7 @@ export function App() {
       setSession(s);
       if (s) void startCrypto(s);
       if (s) void refreshPush(s.token);
+      if (s) live.start(s.token);
     });
     return crypto.subscribe((e) => {
       if (e.event === "status" && e.state === "signedOut") void finishSignOut();
@@ -87,6 +90,7 @@ export function App() {
   }, []);
 
   async function finishSignOut(): Promise<void> {
+    live.stop();
     try {
       await dropPush().catch(() => undefined);
       await crypto.signOut();
@@ -104,9 +108,11 @@ export function App() {
     },
     session: session ?? null,
     crypto,
+    live,
     signIn: async (s, to) => {
       await saveSession(s);
       setSession(s);
+      live.start(s.token);
       if (!localStorage.getItem(LOCALE_KEY)) setLocaleState(s.locale);
       navigate(to ?? { name: s.role === "child" ? "today" : "home" }, true);
       await startCrypto(s);

@@ -11,6 +11,7 @@ import { pushEn, pushFi, pushSv } from "./i18n/push";
 import { therapistEn, therapistFi, therapistSv } from "./i18n/therapist";
 import { scheduleSeriesEn, scheduleSeriesFi, scheduleSeriesSv } from "./i18n/schedule_series";
 import { homeworkTherapistEn, homeworkTherapistFi, homeworkTherapistSv } from "./i18n/homework_therapist";
+import { liveEn, liveFi, liveSv } from "./i18n/live";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -67,6 +68,7 @@ const en = {
   ...therapistEn,
   ...scheduleSeriesEn,
   ...homeworkTherapistEn,
+  ...liveEn,
 };
 
 export type Key = keyof typeof en;
@@ -123,6 +125,7 @@ const fi: Dictionary = {
   ...therapistFi,
   ...scheduleSeriesFi,
   ...homeworkTherapistFi,
+  ...liveFi,
 };
 
 const sv: Dictionary = {
@@ -176,6 +179,7 @@ const sv: Dictionary = {
   ...therapistSv,
   ...scheduleSeriesSv,
   ...homeworkTherapistSv,
+  ...liveSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };
