@@ -233,6 +233,8 @@ def png(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+
+
 def watch_network(page: Page) -> None:
     """Record the page's requests and WebSocket frames (``Page.network_events``); before
     the page load whose socket is to be watched."""
