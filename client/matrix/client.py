@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from client.keystore import DB_NAME
+from client.matrix import receipts
 from client.matrix.http import DeviceSetChanged, MatrixError, MatrixHttp
 from client.matrix.store import DeviceStore
 from crypto.matrix.backup import BackupDecryptionKey
@@ -62,6 +63,9 @@ class SyncResult:
     messages: list[dict[str, Any]] = field(default_factory=list)
     to_device: list[Any] = field(default_factory=list)
     next_batch: str = ""
+    receipts: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """the read receipts (decrypted ``org.kaari.read`` events) this sync moved forward:
+    ``{room: {user: {event_id, ts, at}}}``"""
 
 
 def _txn() -> str:
@@ -295,6 +299,7 @@ class MatrixClient:
                     if message is not None:
                         result.messages.append(message)
             result.messages.extend(self._retry_pending())
+            result.receipts = self._take_receipts(result.messages)
             self.store.set_since(result.next_batch)
             self._save()
         self._call_auths.extend(r for r in result.to_device if r.type == CALL_SDP)
@@ -364,6 +369,7 @@ class MatrixClient:
         """Decrypt what waited for its key (after a restore or a forwarded key)."""
         with self.store.transaction():
             out = self._retry_pending()
+            self._take_receipts(out)
             self._save()
         return out
 
@@ -383,8 +389,53 @@ class MatrixClient:
             return None
         with self.store.transaction():
             message = self._room_event(room_id, event)
+            self._take_receipts([message] if message else [])
             self._save()
         return message
+
+    def send_read_receipt(self, room_id: str, event_id: str) -> str:
+        """Tell the room's members, encrypted, that we have read it up to ``event_id``
+        (an ``org.kaari.read`` event, no "new message" notice); its event id."""
+        return self.send_message(room_id, {"event_id": event_id}, receipts.READ_EVENT)
+
+    def read_receipts(self, room_id: str) -> dict[str, dict[str, Any]]:
+        """The room's members' latest read receipts decrypted so far: ``{user: {event_id,
+        ts, at}}`` (``ts`` when the receipt was sent, ``at`` when the event it covers up
+        to was; ours too: where our other devices have read to)."""
+        return self.store.receipts().get(room_id, {})
+
+    def _take_receipts(
+        self, messages: Sequence[Mapping[str, Any]]
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """Keep the receipts among newly decrypted ``messages`` that move their sender's
+        forward (in the caller's transaction); those, per room and user."""
+        moved: dict[str, dict[str, dict[str, Any]]] = {}
+        known = self.store.receipts()
+        for message in messages:
+            event_id, room_id = receipts.target(message), str(message["room_id"])
+            at = self._sent_at(room_id, event_id) if event_id else None
+            user = str(message["sender"])
+            if at is None or not receipts.moves_forward(known.get(room_id, {}).get(user), at):
+                continue
+            receipt = {"event_id": event_id, "ts": message["origin_server_ts"], "at": at}
+            known.setdefault(room_id, {})[user] = receipt
+            moved.setdefault(room_id, {})[user] = receipt
+        if moved:
+            self.store.set_receipts(known)
+        return moved
+
+    def _sent_at(self, room_id: str, event_id: str) -> int | None:
+        """When an event of the room was sent (``origin_server_ts``); None if the room
+        has no such event."""
+        known = self.store.message(event_id)
+        if known is not None:
+            ts = known.get("origin_server_ts") if known["room_id"] == room_id else None
+        else:
+            try:
+                ts = self.http.room_event(room_id, event_id).get("origin_server_ts")
+            except MatrixError:
+                return None
+        return ts if isinstance(ts, int) else None
 
     def texts(self, room_id: str) -> list[str]:
         return [
@@ -408,6 +459,7 @@ class MatrixClient:
                 break
         with self.store.transaction():
             out = [m for m in (self._room_event(room_id, e) for e in reversed(events)) if m]
+            self._take_receipts(out)
             self._save()
         return out
 

@@ -11,6 +11,8 @@ Records (each sealed by the key store under the 32-byte secret; names carry no i
     mx.pend.<tag>            a room event we could not decrypt yet (retried on new keys)
     mx.out.<seq>             an outgoing to-device request not yet accepted by the server
     mx.backupkey             the backup's private key (base64), when this device knows it
+    mx.receipts              each room's members' latest decrypted read receipts
+                             (client.matrix.receipts): {room: {user: {event_id, ts, at}}}
 
 Event ids seen are keyed tags in the store's ``seen`` table (exactly once to the app).
 Everything one sync changes (the device state, new messages, the position) is written in
@@ -121,6 +123,15 @@ class DeviceStore:
 
     def set_since(self, since: str) -> None:
         self._put("mx.since", {"since": since})
+
+    # -- read receipts ---------------------------------------------------------------------
+
+    def receipts(self) -> dict[str, dict[str, dict[str, Any]]]:
+        record = self._get("mx.receipts") or {}
+        return {str(room): dict(users) for room, users in record.items()}
+
+    def set_receipts(self, receipts: dict[str, dict[str, dict[str, Any]]]) -> None:
+        self._put("mx.receipts", receipts)
 
     # -- messages to the application -------------------------------------------------------
 

@@ -6,11 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from conftest import World
 from litestar.testing import TestClient
 from mx_client_support import Devices, family_room
+from support import run
 
-from client.matrix import DeviceSetChanged, MatrixClient
+from app.config import Settings
+from app.storage.engine import Database
+from app.storage.schema_matrix import room_events
+from client.matrix import DeviceSetChanged, MatrixClient, MatrixError, receipts
+from client.matrix.receipts import READ_EVENT
 
 
 def test_messages_both_ways_between_therapist_and_guardian(
@@ -99,3 +106,84 @@ def test_a_limited_timeline_is_filled_from_messages(
     got = anna.sync().messages
     assert [m["event_id"] for m in got] == sent
     assert anna.texts(room) == [f"viesti {n}" for n in range(25)]
+
+
+def test_read_receipts_are_encrypted_room_events(
+    client: TestClient[Any], settings: Settings, world: World, other_world: World, tmp_path: Path
+) -> None:
+    devices = Devices(client, tmp_path)
+    terhi, anna = devices.open(world.therapist, "terhi"), devices.open(world.guardian, "anna")
+    room = family_room(world.case_id)
+    for c in (terhi, anna):
+        c.sync()
+    first = terhi.send_text(room, "Luitko?")
+    second = terhi.send_text(room, "Entä tämän?")
+    anna.sync()
+    assert terhi.sync().receipts == {}
+    receipt_id = anna.send_read_receipt(room, first)
+    got = terhi.sync()
+    assert list(got.receipts) == [room]
+    assert got.receipts[room][anna.user_id]["event_id"] == first
+    assert isinstance(got.receipts[room][anna.user_id]["ts"], int)
+    # an ordinary room event to the app, never a text of the thread
+    (record,) = [m for m in got.messages if m["event_id"] == receipt_id]
+    assert record["type"] == READ_EVENT
+    assert record["content"] == {"event_id": first}
+    assert terhi.texts(room) == ["Luitko?", "Entä tämän?"]
+    # it covers the earlier events: the first message was sent before the second
+    assert (
+        got.receipts[room][anna.user_id]["at"] < terhi.room_event(room, second)["origin_server_ts"]
+    )  # type: ignore[index]
+    anna.send_read_receipt(room, second)
+    anna.send_read_receipt(room, first)  # never back: the older one is ignored
+    assert terhi.sync().receipts[room][anna.user_id]["event_id"] == second
+    assert terhi.read_receipts(room)[anna.user_id]["event_id"] == second
+    assert terhi.sync().receipts == {}
+    # kept in the store: a reopened client still knows where the others have read to
+    terhi.close()
+    terhi = devices.open(world.therapist, "terhi")
+    assert terhi.read_receipts(room)[anna.user_id]["event_id"] == second
+    # anna's own receipts reach her own sync too (her other devices learn them)
+    assert anna.sync().receipts[room][anna.user_id]["event_id"] == second
+    # one naming an event the room does not have moves nothing
+    anna.send_read_receipt(room, "$nope")
+    assert terhi.sync().receipts == {}
+    assert terhi.read_receipts(room)[anna.user_id]["event_id"] == second
+    # a device that is not in the room cannot send one (the server refuses it), and a
+    # decrypted receipt whose session matches no device of its sender does not count
+    stranger = devices.open(other_world.guardian, "stranger")
+    stranger.sync()
+    with pytest.raises(MatrixError) as refused:
+        stranger.send_read_receipt(room, second)
+    assert refused.value.status == 404  # not even told the room exists
+    assert terhi.sync().receipts == {}
+    forged = {**record, "sender_device": None}
+    assert receipts.target(record) == first
+    assert receipts.target(forged) is None
+    assert receipts.target({**record, "content": {"event_id": 5}}) is None
+    # the server holds only ciphertext: no receipt's event id in any event it stored
+    stored = stored_events(settings)
+    assert stored[receipt_id][0] == "m.room.encrypted"
+    everything = "".join(content for _, content in stored.values())
+    assert first not in everything
+    assert second not in everything
+    assert READ_EVENT not in everything
+    assert "event_id" not in stored[receipt_id][1]
+
+
+def stored_events(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Every room event the server keeps, by event id: its type and content as stored."""
+
+    async def go() -> dict[str, tuple[str, str]]:
+        db = Database(settings.effective_database_url)
+        try:
+            async with db.read() as conn:
+                rows = await conn.execute(
+                    sa.select(room_events.c.event_id, room_events.c.type, room_events.c.content)
+                )
+                return {str(e): (str(t), str(c)) for e, t, c in rows.all()}
+        finally:
+            await db.dispose()
+
+    out: dict[str, tuple[str, str]] = run(go())
+    return out

@@ -1,8 +1,10 @@
 """The web app in headless Chromium against a real `kaari serve` (SQLite and PostgreSQL):
 a parent on a phone-sized screen signs in, reads what the therapist's Python reference
 client (client/matrix) sent, before and after a reload, replies, sees it delivered, and
-the therapist's client decrypts the reply; then nothing the parent typed is in the
-database, the blob store or the logs."""
+the therapist's client decrypts the reply; read receipts both ways, end to end encrypted
+(the parent's open thread sends an org.kaari.read event, the therapist's client decrypts
+it; its receipt for the reply shows "Read" on the page); then nothing the parent typed,
+nor any receipt, is in the database, the blob store or the logs in the clear."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from web_browser import Chromium, poll
 from web_support import PASSWORD, PHONE, bodies, chromium, keyed_devices, onboard, shot
 
 from client.matrix import MatrixClient, MatrixHttp
+from client.matrix.receipts import READ_EVENT
 
 __all__ = ["chromium"]  # a fixture (web_support)
 
@@ -137,7 +140,7 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
         chromium.close_page(tab)
 
         # a reload: history from the server, decrypted with the keys kept in IndexedDB
-        therapist.send_text(room, second)
+        second_id = therapist.send_text(room, second)
         page.call("Page.reload")
         page.wait_for("!!document.querySelector('#composer')", 60, "the thread after a reload")
         page.wait_for(
@@ -211,7 +214,12 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
             poll(later_arrived, 30, "the second reply at the therapist's new device")
             # (what was sent before it existed it cannot read: history comes from the
             # key backup, a later step)
-            assert len(laptop.undecryptable()) == 4
+            # (nor the parent's encrypted read receipts of that time, which the old
+            # device decrypted)
+            therapist.sync()
+            receipts = {m["event_id"] for m in therapist.messages(room) if m["type"] == READ_EVENT}
+            unread = [e for e in laptop.undecryptable() if e["event"]["event_id"] not in receipts]
+            assert len(unread) == 4
         finally:
             laptop.close()
             laptop.http.close()
@@ -227,6 +235,51 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
             )
             page.wait_for(f"document.documentElement.lang === '{lang}'")
             shot(page, f"thread-{lang}-phone.png")
+
+        # read receipts: the parent's open thread sent an encrypted org.kaari.read for the
+        # therapist's newest message; the therapist's client decrypts it in sync
+        def parent_read() -> bool:
+            assert therapist is not None
+            therapist.sync(timeout_ms=500)
+            return therapist.read_receipts(room).get(anna, {}).get("event_id") == second_id
+
+        poll(parent_read, 30, "the parent's receipt at the therapist's client")
+        assert isinstance(therapist.read_receipts(room)[anna]["ts"], int)
+        # an ordinary encrypted room event, at most one per message read (not per view)
+        sent = [
+            m["content"]["event_id"]
+            for m in therapist.messages(room)
+            if m["type"] == READ_EVENT and m["sender"] == anna
+        ]
+        assert second_id in sent
+        assert len(sent) == len(set(sent)), sent
+        # the therapist's client reads the parent's reply (its own encrypted receipt): it
+        # and everything before it is "Read" on the parent's page (with the time); the
+        # later message is not
+        reply_id = next(m["event_id"] for m in got if m["content"].get("body") == reply)
+        therapist.send_read_receipt(room, reply_id)
+        page.wait_for(
+            f"{ALL}('.msg.own')].map(e => e.dataset.status).join() === 'read,read,'"
+            " + document.querySelector('.msg.own:last-child').dataset.status"
+            " && document.querySelector('.msg.own:last-child').dataset.status !== 'read'",
+            30,
+            "the parent's reply read",
+        )
+        for lang, read in (("en", "Read "), ("fi", "Luettu "), ("sv", "Läst ")):  # sv last
+            page.evaluate(
+                "(() => { const s = document.querySelector('#language'); s.value = '"
+                + lang
+                + "'; s.dispatchEvent(new Event('change', {bubbles: true})); })()"
+            )
+            page.wait_for(
+                f"document.querySelector('[data-status=read] .meta').textContent.includes('{read}')"
+            )
+            meta = page.text(".msg.own[data-status=read] .meta")
+            assert any(c.isdigit() for c in meta.partition(read)[2]), meta  # when it was read
+            page.evaluate(
+                f"{ALL}('.msg.own[data-status=read]')].pop().scrollIntoView({{block: 'center'}})"
+            )
+            shot(page, f"thread-read-{lang}-phone.png")
 
         # the server dies (kill -9): the thread says there is no connection (in Swedish,
         # chosen last), and when the server is back the device syncs again by itself
@@ -278,3 +331,4 @@ def test_a_parent_signs_in_reads_and_replies_in_the_family_thread(
     for text in (reply, first, second, later, from_tab, after_takeover, *people["secrets"]):
         assert text.encode() not in everything, text[:20]
     assert b"Eino harjoittelee" not in everything
+    assert READ_EVENT.encode() not in everything  # receipts are ciphertext to the server

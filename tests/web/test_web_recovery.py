@@ -33,6 +33,7 @@ from web_support import (
 )
 
 from client.matrix import MatrixClient, MatrixHttp
+from client.matrix.receipts import READ_EVENT
 from crypto.matrix.backup import decode_recovery_key, encode_recovery_key
 
 __all__ = ["chromium"]  # a fixture (web_support)
@@ -88,7 +89,7 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
             30,
             "device A's keys",
         )[0]
-        therapist.send_text(room, first)
+        first_id = therapist.send_text(room, first)
         a.wait_for(
             f"{ALL}('.msg.theirs .body')].some(e => e.textContent === {json.dumps(first)})",
             30,
@@ -141,7 +142,7 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
         # therapist's client starts a new Megolm session for the second message
         before = backup_count(server.url, setup_token)
         therapist.device.invalidate_room_session(room)
-        therapist.send_text(room, second)
+        second_id = therapist.send_text(room, second)
         a.wait_for(
             f"{ALL}('.msg.theirs .body')].some(e => e.textContent === {json.dumps(second)})",
             30,
@@ -153,13 +154,27 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
             "the later room key backed up",
         )
 
+        # A's open thread sent one encrypted read receipt for each of them: two more of
+        # A's events in the history, which a new device cannot read before the restore
+        # either (then they decrypt and leave the thread: a receipt is no message)
+        def a_read() -> list[str]:
+            assert therapist is not None
+            therapist.sync(timeout_ms=500)
+            return [
+                m["content"]["event_id"]
+                for m in therapist.messages(room)
+                if m["type"] == READ_EVENT and m["sender"] == anna
+            ]
+
+        poll(lambda: a_read() == [first_id, second_id], 30, "A's receipts")
+
         # device B: a second browser profile; the parent signs in fresh
         b = chromium.new_profile_page(f"{server.url}/app/")
         b.viewport(*PHONE)
         b.locale("en-GB")
         sign_in(b, timeout=90)
-        b.wait_for(f"{ALL}('.msg .body')].length === 3", 60, "the history on B")
-        assert b.evaluate(f"{ALL}('.msg .body.unreadable')].length") == 3
+        b.wait_for(f"{ALL}('.msg .body')].length === 5", 60, "the history on B")
+        assert b.evaluate(f"{ALL}('.msg .body.unreadable')].length") == 5
         assert bodies(b, "theirs") == ["This message cannot be read on this device."] * 2
         b.wait_for("!!document.querySelector('#restore-offer')", 30, "the restore offer")
         assert b.text("#restore-offer") == "Restore messages with your recovery key"
@@ -203,7 +218,7 @@ def test_a_parent_saves_the_recovery_key_and_a_second_device_restores_the_histor
         # a second tab of B shows the thread meanwhile (it relays through B's first tab)
         b2 = chromium.new_profile_page(f"{server.url}/app/", like=b)
         b2.viewport(*PHONE)
-        b2.wait_for(f"{ALL}('.msg .body.unreadable')].length === 3", 60, "B's second tab")
+        b2.wait_for(f"{ALL}('.msg .body.unreadable')].length === 5", 60, "B's second tab")
 
         # the right key: the keys come down from the backup, the history reads
         replace_text(b, "#restore-key", recovery_key.replace(" ", "\n", 3))

@@ -12,6 +12,7 @@ import { therapistEn, therapistFi, therapistSv } from "./i18n/therapist";
 import { scheduleSeriesEn, scheduleSeriesFi, scheduleSeriesSv } from "./i18n/schedule_series";
 import { homeworkTherapistEn, homeworkTherapistFi, homeworkTherapistSv } from "./i18n/homework_therapist";
 import { liveEn, liveFi, liveSv } from "./i18n/live";
+import { readEn, readFi, readSv } from "./i18n/read";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -69,6 +70,7 @@ const en = {
   ...scheduleSeriesEn,
   ...homeworkTherapistEn,
   ...liveEn,
+  ...readEn,
 };
 
 export type Key = keyof typeof en;
@@ -126,6 +128,7 @@ const fi: Dictionary = {
   ...scheduleSeriesFi,
   ...homeworkTherapistFi,
   ...liveFi,
+  ...readFi,
 };
 
 const sv: Dictionary = {
@@ -180,6 +183,7 @@ const sv: Dictionary = {
   ...scheduleSeriesSv,
   ...homeworkTherapistSv,
   ...liveSv,
+  ...readSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

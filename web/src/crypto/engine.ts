@@ -28,7 +28,8 @@ import { secret, forget } from "../vault";
 import { KeyBackup } from "./backup";
 import { HttpError, MatrixHttp, V3 } from "./http";
 import { Mutex } from "./mutex";
-import type { ClearEvent, Event, StartArgs, TimelineEvent } from "./protocol";
+import { READ_EVENT, ReceiptBook, receiptTarget } from "./receipts";
+import type { ClearEvent, Event, Receipt, StartArgs, TimelineEvent } from "./protocol";
 
 type Outgoing =
   | KeysUploadRequest
@@ -50,7 +51,9 @@ interface RawEvent {
 
 interface SyncBody {
   next_batch: string;
-  rooms?: { join?: Record<string, { timeline?: { events?: RawEvent[]; limited?: boolean } }> };
+  rooms?: {
+    join?: Record<string, { timeline?: { events?: RawEvent[]; limited?: boolean } }>;
+  };
   to_device?: { events?: unknown[] };
   device_lists?: { changed?: string[]; left?: string[] };
   device_one_time_keys_count?: Record<string, number>;
@@ -59,6 +62,7 @@ interface SyncBody {
 
 const SEND_ATTEMPTS = 4;
 const SYNC_TIMEOUT_MS = 25_000;
+const SENT_TS_KEPT = 5_000; // event times remembered to order read receipts (then forgotten)
 
 export function storeName(deviceId: string): string {
   return `kaari-crypto-${deviceId}`;
@@ -85,6 +89,9 @@ export class Engine {
   private readonly sending = new Mutex();
   private readonly sentEpoch = new Map<string, string>();
   private since: string | null = null;
+  private book: ReceiptBook | null = null;
+  /** when the events decrypted lately were sent, by event id (orders read receipts) */
+  private readonly sentTs = new Map<string, number>();
   private running = true;
   private abort = new AbortController();
   /** key backup and the recovery key (backup.ts) */
@@ -111,6 +118,7 @@ export class Engine {
     );
     const engine = new Engine(machine, args, emit);
     engine.since = (await idb.get<string>(`since:${args.deviceId}`)) ?? null;
+    engine.book = await ReceiptBook.load(args.deviceId);
     await engine.processOutgoing(); // the device's keys are uploaded before anything else
     void engine.syncLoop();
     return engine;
@@ -224,7 +232,7 @@ export class Engine {
     );
     await this.processOutgoing();
     for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
-      const events = await this.decryptAll(roomId, room.timeline?.events ?? []);
+      const events = await this.takeReceipts(roomId, await this.decryptAll(roomId, room.timeline?.events ?? []));
       if (events.length) this.emit({ event: "timeline", roomId, events });
       if (room.timeline?.limited && this.since !== null) this.emit({ event: "gap", roomId });
     }
@@ -238,9 +246,42 @@ export class Engine {
     const out: TimelineEvent[] = [];
     for (const event of raw) {
       if (event.type !== "m.room.encrypted") continue;
+      this.sentTs.set(event.event_id, event.origin_server_ts);
       out.push(await this.decrypt(roomId, event));
     }
+    if (this.sentTs.size > SENT_TS_KEPT) this.sentTs.clear();
     return out;
+  }
+
+  /** The read receipts (receipts.ts) among decrypted events: those that move a member's
+   * forward are kept and told to the page (``receipts``); the events returned as they
+   * were (a receipt is a record the thread does not show). */
+  private async takeReceipts(roomId: string, events: TimelineEvent[]): Promise<TimelineEvent[]> {
+    const found: Receipt[] = [];
+    for (const e of events) {
+      const eventId = receiptTarget(e);
+      const at = eventId === null ? null : await this.sentAt(roomId, eventId);
+      if (eventId !== null && at !== null) {
+        found.push({ userId: e.sender, eventId, ts: e.ts, at, own: e.own });
+      }
+    }
+    const moved = found.length && this.book ? await this.book.add(roomId, found) : [];
+    if (moved.length) this.emit({ event: "receipts", roomId, receipts: moved });
+    return events; // (the thread shows no Kaari record, receipts included)
+  }
+
+  /** When an event of the room was sent (``origin_server_ts``); null if the room has no
+   * such event. */
+  private async sentAt(roomId: string, eventId: string): Promise<number | null> {
+    const known = this.sentTs.get(eventId);
+    if (known !== undefined) return known;
+    try {
+      const event = await this.http.call<RawEvent>("GET", `${V3}/rooms/${enc(roomId)}/event/${enc(eventId)}`);
+      return event.event_id === eventId && typeof event.origin_server_ts === "number" ? event.origin_server_ts : null;
+    } catch (e) {
+      if (e instanceof HttpError && e.status === 404) return null;
+      throw e;
+    }
   }
 
   private async decrypt(roomId: string, event: RawEvent): Promise<TimelineEvent> {
@@ -269,6 +310,7 @@ export class Engine {
         body: clear.type === "m.room.message" && typeof content["body"] === "string" ? content["body"] : null,
         msgtype: typeof content["msgtype"] === "string" ? content["msgtype"] : null,
         ...(typeof clear.type === "string" ? { clearType: clear.type } : {}),
+        ...(clear.type === READ_EVENT ? { readUpTo: content["event_id"] } : {}),
         ...(clear.type === "m.room.message" && content["msgtype"] === "m.file" ? { file: content["kaari.attachment"] } : {}),
       };
     } catch {
@@ -282,7 +324,7 @@ export class Engine {
       "GET",
       `${V3}/rooms/${enc(roomId)}/messages?${params}`,
     );
-    return this.decryptAll(roomId, [...page.chunk].reverse());
+    return this.takeReceipts(roomId, await this.decryptAll(roomId, [...page.chunk].reverse()));
   }
 
   /** Encrypt and send a text; through Kaari's device-set check: on 409 the members'
@@ -379,6 +421,17 @@ export class Engine {
     return { delivered: answer.delivered.length, recipients: answer.recipients };
   }
 
+  /** Tell the room's members, encrypted, that this user has read it up to ``eventId``
+   * (an ``org.kaari.read`` event through the ordinary send; no "new message" notice). */
+  async readReceipt(roomId: string, eventId: string): Promise<void> {
+    await this.sendEvent(roomId, READ_EVENT, { event_id: eventId }, `read-${globalThis.crypto.randomUUID()}`);
+  }
+
+  /** The room's members' latest read receipts, as sync last said. */
+  receipts(roomId: string): Receipt[] {
+    return this.book?.of(roomId) ?? [];
+  }
+
   /** Stop syncing and close the machine; with ``wipe``, delete this device's crypto
    * store and its sealed passphrase (a signed-out device takes nothing with it). */
   async stop(wipe: boolean): Promise<void> {
@@ -390,6 +443,7 @@ export class Engine {
     if (wipe) {
       await idb.dropDatabases(storeName(this.args.deviceId));
       await idb.del(`since:${this.args.deviceId}`);
+      await this.book?.wipe();
       await forget(`store-passphrase:${this.args.deviceId}`);
     }
   }

@@ -16,6 +16,8 @@ export type Request =
   | { op: "sendEvent"; roomId: string; type: string; content: Record<string, unknown>; localId: string }
   | { op: "readEvent"; roomId: string; eventId: string }
   | { op: "deliveries"; roomId: string; eventId: string }
+  | { op: "readReceipt"; roomId: string; eventId: string } // org.kaari.read up to the event
+  | { op: "receipts"; roomId: string } // the room's members' latest receipts (receipts.ts)
   | { op: "verifyInviter"; inviter: string; masterKey: string } // crypto/verify.ts
   | { op: "verifiedUsers"; users: string[] }
   | { op: "signOut" }
@@ -34,6 +36,8 @@ export interface Replies {
   sendEvent: { eventId: string };
   readEvent: { event: ClearEvent | null };
   deliveries: { delivered: number; recipients: number };
+  readReceipt: { done: true };
+  receipts: { receipts: Receipt[] };
   verifyInviter: { bootstrapped: boolean };
   verifiedUsers: { users: string[] };
   signOut: { done: true };
@@ -73,6 +77,20 @@ export interface TimelineEvent {
   /** the decrypted event's type (absent when unreadable): the thread shows only
    * ``m.room.message``, not the room's Kaari records (documents, notes) */
   clearType?: string;
+  /** an ``org.kaari.read`` receipt's ``event_id`` (unchecked: receipts.ts receiptTarget;
+   * the page learns receipts from the ``receipts`` event, the thread does not show them) */
+  readUpTo?: unknown;
+}
+
+/** A member's latest read receipt in a room: read up to ``eventId`` (and everything
+ * before it) at ``ts`` (when the receipt was sent); ``at``: when ``eventId`` was sent
+ * (orders receipts); ``own``: the signed-in user's (from any of their devices). */
+export interface Receipt {
+  userId: string;
+  eventId: string;
+  ts: number;
+  at: number;
+  own: boolean;
 }
 
 /** One decrypted room event (a Kaari record such as org.kaari.appointment.details);
@@ -87,6 +105,7 @@ export interface ClearEvent {
 export type Event =
   | { event: "timeline"; roomId: string; events: TimelineEvent[] }
   | { event: "gap"; roomId: string } // more arrived than a sync carries: page the history
+  | { event: "receipts"; roomId: string; receipts: Receipt[] } // moved since the last sync
   | { event: "status"; state: "syncing" | "offline" | "signedOut" };
 
 export type WorkerMessage = Reply | Event;

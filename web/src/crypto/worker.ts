@@ -35,6 +35,11 @@ async function handle(msg: Envelope): Promise<Replies[keyof Replies]> {
       return { event: await need().readEvent(msg.roomId, msg.eventId) };
     case "deliveries":
       return need().deliveries(msg.roomId, msg.eventId);
+    case "readReceipt":
+      await need().readReceipt(msg.roomId, msg.eventId);
+      return { done: true };
+    case "receipts":
+      return { receipts: need().receipts(msg.roomId) };
     case "verifyInviter":
       return verifyInviter(need().core, msg.inviter, msg.masterKey);
     case "verifiedUsers":

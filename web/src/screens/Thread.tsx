@@ -3,7 +3,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, request, type CaseOut } from "../api";
 import { useApp } from "../context";
 import { CryptoError } from "../crypto/client";
-import type { TimelineEvent } from "../crypto/protocol";
+import type { Receipt, TimelineEvent } from "../crypto/protocol";
 import { AttachmentError, download, fileMessage, objectUrl, parsePointer, upload, type AttachmentPointer } from "../files";
 import { roomOf, type RoomKind } from "../rooms";
 import { href, navigate } from "../router";
@@ -122,11 +122,53 @@ function fromEvent(e: TimelineEvent): Line {
   };
 }
 
+/** Each member's latest receipt (by user): one covering a later event replaces it. */
+function mergeReceipts(old: Map<string, Receipt>, more: readonly Receipt[]): Map<string, Receipt> {
+  const out = new Map(old);
+  for (const r of more) {
+    const known = out.get(r.userId);
+    if (!known || known.at < r.at) out.set(r.userId, r);
+  }
+  return out;
+}
+
+/** When the others read each own message: a receipt for event X covers X and every
+ * message shown before it; the earliest such receipt of another member (by line key). */
+function readTimes(lines: readonly Line[], receipts: ReadonlyMap<string, Receipt>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of receipts.values()) {
+    if (r.own) continue;
+    const upTo = lines.findIndex((l) => l.eventId === r.eventId);
+    for (let i = 0; i <= upTo; i++) {
+      const l = lines[i]!;
+      if (!l.own || l.eventId === null) continue;
+      const before = out.get(l.key);
+      if (before === undefined || r.ts < before) out.set(l.key, r.ts);
+    }
+  }
+  return out;
+}
+
+/** The newest message of the others this user has not told as read yet (null: none). */
+function unread(lines: readonly Line[], receipts: ReadonlyMap<string, Receipt>): string | null {
+  const newest = [...lines].reverse().find((l) => !l.own && l.eventId !== null);
+  if (!newest?.eventId) return null;
+  const mine = [...receipts.values()].find((r) => r.own);
+  const at = mine ? lines.findIndex((l) => l.eventId === mine.eventId) : -1;
+  return at >= lines.indexOf(newest) ? null : newest.eventId;
+}
+
 /** Add events not yet shown (by event id, or a pending send's local id), in time order. */
 function merge(lines: Line[], events: TimelineEvent[]): Line[] {
   const out = [...lines];
   for (const e of events) {
-    if (e.clearType !== undefined && e.clearType !== "m.room.message") continue; // a Kaari record, not a message
+    if (e.clearType !== undefined && e.clearType !== "m.room.message") {
+      // a Kaari record (a read receipt, a document…), not a message: shown as unreadable
+      // while its key was missing, it goes once it decrypts (a restore from the key backup)
+      const shown = out.findIndex((l) => l.eventId === e.eventId);
+      if (shown >= 0) out.splice(shown, 1);
+      continue;
+    }
     const line = fromEvent(e);
     const same = out.findIndex((l) => l.eventId === e.eventId || (line.localId !== null && l.localId === line.localId));
     if (same >= 0) {
@@ -147,6 +189,10 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
   const [error, setError] = useState<string | null>(null);
   const [offline, setOffline] = useState(false);
   const [attaching, setAttaching] = useState(false);
+  const [receipts, setReceipts] = useState<Map<string, Receipt>>(new Map());
+  const [receiptsKnown, setReceiptsKnown] = useState(false); // the kept ones loaded
+  const [visible, setVisible] = useState(document.visibilityState === "visible");
+  const told = useRef<string | null>(null);
   const list = useRef<HTMLOListElement>(null);
 
   useEffect(() => {
@@ -160,6 +206,9 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
 
   useEffect(() => {
     if (!room) return;
+    setReceipts(new Map()); // another room's are not this one's
+    setReceiptsKnown(false);
+    told.current = null;
     const history = () =>
       crypto.call<"history">({ op: "history", roomId: room, limit: 50 }).then(
         (answer) => setLines((old) => merge(old ?? [], answer.events)),
@@ -170,12 +219,38 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
       );
     const unsubscribe = crypto.subscribe((e) => {
       if (e.event === "timeline" && e.roomId === room) setLines((old) => merge(old ?? [], e.events));
+      if (e.event === "receipts" && e.roomId === room) setReceipts((old) => mergeReceipts(old, e.receipts));
       if (e.event === "gap" && e.roomId === room) void history();
       if (e.event === "status") setOffline(e.state === "offline");
     });
     void history();
+    crypto
+      .call<"receipts">({ op: "receipts", roomId: room })
+      .then(
+        (answer) => setReceipts((old) => mergeReceipts(old, answer.receipts)),
+        () => undefined, // no receipts known yet: sync brings them
+      )
+      .finally(() => setReceiptsKnown(true));
     return unsubscribe;
   }, [room]);
+
+  useEffect(() => {
+    const onChange = () => setVisible(document.visibilityState === "visible");
+    document.addEventListener("visibilitychange", onChange);
+    return () => document.removeEventListener("visibilitychange", onChange);
+  }, []);
+
+  // the thread is in view: the newest message of the others is read (an encrypted
+  // org.kaari.read event, crypto/receipts.ts; at most one per new message read)
+  useEffect(() => {
+    if (!room || !visible || lines === null || !receiptsKnown) return;
+    const eventId = unread(lines, receipts);
+    if (eventId === null || told.current === eventId) return;
+    told.current = eventId;
+    crypto.call<"readReceipt">({ op: "readReceipt", roomId: room, eventId }).catch(() => {
+      told.current = null; // offline: told again with the next change
+    });
+  }, [room, visible, lines, receipts, receiptsKnown]);
 
   useEffect(() => {
     list.current?.lastElementChild?.scrollIntoView({ block: "end" });
@@ -274,6 +349,8 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
     void send(body);
   }
 
+  const readAt = useMemo(() => readTimes(lines ?? [], receipts), [lines, receipts]);
+
   const statusText: Record<Status, string> = {
     sending: t("sending"),
     sent: t("sent"),
@@ -334,7 +411,7 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
             key={l.key}
             class={`msg ${l.own ? "own" : "theirs"}`}
             data-event-id={l.eventId ?? ""}
-            data-status={l.status ?? ""}
+            data-status={readAt.has(l.key) ? "read" : (l.status ?? "")}
           >
             {l.file ? (
               <FileView pointer={l.file} own={l.own} />
@@ -343,7 +420,14 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
             )}
             <p class="meta">
               <time dateTime={new Date(l.ts).toISOString()}>{clock.format(new Date(l.ts))}</time>
-              {l.status && l.status !== "failed" && <span class="status"> · {statusText[l.status]}</span>}
+              {readAt.has(l.key) ? (
+                <span class="status">
+                  {" · "}
+                  {t("readAt", { time: clock.format(new Date(readAt.get(l.key)!)) })}
+                </span>
+              ) : (
+                l.status && l.status !== "failed" && <span class="status"> · {statusText[l.status]}</span>
+              )}
               {l.status === "failed" && l.body !== null && l.file === null && l.localId && (
                 <button type="button" class="link status" onClick={() => void send(l.body!, l.localId!)}>
                   {statusText.failed}
