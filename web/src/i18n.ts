@@ -9,6 +9,7 @@ import { recoveryEn, recoveryFi, recoverySv } from "./i18n/recovery";
 import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
 import { pushEn, pushFi, pushSv } from "./i18n/push";
 import { therapistEn, therapistFi, therapistSv } from "./i18n/therapist";
+import { callEn, callFi, callSv } from "./i18n/call";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -63,6 +64,7 @@ const en = {
   ...inviteEn,
   ...pushEn,
   ...therapistEn,
+  ...callEn,
 };
 
 export type Key = keyof typeof en;
@@ -117,6 +119,7 @@ const fi: Dictionary = {
   ...inviteFi,
   ...pushFi,
   ...therapistFi,
+  ...callFi,
 };
 
 const sv: Dictionary = {
@@ -168,6 +171,7 @@ const sv: Dictionary = {
   ...inviteSv,
   ...pushSv,
   ...therapistSv,
+  ...callSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

@@ -8,6 +8,7 @@ import { addDays, book, fromHelsinki, helsinkiLocal, mondayOf, myCases, mySchedu
 import { DATE_LOCALES, TherapistNav } from "./Caseload";
 import { TopBar } from "./TopBar";
 import "../therapist.css";
+import { JoinLink } from "../call/JoinLink";
 
 /** the schedule is asked again this often: a family's cancellation shows without a reload
  * (no /ws in the app yet) */
@@ -106,6 +107,7 @@ export function WeekSchedule() {
             {t(`place.${a.placeKind}` as Key)} · <span class="status">{t(`status.${c.status}` as Key)}</span>
             {cancelled && isLate && <span class="late"> · {t("th.late")}</span>}
           </p>
+          <JoinLink appt={a} status={c.status} />
           {c.status === "scheduled" && Date.parse(a.startsAt) <= now && (
             <p class="outcome">
               <button type="button" class="secondary mark-completed" onClick={() => void mark(a, "completed")}>
