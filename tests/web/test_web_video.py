@@ -8,7 +8,7 @@ offer is refused by the therapist's browser (its code in words, the parent told)
 and audio arriving on both sides; the camera and the microphone switch off and on; the
 call goes audio only from the therapist's side and back from the parent's; the
 parent's page reloads and her seat is resumed and the call repaired; the therapist
-switches to relay-only and the call restarts ICE through coturn; the parent leaves."""
+switches to relay-only and the connection is built again through coturn; the parent leaves."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from servers import Coturn, KaariServer, scenario_server, stored_bytes
 from web_browser import Chromium, Page
-from web_support import PASSWORD, PHONE, chromium_in, choose_language, onboard, shot, sign_in
+from web_support import PASSWORD, PHONE, choose_language, chromium_in, onboard, shot, sign_in
 
 TURN_SECRET = "web-video-turn-secret-0123456789abcdef"
 DESKTOP = (1280, 800)
@@ -57,7 +57,11 @@ def peer_attr(page: Page, name: str) -> str:
 
 def flowing(page: Page, what: str, video: bool = True, timeout: float = 30) -> None:
     """getStats (the tile's data-): frames decoded and audio packets keep increasing."""
-    page.wait_for(f"document.querySelector('{PEER}')?.dataset.state === 'connected'", timeout, f"{what}: connected")
+    page.wait_for(
+        f"document.querySelector('{PEER}')?.dataset.state === 'connected'",
+        timeout,
+        f"{what}: connected",
+    )
     counters = (["framesDecoded"] if video else []) + ["audioPackets"]
     first = {c: int(peer_attr(page, c) or 0) for c in counters}
     for c in counters:
@@ -66,7 +70,11 @@ def flowing(page: Page, what: str, video: bool = True, timeout: float = 30) -> N
             timeout,
             f"{what}: {c} increasing",
         )
-    page.wait_for(f"Number(document.querySelector('{PEER}')?.dataset.audioEnergy) > 0", timeout, f"{what}: sound")
+    page.wait_for(
+        f"Number(document.querySelector('{PEER}')?.dataset.audioEnergy) > 0",
+        timeout,
+        f"{what}: sound",
+    )
 
 
 def test_a_video_session_in_the_browser(tmp_path: Path, database: str) -> None:
@@ -134,7 +142,9 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
         shot(anna, f"call-waiting-{lang}-phone.png")
 
     # she is on the therapist's list; let in, through a relay that swaps the fingerprint
-    terhi.wait_for("document.querySelectorAll('#call-waiting-list li').length === 1", 30, "Anna waiting")
+    terhi.wait_for(
+        "document.querySelectorAll('#call-waiting-list li').length === 1", 30, "Anna waiting"
+    )
     assert terhi.text("#call-waiting-list li span") == "Anna (Parent)"
     for lang in ("fi", "sv", "en"):
         choose_language(terhi, lang)
@@ -169,8 +179,12 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
 
     # camera and microphone off and on (the other side is told)
     anna.click("#call-camera")
-    terhi.wait_for(f"document.querySelector('{PEER}').dataset.remoteCamera === 'off'", 20, "camera off")
-    assert anna.evaluate("document.querySelector('#call-self').srcObject.getVideoTracks().length") == 0
+    terhi.wait_for(
+        f"document.querySelector('{PEER}').dataset.remoteCamera === 'off'", 20, "camera off"
+    )
+    assert (
+        anna.evaluate("document.querySelector('#call-self').srcObject.getVideoTracks().length") == 0
+    )
     anna.click("#call-mic")
     terhi.wait_for(f"document.querySelector('{PEER}').dataset.remoteMic === 'off'", 20, "mic off")
     anna.click("#call-camera")
@@ -185,12 +199,23 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
 
     # audio only, from the therapist's side: both cameras stop; back from the parent's
     terhi.click("#call-audio-only")
-    anna.wait_for("document.querySelector('main.call').dataset.audioOnly === 'yes'", 20, "audio only")
-    anna.wait_for("document.querySelector('#call-self').srcObject.getVideoTracks().length === 0", 20, "her camera off")
-    assert terhi.evaluate("document.querySelector('#call-self').srcObject.getVideoTracks().length") == 0
+    anna.wait_for(
+        "document.querySelector('main.call').dataset.audioOnly === 'yes'", 20, "audio only"
+    )
+    anna.wait_for(
+        "document.querySelector('#call-self').srcObject.getVideoTracks().length === 0",
+        20,
+        "her camera off",
+    )
+    assert (
+        terhi.evaluate("document.querySelector('#call-self').srcObject.getVideoTracks().length")
+        == 0
+    )
     flowing(anna, "the parent, audio only", video=False)
     anna.click("#call-audio-only")
-    terhi.wait_for("document.querySelector('main.call').dataset.audioOnly === 'no'", 20, "video again")
+    terhi.wait_for(
+        "document.querySelector('main.call').dataset.audioOnly === 'no'", 20, "video again"
+    )
     flowing(terhi, "the therapist, video again")
     flowing(anna, "the parent, video again")
 
@@ -202,15 +227,21 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
 
     # relay only: an ICE restart through coturn
     terhi.evaluate("document.querySelector('#call-relay-only').click()")
-    terhi.wait_for(f"document.querySelector('{PEER}')?.dataset.path === 'relay'", 30, "through the relay")
-    anna.wait_for(f"document.querySelector('{PEER}')?.dataset.path === 'relay'", 30, "through the relay")
+    terhi.wait_for(
+        f"document.querySelector('{PEER}')?.dataset.path === 'relay'", 30, "through the relay"
+    )
+    anna.wait_for(
+        f"document.querySelector('{PEER}')?.dataset.path === 'relay'", 30, "through the relay"
+    )
     flowing(terhi, "the therapist via coturn")
     flowing(anna, "the parent via coturn")
 
     # the parent leaves; the therapist is alone again
     anna.click("#call-hangup")
     anna.wait_for("!!document.querySelector('#call-ended')", 20, "left")
-    terhi.wait_for(f"!document.querySelector('{PEER}') && !!document.querySelector('.call-alone')", 30, "alone")
+    terhi.wait_for(
+        f"!document.querySelector('{PEER}') && !!document.querySelector('.call-alone')", 30, "alone"
+    )
 
     # the server relays SDP but keeps none of it, nor the secrets
     everything = stored_bytes(tmp_path, database)

@@ -86,17 +86,31 @@ function same(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function gathered(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
+function ufrag(sdp: string | undefined): string {
+  return /^a=ice-ufrag:(\S+)/m.exec(sdp ?? "")?.[1] ?? "";
+}
+
+/** Set the local description and wait until its candidates are gathered (bounded): a
+ * new ICE generation (a first description or an ICE restart) ends with a null candidate;
+ * a description with the same credentials gathers nothing new. */
+async function describe(pc: RTCPeerConnection, make: () => Promise<RTCSessionDescriptionInit>): Promise<string> {
+  const before = ufrag(pc.localDescription?.sdp);
+  let finish = () => undefined as void;
+  const ended = new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, GATHER_MS);
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") {
-        clearTimeout(timer);
-        resolve();
-      }
+    finish = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    pc.addEventListener("icecandidate", (e) => {
+      if (e.candidate === null) finish();
     });
   });
+  await pc.setLocalDescription(await make());
+  const same = before !== "" && ufrag(pc.localDescription?.sdp) === before;
+  if (same && pc.iceGatheringState === "complete") finish();
+  await ended;
+  return pc.localDescription?.sdp ?? "";
 }
 
 export class CallController {
@@ -176,15 +190,20 @@ export class CallController {
     return { iceServers: this.ice.iceServers, iceTransportPolicy: relay ? "relay" : "all" };
   }
 
-  /** The relay-only setting (kept on this device): the connections restart ICE with it. */
+  /** The relay-only setting (kept on this device): each connection is built again with
+   * it (a new ICE session; the offerer makes it, the callee asks for it). */
   setRelayOnly(on: boolean): void {
     localStorage.setItem(RELAY_ONLY_KEY, on ? "1" : "0");
     this.update({ relayOnly: on });
     for (const peer of [...this.peers.values()]) {
-      if (peer.state === "refused") continue;
-      peer.pc.setConfiguration(this.config());
-      this.serial(() => this.repair(peer));
+      if (peer.state !== "refused") this.serial(() => this.rebuild(peer));
     }
+  }
+
+  private async rebuild(peer: Peer): Promise<void> {
+    if (this.peers.get(peer.deviceId) !== peer) return;
+    if (peer.offerer) await this.offer(this.newPeer(peer, true));
+    else this.signal(peer.deviceId, "restart", { fresh: true });
   }
 
   private join(): void {
@@ -309,9 +328,7 @@ export class CallController {
       await this.refreshIce().catch(() => undefined); // TURN credentials expire
       pc.setConfiguration(this.config());
     }
-    await pc.setLocalDescription(await pc.createOffer(iceRestart ? { iceRestart: true } : {}));
-    await gathered(pc);
-    const sdp = pc.localDescription?.sdp ?? "";
+    const sdp = await describe(pc, () => pc.createOffer(iceRestart ? { iceRestart: true } : {}));
     await this.authenticate(peer, "offer", sdp);
     this.signal(peer.deviceId, "offer", { type: "offer", sdp });
   }
@@ -371,9 +388,8 @@ export class CallController {
       peer.remoteFingerprints = fps;
       await peer.pc.setRemoteDescription({ type: "offer", sdp });
       if (fresh) this.addLocal(peer);
-      await peer.pc.setLocalDescription(await peer.pc.createAnswer());
-      await gathered(peer.pc);
-      const answer = peer.pc.localDescription?.sdp ?? "";
+      const pc = peer.pc;
+      const answer = await describe(pc, () => pc.createAnswer());
       await this.authenticate(peer, "answer", answer);
       this.signal(from, "answer", { type: "answer", sdp: answer });
       this.sendMute(from);
