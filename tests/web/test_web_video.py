@@ -12,14 +12,33 @@ switches to relay-only and the connection is built again through coturn; the par
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from servers import Coturn, KaariServer, scenario_server, stored_bytes
 from web_browser import Chromium, Page
-from web_support import PASSWORD, PHONE, choose_language, chromium_in, onboard, shot, sign_in
+from web_support import (
+    PASSWORD,
+    PHONE,
+    assert_accessible,
+    assert_reflows,
+    choose_language,
+    chromium_in,
+    onboard,
+    shot,
+    sign_in,
+)
+
+from client.api import Api
+from client.call import CallClient
+from client.matrix import MatrixClient, MatrixHttp
+from signaling.precall import restrict_host_addresses
 
 TURN_SECRET = "web-video-turn-secret-0123456789abcdef"
 DESKTOP = (1280, 800)
@@ -55,14 +74,16 @@ def peer_attr(page: Page, name: str) -> str:
     return str(page.evaluate(f"document.querySelector('{PEER}')?.dataset.{name} ?? ''"))
 
 
-def flowing(page: Page, what: str, video: bool = True, timeout: float = 30) -> None:
+def flowing(
+    page: Page, what: str, video: bool = True, audio: bool = True, timeout: float = 30
+) -> None:
     """getStats (the tile's data-): frames decoded and audio packets keep increasing."""
     page.wait_for(
         f"document.querySelector('{PEER}')?.dataset.state === 'connected'",
         timeout,
         f"{what}: connected",
     )
-    counters = (["framesDecoded"] if video else []) + ["audioPackets"]
+    counters = (["framesDecoded"] if video else []) + (["audioPackets"] if audio else [])
     first = {c: int(peer_attr(page, c) or 0) for c in counters}
     for c in counters:
         page.wait_for(
@@ -70,11 +91,60 @@ def flowing(page: Page, what: str, video: bool = True, timeout: float = 30) -> N
             timeout,
             f"{what}: {c} increasing",
         )
-    page.wait_for(
-        f"Number(document.querySelector('{PEER}')?.dataset.audioEnergy) > 0",
-        timeout,
-        f"{what}: sound",
+    if audio:
+        page.wait_for(
+            f"Number(document.querySelector('{PEER}')?.dataset.audioEnergy) > 0",
+            timeout,
+            f"{what}: sound",
+        )
+
+
+def second_guardian(server: KaariServer, people: dict[str, Any], tmp_path: Path) -> CallClient:
+    """Pekka, a second guardian of the case, with a cross-signed Python device."""
+    th = {"authorization": f"Bearer {people['therapist']['token']}"}
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        code = http.post(f"/cases/{people['case']}/invites", json={}, headers=th).json()["code"]
+        body = {
+            "code": code,
+            "email": "pekka@example.fi",
+            "password": PASSWORD,
+            "displayName": "Pekka",
+            "locale": "fi",
+            "device": {"name": "aiortc", "platform": "other"},
+        }
+        r = http.post("/invites/accept", json=body)
+        assert r.status_code in (200, 201), r.text
+        token = r.json()["token"]
+    people["secrets"].append(token)
+    mx = MatrixClient.open(
+        MatrixHttp.connect(server.url, token), tmp_path / "pekka", os.urandom(32)
     )
+    mx.bootstrap_cross_signing()
+    mx.sync()
+    return CallClient(Api(server.url, token=token), mx, [])
+
+
+async def aiortc_parent(client: CallClient, room: str) -> dict[str, Any]:
+    """Join, be let in, connect to the therapist's browser, count 30 of its video frames
+    (the browser offers audio and video; aiortc answers), leave."""
+    restrict_host_addresses(["127.0.0.1"])
+    async with asyncio.timeout(120):
+        await client.connect()
+        try:
+            await client.join(room, 30)
+            state = await client.wait_admitted(90)
+            therapist = next(
+                p["deviceId"] for p in state["participants"] if p["role"] == "therapist"
+            )
+            peer = await client.wait_peer(therapist, 60)
+            await peer.connected.wait()
+            while peer.frames < 30:  # noqa: ASYNC110 (a test)
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(3)  # the browser's getStats sees the frames too
+            await client.leave()
+            return {"frames": peer.frames, "refusals": client.refusals, "offerer": peer.offerer}
+        finally:
+            await client.close()
 
 
 def test_a_video_session_in_the_browser(tmp_path: Path, database: str) -> None:
@@ -171,6 +241,9 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
     flowing(terhi, "the therapist")
     flowing(anna, "the parent")
     assert peer_attr(terhi, "path") == "direct"
+    assert_accessible(anna, "the parent's room")
+    assert_reflows(anna, "the parent's room")
+    assert_accessible(terhi, "the therapist's room")
     for lang in ("fi", "sv", "en"):
         choose_language(anna, lang)
         shot(anna, f"call-{lang}-phone.png")
@@ -242,6 +315,27 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
     terhi.wait_for(
         f"!document.querySelector('{PEER}') && !!document.querySelector('.call-alone')", 30, "alone"
     )
+
+    # the aiortc reference client (client/call.py) as a second parent, the browser's peer
+    terhi.evaluate("document.querySelector('#call-relay-only').click()")  # relay-only off
+    pekka = second_guardian(server, people, tmp_path)
+    outcome: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: outcome.update(asyncio.run(aiortc_parent(pekka, appt)))
+    )
+    thread.start()
+    try:
+        terhi.wait_for(
+            "document.querySelectorAll('#call-waiting-list li').length === 1", 60, "Pekka waiting"
+        )
+        terhi.click(".call-admit")
+        flowing(terhi, "the therapist from aiortc", audio=False, timeout=60)
+    finally:
+        thread.join(90)
+    assert outcome.get("refusals") == [], outcome
+    assert outcome.get("offerer") is True, outcome
+    assert int(outcome.get("frames", 0)) >= 30, outcome
+    terhi.wait_for(f"!document.querySelector('{PEER}')", 30, "Pekka left")
 
     # the server relays SDP but keeps none of it, nor the secrets
     everything = stored_bytes(tmp_path, database)
