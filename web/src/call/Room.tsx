@@ -200,20 +200,20 @@ export function Room({ appointmentId }: { appointmentId: string }) {
             </section>
           )}
           <div class="call-controls" role="toolbar" aria-label={t("call.title")}>
-            <button type="button" id="call-mic" aria-pressed={view.mic} class={view.mic ? "" : "off"} onClick={() => call.toggleMic()}>
+            <button type="button" id="call-mic" aria-pressed={view.mic} class={view.mic ? "secondary" : "secondary off"} onClick={() => call.toggleMic()}>
               {t("call.mic")}
             </button>
             <button
               type="button"
               id="call-camera"
               aria-pressed={view.camera && !view.audioOnly}
-              class={view.camera && !view.audioOnly ? "" : "off"}
+              class={view.camera && !view.audioOnly ? "secondary" : "secondary off"}
               disabled={view.audioOnly}
               onClick={() => call.toggleCamera()}
             >
               {t("call.camera")}
             </button>
-            <button type="button" id="call-audio-only" aria-pressed={view.audioOnly} onClick={() => call.setAudioOnly(!view.audioOnly)}>
+            <button type="button" id="call-audio-only" class="secondary" aria-pressed={view.audioOnly} onClick={() => call.setAudioOnly(!view.audioOnly)}>
               {t("call.audioOnly")}
             </button>
             <button type="button" id="call-hangup" class="primary danger" onClick={() => call.hangUp()}>
