@@ -298,7 +298,22 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
     flowing(anna, "the parent after the reload")
     flowing(terhi, "the therapist after the reload")
 
-    # relay only: an ICE restart through coturn
+    # "Reconnect": an ICE restart on the same connection (the callee asks, the parent's
+    # browser offers with new credentials), counted on both sides
+    assert peer_attr(terhi, "iceRestarts") == "0"
+    terhi.click(f"{PEER} .call-reconnect")
+    for page in (terhi, anna):
+        page.wait_for(
+            f"document.querySelector('{PEER}')?.dataset.iceRestarts === '1'", 30, "restarted"
+        )
+    # the offerer (controlling) side's selected pair is of the new credentials
+    anna.wait_for(
+        f"document.querySelector('{PEER}')?.dataset.iceCurrent === 'yes'", 30, "the new pair"
+    )
+    flowing(terhi, "the therapist after the ICE restart")
+    flowing(anna, "the parent after the ICE restart")
+
+    # relay only: the connection is built again, through coturn
     terhi.evaluate("document.querySelector('#call-relay-only').click()")
     terhi.wait_for(
         f"document.querySelector('{PEER}')?.dataset.path === 'relay'", 30, "through the relay"

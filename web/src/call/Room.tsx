@@ -103,6 +103,8 @@ export function Room({ appointmentId }: { appointmentId: string }) {
         data-path={peer.stats.path}
         data-remote-camera={peer.remote.camera ? "on" : "off"}
         data-remote-mic={peer.remote.mic ? "on" : "off"}
+        data-ice-restarts={peer.iceRestarts}
+        data-ice-current={peer.stats.current ? "yes" : "no"}
         aria-label={nameOf(peer)}
       >
         <Media stream={peer.stream} kind="video" label={nameOf(peer)} />
@@ -119,6 +121,11 @@ export function Room({ appointmentId }: { appointmentId: string }) {
           <p class="error call-refused" role="alert" data-code={peer.refused ?? "refused_by_peer"}>
             {t(peer.refused ? "call.refused" : "call.refusedByPeer")}
           </p>
+        )}
+        {(peer.state === "connected" || peer.state === "disconnected") && (
+          <button type="button" class="secondary call-reconnect" onClick={() => call?.reconnect(peer.deviceId)}>
+            {t("call.reconnect")}
+          </button>
         )}
         {(peer.refused || peer.refusedByPeer || peer.state === "failed") && (
           <button type="button" class="secondary call-retry" onClick={() => call?.retry(peer.deviceId)}>

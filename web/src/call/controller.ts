@@ -49,6 +49,8 @@ export interface PeerView {
   refused: string | null;
   /** the peer refused ours */
   refusedByPeer: boolean;
+  /** ICE restarts on this connection (new remote credentials on the same connection) */
+  iceRestarts: number;
 }
 
 export interface CallView {
@@ -285,6 +287,7 @@ export class CallController {
       stats: NO_STATS,
       refused: null,
       refusedByPeer: false,
+      iceRestarts: 0,
       remoteFingerprints: [],
     };
     pc.ontrack = (e) => {
@@ -386,7 +389,9 @@ export class CallController {
       const fresh = peer.remoteFingerprints.length === 0;
       if (!fresh) peer.pc.setConfiguration(this.config()); // an ICE restart: this side's policy too
       peer.remoteFingerprints = fps;
+      const restarted = !fresh && ufrag(peer.pc.remoteDescription?.sdp) !== ufrag(sdp);
       await peer.pc.setRemoteDescription({ type: "offer", sdp });
+      if (restarted) peer.iceRestarts += 1;
       if (fresh) this.addLocal(peer);
       const pc = peer.pc;
       const answer = await describe(pc, () => pc.createAnswer());
@@ -402,8 +407,10 @@ export class CallController {
         await this.offer(this.newPeer(peer, true)); // the callee built a new connection
         return;
       }
+      const restarted = peer.remoteFingerprints.length > 0 && ufrag(peer.pc.remoteDescription?.sdp) !== ufrag(sdp);
       peer.remoteFingerprints = fps;
       await peer.pc.setRemoteDescription({ type: "answer", sdp });
+      if (restarted) peer.iceRestarts += 1;
       this.sendMute(from);
     } else if (kind === "restart") {
       const p = this.view.participants.find((x) => x.deviceId === from);
@@ -436,6 +443,13 @@ export class CallController {
     if (this.peers.get(peer.deviceId) !== peer || peer.state === "refused") return;
     if (peer.offerer) await this.offer(peer, true);
     else this.signal(peer.deviceId, "restart", {});
+  }
+
+  /** "Reconnect" (a frozen picture, a changed network): an ICE restart on the same
+   * connection with fresh TURN credentials; the callee asks the offerer for it. */
+  reconnect(deviceId: string): void {
+    const peer = this.peers.get(deviceId);
+    if (peer) this.serial(() => this.repair(peer));
   }
 
   /** "Try again" after a refusal or a failed connection. */

@@ -29,9 +29,11 @@ export interface PeerStats {
   audioEnergy: number;
   /** the selected pair: "relay" when either side's candidate is a relay one */
   path: "relay" | "direct" | "";
+  /** the selected pair belongs to the current ICE credentials (after a restart: the new ones) */
+  current: boolean;
 }
 
-export const NO_STATS: PeerStats = { framesDecoded: 0, audioPackets: 0, audioEnergy: 0, path: "" };
+export const NO_STATS: PeerStats = { framesDecoded: 0, audioPackets: 0, audioEnergy: 0, path: "", current: false };
 
 export async function readStats(pc: RTCPeerConnection): Promise<PeerStats> {
   const report = await pc.getStats();
@@ -56,6 +58,8 @@ export async function readStats(pc: RTCPeerConnection): Promise<PeerStats> {
     const remote = byId.get(String(pair["remoteCandidateId"]));
     const relay = local?.["candidateType"] === "relay" || remote?.["candidateType"] === "relay";
     out.path = relay ? "relay" : "direct";
+    const ufrag = /^a=ice-ufrag:(\S+)/m.exec(pc.localDescription?.sdp ?? "")?.[1];
+    out.current = ufrag !== undefined && local?.["usernameFragment"] === ufrag;
   }
   return out;
 }
