@@ -19,6 +19,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 from servers import Coturn, KaariServer, scenario_server, stored_bytes
@@ -330,6 +331,13 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
     terhi.wait_for(
         f"!document.querySelector('{PEER}') && !!document.querySelector('.call-alone')", 30, "alone"
     )
+
+    # a room that is not hers (here: no such appointment) is refused in words
+    anna.goto(f"{server.url}/app/calls/{uuid4()}")
+    anna.wait_for(
+        "document.querySelector('#call-error')?.dataset.code === 'room_not_found'", 60, "refused"
+    )
+    assert anna.text("#call-error") == "This session is not available to you."
 
     # the aiortc reference client (client/call.py) as a second parent, the browser's peer
     terhi.evaluate("document.querySelector('#call-relay-only').click()")  # relay-only off

@@ -22,6 +22,17 @@ const GATHER_MS = 6000;
 /** a callee that has no connection with a present peer this long asks it to offer */
 const ASK_AFTER_MS = 4000;
 export const RELAY_ONLY_KEY = "kaari.call.relayOnly";
+/** room_join's refusals (docs/signaling.md, "Who may enter, and when") */
+const JOIN_REFUSALS = new Set([
+  "room_not_found",
+  "room_not_allowed",
+  "room_not_video",
+  "room_cancelled",
+  "room_not_open_yet",
+  "room_closed",
+  "room_full",
+  "room_already_joined",
+]);
 
 export interface Participant {
   userId: string;
@@ -220,7 +231,9 @@ export class CallController {
     else if (f.type === "signal") this.serial(() => this.onSignal(f));
     else if (f.type === "error") {
       const code = typeof f["code"] === "string" ? f["code"] : "unknown";
-      if (this.view.phase === "joining" || code.startsWith("room_")) this.update({ phase: "failed", error: code });
+      // a refused room_join ends the visit; a refused signal (a peer away within its
+      // grace period) is repaired by the next room_state
+      if (this.view.phase === "joining" || JOIN_REFUSALS.has(code)) this.update({ phase: "failed", error: code });
     }
   }
 

@@ -73,10 +73,6 @@ export class CallSocket {
     this.retry = Math.min(this.retry * 2, 8000);
   }
 
-  get open_(): boolean {
-    return this.ws?.readyState === WebSocket.OPEN;
-  }
-
   send(frame: Frame): boolean {
     if (this.ws?.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(frame));
