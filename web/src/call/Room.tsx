@@ -172,14 +172,6 @@ export function Room({ appointmentId }: { appointmentId: string }) {
               {t("call.audioOnlyOn")}
             </p>
           )}
-          <div class="call-grid">
-            {others.map(peerTile)}
-            {view.phase === "in" && others.length === 0 && <p class="muted call-alone">{t("call.alone")}</p>}
-            <section class="call-self">
-              <Media stream={view.local} kind="video" id="call-self" label={t("call.you")} />
-              <p class="who">{t("call.you")}</p>
-            </section>
-          </div>
           {therapist && view.phase === "in" && (
             <section class="call-lobby" aria-labelledby="call-lobby-title">
               <h2 id="call-lobby-title">{t("call.waitingTitle")}</h2>
@@ -191,7 +183,7 @@ export function Room({ appointmentId }: { appointmentId: string }) {
                     {waiting.map((p) => (
                       <li key={p.deviceId} data-device-id={p.deviceId}>
                         <span>{nameOf(p)}</span>
-                        <button type="button" class="call-admit" onClick={() => call.admit([p.deviceId])}>
+                        <button type="button" class="primary call-admit" onClick={() => call.admit([p.deviceId])}>
                           {t("call.admit")}
                         </button>
                       </li>
@@ -206,6 +198,14 @@ export function Room({ appointmentId }: { appointmentId: string }) {
               )}
             </section>
           )}
+          <div class="call-grid">
+            {others.map(peerTile)}
+            {view.phase === "in" && others.length === 0 && <p class="muted call-alone">{t("call.alone")}</p>}
+            <section class="call-self">
+              <Media stream={view.local} kind="video" id="call-self" label={t("call.you")} />
+              <p class="who">{t("call.you")}</p>
+            </section>
+          </div>
           <div class="call-controls" role="toolbar" aria-label={t("call.title")}>
             <button type="button" id="call-mic" aria-pressed={view.mic} class={view.mic ? "secondary" : "secondary off"} onClick={() => call.toggleMic()}>
               {t("call.mic")}
