@@ -88,7 +88,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        runtime = await Runtime.start(settings, app_clock(app.state, settings_clock(settings)))
+        # the services come from app.state.settings: the app built here (routes, middleware,
+        # the OpenAPI document: ~0.35 CPU-s) may run several lifespans, each with its own
+        # database and data directory (the test suite builds one app per shape of settings)
+        current: Settings = app.state.settings
+        runtime = await Runtime.start(current, app_clock(app.state, settings_clock(current)))
         services = build_services(runtime)
         app.state.runtime, app.state.services = runtime, services
         app.state.signaling = services.signaling
@@ -150,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *webapp_handlers(settings),
         ],
         lifespan=[lifespan],
+        state=State({"settings": settings}),
         dependencies=dependencies,
         exception_handlers=exception_handlers,
         middleware=[

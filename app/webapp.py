@@ -20,10 +20,12 @@ PREFIX = "/app"
 
 #: the page policy of every answer under /app/: scripts, workers, styles, images and
 #: connections to this origin only; 'wasm-unsafe-eval' lets the worker compile the
-#: matrix-sdk-crypto module (and allows no eval of JavaScript)
+#: matrix-sdk-crypto module (and allows no eval of JavaScript); blob: images and videos
+#: are the ones decrypted on the device (a homework task's video)
 APP_CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
-    "connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; font-src 'self'; "
+    "connect-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
+    "font-src 'self'; "
     "manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

@@ -330,6 +330,8 @@ class Homework:
         }
         if ends_on is not None:
             body["endsOn"] = ends_on.isoformat()
+        if media:  # uploaded by this device to the homework room: kept as long as the task
+            body["mediaBlobIds"] = [p.blob_id for p in media]
         self._synced = False
         return self._task(self.api.create_task(case_id, body))
 
@@ -362,6 +364,9 @@ class Homework:
                 media=list(current.media if media is None else media),
             )
             body["contentEventId"] = self._send(current.room_id, TASK_EVENT, content)
+            kept = {p.blob_id for p in current.media}
+            if new_media := [p.blob_id for p in content.media if p.blob_id not in kept]:
+                body["mediaBlobIds"] = new_media
         if schedule is not None:
             body["schedule"] = schedule.wire()
         if not isinstance(ends_on, msgspec.UnsetType):

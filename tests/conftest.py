@@ -12,6 +12,7 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+from app_cache import app_for
 from litestar.testing import TestClient
 from support import (
     PASSWORD,
@@ -27,7 +28,6 @@ from support import (
 )
 
 from app.config import Settings
-from app.main import create_app
 from app.services import running_services
 from app.storage.migrate import upgrade
 from app.storage.schema import metadata
@@ -120,7 +120,7 @@ def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient[Any]]:
-    with TestClient(create_app(settings)) as c:
+    with TestClient(app_for(settings)) as c:
         yield c
 
 

@@ -29,7 +29,7 @@ from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.events import APPOINTMENT_CANCELLED, CANCELLATION_SEEN, DomainEvent
 from app.core.fanout import FanOut
 from app.core.principal import Principal
-from app.core.time import Clock
+from app.core.time import Clock, local_date
 from app.storage.engine import Database
 
 
@@ -50,6 +50,7 @@ class CancellationService:
         self.db = db
         self.audit = audit
         self.rooms = rooms
+        self.cases = cases
         self.seen = Visibility(cases, rooms)
         self.fanout = fanout
         self.clock = clock
@@ -192,6 +193,9 @@ class CancellationService:
         assert row is not None
         covered = [a for a in view.attendances if a.cancellation_id == cancellation_id]
         visible = set(view.visible)
+        counted = await self._counted(
+            conn, view, [a.case_id for a in covered if a.case_id in visible], row.late
+        )
         return CancellationOut(
             id=row.id,
             appointment_id=row.appointment_id,
@@ -201,6 +205,7 @@ class CancellationService:
             cancelled_by_role=row.cancelled_by_role,
             reason=row.reason,
             late=row.late,
+            counted_case_ids=counted,
             note=[
                 CaseEventOut(
                     case_id=a.case_id,
@@ -222,6 +227,22 @@ class CancellationService:
                 for a in await store.acks(conn, row.id)
             ],
         )
+
+    async def _counted(
+        self, conn: AsyncConnection, view: View, case_ids: list[UUID], late: bool
+    ) -> list[UUID]:
+        """The cases whose period a (late) cancellation uses a session of (accounting.py)."""
+        if not late or not case_ids:
+            return []
+        policy = await cancellation_policy(conn, view.row.org_id)
+        day = local_date(view.row.starts_at)
+        counted: list[UUID] = []
+        for case_id in case_ids:
+            periods = await self.cases.periods(conn, case_id)
+            period = next((p for p in periods if p.starts_on <= day <= p.ends_on), None)
+            if period is not None and policy.counts(period.payer, "late_cancellation"):
+                counted.append(case_id)
+        return counted
 
     async def _cancellation_view(
         self, conn: AsyncConnection, principal: Principal, cancellation_id: UUID

@@ -153,6 +153,10 @@ class CancellationOut(Camel):
     cancelled_by_role: str
     reason: Reason
     late: bool
+    #: the caller's cases whose therapy period counts it as a used session: a late
+    #: cancellation on a day a period covers, when the org's policy counts those for the
+    #: period's payer (the cost shown next to the late flag)
+    counted_case_ids: list[UUID]
     #: the note events of the cases the caller sees
     note: list[CaseEventOut]
     created_at: datetime

@@ -22,6 +22,9 @@ Status = Literal["active", "paused", "finished"]
 Kind = Literal["once", "daily", "weekly", "perWeek"]
 StreakUnit = Literal["times", "weeks"]
 AwareDateTime = Annotated[datetime, Meta(tz=True)]
+#: the attachments of the homework room that a task's content points at (its pictures
+#: and videos, client/homework_content.py allows 20): kept as long as the room's events
+MediaBlobIds = Annotated[list[UUID], Meta(max_length=20)]
 ReminderTime = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
@@ -50,12 +53,15 @@ class TaskCreate(Camel):
     starts_on: date
     ends_on: date | None = None
     tick_by: TickBy = "both"
+    media_blob_ids: MediaBlobIds = []
 
 
 class TaskUpdate(Camel):
     """Absent fields stay as they are; a schedule or status change takes effect today."""
 
     content_event_id: EventId | UnsetType = UNSET
+    #: the new content's attachments (with ``contentEventId``)
+    media_blob_ids: MediaBlobIds | UnsetType = UNSET
     schedule: ScheduleIn | UnsetType = UNSET
     ends_on: date | UnsetType | None = UNSET
     tick_by: TickBy | UnsetType = UNSET

@@ -119,6 +119,25 @@ async def _check_content(
     await require_event_from(rooms, conn, principal, case_id, "homework", event_id, what)
 
 
+async def _keep_media(
+    rooms: ContentRooms,
+    conn: AsyncConnection,
+    principal: Principal,
+    case_id: UUID,
+    blob_ids: list[UUID],
+) -> None:
+    """A task's pictures and videos are attachments this device uploaded to the case's
+    homework room; they are then kept as long as the room's events (not the 30 days of a
+    message's file)."""
+    for blob_id in blob_ids:
+        if await rooms.keep_file(conn, case_id, "homework", blob_id, principal.device_id) is None:
+            raise InvalidInput(
+                "A task's media must be attachments this device uploaded to the case's "
+                "homework room",
+                code="homework_media_invalid",
+            )
+
+
 def _check_dates(starts_on: date, ends_on: date | None, rule: Rule) -> None:
     if ends_on is None:
         return
@@ -234,6 +253,7 @@ class HomeworkService:
                 if row.case_id != case_id or row.created_by != principal.user_id:
                     raise Conflict("This task id is taken: make a new one", code="task_id_taken")
                 return self._out(TaskRow(row)), False
+            await _keep_media(self.rooms, conn, principal, case_id, body.media_blob_ids)
             await self.audit.record(
                 conn, "homework.task_created", org_id=principal.org_id, actor=principal,
                 target_type="homework_task", target_id=body.id,
@@ -282,6 +302,8 @@ class HomeworkService:
                 )
                 values["content_event_id"] = event_id
                 values["content_version"] = row.content_version + 1
+            if not isinstance(body.media_blob_ids, msgspec.UnsetType):
+                await _keep_media(self.rooms, conn, principal, row.case_id, body.media_blob_ids)
             if not isinstance(body.schedule, msgspec.UnsetType):
                 rule = rule_of(body.schedule)
                 if "once" in (rule.kind, task.rule.kind) and rule != task.rule:

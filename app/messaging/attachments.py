@@ -1,9 +1,9 @@
 """Encrypted attachments: opaque blobs posted to a thread, readable by its members only.
 
 The rooms that take them (``ATTACHMENT_KINDS``): the chat threads (``family``, ``child``)
-and the case's ``documents`` room, whose members follow the guardians' grants
-(app/messaging/room_kinds.py); a documents file read is a ``documents`` read in the
-family's access log.
+and the case's ``homework`` and ``documents`` rooms, whose members follow the guardians'
+grants (app/messaging/room_kinds.py); a documents file read is a ``documents`` read in
+the family's access log, a homework picture's a ``homework`` read.
 
 The device encrypts the file (crypto/attachments.py) and sends the key and the blob's
 SHA-256 inside an end-to-end encrypted message; the server stores bytes it cannot read,
@@ -35,7 +35,7 @@ from app.core.errors import (
 from app.core.principal import Principal
 from app.core.time import Clock
 from app.messaging import store
-from app.messaging.room_kinds import ATTACHMENT_KINDS, DOCUMENTS, may_join
+from app.messaging.room_kinds import ATTACHMENT_KINDS, DOCUMENTS, HOMEWORK, may_join
 from app.messaging.schemas import AttachmentOut
 from app.messaging.service import MessagingService, thread_id_of
 from app.ratelimit import RateLimiter
@@ -65,7 +65,9 @@ class RoomAccess:
 
     @property
     def read_kind(self) -> ReadKind:
-        return "documents" if self.kind == DOCUMENTS else "attachments"
+        if self.kind == DOCUMENTS:
+            return "documents"
+        return "homework" if self.kind == HOMEWORK else "attachments"
 
 
 def not_found() -> NotFound:

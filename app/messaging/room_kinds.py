@@ -6,8 +6,8 @@ A case has four rooms, each a Kaari thread with an id derived from the case
 caregivers a guardian granted the ``homework`` scope) and ``documents`` (the case's
 therapy documents: therapists, guardians and the caregivers granted ``documents``; never
 the child). The old thread API (``/threads``) knows only ``family`` and ``child``;
-``homework`` and ``documents`` are Matrix rooms only, and ``documents`` also takes
-attachments (a document's file).
+``homework`` and ``documents`` are Matrix rooms only, and both also take attachments (a
+task's picture or video, a document's file).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ ROOM_ROLES: dict[str, tuple[CaseRole, ...]] = {
 #: a caregiver is in a room of these kinds only with a guardian's grant of the scope
 ROOM_SCOPES: dict[str, str] = {"homework": "homework", "documents": "documents"}
 #: the rooms that take encrypted attachments (``POST /threads/{id}/attachments``): the
-#: chat threads' files and the documents' files
-ATTACHMENT_KINDS: tuple[RoomKind, ...] = ("family", "child", "documents")
+#: chat threads' files, the documents' files and a homework task's pictures and videos
+ATTACHMENT_KINDS: tuple[RoomKind, ...] = ("family", "child", "homework", "documents")
 
 
 def may_join(kind: str, role: str, scopes: list[str] | None) -> bool:

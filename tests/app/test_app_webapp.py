@@ -90,6 +90,9 @@ def test_the_page_policy_lets_the_worker_compile_wasm_and_nothing_else_in(
     assert directives["connect-src"] == ["'self'"]
     assert directives["frame-ancestors"] == ["'none'"]
     assert directives["object-src"] == ["'none'"]
+    # decrypted pictures and videos are blob: URLs of the page
+    assert directives["img-src"] == ["'self'", "data:", "blob:"]
+    assert directives["media-src"] == ["'self'", "blob:"]
     assert "'unsafe-inline'" not in csp
     assert "'unsafe-eval'" not in csp
     # the API's answers keep their own, stricter policy

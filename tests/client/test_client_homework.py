@@ -32,10 +32,14 @@ from support import Session, login, run
 
 from app.config import Settings
 from app.homework import store as homework_store
+from app.messaging.service import thread_id_of
 from app.storage.engine import Database
-from app.storage.schema import homework_ticks, metadata
+from app.storage.schema import attachments, homework_ticks, metadata
 from client.api import Api, ApiError
 from client.homework import Homework, HomeworkError, InvalidContent, Schedule
+from client.matrix.files import fetch_file
+from crypto.attachments import encrypt_stream
+from crypto.payloads import AttachmentPointer
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "app" / "appointments"))
 from appointments_support import new_caregiver, pair_child
@@ -308,3 +312,37 @@ def test_only_the_devices_own_event_makes_a_task(
             },
         )
     assert (refused.value.status, refused.value.code) == (422, "content_event_invalid")
+
+
+def test_a_task_s_picture_is_a_homework_room_attachment_kept_with_the_task(
+    people: People, world: World, client: TestClient[Any]
+) -> None:
+    therapist = people.homework(world.therapist, "terhi")
+    anna = people.homework(world.guardian, "anna")
+    thread = thread_id_of(UUID(people.case_id), "homework")
+
+    def picture(data: bytes, name: str) -> AttachmentPointer:
+        stream = encrypt_stream([data])
+        uploaded = therapist.api.upload_attachment(thread, iter(stream))
+        return stream.pointer(str(uploaded["id"]), "image/png", name)
+
+    first = picture(b"the first picture's pixels", "ote.png")
+    task = assign(therapist, people.case_id, media=[first])
+    (seen,) = anna.tasks(people.case_id)
+    assert seen.media == (first,)
+    assert b"".join(fetch_file(anna.api, seen.media[0])) == b"the first picture's pixels"
+    second = picture(b"the second picture's pixels", "rusetti.png")
+    edited = therapist.edit(task.id, media=[first, second])
+    assert edited.content_version == 2
+    assert anna.task(task.id).media == (first, second)
+
+    async def expiry(conn: AsyncConnection) -> dict[str, datetime]:
+        rows = (await conn.execute(sa.select(attachments.c.id, attachments.c.expires_at))).all()
+        return {str(r.id): r.expires_at for r in rows}
+
+    kept = _sql(people.settings, expiry)
+    # both outlive a message's file (30 days): kept as long as the room's events
+    for pointer in (first, second):
+        until = kept[pointer.blob_id]
+        until = until if until.tzinfo else until.replace(tzinfo=UTC)
+        assert until > NOW + timedelta(days=people.settings.message_retention_days + 300)

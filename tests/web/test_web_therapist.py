@@ -22,12 +22,16 @@ from web_browser import Chromium, Page, poll
 from web_support import (
     PASSWORD,
     assert_accessible,
+    assert_live,
     assert_reflows,
     choose_language,
     chromium,
+    network_mark,
     onboard,
+    requests_to,
     shot,
     text_of,
+    watch_network,
 )
 
 from client.api import Api
@@ -42,6 +46,7 @@ DESKTOP = (1280, 800)
 TABLET = (820, 1180)
 SESSION = ".th-session[data-appointment-id='{}']"
 ALL = "[...document.querySelectorAll"
+RANGE = "/appointments?from="  # the schedule's range, as the page asks for it
 
 
 def set_value(page: Page, selector: str, value: str, event: str = "input") -> None:
@@ -235,7 +240,9 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
             "document.querySelector('h1').textContent === 'Messages with Eino'", 30, "its title"
         )
 
-        # the schedule: the started session, marked completed
+        # the schedule: the started session, marked completed; its page's requests and
+        # socket frames recorded (the live events below are proven to come by the socket)
+        watch_network(page)
         page.goto(f"{server.url}/app/schedule")
         row = SESSION.format(started["id"])
         page.wait_for(f'!!document.querySelector("{row} .mark-completed")', 60, "the schedule")
@@ -290,7 +297,20 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         shot(page, "therapist-week-en-tablet.png")
         page.viewport(*DESKTOP)
 
-        # the guardian cancels late (within a day) from the Python client: it shows live
+        # the guardian cancels late (within a day) from the Python client: it shows live,
+        # because the page's socket said so (the fallback poll runs only while it is down,
+        # every 45 s: these waits are far shorter, and no range is asked before the frame)
+        page.wait_for(
+            "document.querySelector('#live-state')?.dataset.live === 'open'", 30, "the socket"
+        )
+        assert text_of(page, "#live-state") == "Changes appear here as they happen."
+        late_day = (datetime.now(UTC) + timedelta(hours=3)).astimezone(HELSINKI).date()
+        if late_day.isocalendar()[1] != tomorrow.isocalendar()[1]:
+            page.click("#today")  # the week on screen is the next one
+            page.wait_for(
+                f'!!document.querySelector("{SESSION.format(started["id"])}")', 30, "this week"
+            )
+        mark = network_mark(page)
         late = terhi_api.post(
             "/appointments",
             {
@@ -300,19 +320,75 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
             },
         )["appointments"][0]
         late_row = SESSION.format(late["id"])
-        late_day = datetime.fromisoformat(late["startsAt"]).astimezone(HELSINKI).date()
-        if late_day.isocalendar()[1] != tomorrow.isocalendar()[1]:
-            page.click("#today")  # the week on screen is the next one
-        page.wait_for(f'!!document.querySelector("{late_row}")', 30, "the new session")
-        anna.cancel(late["id"], "illness")
+        page.wait_for(f'!!document.querySelector("{late_row}")', 10, "the new session, live")
+        assert_live(page, mark, RANGE, "appointment_scheduled", appointmentId=late["id"])
+        mark = network_mark(page)
+        cancelled = anna.cancel(late["id"], "illness")
         page.wait_for(
             f"document.querySelector(\"{late_row}\")?.dataset.status === 'cancelled'"
-            f" && document.querySelector(\"{late_row}\")?.dataset.late === 'yes'",
-            30,
-            "the cancellation, without a reload",
+            f" && document.querySelector(\"{late_row}\")?.dataset.late === 'yes'"
+            f' && !!document.querySelector("{late_row} .period-cost")',
+            10,
+            "the cancellation, live",
+        )
+        assert_live(
+            page, mark, RANGE, "appointment_cancelled", appointmentId=late["id"], caseId=eino
         )
         assert "late cancellation" in text_of(page, f"{late_row} .what")
-        shot(page, "therapist-week-cancelled-en-desktop.png")
+        (period,) = terhi_api.get(f"/cases/{eino}/periods")
+        assert text_of(page, f"{late_row} .period-cost") == (
+            f"Period: {period['sessionsUsed']} of 20 used, {period['sessionsRemaining']} left"
+        )
+        # one tap: the therapist has seen it; the guardian's side is told
+        assert text_of(page, f"{late_row} .ack") == "Mark as seen"
+        assert_accessible(page, "the week with a cancellation")
+        page.click(f"{late_row} .ack")
+        page.wait_for(f"document.querySelector(\"{late_row}\")?.dataset.seen === 'yes'", 30, "seen")
+        notice = anna_api.get(f"/cancellations/{cancelled['id']}")
+        (seen,) = notice["seenBy"]
+        assert seen["role"] == "therapist"
+        assert seen["userId"] == people["therapist"]["user"]["id"]
+        seen_at = datetime.fromisoformat(seen["seenAt"]).astimezone(HELSINKI)
+        assert text_of(page, f"{late_row} .seen") == f"You saw it at {seen_at:%H:%M}"
+        for lang in ("fi", "sv", "en"):
+            choose_language(page, lang)
+            page.evaluate("document.activeElement.blur(); scrollTo(0, 0)")
+            shot(page, f"therapist-week-cancelled-{lang}-desktop.png")
+        choose_language(page, "sv")
+        assert text_of(page, f"{late_row} .seen") == f"Du såg den kl. {seen_at:%H.%M}"
+        choose_language(page, "en")
+
+        # the socket drops and no ticket can be had: the page says so; once tickets come
+        # again it reconnects by itself and reads the range again (events may have been
+        # missed meanwhile: the server keeps none to resume from)
+        mark = network_mark(page)
+        page.call("Network.setBlockedURLs", urls=["*/ws/ticket"])
+        closed = close_sockets(page)
+        assert closed >= 1, closed
+        page.wait_for("document.querySelector('#live-state')?.dataset.live === 'down'", 10, "down")
+        assert text_of(page, "#live-state").startswith("Reconnecting…")
+        choose_language(page, "fi")
+        assert text_of(page, "#live-state").startswith("Yhdistetään uudelleen…")
+        choose_language(page, "en")
+        page.call("Network.setBlockedURLs", urls=[])
+        page.wait_for(
+            "document.querySelector('#live-state')?.dataset.live === 'open'", 40, "reconnected"
+        )
+        hello = [
+            float(m["params"]["timestamp"])
+            for m in page.network_events[mark:]
+            if m["method"] == "Network.webSocketFrameReceived"
+            and '"hello"' in m["params"]["response"]["payloadData"]
+        ]
+        assert hello, "no hello on a new socket"
+        poll(
+            lambda: (
+                network_mark(page) and [t for t in requests_to(page, mark, RANGE) if t > hello[0]]
+            ),
+            10,
+            "the range read again after the new hello",
+        )
+
         # the day view of today: the completed session
         page.click("#today")
         page.click("#view-day")
@@ -336,6 +412,20 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
     for text in (address, to_family, from_family, "Sukat jalkaan itse", *people["secrets"]):
         assert text.encode() not in everything, text[:20]
     assert b"Pihlajatie" not in everything
+
+
+def close_sockets(page: Page) -> int:
+    """Close every WebSocket of the page as a dropped connection would (found on the
+    heap over DevTools, the app keeps its socket private); how many."""
+    proto = page.call("Runtime.evaluate", expression="WebSocket.prototype")["result"]
+    found = page.call("Runtime.queryObjects", prototypeObjectId=proto["objectId"])
+    closed = page.call(
+        "Runtime.callFunctionOn",
+        objectId=found["objects"]["objectId"],
+        functionDeclaration="function () { this.forEach((s) => s.close()); return this.length; }",
+        returnByValue=True,
+    )
+    return int(closed["result"]["value"])
 
 
 def gb(d: Any) -> set[str]:

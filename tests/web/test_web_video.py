@@ -45,8 +45,9 @@ TURN_SECRET = "web-video-turn-secret-0123456789abcdef"
 DESKTOP = (1280, 800)
 PEER = ".call-peer"
 
-#: a compromised relay (as tests/signaling's tamper): the next offer that reaches this
-#: page has the first byte of its DTLS fingerprint changed; the app's own code is untouched
+#: a compromised relay (as tests/signaling's tamper): while the flag is on, each offer that
+#: reaches this page (on any of its sockets: a device's frames go to each) has the first
+#: byte of its DTLS fingerprint changed; the app's own code is untouched
 SWAP_NEXT_OFFER = """(() => {
   const slot = Object.getOwnPropertyDescriptor(WebSocket.prototype, "onmessage");
   Object.defineProperty(WebSocket.prototype, "onmessage", {
@@ -54,10 +55,9 @@ SWAP_NEXT_OFFER = """(() => {
     get() { return slot.get.call(this); },
     set(handler) {
       slot.set.call(this, (e) => {
-        if (window.kaariSwapNextOffer && typeof e.data === "string") {
+        if (window.kaariSwapOffers && typeof e.data === "string") {
           const f = JSON.parse(e.data);
           if (f.type === "signal" && f.kind === "offer") {
-            window.kaariSwapNextOffer = false;
             f.payload.sdp = f.payload.sdp.replace(/^(a=fingerprint:sha-256 )(..)/m,
               (_, head, byte) => head + (byte === "AA" ? "BB" : "AA"));
             window.kaariSwapped = (window.kaariSwapped || 0) + 1;
@@ -220,14 +220,15 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
     for lang in ("fi", "sv", "en"):
         choose_language(terhi, lang)
         shot(terhi, f"call-lobby-{lang}-desktop.png")
-    terhi.evaluate("window.kaariSwapNextOffer = true")
+    terhi.evaluate("window.kaariSwapOffers = true")
     terhi.click(".call-admit")
     terhi.wait_for(
         f"document.querySelector('{PEER} .call-refused')?.dataset.code === 'sdp_changed'",
         60,
         "the swapped fingerprint refused",
     )
-    assert terhi.evaluate("window.kaariSwapped") == 1
+    assert terhi.evaluate("window.kaariSwapped") >= 1
+    terhi.evaluate("window.kaariSwapOffers = false")  # the relay behaves again
     assert terhi.text(f"{PEER} .call-refused").startswith("The call was stopped for your safety")
     anna.wait_for(
         f"document.querySelector('{PEER} .call-refused')?.dataset.code === 'refused_by_peer'",

@@ -44,6 +44,9 @@ class Page:
         self.context_id = ""  # a browser context of Chromium.new_profile_page
         #: the service-worker domain's events (ServiceWorker.enable): registrations, versions
         self.worker_events: list[dict[str, Any]] = []
+        #: the network domain's events once Network.enable was called (requests, and
+        #: WebSocket frames: Network.webSocketFrameReceived), in the order they came
+        self.network_events: list[dict[str, Any]] = []
 
     def call(self, method: str, timeout: float = 30, **params: Any) -> Any:
         call_id = next(self.ids)
@@ -67,6 +70,8 @@ class Page:
                 )
             elif str(message.get("method", "")).startswith("ServiceWorker."):
                 self.worker_events.append(message)
+            elif str(message.get("method", "")).startswith("Network."):
+                self.network_events.append(message)
             if message.get("id") == call_id:
                 if "error" in message:
                     raise BrowserError(f"{method}: {message['error']}")

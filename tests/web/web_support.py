@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -203,3 +205,85 @@ def checked(page: Page, what: str, size: tuple[int, int] = PHONE, scale: float =
     """axe-core, and readable at 200 % zoom."""
     assert_accessible(page, what)
     assert_reflows(page, what, size, scale)
+
+
+def set_value(page: Page, selector: str, value: str, event: str = "input") -> None:
+    """A form control's value as the user would leave it (a date, a select, a number)."""
+    page.evaluate(
+        f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+        " const proto = Object.getPrototypeOf(e);"
+        f" Object.getOwnPropertyDescriptor(proto, 'value').set.call(e, {json.dumps(value)});"
+        f" e.dispatchEvent(new Event({json.dumps(event)}, {{bubbles: true}})); }})()"
+    )
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG of random pixels (distinctive bytes for the privacy checks)."""
+    pixels = os.urandom(width * height * 3)
+    rows = b"".join(b"\0" + pixels[y * width * 3 : (y + 1) * width * 3] for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def watch_network(page: Page) -> None:
+    """Record the page's requests and WebSocket frames (``Page.network_events``); before
+    the page load whose socket is to be watched."""
+    page.call("Network.enable")
+
+
+def network_mark(page: Page) -> int:
+    """A position in the recorded network events: what came before this call."""
+    page.evaluate("0")  # the events already sent are read with the answer
+    return len(page.network_events)
+
+
+def live_frames(page: Page, since: int, event: str, **ids: str) -> list[float]:
+    """When (DevTools timestamps) the page's socket received the live ``event`` with
+    these ids since ``since``."""
+    found = []
+    for m in page.network_events[since:]:
+        if m["method"] != "Network.webSocketFrameReceived":
+            continue
+        try:
+            frame = json.loads(m["params"]["response"]["payloadData"])
+        except ValueError:
+            continue
+        if frame.get("type") != "event" or frame.get("event") != event:
+            continue
+        if all(frame.get("ids", {}).get(k) == v for k, v in ids.items()):
+            found.append(float(m["params"]["timestamp"]))
+    return found
+
+
+def requests_to(page: Page, since: int, path_part: str, method: str = "GET") -> list[float]:
+    """When the page asked for a URL containing ``path_part`` since ``since``."""
+    return [
+        float(m["params"]["timestamp"])
+        for m in page.network_events[since:]
+        if m["method"] == "Network.requestWillBeSent"
+        and m["params"]["request"]["method"] == method
+        and path_part in m["params"]["request"]["url"]
+    ]
+
+
+def assert_live(page: Page, since: int, path_part: str, event: str, **ids: str) -> None:
+    """The page's socket received the live ``event`` (with these ids) after ``since``,
+    and the page asked for ``path_part`` only after that frame, at once: no poll brought
+    the change (a poll that happened to follow the frame would not be milliseconds
+    behind it; the app's fallback poll runs only while the socket is down, live.ts)."""
+    frames = live_frames(page, since, event, **ids)
+    assert frames, f"no {event} frame on the page's socket"
+    asked = requests_to(page, since, path_part)
+    assert asked, f"{path_part} was not asked again"
+    assert min(asked) >= frames[0], (event, frames, asked)
+    assert min(asked) - frames[0] < 1, (event, frames, asked)

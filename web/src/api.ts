@@ -8,6 +8,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     readonly retryAfter: number | null = null,
+    /** the problem's `detail`: the server's own words (English), beside the code's text */
+    readonly detail: string | null = null,
   ) {
     super(code);
   }
@@ -42,10 +44,10 @@ export async function request<T>(
     parsed = null;
   }
   if (!r.ok) {
-    const problem = (parsed ?? {}) as { code?: unknown; errcode?: unknown; retryAfter?: unknown };
+    const problem = (parsed ?? {}) as { code?: unknown; errcode?: unknown; retryAfter?: unknown; detail?: unknown };
     const code = typeof problem.code === "string" ? problem.code : `http_${r.status}`;
     const retry = typeof problem.retryAfter === "number" ? problem.retryAfter : null;
-    throw new ApiError(r.status, code, retry);
+    throw new ApiError(r.status, code, retry, typeof problem.detail === "string" ? problem.detail : null);
   }
   return parsed as T;
 }

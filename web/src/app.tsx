@@ -4,6 +4,7 @@ import { logout } from "./api";
 import { Ctx, type AppContext } from "./context";
 import { CryptoClient } from "./crypto/client";
 import { browserLocale, isLocale, translate, type Locale } from "./i18n";
+import { LiveHub } from "./live";
 import { navigate, parse, type Route } from "./router";
 import { Documents } from "./screens/Documents";
 import { Room } from "./call/Room";
@@ -17,6 +18,7 @@ import { Invite } from "./screens/Invite";
 import { Recovery } from "./screens/Recovery";
 import { RestoreOffer, SecurityLinks } from "./screens/SecurityLinks";
 import { Schedule } from "./screens/Schedule";
+import { TaskBoard } from "./screens/TaskBoard";
 import { Settings } from "./screens/Settings";
 import { Pair } from "./screens/Pair";
 import { Today } from "./screens/Today";
@@ -40,6 +42,7 @@ export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [cryptoState, setCryptoState] = useState<CryptoState>("off");
   const crypto = useMemo(() => new CryptoClient(), []);
+  const live = useMemo(() => new LiveHub(), []); // this tab's socket: the live notices
 
   useEffect(() => {
     const onPop = () => setRoute(parse(location.pathname));
@@ -80,6 +83,7 @@ export function App() {
       setSession(s);
       if (s) void startCrypto(s);
       if (s) void refreshPush(s.token);
+      if (s) live.start(s.token);
     });
     return crypto.subscribe((e) => {
       if (e.event === "status" && e.state === "signedOut") void finishSignOut();
@@ -87,6 +91,7 @@ export function App() {
   }, []);
 
   async function finishSignOut(): Promise<void> {
+    live.stop();
     try {
       await dropPush().catch(() => undefined);
       await crypto.signOut();
@@ -104,9 +109,11 @@ export function App() {
     },
     session: session ?? null,
     crypto,
+    live,
     signIn: async (s, to) => {
       await saveSession(s);
       setSession(s);
+      live.start(s.token);
       if (!localStorage.getItem(LOCALE_KEY)) setLocaleState(s.locale);
       navigate(to ?? { name: s.role === "child" ? "today" : "home" }, true);
       await startCrypto(s);
@@ -131,7 +138,8 @@ export function App() {
   else if (route.name === "week" && session.role === "therapist") screen = <WeekSchedule />;
   else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;
   else if (route.name === "schedule") screen = <Schedule caseId={route.caseId} appointmentId={route.appointmentId} />;
-  else if (route.name === "homework") screen = <Homework caseId={route.caseId} />;
+  else if (route.name === "homework")
+    screen = session.role === "therapist" ? <TaskBoard key={route.caseId} caseId={route.caseId} /> : <Homework caseId={route.caseId} />;
   else if (route.name === "pairTablet") screen = <PairTablet caseId={route.caseId} />;
   else if (route.name === "devices") screen = <Devices />;
   else if (route.name === "recovery") screen = <Recovery />;

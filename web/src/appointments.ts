@@ -26,6 +26,9 @@ export interface Attendance {
 
 export interface AppointmentOut {
   id: string;
+  /** the weekly series it belongs to, if any */
+  seriesId?: string | null;
+  groupKind?: "children" | "adults" | null;
   startsAt: string;
   endsAt: string;
   durationMinutes: number;
@@ -48,6 +51,8 @@ export interface CancellationOut {
   cancelledBy: string;
   reason: string;
   late: boolean;
+  /** the cases whose therapy period counts it as a used session */
+  countedCaseIds?: string[];
   seenBy: Seen[];
 }
 

@@ -1,11 +1,12 @@
 // What every screen gets: the language (and its texts), the session and the crypto
-// worker's client.
+// worker's client, and the tab's live notices.
 
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
 
 import type { CryptoClient } from "./crypto/client";
 import { errorText, translate, type Key, type Locale } from "./i18n";
+import type { LiveHub } from "./live";
 import type { Route } from "./router";
 import type { Session } from "./session";
 
@@ -14,6 +15,8 @@ export interface AppContext {
   setLocale: (l: Locale) => void;
   session: Session | null;
   crypto: CryptoClient;
+  /** the tab's live notices (live.ts) */
+  live: LiveHub;
   signIn: (s: Session, to?: Route) => Promise<void>;
   signOut: () => Promise<void>;
 }

@@ -9,6 +9,9 @@ import { recoveryEn, recoveryFi, recoverySv } from "./i18n/recovery";
 import { inviteEn, inviteFi, inviteSv } from "./i18n/invite";
 import { pushEn, pushFi, pushSv } from "./i18n/push";
 import { therapistEn, therapistFi, therapistSv } from "./i18n/therapist";
+import { scheduleSeriesEn, scheduleSeriesFi, scheduleSeriesSv } from "./i18n/schedule_series";
+import { homeworkTherapistEn, homeworkTherapistFi, homeworkTherapistSv } from "./i18n/homework_therapist";
+import { liveEn, liveFi, liveSv } from "./i18n/live";
 import { callEn, callFi, callSv } from "./i18n/call";
 
 export type Locale = "fi" | "sv" | "en";
@@ -64,6 +67,9 @@ const en = {
   ...inviteEn,
   ...pushEn,
   ...therapistEn,
+  ...scheduleSeriesEn,
+  ...homeworkTherapistEn,
+  ...liveEn,
   ...callEn,
 };
 
@@ -119,6 +125,9 @@ const fi: Dictionary = {
   ...inviteFi,
   ...pushFi,
   ...therapistFi,
+  ...scheduleSeriesFi,
+  ...homeworkTherapistFi,
+  ...liveFi,
   ...callFi,
 };
 
@@ -171,6 +180,9 @@ const sv: Dictionary = {
   ...inviteSv,
   ...pushSv,
   ...therapistSv,
+  ...scheduleSeriesSv,
+  ...homeworkTherapistSv,
+  ...liveSv,
   ...callSv,
 };
 

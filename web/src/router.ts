@@ -12,7 +12,7 @@ export type Route =
   | { name: "schedule"; caseId: string; appointmentId: string | null } // with an id: its cancel sheet open
   | { name: "settings"; caseId: string } // notifications, the child's reminder time and quiet hours
   | { name: "pair" } | { name: "today" } // the child's tablet (screens/Pair.tsx, Today.tsx)
-  | { name: "homework"; caseId: string } | { name: "pairTablet"; caseId: string } // a parent's (screens/Homework.tsx, PairTablet.tsx)
+  | { name: "homework"; caseId: string } | { name: "pairTablet"; caseId: string } // a parent's (screens/Homework.tsx, PairTablet.tsx); a therapist's homework: screens/TaskBoard.tsx
   | { name: "devices" } | { name: "recovery" } // screens/Devices.tsx, Recovery.tsx
   | { name: "invite" } // the first-visit QR (screens/Invite.tsx); /app/invite#<QR text> fills it in
   | { name: "call"; appointmentId: string } // a video session's room (call/Room.tsx)

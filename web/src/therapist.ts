@@ -1,11 +1,9 @@
 // What the therapist's screens ask the server (docs/api.md): the caseload's extra fields
-// of GET /cases, my schedule by range, booking one session with its encrypted details
-// (as client/appointments.py does: the org.kaari.appointment.details event first, in the
-// case's family room, then the appointment naming it) and marking how a session went.
+// of GET /cases, my schedule by range and marking how a session went (booking and moving
+// sessions: series.ts).
 
 import { request, type CaseOut } from "./api";
-import { DETAILS_EVENT, familyRoom, ZONE, type AppointmentOut, type PlaceKind } from "./appointments";
-import type { CryptoClient } from "./crypto/client";
+import { ZONE, type AppointmentOut, type PlaceKind } from "./appointments";
 
 export interface OpenRequest {
   id: string;
@@ -29,11 +27,6 @@ export interface ProgressOut {
   weeks: WeekOut[];
 }
 
-export interface Created {
-  appointments: AppointmentOut[];
-  warnings: { code: string; caseId: string }[];
-}
-
 export const PLACES: readonly PlaceKind[] = ["office", "home", "school", "daycare", "video", "other"];
 
 export function myCases(token: string): Promise<TherapistCase[]> {
@@ -51,37 +44,6 @@ export function progress(token: string, caseId: string): Promise<ProgressOut> {
 
 export function setOutcome(token: string, id: string, status: "completed" | "no_show"): Promise<AppointmentOut> {
   return request("POST", `/appointments/${id}/outcome`, token, { status });
-}
-
-function localId(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Book one session; the details (if any) go encrypted to the family room first. */
-export async function book(
-  token: string,
-  cryptoClient: CryptoClient,
-  caseId: string,
-  startsAt: Date,
-  durationMinutes: number,
-  placeKind: PlaceKind,
-  details: string,
-): Promise<Created> {
-  const refs: { caseId: string; eventId: string }[] = [];
-  const text = details.trim();
-  if (text) {
-    const roomId = await familyRoom(token, caseId);
-    const content = { case_id: caseId, details: text.slice(0, 4000) };
-    const { eventId } = await cryptoClient.call<"sendEvent">({ op: "sendEvent", roomId, type: DETAILS_EVENT, content, localId: localId() });
-    refs.push({ caseId, eventId });
-  }
-  return request("POST", "/appointments", token, {
-    caseIds: [caseId],
-    startsAt: startsAt.toISOString(),
-    durationMinutes,
-    placeKind,
-    details: refs,
-  });
 }
 
 // -- Helsinki dates as YYYY-MM-DD strings ------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -77,6 +77,42 @@ def test_counting_follows_the_policy_for_the_payer(
         headers=world.therapist.headers,
     )
     assert r.json()["sessionsUsed"] == 3
+
+
+def test_a_cancellation_says_which_periods_it_costs_a_session(
+    client: TestClient[Any], world: World
+) -> None:
+    """countedCaseIds: late, inside a period, and the policy counts it for the payer."""
+    policy = {
+        p: {"lateCancellation": p == "kela", "noShow": True}
+        for p in ("kela", "municipality", "self", "other")
+    }
+    r = client.patch("/org/policy", json={"countingPolicy": policy}, headers=world.admin.headers)
+    assert r.status_code == 200, r.text
+    kela = period(client, world, "kela", 10)
+    late, early = one(client, world), one(client, world)
+    outside = one(client, world, startsAt="2027-08-03T16:00:00+03:00")
+    set_now(client, START - timedelta(days=2))
+    assert cancel(client, world.guardian, early["id"]).json()["countedCaseIds"] == []
+    set_now(client, START - timedelta(hours=2))
+    got = cancel(client, world.guardian, late["id"]).json()
+    assert (got["late"], got["countedCaseIds"]) == (True, [str(world.case_id)])
+    assert used(client, world, kela["id"]) == (1, 9)
+    # the therapist reads the same; a day no period covers costs nothing
+    r = client.get(f"/cancellations/{got['id']}", headers=world.therapist.headers)
+    assert r.json()["countedCaseIds"] == [str(world.case_id)]
+    set_now(client, datetime.fromisoformat("2027-08-03T15:00:00+03:00"))
+    far = cancel(client, world.guardian, outside["id"]).json()
+    assert (far["late"], far["countedCaseIds"]) == (True, [])
+    # a payer whose late cancellations do not count
+    r = client.patch(
+        f"/cases/{world.case_id}/periods/{kela['id']}",
+        json={"payer": "municipality"},
+        headers=world.therapist.headers,
+    )
+    assert r.status_code == 200, r.text
+    r = client.get(f"/cancellations/{got['id']}", headers=world.therapist.headers)
+    assert r.json()["countedCaseIds"] == []
 
 
 def test_only_sessions_inside_the_period_count(client: TestClient[Any], world: World) -> None:

@@ -277,8 +277,11 @@ export class CallController {
       p.deviceId,
       setTimeout(() => {
         this.asked.delete(p.deviceId);
-        const still = this.view.participants.find((x) => x.deviceId === p.deviceId && x.status === "admitted" && x.connected);
-        if (still && !this.peers.has(p.deviceId) && this.view.phase === "in") this.signal(p.deviceId, "restart", { fresh: true });
+        // after the signals already here (an offer being authenticated, or refused)
+        this.serial(async () => {
+          const still = this.view.participants.find((x) => x.deviceId === p.deviceId && x.status === "admitted" && x.connected);
+          if (still && !this.peers.has(p.deviceId) && this.view.phase === "in") this.signal(p.deviceId, "restart", { fresh: true });
+        });
       }, ASK_AFTER_MS),
     );
   }

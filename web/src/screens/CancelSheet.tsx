@@ -20,12 +20,15 @@ function codeOf(x: unknown): string {
 }
 
 /** "Can't come?": the reason preselected (the child is ill), an optional note, Send;
- * then, for illness, one tap marks today as a sick day. */
+ * then, for illness, one tap marks today as a sick day, and the therapist's "seen" shows
+ * as soon as it is given (a live event to the schedule, which passes it in). */
 export function CancelSheet({
   appt,
   caseId,
   child,
   when,
+  clock,
+  current,
   onClose,
   onCancelled,
 }: {
@@ -33,6 +36,10 @@ export function CancelSheet({
   caseId: string;
   child: string;
   when: string;
+  /** the time of day as the screen shows it */
+  clock: Intl.DateTimeFormat;
+  /** the cancellation as the schedule knows it now (its seenBy kept live there) */
+  current: CancellationOut | undefined;
   onClose: () => void;
   onCancelled: (c: CancellationOut) => void;
 }) {
@@ -43,6 +50,9 @@ export function CancelSheet({
   const [done, setDone] = useState<CancellationOut | null>(null);
   const [sick, setSick] = useState<"no" | "busy" | "yes">("no");
   const [error, setError] = useState<string | null>(null);
+
+  const shown = done && current?.id === done.id ? current : done;
+  const seen = shown?.seenBy.find((s) => s.userId !== shown.cancelledBy);
 
   async function send(e: SubmitEvent) {
     e.preventDefault();
@@ -119,6 +129,9 @@ export function CancelSheet({
               {t("cancelDone")}
             </p>
             {done.late && <p class="muted">{t("cancelLate")}</p>}
+            <p id="cancel-seen" class="seen" role="status" data-seen={seen ? "yes" : "no"}>
+              {seen ? t("seenBy", { name: seen.displayName, time: clock.format(new Date(seen.seenAt)) }) : t("notSeenYet")}
+            </p>
             {reason === "illness" && sick !== "yes" && (
               <button id="sick-day" type="button" class="primary" disabled={sick === "busy"} onClick={() => void sickDay()}>
                 {t("markSickDay")}

@@ -7,6 +7,7 @@ import type { Key } from "../i18n";
 import { href, navigate, type Route } from "../router";
 import { daysBetween, myCases, mySchedule, progress, type TherapistCase, type WeekOut } from "../therapist";
 import { TopBar } from "./TopBar";
+import { useLiveReload } from "../useLive";
 import "../therapist.css";
 
 /** from this many days before a period's end: time to book the doctor's visit */
@@ -64,8 +65,27 @@ export function Caseload() {
   const [rows, setRows] = useState<Row[] | null>(null);
   const [query, setQuery] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [generation, setGeneration] = useState(0);
   const token = session?.token ?? "";
   const today = todayInHelsinki();
+  // what the cards show changed: sessions, homework ticks, document requests
+  useLiveReload(
+    [
+      "appointment_scheduled",
+      "appointment_rescheduled",
+      "appointment_cancelled",
+      "homework_assigned",
+      "homework_changed",
+      "homework_ticked",
+      "homework_unticked",
+      "homework_sick_day",
+      "document_requested",
+      "document_request_closed",
+    ],
+    () => setGeneration((n) => n + 1),
+    () => true,
+    1000,
+  );
 
   const when = useMemo(
     () =>
@@ -112,7 +132,7 @@ export function Caseload() {
       }
     };
     void load();
-  }, [token]);
+  }, [token, generation]);
 
   const needle = query.trim().toLocaleLowerCase(locale);
   const shown = (rows ?? []).filter((r) => !needle || (r.c.childName ?? "").toLocaleLowerCase(locale).includes(needle));
@@ -171,6 +191,7 @@ export function Caseload() {
         <p class="threads">
           <AppLink cls="family-link" route={{ name: "thread", caseId: r.c.id, kind: "family" }} text={t("th.familyThread")} />
           <AppLink cls="child-link" route={{ name: "thread", caseId: r.c.id, kind: "child" }} text={t("th.childThread", { child })} />
+          <AppLink cls="homework-link" route={{ name: "homework", caseId: r.c.id }} text={t("hw.link")} />
         </p>
       </li>
     );

@@ -6,7 +6,10 @@ import { useApp } from "../context";
 import { daysBefore, homeworkRoom, members, noteText, progress, rememberCase, tasks, ticks, type NoteText, type ProgressOut, type TaskOut, type TickOut } from "../family";
 import { navigate } from "../router";
 import { TopBar } from "./TopBar";
+import { useLiveReload } from "../useLive";
 import "../family.css";
+
+const HOMEWORK_EVENTS = ["homework_assigned", "homework_changed", "homework_ticked", "homework_unticked", "homework_sick_day"] as const;
 
 const DATE_LOCALES = { fi: "fi-FI", sv: "sv-FI", en: "en-GB" } as const;
 const NOTE_DAYS = 28; // the notes of the last four weeks
@@ -104,6 +107,9 @@ export function Homework({ caseId }: { caseId: string }) {
       off();
     };
   }, [token, caseId]);
+
+  // a tick from the child's tablet, a task set or changed, a sick day: read again
+  useLiveReload(HOMEWORK_EVENTS, () => void load(), (ids) => ids.caseId === caseId);
 
   const summary = data?.progress.summary;
   return (

@@ -19,11 +19,10 @@ import { useApp } from "../context";
 import { navigate } from "../router";
 import { CancelSheet } from "./CancelSheet";
 import { TopBar } from "./TopBar";
+import { useFallbackPoll, useLive } from "../useLive";
 
 /** dates as in Finland, whichever language */
 const DATE_LOCALES = { fi: "fi-FI", sv: "sv-FI", en: "en-GB" } as const;
-/** how often an unseen cancellation's seenBy is asked again (no /ws in the app yet) */
-const SEEN_POLL_MS = 3000;
 // details this device could not read yet (its room key may still be on the way in the
 // next sync) are read again this often, this many times
 const DETAILS_RETRY_MS = 2000;
@@ -145,15 +144,19 @@ export function Schedule({ caseId, appointmentId }: { caseId: string; appointmen
     };
   }, [rows]);
 
-  // the therapist's "seen" for my own cancellations: asked again until someone has seen it
-  useEffect(() => {
-    const unseen = Object.values(cancellations).filter((c) => c.cancelledBy === me && c.seenBy.length === 0);
-    if (unseen.length === 0) return;
-    const timer = setInterval(() => {
-      for (const c of unseen) void refreshCancellation(c.id);
-    }, SEEN_POLL_MS);
-    return () => clearInterval(timer);
-  }, [cancellations]);
+  // live: the therapist's "seen" of my cancellation (cancellation_seen), and the case's
+  // sessions changed elsewhere; the slow fallback only while the socket is down
+  useLive({
+    cancellation_seen: ({ cancellationId }) => cancellationId in cancellations && void refreshCancellation(cancellationId),
+    appointment_scheduled: ({ caseId: changed }) => changed === caseId && void load(),
+    appointment_rescheduled: ({ caseId: changed }) => changed === caseId && void load(),
+    appointment_cancelled: ({ caseId: changed }) => changed === caseId && void load(),
+    resync: () => void load(),
+  });
+  const unseen = Object.values(cancellations).filter((c) => c.cancelledBy === me && c.seenBy.length === 0);
+  useFallbackPoll(() => {
+    for (const c of unseen) void refreshCancellation(c.id);
+  }, unseen.length > 0);
 
   const open = appointmentId ? rows?.find((r) => r.appt.id === appointmentId) : undefined;
   const now = Date.now();
@@ -242,6 +245,8 @@ export function Schedule({ caseId, appointmentId }: { caseId: string; appointmen
           caseId={caseId}
           child={child}
           when={when.format(new Date(open.appt.startsAt))}
+          clock={clock}
+          current={Object.values(cancellations).find((c) => c.appointmentId === open.appt.id)}
           onClose={() => navigate({ name: "schedule", caseId, appointmentId: null }, true)}
           onCancelled={(c) => {
             setCancellations((old) => ({ ...old, [c.id]: c }));

@@ -10,6 +10,7 @@ import { href, navigate } from "../router";
 import { serverName } from "../session";
 import { PushControl } from "./PushPrompt";
 import { TopBar } from "./TopBar";
+import { useFallbackPoll, useLive } from "../useLive";
 import { VerifiedBadge } from "./VerifiedBadge";
 
 type Status = "sending" | "sent" | "delivered" | "failed";
@@ -101,7 +102,6 @@ function FileView({ pointer, own }: { pointer: AttachmentPointer; own: boolean }
   );
 }
 
-const DELIVERY_POLLS = 15;
 /** dates as in Finland, whichever language */
 const DATE_LOCALES = { fi: "fi-FI", sv: "sv-FI", en: "en-GB" } as const;
 
@@ -192,20 +192,25 @@ export function Thread({ caseId, kind = "family" }: { caseId: string; kind?: Roo
     );
   }
 
+  /** "Delivered" once a recipient device's sync has covered a message sent here: asked
+   * once when sent, then again on each live room_event_delivered of this room (it names
+   * the newest event covered, so each message still waiting is asked), and slowly while
+   * the socket is down. */
+  const waiting = useRef(new Map<string, { roomId: string; eventId: string }>());
   async function watchDelivery(roomId: string, localId: string, eventId: string) {
-    for (let i = 0; i < DELIVERY_POLLS; i++) {
-      await new Promise((r) => setTimeout(r, 1000 + i * 500));
-      try {
-        const d = await crypto.call<"deliveries">({ op: "deliveries", roomId, eventId });
-        if (d.delivered > 0) {
-          setStatus(localId, "delivered");
-          return;
-        }
-      } catch {
-        return;
-      }
+    waiting.current.set(localId, { roomId, eventId });
+    try {
+      const d = await crypto.call<"deliveries">({ op: "deliveries", roomId, eventId });
+      if (d.delivered > 0 && waiting.current.delete(localId)) setStatus(localId, "delivered");
+    } catch {
+      // asked again on the next delivery event
     }
   }
+  const askWaiting = (roomId: string | null): void => {
+    for (const [localId, w] of waiting.current) if (roomId === null || w.roomId === roomId) void watchDelivery(w.roomId, localId, w.eventId);
+  };
+  useLive({ room_event_delivered: ({ roomId }) => askWaiting(roomId) });
+  useFallbackPoll(() => askWaiting(null), (lines ?? []).some((l) => l.own && l.status === "sent"));
 
   async function send(body: string, localId = newLocalId()) {
     if (!room) return;

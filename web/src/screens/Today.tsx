@@ -8,7 +8,11 @@ import { TickQueue } from "../child/queue";
 import { useApp } from "../context";
 import { PushControl } from "./PushPrompt";
 import { TopBar } from "./TopBar";
+import { useLiveReload } from "../useLive";
 import "../child/child.css";
+
+const HOMEWORK_EVENTS = ["homework_assigned", "homework_changed", "homework_ticked", "homework_unticked", "homework_sick_day"] as const;
+const SESSION_EVENTS = ["appointment_scheduled", "appointment_rescheduled", "appointment_cancelled"] as const;
 
 type State = "todo" | "done" | "waiting";
 
@@ -78,6 +82,10 @@ export function Today() {
       else setError(x instanceof ApiError ? x.code : "unknown");
     }
   }
+
+  // a task set, changed or ticked on another device, a sick day, a session moved: live
+  useLiveReload(HOMEWORK_EVENTS, () => void load());
+  useLiveReload(SESSION_EVENTS, () => void nextSession(token, locale).then(setNext, () => setNext(null)));
 
   useEffect(() => {
     if (!token) return;

@@ -1,24 +1,39 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 
 import { ApiError } from "../api";
-import { cancellation as getCancellation, todayInHelsinki, ZONE, type AppointmentOut, type PlaceKind } from "../appointments";
+import {
+  acknowledge,
+  cancellation as getCancellation,
+  periods as getPeriods,
+  todayInHelsinki,
+  userOf,
+  ZONE,
+  type AppointmentOut,
+  type CancellationOut,
+  type PeriodOut,
+  type PlaceKind,
+} from "../appointments";
 import { useApp } from "../context";
 import type { Key } from "../i18n";
-import { addDays, book, fromHelsinki, helsinkiLocal, mondayOf, myCases, mySchedule, PLACES, setOutcome, type TherapistCase } from "../therapist";
+import { addDays, fromHelsinki, helsinkiLocal, mondayOf, myCases, mySchedule, setOutcome, type TherapistCase } from "../therapist";
+import { BookingForm } from "./BookingForm";
+import { CancellationCost } from "./CancellationCost";
 import { DATE_LOCALES, TherapistNav } from "./Caseload";
+import { MoveSession } from "./MoveSession";
 import { TopBar } from "./TopBar";
+import { useFallbackPoll, useLive, useLiveState } from "../useLive";
 import "../therapist.css";
 import { JoinLink } from "../call/JoinLink";
-
-/** the schedule is asked again this often: a family's cancellation shows without a reload
- * (no /ws in the app yet) */
-const POLL_MS = 4000;
 
 type View = "week" | "day";
 
 /** The therapist's sessions in a week (Monday to Sunday, Helsinki time) or a day: the
- * child, the time, the place kind and the status (a cancellation with its late flag);
- * booking one session with encrypted details, and marking one completed or a no-show. */
+ * child, the time, the place kind and the status (a cancellation with its late flag, what
+ * it costs the period, the period's count after it and a one-tap "seen"); booking
+ * (screens/BookingForm.tsx: one session, a weekly series, a group), moving one or the rest
+ * of its series (screens/MoveSession.tsx), and marking one completed or a no-show. Changes
+ * arrive as live events (the tab's socket, live.ts); only while it is down is the range
+ * asked again, slowly. */
 export function WeekSchedule() {
   const { t, err, session, crypto, locale } = useApp();
   const token = session?.token ?? "";
@@ -26,9 +41,14 @@ export function WeekSchedule() {
   const [anchor, setAnchor] = useState<string>(() => todayInHelsinki());
   const [list, setList] = useState<AppointmentOut[] | null>(null);
   const [cases, setCases] = useState<TherapistCase[]>([]);
-  const [late, setLate] = useState<Record<string, boolean>>({});
+  const [notices, setNotices] = useState<Record<string, CancellationOut>>({});
+  const [periodsOf, setPeriodsOf] = useState<Record<string, PeriodOut[]>>({});
+  const [acking, setAcking] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
+  const [moving, setMoving] = useState<AppointmentOut | null>(null);
+  const liveState = useLiveState();
+  const me = session ? userOf(session.matrixUserId) : "";
 
   const first = view === "week" ? mondayOf(anchor) : anchor;
   const days = view === "week" ? Array.from({ length: 7 }, (_, i) => addDays(first, i)) : [anchor];
@@ -48,36 +68,75 @@ export function WeekSchedule() {
     );
   }, [token]);
 
+  async function readNotice(id: string): Promise<void> {
+    try {
+      const x = await getCancellation(token, id);
+      setNotices((old) => ({ ...old, [id]: x }));
+    } catch {
+      // shown without its late flag; the next load asks again
+    }
+  }
+
+  async function readPeriods(caseId: string): Promise<void> {
+    try {
+      const got = await getPeriods(token, caseId);
+      setPeriodsOf((old) => ({ ...old, [caseId]: got }));
+    } catch {
+      // the period line is left out
+    }
+  }
+
+  // the range on screen; each cancellation's notice (late, seen) once, and the periods
+  // of a case with a cancellation not seen before
+  const [generation, setGeneration] = useState(0);
   useEffect(() => {
     if (!session) return;
     let stop = false;
-    const load = async (): Promise<void> => {
+    void (async () => {
       try {
         const got = await mySchedule(token, fromHelsinki(first), fromHelsinki(addDays(last, 1)));
         if (stop) return;
         got.sort((a, b) => a.startsAt.localeCompare(b.startsAt));
         setList(got);
         setError(null);
+        const changed = new Set<string>();
         for (const a of got)
           for (const c of a.cases)
-            if (c.cancellationId && !(c.cancellationId in late)) {
-              const id = c.cancellationId;
-              void getCancellation(token, id).then(
-                (x) => setLate((old) => ({ ...old, [id]: x.late })),
-                () => undefined,
-              );
+            if (c.cancellationId && !(c.cancellationId in notices)) {
+              void readNotice(c.cancellationId);
+              changed.add(c.caseId); // a new cancellation: its period's count may differ
             }
+        for (const caseId of changed) void readPeriods(caseId);
       } catch (x) {
         if (!stop) setError(x instanceof ApiError ? x.code : "unknown");
       }
-    };
-    void load();
-    const timer = setInterval(() => void load(), POLL_MS);
+    })();
     return () => {
       stop = true;
-      clearInterval(timer);
     };
-  }, [token, first, last, tick]);
+  }, [token, first, last, tick, generation]);
+
+  const reload = (): void => setGeneration((n) => n + 1);
+  useLive({
+    appointment_scheduled: reload,
+    appointment_rescheduled: reload,
+    appointment_cancelled: reload, // the new cancellation's notice and periods follow
+    cancellation_seen: ({ cancellationId }) => void readNotice(cancellationId),
+    resync: reload,
+  });
+  useFallbackPoll(reload);
+
+  async function ack(id: string): Promise<void> {
+    setAcking(id);
+    try {
+      const x = await acknowledge(token, id);
+      setNotices((old) => ({ ...old, [id]: x }));
+    } catch (x) {
+      setError(x instanceof ApiError ? x.code : "unknown");
+    } finally {
+      setAcking(null);
+    }
+  }
 
   const names = Object.fromEntries(cases.map((c) => [c.id, c.childName ?? t("childOf")]));
 
@@ -94,9 +153,21 @@ export function WeekSchedule() {
     const now = Date.now();
     return a.cases.map((c) => {
       const cancelled = c.status === "cancelled";
-      const isLate = c.cancellationId ? late[c.cancellationId] === true : false;
+      const notice = c.cancellationId ? notices[c.cancellationId] : undefined;
+      const isLate = notice?.late === true;
+      const day = helsinkiLocal(new Date(a.startsAt)).slice(0, 10);
+      const period = (periodsOf[c.caseId] ?? []).find((p) => p.startsOn <= day && day <= p.endsOn);
+      const mine = notice?.seenBy.find((x) => x.userId === me);
+      const other = notice?.seenBy.find((x) => x.userId !== me && x.userId !== notice.cancelledBy);
       return (
-        <li key={`${a.id}:${c.caseId}`} class={`th-session ${c.status}`} data-appointment-id={a.id} data-status={c.status} data-late={isLate ? "yes" : "no"}>
+        <li
+          key={`${a.id}:${c.caseId}`}
+          class={`th-session ${c.status}`}
+          data-appointment-id={a.id}
+          data-status={c.status}
+          data-late={isLate ? "yes" : "no"}
+          data-seen={mine ? "yes" : "no"}
+        >
           <p class="time">
             <time dateTime={a.startsAt}>
               {clock.format(new Date(a.startsAt))}–{clock.format(new Date(a.endsAt))}
@@ -107,6 +178,39 @@ export function WeekSchedule() {
             {t(`place.${a.placeKind}` as Key)} · <span class="status">{t(`status.${c.status}` as Key)}</span>
             {cancelled && isLate && <span class="late"> · {t("th.late")}</span>}
           </p>
+          {(a.seriesId || a.groupKind) && (
+            <p class="ss-tags">{[a.seriesId ? t("ss.series") : "", a.groupKind ? `${t("ss.groupTag")} (${t(`ss.${a.groupKind}`)})` : ""].filter(Boolean).join(" · ")}</p>
+          )}
+          {cancelled && c.cancellationId && <CancellationCost cancellationId={c.cancellationId} caseId={c.caseId} token={token} />}
+          {c.status === "scheduled" && Date.parse(a.startsAt) > now && (
+            <button
+              type="button"
+              class="secondary move"
+              aria-label={`${t("ss.move")}: ${names[c.caseId] ?? ""} ${clock.format(new Date(a.startsAt))}`}
+              onClick={() => setMoving(a)}
+            >
+              {t("ss.move")}
+            </button>
+          )}
+          {cancelled && notice && periodsOf[c.caseId] && (
+            <p class="period-cost">
+              {period
+                ? t("live.period", { used: String(period.sessionsUsed), granted: String(period.sessionsGranted), left: String(period.sessionsRemaining) })
+                : t("live.noPeriod")}
+            </p>
+          )}
+          {cancelled && notice && notice.cancelledBy !== me && (
+            <p class="seen">
+              {mine ? (
+                <span class="seen-by-me">{t("live.seenByMe", { time: clock.format(new Date(mine.seenAt)) })}</span>
+              ) : (
+                <button type="button" class="secondary ack" disabled={acking === notice.id} onClick={() => void ack(notice.id)}>
+                  {acking === notice.id ? t("live.acking") : t("live.ack")}
+                </button>
+              )}
+              {other && <span class="seen-by-other"> {t("live.seenBy", { name: other.displayName, time: clock.format(new Date(other.seenAt)) })}</span>}
+            </p>
+          )}
           <JoinLink appt={a} status={c.status} />
           {c.status === "scheduled" && Date.parse(a.startsAt) <= now && (
             <p class="outcome">
@@ -150,8 +254,8 @@ export function WeekSchedule() {
           {t("th.next")} ›
         </button>
       </div>
-      <p class="muted live" role="status">
-        {t("th.live")}
+      <p class="muted live" role="status" id="live-state" data-live={liveState}>
+        {liveState === "down" ? t("live.down") : t("live.open")}
       </p>
       {list === null && <p class="muted">{t("loading")}</p>}
       <div class={`th-days ${view}`} id="days">
@@ -165,95 +269,17 @@ export function WeekSchedule() {
           );
         })}
       </div>
-      <NewSession cases={cases} onBooked={() => setTick((n) => n + 1)} token={token} crypto={crypto} />
+      {moving && (
+        <MoveSession
+          key={moving.id}
+          appt={moving}
+          child={moving.cases.map((c) => names[c.caseId] ?? "").join(", ")}
+          token={token}
+          onClose={() => setMoving(null)}
+          onMoved={() => setTick((n) => n + 1)}
+        />
+      )}
+      <BookingForm cases={cases} onBooked={() => setTick((n) => n + 1)} token={token} crypto={crypto} />
     </main>
-  );
-}
-
-function NewSession({
-  cases,
-  onBooked,
-  token,
-  crypto,
-}: {
-  cases: TherapistCase[];
-  onBooked: () => void;
-  token: string;
-  crypto: Parameters<typeof book>[1];
-}) {
-  const { t, err } = useApp();
-  const [caseId, setCaseId] = useState("");
-  const [start, setStart] = useState(() => `${addDays(todayInHelsinki(), 1)}T09:00`);
-  const [duration, setDuration] = useState("60");
-  const [place, setPlace] = useState<PlaceKind>("office");
-  const [details, setDetails] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<"ok" | "warning" | null>(null);
-  const chosen = caseId || cases[0]?.id || "";
-
-  async function submit(e: Event): Promise<void> {
-    e.preventDefault();
-    if (!chosen || busy) return;
-    setBusy(true);
-    setError(null);
-    setDone(null);
-    try {
-      const out = await book(token, crypto, chosen, fromHelsinki(start), Number(duration), place, details);
-      setDone(out.warnings.length > 0 ? "warning" : "ok");
-      setDetails("");
-      onBooked();
-    } catch (x) {
-      setError(x instanceof ApiError ? x.code : "unknown");
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  return (
-    <form class="th-new" id="new-session" aria-labelledby="new-session-title" onSubmit={(e) => void submit(e)}>
-      <h2 id="new-session-title">{t("th.newSession")}</h2>
-      <label for="new-case">{t("th.case")}</label>
-      <select id="new-case" value={chosen} onChange={(e) => setCaseId(e.currentTarget.value)}>
-        {cases.map((c) => (
-          <option key={c.id} value={c.id}>
-            {c.childName ?? t("childOf")}
-          </option>
-        ))}
-      </select>
-      <label for="new-start">{t("th.start")}</label>
-      <input id="new-start" type="datetime-local" required value={start} onInput={(e) => setStart(e.currentTarget.value)} />
-      <label for="new-duration">{t("th.duration")}</label>
-      <select id="new-duration" value={duration} onChange={(e) => setDuration(e.currentTarget.value)}>
-        {["45", "60"].map((m) => (
-          <option key={m} value={m}>
-            {m}
-          </option>
-        ))}
-      </select>
-      <label for="new-place">{t("th.place")}</label>
-      <select id="new-place" value={place} onChange={(e) => setPlace(e.currentTarget.value as PlaceKind)}>
-        {PLACES.map((p) => (
-          <option key={p} value={p}>
-            {t(`place.${p}` as Key)}
-          </option>
-        ))}
-      </select>
-      <label for="new-details">{t("th.details")}</label>
-      <textarea id="new-details" rows={2} maxLength={4000} value={details} onInput={(e) => setDetails(e.currentTarget.value)} />
-      <button id="new-submit" type="submit" class="primary" disabled={busy || !chosen}>
-        {busy ? t("th.creating") : t("th.create")}
-      </button>
-      {error && (
-        <p class="error" role="alert" id="new-error" data-code={error}>
-          {err(error)}
-        </p>
-      )}
-      {done && (
-        <p class="done" role="status" id="new-done">
-          {done === "warning" ? t("th.warning") : t("th.created")}
-        </p>
-      )}
-    </form>
   );
 }
