@@ -20,6 +20,13 @@ from servers import require_binary
 from websockets.sync.client import ClientConnection, connect
 
 CHROMIUM = "/usr/bin/chromium"
+MEDIA_FLAGS = (
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
+)
 
 
 class BrowserError(AssertionError):
@@ -139,9 +146,12 @@ class Page:
 
 
 class Chromium:
-    def __init__(self, profile: Path) -> None:
+    def __init__(self, profile: Path, media: bool = False) -> None:
         self.binary = require_binary("chromium", CHROMIUM)
         self.profile = profile
+        #: video calls: the fake camera and microphone, granted without asking; host
+        #: candidates with their addresses (loopback included), media that plays unasked
+        self.media = media
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -166,6 +176,7 @@ class Chromium:
                 "--no-pings",
                 "--mute-audio",
                 "--hide-scrollbars",
+                *(MEDIA_FLAGS if self.media else ()),
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,

@@ -63,12 +63,12 @@ def bodies(page: Page, side: str) -> list[str]:
 
 
 @contextmanager
-def chromium_in(tmp_path: Path) -> Iterator[Chromium]:
+def chromium_in(tmp_path: Path, media: bool = False) -> Iterator[Chromium]:
     """A headless Chromium; skipped (a failure under CI=true) without it or the build."""
     if not (DIST / "index.html").is_file():
         service_missing("web/dist", "not built; scripts/test.sh builds it (npm run build in web/)")
     # its profile and log outside the server's files that the privacy check reads
-    browser = Chromium(tmp_path / "browser" / "profile")
+    browser = Chromium(tmp_path / "browser" / "profile", media=media)
     browser.start()
     try:
         yield browser

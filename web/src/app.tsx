@@ -7,6 +7,7 @@ import { browserLocale, isLocale, translate, type Locale } from "./i18n";
 import { LiveHub } from "./live";
 import { navigate, parse, type Route } from "./router";
 import { Documents } from "./screens/Documents";
+import { Room } from "./call/Room";
 import { dropPush, listenForNavigation, refreshPush, storePushLocale } from "./push";
 import { Caseload } from "./screens/Caseload";
 import { Devices } from "./screens/Devices";
@@ -132,6 +133,7 @@ export function App() {
   else if (session.role === "child") screen = <Today />;
   else if (route.name === "invite") screen = <Invite />;
   else if (route.name === "thread") screen = <Thread key={`${route.caseId}:${route.kind}`} caseId={route.caseId} kind={route.kind} />;
+  else if (route.name === "call") screen = <Room key={route.appointmentId} appointmentId={route.appointmentId} />;
   else if (route.name === "documents") screen = <Documents caseId={route.caseId} />;
   else if (route.name === "week" && session.role === "therapist") screen = <WeekSchedule />;
   else if (route.name === "settings") screen = <Settings caseId={route.caseId} />;

@@ -13,6 +13,7 @@ import { scheduleSeriesEn, scheduleSeriesFi, scheduleSeriesSv } from "./i18n/sch
 import { homeworkTherapistEn, homeworkTherapistFi, homeworkTherapistSv } from "./i18n/homework_therapist";
 import { liveEn, liveFi, liveSv } from "./i18n/live";
 import { readEn, readFi, readSv } from "./i18n/read";
+import { callEn, callFi, callSv } from "./i18n/call";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -71,6 +72,7 @@ const en = {
   ...homeworkTherapistEn,
   ...liveEn,
   ...readEn,
+  ...callEn,
 };
 
 export type Key = keyof typeof en;
@@ -129,6 +131,7 @@ const fi: Dictionary = {
   ...homeworkTherapistFi,
   ...liveFi,
   ...readFi,
+  ...callFi,
 };
 
 const sv: Dictionary = {
@@ -184,6 +187,7 @@ const sv: Dictionary = {
   ...homeworkTherapistSv,
   ...liveSv,
   ...readSv,
+  ...callSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

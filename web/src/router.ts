@@ -15,6 +15,7 @@ export type Route =
   | { name: "homework"; caseId: string } | { name: "pairTablet"; caseId: string } // a parent's (screens/Homework.tsx, PairTablet.tsx); a therapist's homework: screens/TaskBoard.tsx
   | { name: "devices" } | { name: "recovery" } // screens/Devices.tsx, Recovery.tsx
   | { name: "invite" } // the first-visit QR (screens/Invite.tsx); /app/invite#<QR text> fills it in
+  | { name: "call"; appointmentId: string } // a video session's room (call/Room.tsx)
   | { name: "notFound" };
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -27,6 +28,8 @@ export function parse(pathname: string): Route {
   if (path === "/invite") return { name: "invite" };
   if (path === "/schedule") return { name: "week" };
   if (path === "/pair" || path === "/today") return { name: path === "/pair" ? "pair" : "today" };
+  const call = new RegExp(`^/calls/(${UUID})$`).exec(path);
+  if (call?.[1]) return { name: "call", appointmentId: call[1] };
   const thread = new RegExp(`^/cases/(${UUID})/(family|child)$`).exec(path);
   if (thread?.[1]) return { name: "thread", caseId: thread[1], kind: thread[2] === "child" ? "child" : "family" };
   const documents = new RegExp(`^/cases/(${UUID})/documents$`).exec(path);
@@ -58,6 +61,8 @@ export function href(route: Route): string {
       return `${BASE}/${route.name}`;
     case "thread":
       return `${BASE}/cases/${route.caseId}/${route.kind}`;
+    case "call":
+      return `${BASE}/calls/${route.appointmentId}`;
     case "documents":
       return `${BASE}/cases/${route.caseId}/documents`;
     case "settings":

@@ -26,6 +26,7 @@ import {
 import * as idb from "../idb";
 import { secret, forget } from "../vault";
 import { KeyBackup } from "./backup";
+import { CallInbox } from "./call";
 import { HttpError, MatrixHttp, V3 } from "./http";
 import { Mutex } from "./mutex";
 import { READ_EVENT, ReceiptBook, receiptTarget } from "./receipts";
@@ -96,6 +97,8 @@ export class Engine {
   private abort = new AbortController();
   /** key backup and the recovery key (backup.ts) */
   readonly backup: KeyBackup;
+  /** call authentications waiting for their SDP (call.ts) */
+  readonly calls = new CallInbox();
 
   private constructor(
     private readonly machine: OlmMachine,
@@ -220,7 +223,7 @@ export class Engine {
     const params = new URLSearchParams({ timeout: String(timeout) });
     if (this.since !== null) params.set("since", this.since);
     const body = await this.http.call<SyncBody>("GET", `${V3}/sync?${params}`, undefined, this.abort.signal);
-    await this.machine.receiveSyncChanges(
+    const processed = await this.machine.receiveSyncChanges(
       JSON.stringify(body.to_device?.events ?? []),
       new DeviceLists(
         (body.device_lists?.changed ?? []).map((u) => new UserId(u)),
@@ -230,6 +233,7 @@ export class Engine {
       new Set(body.device_unused_fallback_key_types ?? []),
       new DecryptionSettings(TrustRequirement.Untrusted),
     );
+    this.calls.take(processed);
     await this.processOutgoing();
     for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
       const events = await this.takeReceipts(roomId, await this.decryptAll(roomId, room.timeline?.events ?? []));

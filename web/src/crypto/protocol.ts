@@ -21,6 +21,10 @@ export type Request =
   | { op: "verifyInviter"; inviter: string; masterKey: string } // crypto/verify.ts
   | { op: "verifiedUsers"; users: string[] }
   | { op: "signOut" }
+  // calls (call.ts): cross-signing for the call, an SDP's authentication sent and checked
+  | { op: "callPrepare" }
+  | { op: "callSend"; call: CallSdpArgs }
+  | { op: "callCheck"; call: CallSdpArgs; waitMs: number }
   // key backup and the recovery key (backup.ts)
   | { op: "backupStatus" }
   | { op: "backupPrepare" }
@@ -41,6 +45,9 @@ export interface Replies {
   verifyInviter: { bootstrapped: boolean };
   verifiedUsers: { users: string[] };
   signOut: { done: true };
+  callPrepare: { crossSigned: boolean };
+  callSend: { sent: true };
+  callCheck: { authenticated: true };
   backupStatus: BackupStatus;
   backupPrepare: { recoveryKey: string };
   backupCommit: { version: string };
@@ -53,6 +60,15 @@ export interface BackupStatus {
   active: boolean; // this device holds the current backup's key and uploads to it
   roomKeys: number;
   backedUp: number;
+}
+
+/** One offer or answer of a call with one peer device (crypto/call.ts). */
+export interface CallSdpArgs {
+  peerUser: string;
+  peerDevice: string;
+  callId: string;
+  kind: "offer" | "answer";
+  sdp: string;
 }
 
 export type Envelope = { id: number } & Request;

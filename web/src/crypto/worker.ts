@@ -2,9 +2,12 @@
 // the "kaari-crypto" Web Lock starts it (client.ts); requests and replies follow
 // protocol.ts.
 
+import { DeviceId, UserId } from "@matrix-org/matrix-sdk-crypto-wasm";
+
 import { Engine } from "./engine";
 import { HttpError } from "./http";
-import { verifiedUsers, verifyInviter } from "./verify";
+import { authenticateCallSdp, sendCallSdp } from "./call";
+import { ensureCrossSigning, verifiedUsers, verifyInviter } from "./verify";
 import type { Envelope, Event, Replies, Reply } from "./protocol";
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -44,6 +47,14 @@ async function handle(msg: Envelope): Promise<Replies[keyof Replies]> {
       return verifyInviter(need().core, msg.inviter, msg.masterKey);
     case "verifiedUsers":
       return { users: await verifiedUsers(need().core, msg.users) };
+    case "callPrepare":
+      return { crossSigned: await callPrepare() };
+    case "callSend":
+      await sendCallSdp(need().core, msg.call);
+      return { sent: true };
+    case "callCheck":
+      await authenticateCallSdp(need().core, need().calls, msg.call, msg.waitMs);
+      return { authenticated: true };
     case "signOut":
       if (engine) {
         await engine.stop(true);
@@ -60,6 +71,28 @@ async function handle(msg: Envelope): Promise<Replies[keyof Replies]> {
     case "backupRestore":
       return need().restoreBackup(msg.recoveryKey);
   }
+}
+
+/** A peer accepts this device's SDPs only when it is cross-signed by its owner: make the
+ * user's cross-signing keys when there are none yet; true when the device is signed. */
+async function callPrepare(): Promise<boolean> {
+  const core = need().core;
+  try {
+    await ensureCrossSigning(core);
+  } catch (e) {
+    // another device of the user holds the keys: this one is signed there, or not at all
+    if (!(e instanceof HttpError && e.code === "cross_signing_elsewhere")) throw e;
+  }
+  const signed = async () => {
+    const own = await core.machine.getDevice(new UserId(core.userId), new DeviceId(core.machine.deviceId.toString()));
+    return own?.isCrossSignedByOwner() ?? false;
+  };
+  if (await signed()) return true;
+  // the store may not know the signature uploaded a moment ago: ask the server
+  await core.machine.updateTrackedUsers([new UserId(core.userId)]);
+  await core.machine.markAllTrackedUsersAsDirty();
+  await core.processOutgoing();
+  return signed();
 }
 
 self.onmessage = (e: MessageEvent<Envelope>) => {

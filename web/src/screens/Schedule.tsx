@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 
+import { JoinLink } from "../call/JoinLink";
 import { ApiError, request, type CaseOut } from "../api";
 import {
   acknowledge,
@@ -188,6 +189,7 @@ export function Schedule({ caseId, appointmentId }: { caseId: string; appointmen
             {seen ? t("seenBy", { name: seen.displayName, time: clock.format(new Date(seen.seenAt)) }) : t("notSeenYet")}
           </p>
         )}
+        <JoinLink appt={appt} status={status} />
         {cancellable && (
           <button
             type="button"

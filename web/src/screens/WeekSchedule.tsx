@@ -23,6 +23,7 @@ import { MoveSession } from "./MoveSession";
 import { TopBar } from "./TopBar";
 import { useFallbackPoll, useLive, useLiveState } from "../useLive";
 import "../therapist.css";
+import { JoinLink } from "../call/JoinLink";
 
 type View = "week" | "day";
 
@@ -210,6 +211,7 @@ export function WeekSchedule() {
               {other && <span class="seen-by-other"> {t("live.seenBy", { name: other.displayName, time: clock.format(new Date(other.seenAt)) })}</span>}
             </p>
           )}
+          <JoinLink appt={a} status={c.status} />
           {c.status === "scheduled" && Date.parse(a.startsAt) <= now && (
             <p class="outcome">
               <button type="button" class="secondary mark-completed" onClick={() => void mark(a, "completed")}>
