@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,9 +139,11 @@ class Page:
 
 
 class Chromium:
-    def __init__(self, profile: Path) -> None:
+    def __init__(self, profile: Path, extra_args: Sequence[str] = ()) -> None:
+        """``extra_args``: more command-line switches (e.g. a fake camera's)."""
         self.binary = require_binary("chromium", CHROMIUM)
         self.profile = profile
+        self.extra_args = list(extra_args)
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -166,6 +168,7 @@ class Chromium:
                 "--no-pings",
                 "--mute-audio",
                 "--hide-scrollbars",
+                *self.extra_args,
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,
