@@ -2,34 +2,78 @@
 Chromium against a real `kaari serve` (SQLite and PostgreSQL): the therapist's Python
 reference client (client/matrix, with cross-signing) creates an invite; a parent on a
 phone-sized screen opens the invite link carrying a QR with a wrong master key and is
-warned in words (409 ``inviter_key_mismatch``: no account is created), then pastes the
-real QR's text, creates the account, and the browser's device verifies the therapist:
+warned in words (409 ``inviter_key_mismatch``: no account is created), then scans the
+real QR with the camera (Chromium's fake camera films a video of it; no BarcodeDetector
+on Linux, so jsQR reads the frames), creates the account, and the browser's device
+verifies the therapist:
 the therapist's client then sees the parent's user-signing signature on her master key,
 and the family thread says "Terhi is verified". Messages go both ways; nothing typed is
-in the database, the blob store or the logs."""
+in the database, the blob store or the logs. Signed in, a sibling's invite is read from
+a photo of its QR."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import segno
 from servers import scenario_server, stored_bytes
 from web_browser import Chromium, Page, poll
-from web_support import PHONE, choose_language, chromium, onboard, shot
+from web_support import PHONE, choose_language, chromium_in, onboard, shot
 
 from client.matrix import MatrixClient, MatrixHttp
 from client.matrix.invite_qr import InviteQr, InviteQrError, parse_invite_qr
 from crypto.matrix.canonical import b64encode
 from crypto.matrix.signing import verify_json
 
-__all__ = ["chromium"]  # a fixture (web_support)
-
 V3 = "/_matrix/client/v3"
 MIA_PASSWORD = "Mian-oma-salasana-7f3e"
+CAMERA = "camera.y4m"  # in tmp_path: what the fake camera films (written before it opens)
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Chromium]:
+    """Chromium with a fake camera filming ``CAMERA`` and the permission granted."""
+    extra = [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={tmp_path / CAMERA}",
+    ]
+    with chromium_in(tmp_path, extra) as browser:
+        yield browser
+
+
+def qr_video(text: str, width: int = 640, height: int = 480, frames: int = 3) -> bytes:
+    """A YUV4MPEG2 video of the QR of ``text`` (black on white, with its quiet zone,
+    grey-scale: the chroma planes 128), the same frame ``frames`` times."""
+    rows = [
+        bytes(0 if dark else 255 for dark in row)
+        for row in segno.make_qr(text).matrix_iter(border=4)
+    ]
+    scale = (min(width, height) - 40) // len(rows)
+    side = len(rows) * scale
+    top, left = (height - side) // 2, (width - side) // 2
+    luma = bytearray(b"\xff" * (width * height))
+    for y in range(side):
+        row = bytes(v for v in rows[y // scale] for _ in range(scale))
+        start = (top + y) * width + left
+        luma[start : start + side] = row
+    frame = b"FRAME\n" + bytes(luma) + b"\x80" * (2 * (width // 2) * (height // 2))
+    return f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode() + frame * frames
+
+
+def loaded_jsqr(page: Page) -> bool:
+    """Whether the page has fetched the QR decoder's chunk (loaded on first use only)."""
+    return bool(
+        page.evaluate(
+            "performance.getEntriesByType('resource').some(e => e.name.includes('/jsQR-'))"
+        )
+    )
 
 
 def keys_query(url: str, token: str, user: str) -> dict[str, Any]:
@@ -124,6 +168,7 @@ def test_a_parent_accepts_the_invite_from_the_qr_and_verifies_the_therapist(
         assert (invite.inviter_user_id, invite.inviter_master_key) == (terhi, master)
         qr = invite.encode()
         wrong = InviteQr(invite.code, terhi, b64encode(os.urandom(32))).encode()
+        (tmp_path / CAMERA).write_bytes(qr_video(qr))  # the therapist's QR, on camera
 
         # the link form (/app/invite#<the QR's text>) with a QR whose key is not hers
         page = chromium.page()
@@ -133,11 +178,12 @@ def test_a_parent_accepts_the_invite_from_the_qr_and_verifies_the_therapist(
         page.wait_for("!!document.querySelector('#invite-text')", 30, "the invite screen")
         assert page.evaluate("document.querySelector('#invite-text').value") == wrong
         assert page.text("#invite-title") == "Your invite"
-        # no camera reader in headless Chromium on Linux: the paste fallback says so
-        scanner = page.evaluate("'BarcodeDetector' in globalThis")
-        assert page.evaluate("!!document.querySelector('#invite-scan')") is scanner
-        if not scanner:
-            assert "cannot read QR codes" in page.text("#invite-no-scanner")
+        # no BarcodeDetector in Chromium on Linux: the camera and the photo are read
+        # with jsQR, whose chunk is not fetched until then
+        assert page.evaluate("'BarcodeDetector' in globalThis") is False
+        assert page.evaluate("!!document.querySelector('#invite-scan')") is True
+        assert page.evaluate("!!document.querySelector('#invite-no-scanner')") is False
+        assert not loaded_jsqr(page)
         three_languages(
             page,
             "invite",
@@ -198,13 +244,15 @@ def test_a_parent_accepts_the_invite_from_the_qr_and_verifies_the_therapist(
         )
         assert "guardian" not in [m["role"] for m in r.json()]
 
-        # the real QR's text, pasted: the account, the device, the verification
+        # the real QR, scanned with the (fake) camera: the account, the device, the
+        # verification
         page.goto(f"{server.url}/app/invite")
         page.wait_for("!!document.querySelector('#invite-text')", 30, "the invite screen")
         assert page.evaluate("document.querySelector('#invite-text').value") == ""
-        set_value(page, "#invite-text", qr)
-        page.click("#invite-continue")
-        fill_account(page)
+        page.click("#invite-scan")
+        fill_account(page)  # the scan found the code and went on to the account form
+        assert loaded_jsqr(page)
+        assert page.evaluate("!!document.querySelector('#invite-scanner')") is False
         page.click("#invite-create")
         page.wait_for("!!document.querySelector('#invite-verified')", 90, "the verification")
         assert page.text("#invite-verified") == "✓ Terhi is verified"
@@ -305,10 +353,11 @@ def test_a_parent_accepts_the_invite_from_the_qr_and_verifies_the_therapist(
         sibling = r.json()["id"]
         r = httpx.post(f"{server.url}/cases/{sibling}/invites", json={}, headers=auth, timeout=10)
         assert r.status_code == 201, r.text
+        photo = tmp_path / "sibling-qr.png"  # a photo of the sibling's QR, read from a file
+        segno.make_qr(InviteQr.from_invite(r.json()).encode()).save(photo, scale=6, border=4)
         page.goto(f"{server.url}/app/invite")
         page.wait_for("!!document.querySelector('#invite-text')", 60, "the invite screen")
-        set_value(page, "#invite-text", InviteQr.from_invite(r.json()).encode())
-        page.click("#invite-continue")
+        page.set_files("#invite-photo", photo)
         page.click("#invite-join")
         page.wait_for("!!document.querySelector('#invite-verified')", 60, "verified again")
         assert page.text("#invite-verified") == "✓ Terhi is verified"

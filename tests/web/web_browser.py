@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +146,16 @@ class Page:
 
 
 class Chromium:
-    def __init__(self, profile: Path, media: bool = False) -> None:
+    def __init__(
+        self, profile: Path, media: bool = False, extra_args: Sequence[str] = ()
+    ) -> None:
+        """``extra_args``: more command-line switches (e.g. a fake camera's)."""
         self.binary = require_binary("chromium", CHROMIUM)
         self.profile = profile
         #: video calls: the fake camera and microphone, granted without asking; host
         #: candidates with their addresses (loopback included), media that plays unasked
         self.media = media
+        self.extra_args = list(extra_args)
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -177,6 +181,7 @@ class Chromium:
                 "--mute-audio",
                 "--hide-scrollbars",
                 *(MEDIA_FLAGS if self.media else ()),
+                *self.extra_args,
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,

@@ -8,7 +8,7 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,12 +63,16 @@ def bodies(page: Page, side: str) -> list[str]:
 
 
 @contextmanager
-def chromium_in(tmp_path: Path, media: bool = False) -> Iterator[Chromium]:
-    """A headless Chromium; skipped (a failure under CI=true) without it or the build."""
+def chromium_in(
+    tmp_path: Path, media: bool = False, extra_args: Sequence[str] = ()
+) -> Iterator[Chromium]:
+    """A headless Chromium (``media``: the fake camera and microphone of calls;
+    ``extra_args``: more switches); skipped (a failure under CI=true) without it or the
+    build."""
     if not (DIST / "index.html").is_file():
         service_missing("web/dist", "not built; scripts/test.sh builds it (npm run build in web/)")
     # its profile and log outside the server's files that the privacy check reads
-    browser = Chromium(tmp_path / "browser" / "profile", media=media)
+    browser = Chromium(tmp_path / "browser" / "profile", media=media, extra_args=extra_args)
     browser.start()
     try:
         yield browser

@@ -1,5 +1,6 @@
 // /app/invite: a parent accepts the therapist's invite from the first-visit QR code
-// (scanned with the camera, read from a photo, or its text pasted; a link
+// (scanned with the camera, read from a photo — BarcodeDetector or, without it, jsQR via
+// qrscan.ts — or its text pasted; a link
 // /app/invite#<the text> fills it in), creates the account (or, signed in, joins with
 // it), and the new device verifies the therapist: the master key the server returns
 // must be the QR's before the parent's user-signing key signs it (crypto/verify.ts).
@@ -25,30 +26,12 @@ import {
   type PendingVerification,
 } from "../invite";
 import { isLocale } from "../i18n";
+import { FRAME_WIDTH, PHOTO_WIDTH, qrReader, type QrReader } from "../qrscan";
 import { navigate } from "../router";
 import { serverName, type Session } from "../session";
 import { LanguageSwitch } from "./LanguageSwitch";
 import { deviceName } from "./SignIn";
 import { TopBar } from "./TopBar";
-
-interface Detected {
-  rawValue: string;
-}
-interface Detector {
-  detect(source: ImageBitmapSource): Promise<Detected[]>;
-}
-type DetectorClass = new (options: { formats: string[] }) => Detector;
-
-/** The browser's QR reader (the Shape Detection API), where it has one. */
-function qrDetector(): Detector | null {
-  const Ctor = (globalThis as unknown as { BarcodeDetector?: DetectorClass }).BarcodeDetector;
-  if (!Ctor) return null;
-  try {
-    return new Ctor({ formats: ["qr_code"] });
-  } catch {
-    return null;
-  }
-}
 
 const WARNINGS = new Set(["inviter_key_mismatch", "master_key_mismatch"]);
 
@@ -83,9 +66,8 @@ function ReadQr({ onRead }: { onRead: (qr: InviteQr) => void }) {
   const [scanning, setScanning] = useState(false);
   const video = useRef<HTMLVideoElement>(null);
   const stream = useRef<MediaStream | null>(null);
-  const detector = useRef<Detector | null | undefined>(undefined);
-  if (detector.current === undefined) detector.current = qrDetector();
-  const canScan = !!detector.current && !!navigator.mediaDevices?.getUserMedia;
+  const reader = useRef<QrReader | null>(null);
+  const canScan = !!navigator.mediaDevices?.getUserMedia;
 
   function take(value: string): boolean {
     try {
@@ -110,6 +92,7 @@ function ReadQr({ onRead }: { onRead: (qr: InviteQr) => void }) {
     setError(null);
     setNote(null);
     try {
+      reader.current = await qrReader();
       stream.current = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
     } catch {
       setNote(t("inviteCameraFailed"));
@@ -125,14 +108,14 @@ function ReadQr({ onRead }: { onRead: (qr: InviteQr) => void }) {
     void el.play().catch(() => undefined);
     let stopped = false;
     const tick = async () => {
-      if (stopped || !detector.current) return;
+      if (stopped || !reader.current) return;
       try {
         if (el.readyState >= 2) {
-          const found = await detector.current.detect(el);
-          const first = found[0];
-          if (first) {
+          const found = await reader.current.read(el, FRAME_WIDTH);
+          if (stopped) return;
+          if (found !== null) {
             stopCamera();
-            take(first.rawValue);
+            take(found);
             return;
           }
         }
@@ -148,15 +131,15 @@ function ReadQr({ onRead }: { onRead: (qr: InviteQr) => void }) {
   }, [scanning]);
 
   async function fromPhoto(file: File | undefined) {
-    if (!file || !detector.current) return;
+    if (!file) return;
     setError(null);
     setNote(null);
     try {
+      const read = await qrReader();
       const bitmap = await createImageBitmap(file);
-      const found = await detector.current.detect(bitmap);
+      const found = await read.read(bitmap, PHOTO_WIDTH);
       bitmap.close();
-      const first = found[0];
-      if (first) take(first.rawValue);
+      if (found !== null) take(found);
       else setNote(t("inviteNotFoundInPhoto"));
     } catch {
       setNote(t("inviteNotFoundInPhoto"));
@@ -177,7 +160,7 @@ function ReadQr({ onRead }: { onRead: (qr: InviteQr) => void }) {
         <div class="scan">
           {scanning ? (
             <>
-              <video ref={video} class="scanner" muted playsInline aria-label={t("inviteScanning")} />
+              <video id="invite-scanner" ref={video} class="scanner" muted playsInline aria-label={t("inviteScanning")} />
               <p class="muted" role="status">{t("inviteScanning")}</p>
               <button type="button" class="secondary" onClick={stopCamera}>
                 {t("inviteScanStop")}
