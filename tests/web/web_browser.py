@@ -146,9 +146,7 @@ class Page:
 
 
 class Chromium:
-    def __init__(
-        self, profile: Path, media: bool = False, extra_args: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, profile: Path, media: bool = False, extra_args: Sequence[str] = ()) -> None:
         """``extra_args``: more command-line switches (e.g. a fake camera's)."""
         self.binary = require_binary("chromium", CHROMIUM)
         self.profile = profile
