@@ -44,7 +44,7 @@ def chromium(tmp_path: Path) -> Iterator[Chromium]:
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={tmp_path / CAMERA}",
     ]
-    with chromium_in(tmp_path, extra) as browser:
+    with chromium_in(tmp_path, extra_args=extra) as browser:
         yield browser
 
 

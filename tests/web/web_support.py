@@ -64,7 +64,7 @@ def bodies(page: Page, side: str) -> list[str]:
 
 @contextmanager
 def chromium_in(
-    tmp_path: Path, media: bool = False, extra_args: Sequence[str] = ()
+    tmp_path: Path, *, media: bool = False, extra_args: Sequence[str] = ()
 ) -> Iterator[Chromium]:
     """A headless Chromium (``media``: the fake camera and microphone of calls;
     ``extra_args``: more switches); skipped (a failure under CI=true) without it or the
