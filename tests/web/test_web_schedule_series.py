@@ -185,7 +185,8 @@ def test_a_therapist_books_a_series_moves_it_and_books_groups(
         assert "weekly series" in text_of(page, f"{row} .ss-tags")
         page.click(f"{row} .move")
         page.wait_for("!!document.querySelector('#scope-one')", 10, "the move form")
-        assert page.evaluate("document.activeElement.id") == "move-title"
+        # focus moves to the form's title once it is shown (an effect after the render)
+        page.wait_for("document.activeElement.id === 'move-title'", 10, "the move form's focus")
         assert page.evaluate("document.querySelector('#scope-one').checked")
         set_value(page, "#move-start", f"{second.isoformat()}T16:00")
         page.click("#move-submit")

@@ -78,8 +78,11 @@ def test_the_room_takes_files_for_its_members_only(
     for who in (world.guardian2, granted):
         r = client.get(f"/attachments/{blob}", headers=who.headers)
         assert (r.status_code, r.content) == (200, b"encrypted plan")
-    # the homework room takes no files
-    r = upload(client, world.therapist, thread_id_of(world.case_id, "homework"))
+    # the homework room takes its tasks' media from its members only
+    # (tests/app/homework/test_homework_media.py): not the documents-only caregiver
+    homework = thread_id_of(world.case_id, "homework")
+    assert upload(client, world.therapist, homework).status_code == 201
+    r = upload(client, granted, homework)
     assert (r.status_code, r.json()["code"]) == (404, "thread_not_found")
     # the grant taken back: the file is no longer the caregiver's
     set_scopes(client, world, granted, [])
