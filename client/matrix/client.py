@@ -299,7 +299,7 @@ class MatrixClient:
                     if message is not None:
                         result.messages.append(message)
             result.messages.extend(self._retry_pending())
-            result.receipts = self._take_receipts(result.messages)
+            result.receipts = receipts.take(self.store, self.http, result.messages)
             self.store.set_since(result.next_batch)
             self._save()
         self._call_auths.extend(r for r in result.to_device if r.type == CALL_SDP)
@@ -369,7 +369,7 @@ class MatrixClient:
         """Decrypt what waited for its key (after a restore or a forwarded key)."""
         with self.store.transaction():
             out = self._retry_pending()
-            self._take_receipts(out)
+            receipts.take(self.store, self.http, out)
             self._save()
         return out
 
@@ -389,7 +389,7 @@ class MatrixClient:
             return None
         with self.store.transaction():
             message = self._room_event(room_id, event)
-            self._take_receipts([message] if message else [])
+            receipts.take(self.store, self.http, [message] if message else [])
             self._save()
         return message
 
@@ -403,39 +403,6 @@ class MatrixClient:
         ts, at}}`` (``ts`` when the receipt was sent, ``at`` when the event it covers up
         to was; ours too: where our other devices have read to)."""
         return self.store.receipts().get(room_id, {})
-
-    def _take_receipts(
-        self, messages: Sequence[Mapping[str, Any]]
-    ) -> dict[str, dict[str, dict[str, Any]]]:
-        """Keep the receipts among newly decrypted ``messages`` that move their sender's
-        forward (in the caller's transaction); those, per room and user."""
-        moved: dict[str, dict[str, dict[str, Any]]] = {}
-        known = self.store.receipts()
-        for message in messages:
-            event_id, room_id = receipts.target(message), str(message["room_id"])
-            at = self._sent_at(room_id, event_id) if event_id else None
-            user = str(message["sender"])
-            if at is None or not receipts.moves_forward(known.get(room_id, {}).get(user), at):
-                continue
-            receipt = {"event_id": event_id, "ts": message["origin_server_ts"], "at": at}
-            known.setdefault(room_id, {})[user] = receipt
-            moved.setdefault(room_id, {})[user] = receipt
-        if moved:
-            self.store.set_receipts(known)
-        return moved
-
-    def _sent_at(self, room_id: str, event_id: str) -> int | None:
-        """When an event of the room was sent (``origin_server_ts``); None if the room
-        has no such event."""
-        known = self.store.message(event_id)
-        if known is not None:
-            ts = known.get("origin_server_ts") if known["room_id"] == room_id else None
-        else:
-            try:
-                ts = self.http.room_event(room_id, event_id).get("origin_server_ts")
-            except MatrixError:
-                return None
-        return ts if isinstance(ts, int) else None
 
     def texts(self, room_id: str) -> list[str]:
         return [
@@ -459,7 +426,7 @@ class MatrixClient:
                 break
         with self.store.transaction():
             out = [m for m in (self._room_event(room_id, e) for e in reversed(events)) if m]
-            self._take_receipts(out)
+            receipts.take(self.store, self.http, out)
             self._save()
         return out
 
