@@ -1,12 +1,14 @@
 """The therapist's side of the web app in headless Chromium at laptop size (1280x800)
 against a real `kaari serve` (SQLite and PostgreSQL): the caseload with two cases (the
 period highlight: time to book the doctor's visit; a guardian's open document request;
-the search over the child's name, client-side), the family thread both ways with the
-guardian's Python reference client, and the schedule: a session booked in the week view
-with an encrypted address that the guardian's client decrypts (client/appointments.py),
-the guardian's cancellation appearing without a reload, a started session marked
-completed. Then neither the address nor the messages are anywhere the server keeps
-anything."""
+the search over the child's name, client-side; unread counts, counted in the browser's
+crypto worker from the decrypted timeline: the guardian's messages while the therapist
+is away and live, a read receipt from the therapist's other device, gone once the thread
+is opened), the family thread both ways with the guardian's Python reference client,
+and the schedule: a session booked in the week view with an encrypted address that the
+guardian's client decrypts (client/appointments.py), the guardian's cancellation
+appearing without a reload, a started session marked completed. Then neither the
+address nor the messages are anywhere the server keeps anything."""
 
 from __future__ import annotations
 
@@ -70,6 +72,7 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
     address = "Pihlajatie 14 A 3, summeri Virtanen"
     to_family = "Hei Anna, torstain käynti on kotona kello 10."
     from_family = "Kiitos Terhi, Eino odottaa jo innolla!"
+    unread_texts = ("Eino nukkui huonosti viime yönä.", "Voisimmeko puhua siitä torstaina?")
     anna_mx: MatrixClient | None = None
     terhi_mx: MatrixClient | None = None
     apis: list[Api] = []
@@ -190,14 +193,43 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         assert text_of(page, f"{card(aino)} .next") == "No session booked"
         assert text_of(page, f"{card(eino)} .homework") == f"1 / {week['expected']} done"
         assert text_of(page, f"{card(aino)} .homework") == "No homework"
+        # unread counts, counted in the crypto worker from the decrypted history (the
+        # server never learns what was read): nothing yet, no badge
+        counted = " && ".join(
+            f"document.querySelector(\"{card(c)} .{kind}-link\")?.dataset.unread === '0'"
+            for c in (eino, aino)
+            for kind in ("family", "child")
+        )
+        page.wait_for(counted, 60, "every thread counted")
+        assert page.evaluate("document.querySelectorAll('.unread-badge').length") == 0
+        # the guardian writes: one unread message on Eino's family thread, live
+        first_unread = anna_mx.send_text(room, unread_texts[0])
+        badge = f"{card(eino)} .family-link .unread-badge"
+        page.wait_for(unread_is(eino, "1"), 30, "one unread message, live")
+        assert text_of(page, badge) == "1"
+        assert page.evaluate("document.querySelectorAll('.unread-badge').length") == 1
+        one = {"fi": "1 lukematon viesti", "sv": "1 oläst meddelande", "en": "1 unread message"}
         for lang in ("fi", "sv", "en"):
             choose_language(page, lang)
+            assert aria_label(page, badge) == one[lang]
             shot(page, f"caseload-{lang}-desktop.png")
         assert_accessible(page, "the caseload")
         assert_reflows(page, "the caseload", DESKTOP)
         page.viewport(*TABLET)
         shot(page, "caseload-en-tablet.png")
         page.viewport(*DESKTOP)
+
+        # a second message
+        anna_mx.send_text(room, unread_texts[1])
+        page.wait_for(unread_is(eino, "2"), 30, "two unread messages, live")
+        assert text_of(page, badge) == "2"
+        assert aria_label(page, badge) == "2 unread messages"
+        assert page.evaluate("document.querySelectorAll('.unread-badge').length") == 1
+        # the therapist's other device (the Python client) has read the first: the
+        # browser's count follows the user's own receipt, from whichever device
+        terhi_mx.sync()
+        terhi_mx.send_read_receipt(room, first_unread)
+        page.wait_for(unread_is(eino, "1"), 30, "the other device's receipt")
 
         # the search narrows the list in the browser
         set_value(page, "#case-filter", "ein")
@@ -212,7 +244,14 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         page.click(f"{card(eino)} .family-link")
         page.wait_for("!!document.querySelector('#composer')", 30, "the family thread")
         assert page.evaluate("location.pathname") == f"/app/cases/{eino}/family"
-        anna_mx.send_text(room, from_family)
+        # the unread messages are shown (the thread in view: read)
+        for text in unread_texts:
+            page.wait_for(
+                f"{ALL}('.msg.theirs .body')].some(e => e.textContent === {json.dumps(text)})",
+                60,
+                "an unread message",
+            )
+        from_family_id = anna_mx.send_text(room, from_family)
         page.wait_for(
             f"{ALL}('.msg.theirs .body')].some(e => e.textContent === {json.dumps(from_family)})",
             60,
@@ -230,9 +269,21 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         poll(reply_arrived, 30, "the therapist's message at the guardian's client")
         (mine,) = [m for m in got if m["content"].get("body") == to_family]
         assert mine["sender"] == terhi_id
-        # back to the caseload, and the child thread opens too
+
+        # the open thread told the room, encrypted, that the therapist read the guardian's
+        # newest message: the guardian's client decrypts the receipt
+        def therapist_read() -> bool:
+            assert anna_mx is not None
+            anna_mx.sync(timeout_ms=500)
+            return anna_mx.read_receipts(room).get(terhi_id, {}).get("event_id") == from_family_id
+
+        poll(therapist_read, 30, "the therapist's receipt at the guardian's client")
+        # back to the caseload: nothing unread any more (the receipt counted), and the
+        # child thread opens too
         page.click(".back")
         page.wait_for("document.querySelectorAll('.case-card').length === 2", 30, "the caseload")
+        page.wait_for(unread_is(eino, "0"), 30, "all read")
+        assert page.evaluate("document.querySelectorAll('.unread-badge').length") == 0
         page.click(f"{card(eino)} .child-link")
         page.wait_for("!!document.querySelector('#composer')", 30, "the child thread")
         assert page.evaluate("location.pathname") == f"/app/cases/{eino}/child"
@@ -409,9 +460,33 @@ def test_a_therapist_runs_the_caseload_messages_and_schedule(
         server.stop()
 
     everything = stored_bytes(tmp_path, database)
-    for text in (address, to_family, from_family, "Sukat jalkaan itse", *people["secrets"]):
+    for text in (
+        address,
+        to_family,
+        from_family,
+        *unread_texts,
+        "Sukat jalkaan itse",
+        *people["secrets"],
+    ):
         assert text.encode() not in everything, text[:20]
     assert b"Pihlajatie" not in everything
+
+
+def aria_label(page: Page, selector: str) -> str:
+    """What a screen reader reads for the element (its aria-label)."""
+    found = page.evaluate(
+        f"document.querySelector({json.dumps(selector)}).getAttribute('aria-label')"
+    )
+    return str(found)
+
+
+def unread_is(case_id: str, count: str) -> str:
+    """The condition: the case's family thread link has its unread count, and a badge
+    saying so exactly when there is one."""
+    link = f'document.querySelector("{card(case_id)} .family-link")'
+    badge = f'{link}?.querySelector(".unread-badge")'
+    shown = f"{badge}?.textContent === {json.dumps(count)}" if count != "0" else f"!{badge}"
+    return f"{link}?.dataset.unread === {json.dumps(count)} && {shown}"
 
 
 def close_sockets(page: Page) -> int:

@@ -30,6 +30,7 @@ import { CallInbox } from "./call";
 import { HttpError, MatrixHttp, V3 } from "./http";
 import { Mutex } from "./mutex";
 import { READ_EVENT, ReceiptBook, receiptTarget } from "./receipts";
+import { UnreadBook } from "./unread";
 import type { ClearEvent, Event, Receipt, StartArgs, TimelineEvent } from "./protocol";
 
 type Outgoing =
@@ -91,6 +92,8 @@ export class Engine {
   private readonly sentEpoch = new Map<string, string>();
   private since: string | null = null;
   private book: ReceiptBook | null = null;
+  /** the unread counts of the rooms the page asked about (unread.ts) */
+  private unreadBook: UnreadBook | null = null;
   /** when the events decrypted lately were sent, by event id (orders read receipts) */
   private readonly sentTs = new Map<string, number>();
   private running = true;
@@ -122,6 +125,14 @@ export class Engine {
     const engine = new Engine(machine, args, emit);
     engine.since = (await idb.get<string>(`since:${args.deviceId}`)) ?? null;
     engine.book = await ReceiptBook.load(args.deviceId);
+    engine.unreadBook = await UnreadBook.load(
+      args.deviceId,
+      {
+        page: (roomId, from, limit) => engine.page(roomId, from, limit),
+        ownReceipt: (roomId) => engine.receipts(roomId).find((r) => r.own) ?? null,
+      },
+      (roomId, count) => emit({ event: "unread", roomId, count }),
+    );
     await engine.processOutgoing(); // the device's keys are uploaded before anything else
     void engine.syncLoop();
     return engine;
@@ -238,7 +249,11 @@ export class Engine {
     for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
       const events = await this.takeReceipts(roomId, await this.decryptAll(roomId, room.timeline?.events ?? []));
       if (events.length) this.emit({ event: "timeline", roomId, events });
-      if (room.timeline?.limited && this.since !== null) this.emit({ event: "gap", roomId });
+      await this.unreadBook?.arrived(roomId, events);
+      if (room.timeline?.limited) {
+        if (this.since !== null) this.emit({ event: "gap", roomId });
+        void this.unreadBook?.gap(roomId); // counted again from the history
+      }
     }
     this.since = body.next_batch;
     await idb.put(`since:${this.args.deviceId}`, body.next_batch);
@@ -271,6 +286,7 @@ export class Engine {
     }
     const moved = found.length && this.book ? await this.book.add(roomId, found) : [];
     if (moved.length) this.emit({ event: "receipts", roomId, receipts: moved });
+    if (moved.some((r) => r.own)) await this.unreadBook?.arrived(roomId, []); // read further
     return events; // (the thread shows no Kaari record, receipts included)
   }
 
@@ -323,12 +339,25 @@ export class Engine {
   }
 
   async history(roomId: string, limit: number): Promise<TimelineEvent[]> {
+    return (await this.page(roomId, null, limit)).events;
+  }
+
+  /** A page of the room's history back from ``from`` (the newest event when null),
+   * decrypted, oldest first; ``end``: the older page's token (null: the room's start). */
+  async page(roomId: string, from: string | null, limit: number): Promise<{ events: TimelineEvent[]; end: string | null }> {
     const params = new URLSearchParams({ dir: "b", limit: String(Math.min(limit, 100)) });
-    const page = await this.http.call<{ chunk: RawEvent[] }>(
+    if (from !== null) params.set("from", from);
+    const page = await this.http.call<{ chunk: RawEvent[]; end?: string }>(
       "GET",
       `${V3}/rooms/${enc(roomId)}/messages?${params}`,
     );
-    return this.takeReceipts(roomId, await this.decryptAll(roomId, [...page.chunk].reverse()));
+    const events = await this.takeReceipts(roomId, await this.decryptAll(roomId, [...page.chunk].reverse()));
+    return { events, end: typeof page.end === "string" ? page.end : null };
+  }
+
+  /** Each room's unread count (unread.ts; null: the room cannot be read). */
+  unread(roomIds: readonly string[]): Promise<Record<string, number | null>> {
+    return this.unreadBook ? this.unreadBook.of(roomIds) : Promise.resolve({});
   }
 
   /** Encrypt and send a text; through Kaari's device-set check: on 409 the members'
@@ -448,6 +477,7 @@ export class Engine {
       await idb.dropDatabases(storeName(this.args.deviceId));
       await idb.del(`since:${this.args.deviceId}`);
       await this.book?.wipe();
+      await this.unreadBook?.wipe();
       await forget(`store-passphrase:${this.args.deviceId}`);
     }
   }

@@ -18,6 +18,7 @@ export type Request =
   | { op: "deliveries"; roomId: string; eventId: string }
   | { op: "readReceipt"; roomId: string; eventId: string } // org.kaari.read up to the event
   | { op: "receipts"; roomId: string } // the room's members' latest receipts (receipts.ts)
+  | { op: "unread"; roomIds: string[] } // each room's unread count (unread.ts)
   | { op: "verifyInviter"; inviter: string; masterKey: string } // crypto/verify.ts
   | { op: "verifiedUsers"; users: string[] }
   | { op: "signOut" }
@@ -42,6 +43,7 @@ export interface Replies {
   deliveries: { delivered: number; recipients: number };
   readReceipt: { done: true };
   receipts: { receipts: Receipt[] };
+  unread: { counts: Record<string, number | null> }; // null: the room cannot be read
   verifyInviter: { bootstrapped: boolean };
   verifiedUsers: { users: string[] };
   signOut: { done: true };
@@ -122,6 +124,7 @@ export type Event =
   | { event: "timeline"; roomId: string; events: TimelineEvent[] }
   | { event: "gap"; roomId: string } // more arrived than a sync carries: page the history
   | { event: "receipts"; roomId: string; receipts: Receipt[] } // moved since the last sync
+  | { event: "unread"; roomId: string; count: number } // a counted room's count moved
   | { event: "status"; state: "syncing" | "offline" | "signedOut" };
 
 export type WorkerMessage = Reply | Event;

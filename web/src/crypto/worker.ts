@@ -43,6 +43,8 @@ async function handle(msg: Envelope): Promise<Replies[keyof Replies]> {
       return { done: true };
     case "receipts":
       return { receipts: need().receipts(msg.roomId) };
+    case "unread":
+      return { counts: await need().unread(msg.roomIds) };
     case "verifyInviter":
       return verifyInviter(need().core, msg.inviter, msg.masterKey);
     case "verifiedUsers":

@@ -4,9 +4,13 @@ import { ApiError } from "../api";
 import { periods as getPeriods, todayInHelsinki, ZONE, type AppointmentOut, type PeriodOut } from "../appointments";
 import { useApp } from "../context";
 import type { Key } from "../i18n";
+import { roomOf } from "../rooms";
 import { href, navigate, type Route } from "../router";
+import { serverName } from "../session";
 import { daysBetween, myCases, mySchedule, progress, type TherapistCase, type WeekOut } from "../therapist";
 import { TopBar } from "./TopBar";
+import { UnreadBadge } from "./UnreadBadge";
+import { useUnread } from "../unread";
 import { useLiveReload } from "../useLive";
 import "../therapist.css";
 
@@ -21,14 +25,18 @@ interface Row {
   period: PeriodOut | null;
   next: AppointmentOut | null;
   week: WeekOut | null;
+  /** the family and the child thread's room ids (rooms.ts) */
+  rooms: { family: string; child: string };
 }
 
-/** A link that navigates inside the app. */
-export function AppLink({ id, route, text, cls }: { id?: string; route: Route; text: string; cls?: string }) {
+/** A link that navigates inside the app; a thread's with its ``unread`` count (a badge,
+ * and ``data-unread`` once known). */
+export function AppLink({ id, route, text, cls, unread }: { id?: string; route: Route; text: string; cls?: string; unread?: number | undefined }) {
   return (
     <a
       id={id}
       class={cls}
+      data-unread={unread === undefined ? undefined : String(unread)}
       href={href(route)}
       onClick={(e) => {
         e.preventDefault();
@@ -36,6 +44,7 @@ export function AppLink({ id, route, text, cls }: { id?: string; route: Route; t
       }}
     >
       {text}
+      <UnreadBadge count={unread} />
     </a>
   );
 }
@@ -106,6 +115,7 @@ export function Caseload() {
 
   useEffect(() => {
     if (!session) return;
+    const server = serverName(session);
     const load = async (): Promise<void> => {
       try {
         const all = (await myCases(token)).filter((c) => c.closedAt === null);
@@ -114,14 +124,16 @@ export function Caseload() {
         ahead.sort((a, b) => a.startsAt.localeCompare(b.startsAt));
         const out = await Promise.all(
           all.map(async (c): Promise<Row> => {
-            const [ps, pr] = await Promise.all([
+            const [ps, pr, family, child] = await Promise.all([
               getPeriods(token, c.id).catch(() => [] as PeriodOut[]),
               progress(token, c.id).catch(() => null),
+              roomOf(c.id, "family", server),
+              roomOf(c.id, "child", server),
             ]);
             const next =
               ahead.find((a) => Date.parse(a.endsAt) >= now.getTime() && a.cases.some((x) => x.caseId === c.id && x.status === "scheduled")) ??
               null;
-            return { c, period: currentPeriod(ps, today), next, week: pr?.weeks[pr.weeks.length - 1] ?? null };
+            return { c, period: currentPeriod(ps, today), next, week: pr?.weeks[pr.weeks.length - 1] ?? null, rooms: { family, child } };
           }),
         );
         out.sort((a, b) => (a.c.childName ?? "").localeCompare(b.c.childName ?? "", locale));
@@ -133,6 +145,9 @@ export function Caseload() {
     };
     void load();
   }, [token, generation]);
+
+  // each thread's unread messages, counted on this device (crypto/unread.ts)
+  const unread = useUnread((rows ?? []).flatMap((r) => [r.rooms.family, r.rooms.child]));
 
   const needle = query.trim().toLocaleLowerCase(locale);
   const shown = (rows ?? []).filter((r) => !needle || (r.c.childName ?? "").toLocaleLowerCase(locale).includes(needle));
@@ -189,8 +204,8 @@ export function Caseload() {
           </p>
         )}
         <p class="threads">
-          <AppLink cls="family-link" route={{ name: "thread", caseId: r.c.id, kind: "family" }} text={t("th.familyThread")} />
-          <AppLink cls="child-link" route={{ name: "thread", caseId: r.c.id, kind: "child" }} text={t("th.childThread", { child })} />
+          <AppLink cls="family-link" route={{ name: "thread", caseId: r.c.id, kind: "family" }} text={t("th.familyThread")} unread={unread.get(r.rooms.family)} />
+          <AppLink cls="child-link" route={{ name: "thread", caseId: r.c.id, kind: "child" }} text={t("th.childThread", { child })} unread={unread.get(r.rooms.child)} />
           <AppLink cls="homework-link" route={{ name: "homework", caseId: r.c.id }} text={t("hw.link")} />
         </p>
       </li>

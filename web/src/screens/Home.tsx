@@ -3,8 +3,12 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, cases as listCases, type CaseOut } from "../api";
 import { useApp } from "../context";
 import { chosenCase, rememberCase } from "../family";
+import { roomOf } from "../rooms";
 import { href, navigate, parse, type Route } from "../router";
+import { serverName } from "../session";
+import { useUnread } from "../unread";
 import { TopBar } from "./TopBar";
+import { UnreadBadge } from "./UnreadBadge";
 import "../family.css";
 
 /** Opening the app (or signing in) with one child goes straight to the family thread,
@@ -19,6 +23,7 @@ export function Home() {
   const [cases, setCases] = useState<CaseOut[] | null>(null);
   const [current, setCurrent] = useState<CaseOut | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [rooms, setRooms] = useState<{ family: string; child: string } | null>(null);
 
   useEffect(() => {
     if (!session) return;
@@ -38,6 +43,17 @@ export function Home() {
     );
   }, [session?.token]);
 
+  // the chosen child's two threads: their unread messages (crypto/unread.ts)
+  useEffect(() => {
+    setRooms(null);
+    if (!current || !session) return;
+    const server = serverName(session);
+    void Promise.all([roomOf(current.id, "family", server), roomOf(current.id, "child", server)]).then(([family, child]) =>
+      setRooms({ family, child }),
+    );
+  }, [current?.id, session?.token]);
+  const unread = useUnread(rooms ? [rooms.family, rooms.child] : []);
+
   function choose(id: string): void {
     const c = cases?.find((x) => x.id === id);
     if (!c || !session) return;
@@ -45,11 +61,12 @@ export function Home() {
     setCurrent(c);
   }
 
-  function link(id: string, route: Route, text: string) {
+  function link(id: string, route: Route, text: string, count?: number) {
     return (
       <li>
         <a
           id={id}
+          data-unread={count === undefined ? undefined : String(count)}
           href={href(route)}
           onClick={(e) => {
             e.preventDefault();
@@ -57,6 +74,7 @@ export function Home() {
           }}
         >
           {text}
+          <UnreadBadge count={count} />
         </a>
       </li>
     );
@@ -84,8 +102,8 @@ export function Home() {
       {current && (
         <nav aria-label={child}>
           <ul class="cases" id="child-home" data-case={current.id}>
-            {link("thread-link", { name: "thread", caseId: current.id, kind: "family" }, t("homeMessages"))}
-            {link("child-thread-home-link", { name: "thread", caseId: current.id, kind: "child" }, t("childThreadLink", { child }))}
+            {link("thread-link", { name: "thread", caseId: current.id, kind: "family" }, t("homeMessages"), rooms ? unread.get(rooms.family) : undefined)}
+            {link("child-thread-home-link", { name: "thread", caseId: current.id, kind: "child" }, t("childThreadLink", { child }), rooms ? unread.get(rooms.child) : undefined)}
             {link("documents-home-link", { name: "documents", caseId: current.id }, t("documentsLink"))}
             {link("sessions-link", { name: "schedule", caseId: current.id, appointmentId: null }, t("homeSessions"))}
             {link("homework-link", { name: "homework", caseId: current.id }, t("homeHomework"))}
