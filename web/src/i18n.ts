@@ -14,6 +14,7 @@ import { homeworkTherapistEn, homeworkTherapistFi, homeworkTherapistSv } from ".
 import { liveEn, liveFi, liveSv } from "./i18n/live";
 import { readEn, readFi, readSv } from "./i18n/read";
 import { callEn, callFi, callSv } from "./i18n/call";
+import { groupEn, groupFi, groupSv } from "./i18n/group";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -73,6 +74,7 @@ const en = {
   ...liveEn,
   ...readEn,
   ...callEn,
+  ...groupEn,
 };
 
 export type Key = keyof typeof en;
@@ -132,6 +134,7 @@ const fi: Dictionary = {
   ...liveFi,
   ...readFi,
   ...callFi,
+  ...groupFi,
 };
 
 const sv: Dictionary = {
@@ -188,6 +191,7 @@ const sv: Dictionary = {
   ...liveSv,
   ...readSv,
   ...callSv,
+  ...groupSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };
