@@ -108,6 +108,19 @@ function same(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** The SDP's origin session id (o=): one per connection, kept by renegotiations and ICE
+ * restarts. This page's connections share one certificate, so a connection built anew
+ * is told apart by its session, not its fingerprints. */
+function origin(sdp: string | undefined): string {
+  return /^o=\S+ (\S+) /m.exec(sdp ?? "")?.[1] ?? "";
+}
+
+/** The remote side made a new connection (new certificate, or a new session). */
+function renewed(peer: Peer, sdp: string): boolean {
+  if (peer.remoteFingerprints.length === 0) return false;
+  return !same(peer.remoteFingerprints, fingerprints(sdp)) || origin(peer.pc.remoteDescription?.sdp) !== origin(sdp);
+}
+
 function ufrag(sdp: string | undefined): string {
   return /^a=ice-ufrag:(\S+)/m.exec(sdp ?? "")?.[1] ?? "";
 }
@@ -462,9 +475,9 @@ export class CallController {
       const sdp = await this.verified(f, "offer");
       if (sdp === null) return;
       const fps = fingerprints(sdp);
-      // a new DTLS certificate (the peer's page reloaded, or it built a new connection):
+      // a new DTLS certificate or session (the peer's page reloaded, or it built a new connection):
       // a new connection here too; the same one: a renegotiation or ICE restart in place
-      if (!peer || peer.offerer || peer.state === "refused" || (peer.remoteFingerprints.length > 0 && !same(peer.remoteFingerprints, fps))) {
+      if (!peer || peer.offerer || peer.state === "refused" || renewed(peer, sdp)) {
         peer = this.newPeer({ deviceId: from, userId: String(f["fromUser"]) }, false);
       }
       const fresh = peer.remoteFingerprints.length === 0;
@@ -484,7 +497,7 @@ export class CallController {
       const sdp = await this.verified(f, "answer");
       if (sdp === null) return;
       const fps = fingerprints(sdp);
-      if (peer.remoteFingerprints.length > 0 && !same(peer.remoteFingerprints, fps)) {
+      if (renewed(peer, sdp)) {
         await this.offer(this.newPeer(peer, true)); // the callee built a new connection
         return;
       }
