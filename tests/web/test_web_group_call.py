@@ -18,7 +18,15 @@ from typing import Any
 import httpx
 from servers import KaariServer, scenario_server, stored_bytes
 from web_browser import Chromium, Page
-from web_support import PASSWORD, PHONE, choose_language, chromium_in, onboard
+from web_support import (
+    PASSWORD,
+    PHONE,
+    assert_accessible,
+    choose_language,
+    chromium_in,
+    onboard,
+    shot,
+)
 
 TILE = ".call-peer"
 
@@ -131,6 +139,10 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
     assert decodes_both(bea, "Bea") == ["Another family", "Terhi (Therapist)"]
     assert "Bea" not in anna.text("main.call")
     assert "Anna" not in bea.text("main.call")
+    assert_accessible(anna, "a family's group room")
+    for lang in ("fi", "sv", "en"):
+        choose_language(anna, lang)
+        shot(anna, f"call-group-{lang}-phone.png")
 
     # a fourth person, beyond the room's three seats, is refused in words
     pekka = enter(chromium, server.url, "pekka@example.fi", room, "#composer")
@@ -138,10 +150,13 @@ def flow(tmp_path: Path, database: str, server: KaariServer, chromium: Chromium)
         "document.querySelector('#call-error')?.dataset.code === 'room_full'", 60, "refused"
     )
     assert pekka.text("#call-error") == "The room is full."
+    shot(pekka, "call-full-en-phone.png")
     choose_language(pekka, "fi")
     assert pekka.text("#call-error") == "Huone on täynnä."
+    shot(pekka, "call-full-fi-phone.png")
     choose_language(pekka, "sv")
     assert pekka.text("#call-error") == "Rummet är fullt."
+    shot(pekka, "call-full-sv-phone.png")
     assert [len(tiles(p)) for p in (terhi, anna, bea)] == [2, 2, 2]
 
     # the server relays SDP and vouches but keeps none of them, nor the secrets
