@@ -244,8 +244,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     room_max_participants: int = 8
     """KAARI_ROOM_MAX_PARTICIPANTS: seats of one room at most (a mesh: each device sends
     its video to every other one)."""
-    room_max_children: int = 3
-    """KAARI_ROOM_MAX_CHILDREN: children seated at once per leading therapist of a room."""
+    room_max_children: int = 5
+    """KAARI_ROOM_MAX_CHILDREN: children seated at once per leading therapist of a room (5:
+    the largest group the appointment rules book, 3-5 adults; children's groups are 2-4)."""
     vapid_private_key: str = ""
     """KAARI_VAPID_PRIVATE_KEY: the Web Push (VAPID, RFC 8292) signing key, a P-256 private
     key as base64url of its 32-byte scalar or as PEM; empty = generated once into

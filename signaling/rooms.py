@@ -78,6 +78,9 @@ class _Local:
 class Limits:
     participants: int
     children: int
+    #: who the room waits for: its therapists and its attending cases (one party each)
+    therapists: frozenset[str]
+    cases: frozenset[str]
 
 
 def _frame_text(frame: Any) -> str:
@@ -87,14 +90,42 @@ def _frame_text(frame: Any) -> str:
 def room_limits(settings: Settings, facts: AppointmentFacts) -> Limits:
     """Seats of a room: its therapists plus, for each case still attending, its guardians
     and its child; at most ``KAARI_ROOM_MAX_PARTICIPANTS``. Children: one per attending
-    case, at most ``KAARI_ROOM_MAX_CHILDREN`` per leading therapist."""
+    case (the group's booked size: the appointment rules allow 2-4 children or 3-5 adults
+    per leading therapist), at most ``KAARI_ROOM_MAX_CHILDREN`` per leading therapist."""
     active = [c for c in facts.cases if c.status != "cancelled"]
     family = sum(1 for c in active for role in c.members.values() if role in FAMILY_ROLES)
     therapists = max(1, len(facts.therapist_ids))
     return Limits(
         participants=min(settings.room_max_participants, len(facts.therapist_ids) + family),
         children=min(len(active), settings.room_max_children * therapists),
+        therapists=frozenset(str(t) for t in facts.therapist_ids),
+        cases=frozenset(str(c.case_id) for c in active),
     )
+
+
+def seat_refusal(
+    room: Room, limits: Limits, role: SeatRole, case_id: str | None
+) -> Conflict | None:
+    """Why a new seat cannot be had, or None. While the room waits for some of its
+    therapists or families, a family that already has a seat takes no more than leaves
+    one free seat for each of them: every booked family gets in."""
+    free = limits.participants - len(room.seats)
+    if free <= 0:
+        return Conflict("The room is full", code="room_full")
+    if role == "child":
+        children = sum(1 for s in room.seats.values() if s.role == "child")
+        if children >= limits.children:
+            return Conflict(f"The room seats at most {limits.children} children", code="room_full")
+    seated_cases = {s.case_id for s in room.seats.values() if s.case_id is not None}
+    if role != "therapist" and case_id in seated_cases:
+        seated_users = {s.user_id for s in room.seats.values()}
+        missing = len(limits.therapists - seated_users) + len(limits.cases - seated_cases)
+        if free - 1 < missing:
+            return Conflict(
+                "The room's free seats are kept for those not here yet",
+                code="room_seats_kept",
+            )
+    return None
 
 
 def _not_found() -> NotFound:
@@ -236,15 +267,9 @@ class Rooms:
                     # the user's other device dropped: this one takes its place
                     status, order = other.status, other.order
                     del room.seats[key]
-            if len(room.seats) >= limits.participants:
-                raise Conflict("The room is full", code="room_full")
-            if role == "child":
-                children = sum(1 for s in room.seats.values() if s.role == "child")
-                if children >= limits.children:
-                    raise Conflict(
-                        f"The room seats at most {limits.children} children",
-                        code="room_full",
-                    )
+            refusal = seat_refusal(room, limits, role, case_id)
+            if refusal is not None:
+                raise refusal
             if status == "waiting" and (role == "therapist" or room.auto_admit):
                 status, order = "admitted", room.next_order
                 room.next_order += 1

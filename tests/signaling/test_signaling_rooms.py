@@ -238,9 +238,12 @@ def test_one_seat_per_user_and_participant_limit(client: TestClient[Any], world:
             close(ws)
 
 
-def test_a_fourth_child_beyond_the_limit_is_refused(client: TestClient[Any], world: World) -> None:
+def test_a_group_of_four_children_is_seated_and_seats_are_kept_for_every_family(
+    client: TestClient[Any], world: World
+) -> None:
     """A group of four children with one therapist (the appointment rules allow 2-4): the
-    room seats KAARI_ROOM_MAX_CHILDREN (3) children per leading therapist."""
+    room seats all four. With six seats, a family already in takes no seat that a family
+    not here yet needs (``room_seats_kept``); beyond the seats, ``room_full``."""
     cases = [world.case_id] + [
         new_case(client, world.therapist, name) for name in ("Aino", "Veeti", "Iida")
     ]
@@ -249,24 +252,33 @@ def test_a_fourth_child_beyond_the_limit_is_refused(client: TestClient[Any], wor
     ]
     children = [pair_child(client, g, c) for g, c in zip(guardians, cases, strict=True)]
     room = video(client, world.therapist, cases, groupKind="children")
-    sockets = [socket(client, c) for c in children]
+    rooms = rooms_of(client)
+    rooms.settings = msgspec.structs.replace(rooms.settings, room_max_participants=6)
+    t = socket(client, world.therapist)
+    kids = [socket(client, c) for c in children]
+    parents = [socket(client, g) for g in guardians]
     try:
-        for n, ws in enumerate(sockets[:3]):
+        assert join(t, room)["type"] == "room_state"
+        for n, ws in enumerate(kids[:3]):
             state = join(ws, room)
             assert state["type"] == "room_state", state
             assert me(state, children[n])["role"] == "child"
-        answer = join(sockets[3], room)
-        assert answer["type"] == "error"
+        # 4 of 6 seats taken, the fourth family not here: one more for a family in
+        assert join(parents[0], room)["type"] == "room_state"
+        answer = join(parents[1], room)
+        assert answer["type"] == "error", answer
+        assert answer["code"] == "room_seats_kept"
+        assert "kept for those not here yet" in answer["detail"]
+        # the fourth child is seated: four children in the room
+        state = join(kids[3], room)
+        assert state["type"] == "room_state", state
+        assert sum(p["role"] == "child" for p in state["participants"]) == 4
+        # a fifth family member beyond the room's seats
+        answer = join(parents[2], room)
+        assert answer["type"] == "error", answer
         assert answer["code"] == "room_full"
-        assert "3 children" in answer["detail"]
-        # a guardian of the fourth family still enters
-        g = socket(client, guardians[3])
-        try:
-            assert join(g, room)["type"] == "room_state"
-        finally:
-            close(g)
     finally:
-        for ws in sockets:
+        for ws in (t, *kids, *parents):
             close(ws)
 
 

@@ -15,6 +15,7 @@ import { liveEn, liveFi, liveSv } from "./i18n/live";
 import { readEn, readFi, readSv } from "./i18n/read";
 import { callEn, callFi, callSv } from "./i18n/call";
 import { unreadEn, unreadFi, unreadSv } from "./i18n/unread";
+import { groupEn, groupFi, groupSv } from "./i18n/group";
 
 export type Locale = "fi" | "sv" | "en";
 export const LOCALES: readonly Locale[] = ["fi", "sv", "en"];
@@ -75,6 +76,7 @@ const en = {
   ...readEn,
   ...callEn,
   ...unreadEn,
+  ...groupEn,
 };
 
 export type Key = keyof typeof en;
@@ -135,6 +137,7 @@ const fi: Dictionary = {
   ...readFi,
   ...callFi,
   ...unreadFi,
+  ...groupFi,
 };
 
 const sv: Dictionary = {
@@ -192,6 +195,7 @@ const sv: Dictionary = {
   ...readSv,
   ...callSv,
   ...unreadSv,
+  ...groupSv,
 };
 
 export const DICTIONARIES: Record<Locale, Dictionary> = { fi, sv, en };

@@ -7,6 +7,14 @@
 // fingerprints are not its signer's is refused (hang-up "call_auth_invalid") and never
 // applied. Candidates travel inside the SDP (gathering completes before it is sent, as
 // the aiortc reference client does), so no trickle "candidate" signals are sent.
+//
+// A group session: a family does not know who the other families' seats are (their
+// userId is a pseudonym), so it cannot authenticate to them nor check them through the
+// mailbox. This device uses one DTLS certificate for all its connections in the room; a
+// therapist, who authenticated each family device's own SDP, vouches for its certificate
+// to the other families' devices (org.kaari.call.vouch, crypto/call.ts); an SDP from
+// another family is applied only when its fingerprints are exactly those a therapist of
+// the room vouched for. Nothing is sent to that family's device: the therapist vouches.
 
 import { request } from "../api";
 import type { CryptoClient } from "../crypto/client";
@@ -32,6 +40,7 @@ const JOIN_REFUSALS = new Set([
   "room_closed",
   "room_full",
   "room_already_joined",
+  "room_seats_kept",
 ]);
 
 export interface Participant {
@@ -99,6 +108,19 @@ function same(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** The SDP's origin session id (o=): one per connection, kept by renegotiations and ICE
+ * restarts. This page's connections share one certificate, so a connection built anew
+ * is told apart by its session, not its fingerprints. */
+function origin(sdp: string | undefined): string {
+  return /^o=\S+ (\S+) /m.exec(sdp ?? "")?.[1] ?? "";
+}
+
+/** The remote side made a new connection (new certificate, or a new session). */
+function renewed(peer: Peer, sdp: string): boolean {
+  if (peer.remoteFingerprints.length === 0) return false;
+  return !same(peer.remoteFingerprints, fingerprints(sdp)) || origin(peer.pc.remoteDescription?.sdp) !== origin(sdp);
+}
+
 function ufrag(sdp: string | undefined): string {
   return /^a=ice-ufrag:(\S+)/m.exec(sdp ?? "")?.[1] ?? "";
 }
@@ -135,6 +157,11 @@ export class CallController {
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private asked = new Map<string, ReturnType<typeof setTimeout>>();
   private listeners = new Set<(v: CallView) => void>();
+  /** one certificate for every connection of this page (a group's vouches name it) */
+  private certificate: RTCCertificate | null = null;
+  /** a therapist: the authenticated fingerprints of each family device, and the vouches sent */
+  private known = new Map<string, string[]>();
+  private vouched = new Map<string, string>();
 
   constructor(
     private readonly roomId: string,
@@ -183,6 +210,7 @@ export class CallController {
         return;
       }
       await this.refreshIce();
+      this.certificate = await RTCPeerConnection.generateCertificate({ name: "ECDSA", namedCurve: "P-256" } as EcKeyGenParams);
     } catch (e) {
       this.update({ phase: "failed", error: e instanceof CryptoError ? e.code : "call_setup_failed" });
       return;
@@ -200,7 +228,11 @@ export class CallController {
 
   private config(): RTCConfiguration {
     const relay = this.view.relayOnly && this.ice.relay;
-    return { iceServers: this.ice.iceServers, iceTransportPolicy: relay ? "relay" : "all" };
+    return {
+      iceServers: this.ice.iceServers,
+      iceTransportPolicy: relay ? "relay" : "all",
+      ...(this.certificate ? { certificates: [this.certificate] } : {}),
+    };
   }
 
   /** The relay-only setting (kept on this device): each connection is built again with
@@ -257,6 +289,7 @@ export class CallController {
       phase: this.view.phase === "left" ? "left" : me ? (admitted ? "in" : "waiting") : this.view.phase,
     });
     if (!me || !admitted || me.order === null) return;
+    if (me.role === "therapist") this.serial(() => this.vouchAll());
     const present = new Map(participants.filter((p) => p.deviceId !== me.deviceId && p.status === "admitted").map((p) => [p.deviceId, p]));
     for (const [id, peer] of this.peers) {
       if (!present.has(id)) this.closePeer(peer);
@@ -352,7 +385,14 @@ export class CallController {
     this.signal(peer.deviceId, "offer", { type: "offer", sdp });
   }
 
+  /** Another family's seat in a group session (a pseudonym here): a therapist vouches. */
+  private otherFamily(deviceId: string): boolean {
+    const p = this.view.participants.find((x) => x.deviceId === deviceId);
+    return this.view.me?.role !== "therapist" && p !== undefined && p.role !== "therapist" && p.caseId === null;
+  }
+
   private async authenticate(peer: Peer, kind: "offer" | "answer", sdp: string): Promise<void> {
+    if (this.otherFamily(peer.deviceId)) return; // its certificate is vouched for by a therapist
     await this.crypto.call<"callSend">({
       op: "callSend",
       call: { peerUser: this.matrixUser(peer.userId), peerDevice: peer.deviceId, callId: this.roomId, kind, sdp },
@@ -366,11 +406,16 @@ export class CallController {
     let code = "missing_auth";
     if (typeof payload.sdp === "string") {
       try {
-        await this.crypto.call<"callCheck">({
-          op: "callCheck",
-          call: { peerUser: this.matrixUser(String(f["fromUser"])), peerDevice: from, callId: this.roomId, kind, sdp: payload.sdp },
-          waitMs: AUTH_WAIT_MS,
-        });
+        const call = { peerUser: this.matrixUser(String(f["fromUser"])), peerDevice: from, callId: this.roomId, kind, sdp: payload.sdp };
+        if (this.otherFamily(from)) {
+          const vouchers = this.view.participants
+            .filter((p) => p.role === "therapist" && p.status === "admitted")
+            .map((p) => ({ user: this.matrixUser(p.userId), device: p.deviceId }));
+          await this.crypto.call<"callCheckVouched">({ op: "callCheckVouched", call, vouchers, waitMs: AUTH_WAIT_MS });
+        } else {
+          await this.crypto.call<"callCheck">({ op: "callCheck", call, waitMs: AUTH_WAIT_MS });
+          this.learn(from, payload.sdp);
+        }
         return payload.sdp;
       } catch (e) {
         code = e instanceof CryptoError ? e.code : "crypto_failed";
@@ -388,6 +433,39 @@ export class CallController {
     return null;
   }
 
+  /** A therapist keeps a family device's authenticated fingerprints, to vouch for them. */
+  private learn(deviceId: string, sdp: string): void {
+    if (this.view.me?.role !== "therapist") return;
+    const p = this.view.participants.find((x) => x.deviceId === deviceId);
+    if (!p || p.role === "therapist" || p.caseId === null) return;
+    this.known.set(deviceId, fingerprints(sdp));
+    this.serial(() => this.vouchAll());
+  }
+
+  /** A therapist tells each admitted family device the certificates of the other
+   * families' devices (once per certificate), so the families' connections authenticate. */
+  private async vouchAll(): Promise<void> {
+    const family = this.view.participants.filter((p) => p.status === "admitted" && p.role !== "therapist" && p.caseId !== null);
+    for (const about of family) {
+      const fps = this.known.get(about.deviceId);
+      if (!fps) continue;
+      for (const to of family) {
+        if (to.caseId === about.caseId) continue; // one family's own seats authenticate directly
+        const key = `${about.deviceId}>${to.deviceId}`;
+        if (this.vouched.get(key) === fps.join(",")) continue;
+        try {
+          await this.crypto.call<"callVouch">({
+            op: "callVouch",
+            vouch: { peerUser: this.matrixUser(to.userId), peerDevice: to.deviceId, callId: this.roomId, deviceId: about.deviceId, fingerprints: fps },
+          });
+          this.vouched.set(key, fps.join(","));
+        } catch {
+          // that device's keys are not there yet: tried again at the next change
+        }
+      }
+    }
+  }
+
   private async onSignal(f: Frame): Promise<void> {
     const from = String(f["from"]);
     const kind = String(f["kind"]);
@@ -397,9 +475,9 @@ export class CallController {
       const sdp = await this.verified(f, "offer");
       if (sdp === null) return;
       const fps = fingerprints(sdp);
-      // a new DTLS certificate (the peer's page reloaded, or it built a new connection):
+      // a new DTLS certificate or session (the peer's page reloaded, or it built a new connection):
       // a new connection here too; the same one: a renegotiation or ICE restart in place
-      if (!peer || peer.offerer || peer.state === "refused" || (peer.remoteFingerprints.length > 0 && !same(peer.remoteFingerprints, fps))) {
+      if (!peer || peer.offerer || peer.state === "refused" || renewed(peer, sdp)) {
         peer = this.newPeer({ deviceId: from, userId: String(f["fromUser"]) }, false);
       }
       const fresh = peer.remoteFingerprints.length === 0;
@@ -419,7 +497,7 @@ export class CallController {
       const sdp = await this.verified(f, "answer");
       if (sdp === null) return;
       const fps = fingerprints(sdp);
-      if (peer.remoteFingerprints.length > 0 && !same(peer.remoteFingerprints, fps)) {
+      if (renewed(peer, sdp)) {
         await this.offer(this.newPeer(peer, true)); // the callee built a new connection
         return;
       }

@@ -19,6 +19,9 @@ import type { EngineCore } from "./engine";
 import { HttpError, V3 } from "./http";
 
 export const CALL_SDP = "org.kaari.call.sdp";
+/** a therapist's word for another family's DTLS certificate in a group call */
+export const CALL_VOUCH = "org.kaari.call.vouch";
+const VOUCHES = 64;
 /** authentications kept until their SDP arrives (the oldest go first) */
 const INBOX = 32;
 /** how long a newer authentication is waited for when the waiting ones do not match */
@@ -55,6 +58,7 @@ function sameList(a: unknown, b: string[]): boolean {
 /** The org.kaari.call.sdp events sync brought, waiting for their SDP. */
 export class CallInbox {
   private auths: Auth[] = [];
+  private vouches: Auth[] = [];
   private waiters = new Set<() => void>();
 
   /** From each sync's receiveSyncChanges: keep the decrypted call authentications. */
@@ -69,9 +73,9 @@ export class CallInbox {
       } catch {
         continue;
       }
-      if (raw.type !== CALL_SDP || typeof raw.content !== "object" || raw.content === null) continue;
+      if ((raw.type !== CALL_SDP && raw.type !== CALL_VOUCH) || typeof raw.content !== "object" || raw.content === null) continue;
       const info = decrypted.encryptionInfo;
-      this.auths.push({
+      (raw.type === CALL_VOUCH ? this.vouches : this.auths).push({
         sender: info.sender.toString(),
         senderDevice: info.senderDevice?.toString() ?? null,
         senderKey: info.senderCurve25519Key,
@@ -80,6 +84,7 @@ export class CallInbox {
       added = true;
     }
     if (this.auths.length > INBOX) this.auths.splice(0, this.auths.length - INBOX);
+    if (this.vouches.length > VOUCHES) this.vouches.splice(0, this.vouches.length - VOUCHES);
     if (added) for (const wake of [...this.waiters]) wake();
   }
 
@@ -98,6 +103,11 @@ export class CallInbox {
 
   entries(): Auth[] {
     return [...this.auths].reverse(); // the newest first
+  }
+
+  /** The therapists' vouches, the newest first (kept: a certificate outlives one SDP). */
+  vouched(): Auth[] {
+    return [...this.vouches].reverse();
   }
 
   use(auth: Auth): void {
@@ -119,25 +129,96 @@ async function queryPeer(core: EngineCore, user: string): Promise<void> {
   await core.processOutgoing();
 }
 
+/** Send one Olm-encrypted to-device event to one device of ``user``. */
+async function sendEncrypted(core: EngineCore, user: string, deviceId: string, type: string, content: Record<string, unknown>): Promise<void> {
+  await queryPeer(core, user);
+  await core.locked(async () => {
+    const claim = await core.machine.getMissingSessions([new UserId(user)]);
+    if (claim) await core.send(claim);
+    const device = await core.machine.getDevice(new UserId(user), new DeviceId(deviceId));
+    if (!device) refuse("wrong_device");
+    const encrypted = JSON.parse(await device.encryptToDeviceEvent(type, content)) as unknown;
+    const txn = `call.${crypto.randomUUID()}`;
+    await core.http.call("PUT", `${V3}/sendToDevice/m.room.encrypted/${encodeURIComponent(txn)}`, {
+      messages: { [user]: { [deviceId]: encrypted } },
+    });
+  });
+  await core.processOutgoing(); // the Olm session's bookkeeping
+}
+
 /** Authenticate ``sdp`` to the one peer device it is for: send the Olm-encrypted event
  * through the server's to-device mailbox. Relay the SDP only after this returns. */
 export async function sendCallSdp(core: EngineCore, call: CallSdp): Promise<void> {
   const fingerprints = dtlsFingerprints(call.sdp);
   if (fingerprints.length === 0) refuse("no_fingerprint");
   const content = { call_id: call.callId, kind: call.kind, sdp_sha256: await sdpSha256(call.sdp), fingerprints };
-  await queryPeer(core, call.peerUser);
-  await core.locked(async () => {
-    const claim = await core.machine.getMissingSessions([new UserId(call.peerUser)]);
-    if (claim) await core.send(claim);
-    const device = await core.machine.getDevice(new UserId(call.peerUser), new DeviceId(call.peerDevice));
-    if (!device) refuse("wrong_device");
-    const encrypted = JSON.parse(await device.encryptToDeviceEvent(CALL_SDP, content)) as unknown;
-    const txn = `call.${crypto.randomUUID()}`;
-    await core.http.call("PUT", `${V3}/sendToDevice/m.room.encrypted/${encodeURIComponent(txn)}`, {
-      messages: { [call.peerUser]: { [call.peerDevice]: encrypted } },
-    });
-  });
-  await core.processOutgoing(); // the Olm session's bookkeeping
+  await sendEncrypted(core, call.peerUser, call.peerDevice, CALL_SDP, content);
+}
+
+/** A therapist's vouch (group calls, docs/signaling.md "Group sessions"): to one family
+ * device, "in this call the seat of ``deviceId`` presents these DTLS fingerprints",
+ * which the therapist took from that device's own authenticated SDP. */
+export interface CallVouch {
+  peerUser: string; // the family member it goes to
+  peerDevice: string;
+  callId: string;
+  deviceId: string; // the other family's seat it vouches for
+  fingerprints: string[];
+}
+
+export async function sendCallVouch(core: EngineCore, vouch: CallVouch): Promise<void> {
+  if (vouch.fingerprints.length === 0) refuse("no_fingerprint");
+  const content = { call_id: vouch.callId, device_id: vouch.deviceId, fingerprints: vouch.fingerprints };
+  await sendEncrypted(core, vouch.peerUser, vouch.peerDevice, CALL_VOUCH, content);
+}
+
+/** Who may vouch: a therapist seat of the room (its Matrix user and device). */
+export interface Voucher {
+  user: string;
+  device: string;
+}
+
+async function checkVouch(core: EngineCore, auth: Auth, vouchers: Voucher[], callId: string, deviceId: string, fps: string[]): Promise<string | null> {
+  const voucher = vouchers.find((v) => v.user === auth.sender && v.device === auth.senderDevice);
+  if (!voucher) return "wrong_sender";
+  const device = await core.machine.getDevice(new UserId(voucher.user), new DeviceId(voucher.device));
+  if (!device || device.curve25519Key?.toBase64() !== auth.senderKey) return "wrong_device";
+  if (!device.isCrossSignedByOwner()) return "untrusted_device";
+  const c = auth.content;
+  if (c["call_id"] !== callId) return "wrong_call";
+  if (c["device_id"] !== deviceId) return "wrong_device";
+  if (!sameList(c["fingerprints"], fps)) return "fingerprints_changed";
+  return null;
+}
+
+/** Throw (the refusal's code) unless a therapist of the room vouched for exactly the DTLS
+ * fingerprints of ``call.sdp`` as those of the seat ``call.peerDevice`` (another family,
+ * whose identity this device is not told); waits up to ``waitMs`` (then ``missing_auth``,
+ * or the newest vouch's code). The SDP's other lines are not vouched for: the
+ * certificate is what keeps a relay out of the middle of the call. */
+export async function authenticateVouchedSdp(
+  core: EngineCore,
+  inbox: CallInbox,
+  call: CallSdp,
+  vouchers: Voucher[],
+  waitMs: number,
+): Promise<void> {
+  const fps = dtlsFingerprints(call.sdp);
+  if (fps.length === 0) refuse("no_fingerprint");
+  for (const v of vouchers) await queryPeer(core, v.user);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    let first: string | null = null;
+    for (const auth of inbox.vouched()) {
+      if (auth.content["device_id"] !== call.peerDevice) continue;
+      const code = await checkVouch(core, auth, vouchers, call.callId, call.peerDevice, fps);
+      if (code === null) return;
+      first = first ?? code;
+    }
+    const now = Date.now();
+    if (now >= deadline) refuse(first ?? "missing_auth");
+    await inbox.next(Math.min(deadline - now, 1000));
+  }
 }
 
 async function check(core: EngineCore, auth: Auth, call: CallSdp): Promise<string | null> {

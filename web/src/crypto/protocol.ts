@@ -26,6 +26,9 @@ export type Request =
   | { op: "callPrepare" }
   | { op: "callSend"; call: CallSdpArgs }
   | { op: "callCheck"; call: CallSdpArgs; waitMs: number }
+  // group calls: a therapist vouches for a family's certificate to another family
+  | { op: "callVouch"; vouch: CallVouchArgs }
+  | { op: "callCheckVouched"; call: CallSdpArgs; vouchers: { user: string; device: string }[]; waitMs: number }
   // key backup and the recovery key (backup.ts)
   | { op: "backupStatus" }
   | { op: "backupPrepare" }
@@ -50,6 +53,8 @@ export interface Replies {
   callPrepare: { crossSigned: boolean };
   callSend: { sent: true };
   callCheck: { authenticated: true };
+  callVouch: { sent: true };
+  callCheckVouched: { authenticated: true };
   backupStatus: BackupStatus;
   backupPrepare: { recoveryKey: string };
   backupCommit: { version: string };
@@ -71,6 +76,15 @@ export interface CallSdpArgs {
   callId: string;
   kind: "offer" | "answer";
   sdp: string;
+}
+
+/** A therapist's vouch for another family's certificate in a group call (crypto/call.ts). */
+export interface CallVouchArgs {
+  peerUser: string;
+  peerDevice: string;
+  callId: string;
+  deviceId: string;
+  fingerprints: string[];
 }
 
 export type Envelope = { id: number } & Request;

@@ -6,7 +6,7 @@ import { DeviceId, UserId } from "@matrix-org/matrix-sdk-crypto-wasm";
 
 import { Engine } from "./engine";
 import { HttpError } from "./http";
-import { authenticateCallSdp, sendCallSdp } from "./call";
+import { authenticateCallSdp, authenticateVouchedSdp, sendCallSdp, sendCallVouch } from "./call";
 import { ensureCrossSigning, verifiedUsers, verifyInviter } from "./verify";
 import type { Envelope, Event, Replies, Reply } from "./protocol";
 
@@ -56,6 +56,12 @@ async function handle(msg: Envelope): Promise<Replies[keyof Replies]> {
       return { sent: true };
     case "callCheck":
       await authenticateCallSdp(need().core, need().calls, msg.call, msg.waitMs);
+      return { authenticated: true };
+    case "callVouch":
+      await sendCallVouch(need().core, msg.vouch);
+      return { sent: true };
+    case "callCheckVouched":
+      await authenticateVouchedSdp(need().core, need().calls, msg.call, msg.vouchers, msg.waitMs);
       return { authenticated: true };
     case "signOut":
       if (engine) {
