@@ -14,6 +14,10 @@ from uuid import UUID
 import httpx
 
 DEFAULT_TIMEOUT = 15.0
+#: requests that may be sent again: the server's keep-alive may close an idle pooled
+#: connection just as a request goes out on it (a reset, or no answer at all)
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 class ApiError(Exception):
@@ -62,14 +66,25 @@ class Api:
         content: bytes | Iterable[bytes] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        response = self.http.request(
-            method,
-            path,
-            json=json,
-            params=params,
-            content=content,
-            headers={**self._headers(), **(headers or {})},
-        )
+        def send() -> httpx.Response:
+            return self.http.request(
+                method,
+                path,
+                json=json,
+                params=params,
+                content=content,
+                headers={**self._headers(), **(headers or {})},
+            )
+
+        try:
+            response = send()
+        except STALE_CONNECTION:
+            # once more, on a new connection, where sending twice changes nothing
+            if method.upper() not in IDEMPOTENT or not (
+                content is None or isinstance(content, bytes)
+            ):
+                raise
+            response = send()
         if response.status_code >= 400:
             try:
                 body = response.json()
