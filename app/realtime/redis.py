@@ -153,7 +153,8 @@ class RedisBus:
                 # the connection returns to the pool: it must not resume us later
                 pubsub.connection.deregister_connect_callback(self._reconnected)
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                # typed from redis 8.2 on, untyped before: either is fine
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
     async def _connect(self) -> PubSub:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
