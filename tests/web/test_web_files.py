@@ -19,8 +19,6 @@ import base64
 import hashlib
 import json
 import os
-import struct
-import zlib
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from web_support import (
     chromium,
     keyed_devices,
     onboard,
+    png,
     shot,
     sign_in,
 )
@@ -51,24 +50,6 @@ from crypto.attachments import encrypt_stream
 __all__ = ["chromium"]  # a fixture (web_support)
 
 ALL = "[...document.querySelectorAll"
-
-
-def png(width: int, height: int) -> bytes:
-    """A real PNG of random pixels (distinctive bytes for the privacy check)."""
-    pixels = os.urandom(width * height * 3)
-    rows = b"".join(b"\0" + pixels[y * width * 3 : (y + 1) * width * 3] for y in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def therapist_of(url: str, people: dict[str, Any], profile: Path) -> tuple[MatrixClient, Api]:
